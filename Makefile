@@ -1,0 +1,69 @@
+# The two commands: `make run` and `make test`. Everything else supports them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_INSTALL := $(VENV)/.installed
+STAMP_DEV := $(VENV)/.installed-dev
+VENDOR := static/vendor
+FLASK := $(BIN)/flask --app wsgi
+PORT ?= 5000
+
+.PHONY: run test lint format install install-dev vendor db clean help
+
+help:
+	@echo "make run    set up and serve the portal with demo data on http://127.0.0.1:$(PORT)"
+	@echo "make test   set up what the tests need, lint, and run the whole suite"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_INSTALL): $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): $(STAMP_INSTALL)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP_INSTALL) vendor
+install-dev: $(STAMP_DEV) vendor
+
+static/node_modules/.package-lock.json: static/package.json static/package-lock.json
+	cd static && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Only the built files the pages use are copied out of node_modules.
+$(VENDOR)/.stamp: static/node_modules/.package-lock.json
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bootstrap $(VENDOR)/bootstrap-icons/fonts $(VENDOR)/socket.io
+	cp static/node_modules/bootstrap/dist/css/bootstrap.min.css static/node_modules/bootstrap/dist/css/bootstrap.min.css.map $(VENDOR)/bootstrap/
+	cp static/node_modules/bootstrap/dist/js/bootstrap.bundle.min.js static/node_modules/bootstrap/dist/js/bootstrap.bundle.min.js.map $(VENDOR)/bootstrap/
+	cp static/node_modules/bootstrap-icons/font/bootstrap-icons.min.css $(VENDOR)/bootstrap-icons/
+	cp static/node_modules/bootstrap-icons/font/fonts/* $(VENDOR)/bootstrap-icons/fonts/
+	cp static/node_modules/socket.io-client/dist/socket.io.min.js static/node_modules/socket.io-client/dist/socket.io.min.js.map $(VENDOR)/socket.io/
+	touch $@
+
+vendor: $(VENDOR)/.stamp
+
+db: $(STAMP_INSTALL)
+	$(FLASK) init-db
+
+run: install db
+	$(FLASK) seed-demo
+	SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-false} PORT=$(PORT) $(BIN)/python wsgi.py
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check portal chat content tests wsgi.py bench
+	$(BIN)/ruff format --check portal chat content tests wsgi.py bench
+	$(BIN)/mypy
+
+format: $(STAMP_DEV)
+	$(BIN)/ruff format portal chat content tests wsgi.py bench
+	$(BIN)/ruff check --fix portal chat content tests wsgi.py bench
+
+test: install-dev lint
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) static/node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Chat models (conversations, consent periods and messages arrive with the chat feature)."""

@@ -1,0 +1,1 @@
+"""Content models (materials, versions and reviews arrive with the content feature)."""

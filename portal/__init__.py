@@ -1,0 +1,113 @@
+"""The HCP portal: application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _async_mode(app: Flask) -> str:
+    configured = app.config.get("SOCKETIO_ASYNC_MODE")
+    if configured:
+        return str(configured)
+    try:
+        from gevent import monkey
+
+        if monkey.is_module_patched("socket"):
+            return "gevent"
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        pass
+    return "threading"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the portal. ``config`` overrides anything read from the environment."""
+    instance_path = Path(
+        (config or {}).get("INSTANCE_PATH") or os.environ.get("PORTAL_INSTANCE_PATH") or ROOT / "instance"
+    ).resolve()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    from portal.config import load_config
+
+    app.config.update(load_config(instance_path))
+    app.config.update(config or {})
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from portal import cli, errors_http, policy, security
+
+    security.init_app(app)
+    # Templates ask policy whether to show a button; the services still enforce it.
+    app.context_processor(lambda: {"policy": policy})
+    errors_http.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from portal.extensions import csrf, db, limiter, login_manager, migrate, socketio
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(__file__).parent / "migrations"),
+        render_as_batch=True,  # SQLite alters tables by copying them
+        compare_type=True,
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    socketio.init_app(
+        app,
+        async_mode=_async_mode(app),
+        message_queue=app.config.get("REDIS_URL"),
+        cors_allowed_origins=[],  # same origin only
+        manage_session=False,
+    )
+
+    import chat.models  # noqa: F401  (every model must be known to Alembic)
+    import content.models  # noqa: F401
+    from portal.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        ident, _, version = user_id.partition(":")
+        if not ident.isdigit() or not version.isdigit():
+            return None
+        user = db.session.get(User, int(ident))
+        if user is None or user.session_version != int(version) or user.suspended:
+            return None
+        return user
+
+
+def _register_blueprints(app: Flask) -> None:
+    from chat import blueprint as chat_blueprint
+    from content import blueprint as content_blueprint
+    from portal.admin.views import blueprint as admin_blueprint
+    from portal.auth.views import blueprint as auth_blueprint
+    from portal.main.views import blueprint as main_blueprint
+
+    app.register_blueprint(main_blueprint)
+    app.register_blueprint(auth_blueprint)
+    app.register_blueprint(admin_blueprint, url_prefix="/admin")
+    app.register_blueprint(content_blueprint, url_prefix="/library")
+    app.register_blueprint(chat_blueprint, url_prefix="/chat")
+    import chat.events  # noqa: F401  (registers the Socket.IO handlers)

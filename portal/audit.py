@@ -1,0 +1,149 @@
+"""The append-only, hash-chained audit trail.
+
+Every record carries the hash of the record before it, so changing, inserting or deleting a record
+anywhere breaks the chain from that point on; :func:`verify` finds the first broken link. Writers
+take turns by updating the single ``audit_head`` row first (a row lock on PostgreSQL, the write lock
+on SQLite), so the chain never forks under concurrent transactions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select, update
+
+from portal.extensions import db
+from portal.models import AuditHead, AuditRecord, User, utcnow
+
+GENESIS_HASH = "0" * 64
+HEAD_ID = 1
+VERIFY_BATCH = 1000
+
+
+def _json_safe(details: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(json.dumps(details, default=str, sort_keys=True))
+    return result
+
+
+def compute_hash(record: AuditRecord, prev_hash: str) -> str:
+    """The record's hash over its content and its predecessor's hash."""
+    content = {
+        "id": record.id,
+        "at": record.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor_id": record.actor_id,
+        "actor_label": record.actor_label,
+        "action": record.action,
+        "target_type": record.target_type,
+        "target_id": record.target_id,
+        "details": record.details,
+        "prev": prev_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _target_of(target: Any) -> tuple[str, str | None]:
+    if target is None:
+        return ("system", None)
+    if isinstance(target, tuple):
+        kind, ident = target
+        return (str(kind), None if ident is None else str(ident))
+    if getattr(target, "id", None) is None:
+        db.session.flush()  # the target's id is part of the record
+    return (getattr(target, "__tablename__", type(target).__name__.lower()), str(target.id))
+
+
+def ensure_head() -> None:
+    """Create the chain's head row if it is missing (a fresh or emptied database)."""
+    if db.session.get(AuditHead, HEAD_ID) is None:
+        db.session.add(AuditHead(id=HEAD_ID, seq=0, last_hash=GENESIS_HASH))
+        db.session.flush()
+
+
+def record(actor: User | None, action: str, target: Any = None, **details: Any) -> AuditRecord:
+    """Append an audit record in the caller's transaction (never commits).
+
+    ``actor`` is the user who acted, or ``None`` for the system (CLI, scheduled work). ``target``
+    is a model instance, a ``(type, id)`` pair, or ``None``. ``details`` must be JSON-serialisable
+    and carries what changed; it never carries passwords or tokens.
+    """
+    target_type, target_id = _target_of(target)
+    # Lock the head first: whoever holds it is the only one extending the chain.
+    bumped = db.session.execute(
+        update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq + 1)
+    )
+    if bumped.rowcount == 0:  # type: ignore[attr-defined]
+        ensure_head()
+        db.session.execute(
+            update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq + 1)
+        )
+    head = db.session.execute(
+        select(AuditHead.seq, AuditHead.last_hash).where(AuditHead.id == HEAD_ID)
+    ).one()
+    entry = AuditRecord(
+        id=head.seq,
+        at=utcnow(),
+        actor_id=actor.id if actor is not None else None,
+        actor_label=actor.email if actor is not None else "system",
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        details=_json_safe(details),
+        prev_hash=head.last_hash,
+    )
+    entry.hash = compute_hash(entry, head.last_hash)
+    db.session.add(entry)
+    db.session.execute(
+        update(AuditHead).where(AuditHead.id == HEAD_ID).values(last_hash=entry.hash)
+    )
+    return entry
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    broken_id: int | None = None
+    problem: str | None = None
+
+
+def _records_in_order() -> Iterator[AuditRecord]:
+    last_id = 0
+    while True:
+        batch = db.session.scalars(
+            select(AuditRecord).where(AuditRecord.id > last_id).order_by(AuditRecord.id).limit(VERIFY_BATCH)
+        ).all()
+        if not batch:
+            return
+        yield from batch
+        last_id = batch[-1].id
+        db.session.expunge_all()
+
+
+def verify() -> VerifyResult:
+    """Walk the chain from the start and report the first broken link, if any.
+
+    Detects edited records (hash mismatch), deleted or inserted records (sequence gap or wrong
+    predecessor) and a truncated tail (head does not match the last record).
+    """
+    expected_prev = GENESIS_HASH
+    expected_id = 1
+    checked = 0
+    for entry in _records_in_order():
+        if entry.id != expected_id:
+            return VerifyResult(False, checked, expected_id, f"record {expected_id} is missing")
+        if entry.prev_hash != expected_prev:
+            return VerifyResult(False, checked, entry.id, "does not follow the record before it")
+        if compute_hash(entry, entry.prev_hash) != entry.hash:
+            return VerifyResult(False, checked, entry.id, "content does not match its hash")
+        expected_prev = entry.hash
+        expected_id += 1
+        checked += 1
+    head = db.session.get(AuditHead, HEAD_ID)
+    if head is not None and (head.seq != checked or head.last_hash != expected_prev):
+        return VerifyResult(False, checked, checked + 1, "records after this point were removed")
+    return VerifyResult(True, checked)

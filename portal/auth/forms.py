@@ -1,0 +1,74 @@
+"""Forms for signing in, registering and resetting a password."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from portal.models.reference import COUNTRIES, SPECIALTIES, Profession
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    submit = SubmitField("Sign in")
+
+
+class RegistrationForm(FlaskForm):
+    name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Work email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(min=12, max=256, message="Use 12 to 256 characters.")],
+        description="At least 12 characters.",
+    )
+    confirm = PasswordField(
+        "Repeat password", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")]
+    )
+    profession = SelectField(
+        "Profession",
+        choices=[("", "Choose…")] + [(p.value, p.label) for p in Profession],
+        validators=[DataRequired(message="Choose your profession.")],
+    )
+    specialty = SelectField(
+        "Specialty",
+        choices=[("", "Choose…")] + [(s, s) for s in SPECIALTIES],
+        validators=[DataRequired(message="Choose your specialty.")],
+    )
+    institution = StringField("Institution or practice", validators=[DataRequired(), Length(max=200)])
+    country = SelectField(
+        "Country",
+        choices=[("", "Choose…")] + sorted(COUNTRIES.items(), key=lambda item: item[1]),
+        validators=[DataRequired(message="Choose your country.")],
+    )
+    postal_code = StringField("Postal code", validators=[DataRequired(), Length(max=20)])
+    npi = StringField(
+        "NPI (United States)",
+        validators=[Optional(), Length(max=20)],
+        description="Your 10-digit National Provider Identifier.",
+    )
+    licence_number = StringField(
+        "Licence or registration number (outside the United States)",
+        validators=[Optional(), Length(max=64)],
+    )
+    submit = SubmitField("Create account")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    submit = SubmitField("Send reset link")
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password", validators=[DataRequired(), Length(min=12, max=256, message="Use 12 to 256 characters.")]
+    )
+    confirm = PasswordField(
+        "Repeat new password", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")]
+    )
+    submit = SubmitField("Set password")
+
+
+class ResendConfirmationForm(FlaskForm):
+    submit = SubmitField("Send the confirmation email again")

@@ -1,0 +1,114 @@
+"""``flask`` commands: database setup, demo data, users, the audit chain and the mail outbox."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+
+from portal import audit
+from portal.errors import PortalError
+from portal.models.reference import STAFF_ROLES, TeamKey
+from portal.services import demo, mail, users
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.command("init-db")
+def init_db() -> None:
+    """Create or migrate the database to the latest schema and add reference data."""
+    upgrade()
+    demo.ensure_reference_data()
+    click.echo("Database is up to date.")
+
+
+@click.command("seed-demo")
+@click.option("--quiet", is_flag=True, help="Do not print the demo logins.")
+def seed_demo(quiet: bool) -> None:
+    """Load demo data into an empty database (safe to run again) and print the demo logins."""
+    result = demo.seed_demo()
+    click.echo(result.message)
+    if result.loaded or "already" in result.message:
+        if not quiet:
+            click.echo("")
+            click.echo("Demo logins (password for all: demo-pass-2026):")
+            for who, what in demo.DEMO_LOGINS:
+                click.echo(f"  {demo.demo_email(who):<28} {what}")
+
+
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice([r.value for r in STAFF_ROLES]))
+@click.option("--team", "teams", multiple=True, type=click.Choice([t.value for t in TeamKey]))
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    default="",
+    show_default=False,
+    help="Leave empty to send the person a link to choose their own.",
+)
+def create_user(email: str, name: str, role: str, teams: tuple[str, ...], password: str) -> None:
+    """Create a staff account (HCPs register themselves)."""
+    try:
+        user = users.create_staff(
+            None,
+            email=email,
+            name=name,
+            assignment=users.StaffAssignment(role=role, team_keys=teams),
+            password=password or None,
+        )
+    except PortalError as exc:
+        _fail(exc.message)
+        return
+    click.echo(f"Created {user.role.value} {user.email} (id {user.id}).")
+
+
+audit_cli = AppGroup("audit", help="The audit trail.")
+
+
+@audit_cli.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def audit_verify(as_json: bool) -> None:
+    """Check the hash chain and report the first broken link (exit status 1 when broken)."""
+    result = audit.verify()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"ok": result.ok, "checked": result.checked, "broken_id": result.broken_id, "problem": result.problem}
+            )
+        )
+    elif result.ok:
+        click.echo(f"Audit trail intact: {result.checked} records verified.")
+    else:
+        click.echo(
+            f"Audit trail BROKEN at record {result.broken_id}: {result.problem} "
+            f"({result.checked} records before it verified).",
+            err=True,
+        )
+    if not result.ok:
+        sys.exit(1)
+
+
+mail_cli = AppGroup("mail", help="The mail outbox.")
+
+
+@mail_cli.command("send")
+def mail_send() -> None:
+    """Send every due mail in the outbox now."""
+    sent, failed = mail.send_pending()
+    click.echo(f"Sent {sent}, failed {failed}.")
+
+
+def init_app(app: Flask) -> None:
+    for command in (init_db, seed_demo, create_user, audit_cli, mail_cli):
+        app.cli.add_command(command)

@@ -1,0 +1,62 @@
+"""Home pages per role, the health check and the audit trail viewer."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request
+from flask_login import current_user, login_required
+from sqlalchemy import text
+from werkzeug.wrappers import Response
+
+from portal import policy
+from portal.auth.forms import ResendConfirmationForm
+from portal.extensions import db, limiter
+from portal.models import Role
+from portal.services import audit_trail, coverage, users
+
+blueprint = Blueprint("main", __name__)
+
+
+@blueprint.route("/")
+@login_required
+def home() -> str:
+    user = current_user._get_current_object()
+    if user.role is Role.HCP:
+        if policy.can_see_professional_content(user):
+            return render_template(
+                "portal/home/hcp.html", profile=user.hcp_profile, field_team=coverage.field_team_for(user)
+            )
+        return render_template(
+            "portal/home/pending.html", profile=user.hcp_profile, resend_form=ResendConfirmationForm()
+        )
+    context: dict[str, object] = {}
+    if user.role is Role.ADMIN:
+        context["pending_count"] = users.count_pending_hcps()
+    return render_template("portal/home/staff.html", side=policy.side_of(user.role), **context)
+
+
+@blueprint.route("/healthz")
+@limiter.exempt
+def healthz() -> tuple[Response, int]:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as exc:  # any database failure means unhealthy
+        db.session.rollback()
+        return jsonify({"status": "error", "database": type(exc).__name__}), 503
+    return jsonify({"status": "ok", "database": "ok"}), 200
+
+
+@blueprint.route("/audit")
+@login_required
+def audit_log() -> str:
+    actor = current_user._get_current_object()
+    policy.require_visible(policy.can_view_audit_trail(actor))
+    page = audit_trail.list_records(
+        actor,
+        action=request.args.get("action", ""),
+        actor_email=request.args.get("actor", ""),
+        target_type=request.args.get("target_type", ""),
+        target_id=request.args.get("target_id", ""),
+        page=request.args.get("page", 1, type=int) or 1,
+    )
+    verification = audit_trail.verify_chain(actor) if request.args.get("verify") else None
+    return render_template("portal/audit.html", page=page, verification=verification, args=request.args)

@@ -1,0 +1,28 @@
+"""All of the core's models, importable from one place (and seen by Alembic)."""
+
+from portal.models.audit import AuditHead, AuditRecord
+from portal.models.base import Base, UTCDateTime, utcnow
+from portal.models.mail import OutboxMail
+from portal.models.org import Product, Team, TeamMembership, Territory
+from portal.models.reference import Profession, Role, Side, TeamKey, Verification
+from portal.models.user import HcpProfile, User
+
+__all__ = [
+    "AuditHead",
+    "AuditRecord",
+    "Base",
+    "HcpProfile",
+    "OutboxMail",
+    "Product",
+    "Profession",
+    "Role",
+    "Side",
+    "Team",
+    "TeamKey",
+    "TeamMembership",
+    "Territory",
+    "UTCDateTime",
+    "User",
+    "Verification",
+    "utcnow",
+]

@@ -1,0 +1,24 @@
+"""The mail outbox: mail is queued in the same transaction as the change that causes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.models.base import Base, UTCDateTime, utcnow
+
+
+class OutboxMail(Base):
+    __tablename__ = "outbox_mail"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

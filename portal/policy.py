@@ -1,0 +1,158 @@
+"""Every permission decision, in one place.
+
+Functions here are pure: they look at the actor and the object and answer. ``can_*`` returns a
+bool; ``require`` turns a refusal into :class:`~portal.errors.PermissionDenied` (or
+:class:`~portal.errors.NotFound` where the object must stay invisible). Administrators get no bypass:
+they pass where a rule names them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portal.errors import NotFound, PermissionDenied
+from portal.models.reference import Role, Side, Verification
+
+SIDE_OF_ROLE: dict[Role, Side] = {
+    Role.HCP: Side.OUTSIDE,
+    Role.REP: Side.COMMERCIAL,
+    Role.MARKET_ACCESS: Side.COMMERCIAL,
+    Role.MSL: Side.MEDICAL,
+    Role.MEDICAL_INFORMATION: Side.MEDICAL,
+    Role.PHARMACOVIGILANCE: Side.MEDICAL,
+    Role.QUALITY: Side.MEDICAL,
+    Role.CONTENT_MANAGER: Side.NEUTRAL,
+    Role.MLR_REVIEWER: Side.NEUTRAL,
+    Role.COMPLIANCE: Side.NEUTRAL,
+    Role.ADMIN: Side.NEUTRAL,
+}
+
+# Roles that talk to HCPs on the company's behalf (chat, answers) and cover territories.
+FIELD_ROLES = frozenset({Role.REP, Role.MSL})
+TERRITORY_ROLES = frozenset({Role.REP, Role.MARKET_ACCESS, Role.MSL})
+
+
+def side_of(role: Role) -> Side:
+    """Which side of the commercial/medical firewall ``role`` works on."""
+    return SIDE_OF_ROLE[role]
+
+
+def _role(actor: Any) -> Role | None:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None
+    role: Role = actor.role
+    return role
+
+
+def _active(actor: Any) -> bool:
+    return _role(actor) is not None and not actor.suspended
+
+
+def is_staff(actor: Any) -> bool:
+    role = _role(actor)
+    return role is not None and role is not Role.HCP
+
+
+def is_medical(actor: Any) -> bool:
+    role = _role(actor)
+    return role is not None and side_of(role) is Side.MEDICAL
+
+
+def is_commercial(actor: Any) -> bool:
+    role = _role(actor)
+    return role is not None and side_of(role) is Side.COMMERCIAL
+
+
+def is_read_only(actor: Any) -> bool:
+    """Compliance auditors see everything and change nothing."""
+    return _role(actor) is Role.COMPLIANCE
+
+
+def can_view_side(actor: Any, side: Side) -> bool:
+    """May ``actor`` read records produced on ``side`` of the firewall (notes, interactions)?
+
+    Commercial roles never see medical records; medical roles may see commercial ones; compliance
+    sees everything; records of neutral functions are visible to all staff.
+    """
+    role = _role(actor)
+    if role is None or not is_staff(actor):
+        return False
+    if role is Role.COMPLIANCE:
+        return True
+    mine = side_of(role)
+    if side is Side.MEDICAL:
+        return mine is Side.MEDICAL
+    if side is Side.COMMERCIAL:
+        return mine in (Side.COMMERCIAL, Side.MEDICAL)
+    return True
+
+
+def can_see_professional_content(actor: Any) -> bool:
+    """Verified HCPs and staff see professional content; pending or rejected HCPs do not."""
+    role = _role(actor)
+    if role is None or not _active(actor):
+        return False
+    if role is Role.HCP:
+        profile = actor.hcp_profile
+        return profile is not None and profile.verification is Verification.VERIFIED
+    return True
+
+
+def can_administer(actor: Any) -> bool:
+    """May ``actor`` open the administration pages at all?"""
+    return _role(actor) is Role.ADMIN and _active(actor)
+
+
+def can_view_users(actor: Any) -> bool:
+    """Administrators manage accounts; compliance auditors may look, read-only."""
+    return _role(actor) in (Role.ADMIN, Role.COMPLIANCE) and _active(actor)
+
+
+def can_verify_hcp(actor: Any, hcp: Any) -> bool:
+    """An administrator may verify or reject an HCP whose verification is pending."""
+    return (
+        can_administer(actor)
+        and hcp is not None
+        and hcp.role is Role.HCP
+        and hcp.hcp_profile is not None
+        and hcp.hcp_profile.verification is Verification.PENDING
+    )
+
+
+def can_create_staff(actor: Any) -> bool:
+    return can_administer(actor)
+
+
+def can_edit_staff(actor: Any, target: Any) -> bool:
+    """Roles, teams, territories and products of staff are set by administrators.
+
+    Nobody changes their own role: an administrator cannot lock themselves out or grant
+    themselves another role unnoticed.
+    """
+    return (
+        can_administer(actor)
+        and target is not None
+        and target.role is not Role.HCP
+        and target.id != actor.id
+    )
+
+
+def can_suspend_user(actor: Any, target: Any) -> bool:
+    """Administrators suspend and reactivate accounts, never their own."""
+    return can_administer(actor) and target is not None and target.id != actor.id
+
+
+def can_view_audit_trail(actor: Any) -> bool:
+    return _role(actor) in (Role.COMPLIANCE, Role.ADMIN) and _active(actor)
+
+
+def require(allowed: bool, message: str = "You are not allowed to do that.") -> None:
+    """Raise :class:`PermissionDenied` unless ``allowed``."""
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+def require_visible(allowed: bool, what: str = "That page") -> None:
+    """Raise :class:`NotFound` unless ``allowed``: objects one may not see do not exist for them."""
+    if not allowed:
+        raise NotFound(f"{what} was not found.")

@@ -1,0 +1,36 @@
+"""Real-time events queued by services and sent only once their transaction has committed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+_PENDING = "portal.pending_emits"
+
+
+def emit_after_commit(session: Session, event_name: str, data: Any, **kwargs: Any) -> None:
+    """Queue a Socket.IO emit on ``session``: it is sent after commit and dropped on rollback."""
+    session.info.setdefault(_PENDING, []).append((event_name, data, kwargs))
+
+
+def pending_emits(session: Session) -> list[tuple[str, Any, dict[str, Any]]]:
+    """What ``session`` would send if it committed now (for tests and diagnostics)."""
+    return list(session.info.get(_PENDING, []))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending(session: Session) -> None:
+    queued = session.info.pop(_PENDING, [])
+    if not queued:
+        return
+    from portal.extensions import socketio
+
+    for event_name, data, kwargs in queued:
+        socketio.emit(event_name, data, **kwargs)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_PENDING, None)

@@ -1,0 +1,64 @@
+"""The production server: gevent's WSGI server carrying HTTP and Socket.IO on one port.
+
+WebSocket comes from simple-websocket through python-engineio's gevent driver. Accepted sockets get
+TCP_NODELAY: without it, every small acknowledged message waits for a delayed TCP ACK (~40 ms).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+from flask import Flask
+from gevent.pywsgi import WSGIServer
+
+log = logging.getLogger(__name__)
+
+
+class NoDelayWSGIServer(WSGIServer):
+    """A gevent WSGI server that disables Nagle's algorithm on every accepted connection."""
+
+    def handle(self, sock: socket.socket, address: Any) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # not a TCP socket (a Unix socket): nothing to tune
+            pass
+        super().handle(sock, address)
+
+
+def _outbox_worker(app: Flask) -> None:
+    """Drain the mail outbox every ``OUTBOX_INTERVAL_SECONDS`` while the server runs."""
+    from portal.extensions import db, socketio
+    from portal.services import mail
+
+    interval = app.config["OUTBOX_INTERVAL_SECONDS"]
+    while True:
+        socketio.sleep(interval)
+        with app.app_context():
+            try:
+                mail.send_pending()
+            except Exception:  # keep the worker alive; the mail stays queued
+                log.exception("outbox worker failed")
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+
+def build_server(app: Flask, host: str, port: int) -> NoDelayWSGIServer:
+    return NoDelayWSGIServer((host, port), app, log=None, error_log=logging.getLogger("gevent"))
+
+
+def serve(app: Flask, host: str | None = None, port: int | None = None) -> None:
+    """Serve ``app`` until interrupted. The process must have been monkey-patched by gevent."""
+    from portal.extensions import socketio
+
+    host = host or os.environ.get("HOST", "127.0.0.1")
+    port = port or int(os.environ.get("PORT", "5000"))
+    if socketio.async_mode != "gevent":
+        raise RuntimeError("serve() needs gevent: start the portal with `python wsgi.py`")
+    socketio.start_background_task(_outbox_worker, app)
+    server = build_server(app, host, port)
+    log.info("HCP portal listening on http://%s:%s", host, port)
+    server.serve_forever()
