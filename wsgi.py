@@ -6,7 +6,7 @@ if __name__ == "__main__":
 
     monkey.patch_all()
 
-from portal import create_app  # noqa: E402
+from portal import create_app
 
 app = create_app()
 

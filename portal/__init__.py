@@ -29,7 +29,9 @@ def _async_mode(app: Flask) -> str:
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the portal. ``config`` overrides anything read from the environment."""
     instance_path = Path(
-        (config or {}).get("INSTANCE_PATH") or os.environ.get("PORTAL_INSTANCE_PATH") or ROOT / "instance"
+        (config or {}).get("INSTANCE_PATH")
+        or os.environ.get("PORTAL_INSTANCE_PATH")
+        or ROOT / "instance"
     ).resolve()
     instance_path.mkdir(parents=True, exist_ok=True)
     app = Flask(
@@ -42,7 +44,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.config.update(load_config(instance_path))
     app.config.update(config or {})
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     _init_extensions(app)
     _register_blueprints(app)

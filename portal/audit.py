@@ -115,7 +115,10 @@ def _records_in_order() -> Iterator[AuditRecord]:
     last_id = 0
     while True:
         batch = db.session.scalars(
-            select(AuditRecord).where(AuditRecord.id > last_id).order_by(AuditRecord.id).limit(VERIFY_BATCH)
+            select(AuditRecord)
+            .where(AuditRecord.id > last_id)
+            .order_by(AuditRecord.id)
+            .limit(VERIFY_BATCH)
         ).all()
         if not batch:
             return

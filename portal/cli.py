@@ -35,12 +35,11 @@ def seed_demo(quiet: bool) -> None:
     """Load demo data into an empty database (safe to run again) and print the demo logins."""
     result = demo.seed_demo()
     click.echo(result.message)
-    if result.loaded or "already" in result.message:
-        if not quiet:
-            click.echo("")
-            click.echo("Demo logins (password for all: demo-pass-2026):")
-            for who, what in demo.DEMO_LOGINS:
-                click.echo(f"  {demo.demo_email(who):<28} {what}")
+    if result.demo_present and not quiet:
+        click.echo("")
+        click.echo("Demo logins (password for all: demo-pass-2026):")
+        for who, what in demo.DEMO_LOGINS:
+            click.echo(f"  {demo.demo_email(who):<28} {what}")
 
 
 @click.command("create-user")
@@ -84,7 +83,12 @@ def audit_verify(as_json: bool) -> None:
     if as_json:
         click.echo(
             json.dumps(
-                {"ok": result.ok, "checked": result.checked, "broken_id": result.broken_id, "problem": result.problem}
+                {
+                    "ok": result.ok,
+                    "checked": result.checked,
+                    "broken_id": result.broken_id,
+                    "problem": result.problem,
+                }
             )
         )
     elif result.ok:

@@ -1,4 +1,5 @@
-"""Configuration: safe defaults here, secrets and URLs from the environment, overrides from tests."""
+"""Configuration: safe defaults here, secrets and URLs from the environment, overrides from
+tests."""
 
 from __future__ import annotations
 

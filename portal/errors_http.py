@@ -52,7 +52,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
         return render_error(
-            400, "This form has expired or was not sent from the portal. Reload the page and try again.", "csrf"
+            400,
+            "This form has expired or was not sent from the portal. Reload the page and try again.",
+            "csrf",
         )
 
     @app.errorhandler(HTTPException)
@@ -65,7 +67,9 @@ def init_app(app: Flask) -> None:
             413: "The file is larger than the portal accepts.",
             429: "You have tried too often. Wait a minute and try again.",
         }
-        return render_error(status, messages.get(status, exc.description or ""), exc.name.lower().replace(" ", "_"))
+        return render_error(
+            status, messages.get(status, exc.description or ""), exc.name.lower().replace(" ", "_")
+        )
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response | str, int]:
@@ -74,5 +78,8 @@ def init_app(app: Flask) -> None:
 
         db.session.rollback()
         return render_error(
-            500, "The error has been logged. Please try again; if it persists, quote the reference below.", "server_error"
+            500,
+            "The error has been logged. Please try again; if it persists, quote the reference "
+            "below.",
+            "server_error",
         )

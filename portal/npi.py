@@ -41,7 +41,8 @@ def npi_problem(value: str) -> str | None:
 
 
 def is_valid_npi(value: str) -> bool:
-    """True when ``value`` (surrounding spaces allowed) is a well-formed NPI with a valid check digit."""
+    """True when ``value`` (surrounding spaces allowed) is a well-formed NPI with a valid
+    check digit."""
     return npi_problem(value) is None
 
 

@@ -2,8 +2,8 @@
 
 Functions here are pure: they look at the actor and the object and answer. ``can_*`` returns a
 bool; ``require`` turns a refusal into :class:`~portal.errors.PermissionDenied` (or
-:class:`~portal.errors.NotFound` where the object must stay invisible). Administrators get no bypass:
-they pass where a rule names them.
+:class:`~portal.errors.NotFound` where the object must stay invisible). Administrators get no
+bypass: they pass where a rule names them.
 """
 
 from __future__ import annotations

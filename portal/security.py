@@ -57,7 +57,9 @@ def _harden(response: Response) -> Response:
         response.headers.setdefault(name, value)
     response.headers["X-Request-ID"] = g.get("request_id", "")
     if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        response.headers.setdefault(
+            "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+        )
     if response.mimetype == "text/html":
         # Pages may carry professional or personal data: never keep them in shared caches.
         response.headers.setdefault("Cache-Control", "no-store")

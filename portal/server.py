@@ -6,6 +6,7 @@ TCP_NODELAY: without it, every small acknowledged message waits for a delayed TC
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -21,10 +22,9 @@ class NoDelayWSGIServer(WSGIServer):
     """A gevent WSGI server that disables Nagle's algorithm on every accepted connection."""
 
     def handle(self, sock: socket.socket, address: Any) -> None:
-        try:
+        # A Unix socket has no Nagle algorithm to switch off.
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:  # not a TCP socket (a Unix socket): nothing to tune
-            pass
         super().handle(sock, address)
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    EmailField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -26,7 +33,9 @@ class AssignmentForm(FlaskForm):
     products = CheckboxesField("Products", coerce=int)
     submit = SubmitField("Save assignment")
 
-    def set_choices(self, teams: Sequence[Team], territories: Sequence[Territory], products: Sequence[Product]) -> None:
+    def set_choices(
+        self, teams: Sequence[Team], territories: Sequence[Territory], products: Sequence[Product]
+    ) -> None:
         team_choices = [(t.key.value, t.display_name) for t in teams]
         self.teams.choices = team_choices
         self.lead_teams.choices = team_choices

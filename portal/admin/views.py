@@ -7,7 +7,13 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from portal import policy
-from portal.admin.forms import AssignmentForm, ConfirmForm, CreateStaffForm, ReasonForm, UserSearchForm
+from portal.admin.forms import (
+    AssignmentForm,
+    ConfirmForm,
+    CreateStaffForm,
+    ReasonForm,
+    UserSearchForm,
+)
 from portal.errors import PortalError
 from portal.models import Role, User
 from portal.services import users
@@ -21,7 +27,9 @@ def _actor() -> User:
     return actor
 
 
-def _assignment_form(form_cls: type[AssignmentForm] = AssignmentForm, **kwargs: object) -> AssignmentForm:
+def _assignment_form(
+    form_cls: type[AssignmentForm] = AssignmentForm, **kwargs: object
+) -> AssignmentForm:
     form = form_cls(**kwargs)
     form.set_choices(users.list_teams(), users.list_territories(), users.list_products())
     return form
@@ -71,12 +79,18 @@ def create_user() -> Response | str:
         assert isinstance(form, CreateStaffForm)
         try:
             user = users.create_staff(
-                actor, email=form.email.data or "", name=form.name.data or "", assignment=_assignment_from(form)
+                actor,
+                email=form.email.data or "",
+                name=form.name.data or "",
+                assignment=_assignment_from(form),
             )
         except PortalError as exc:
             _attach_error(form, exc)
         else:
-            flash(f"{user.name}'s account is created; an email invites them to choose a password.", "success")
+            flash(
+                f"{user.name}'s account is created; an email invites them to choose a password.",
+                "success",
+            )
             return redirect(url_for("admin.user_detail", user_id=user.id))
     return render_template("portal/admin/user_new.html", form=form)
 
@@ -121,7 +135,11 @@ def update_assignment(user_id: int) -> Response | str:
 
 
 def _errors(form: AssignmentForm | ReasonForm | ConfirmForm) -> list[str]:
-    messages = [str(m) for errors in form.errors.values() for m in (errors if isinstance(errors, list) else [errors])]
+    messages = [
+        str(m)
+        for errors in form.errors.values()
+        for m in (errors if isinstance(errors, list) else [errors])
+    ]
     return messages or ["please check the form"]
 
 

@@ -24,7 +24,8 @@ class RegistrationForm(FlaskForm):
         description="At least 12 characters.",
     )
     confirm = PasswordField(
-        "Repeat password", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")]
+        "Repeat password",
+        validators=[DataRequired(), EqualTo("password", message="The passwords differ.")],
     )
     profession = SelectField(
         "Profession",
@@ -36,10 +37,12 @@ class RegistrationForm(FlaskForm):
         choices=[("", "Choose…")] + [(s, s) for s in SPECIALTIES],
         validators=[DataRequired(message="Choose your specialty.")],
     )
-    institution = StringField("Institution or practice", validators=[DataRequired(), Length(max=200)])
+    institution = StringField(
+        "Institution or practice", validators=[DataRequired(), Length(max=200)]
+    )
     country = SelectField(
         "Country",
-        choices=[("", "Choose…")] + sorted(COUNTRIES.items(), key=lambda item: item[1]),
+        choices=[("", "Choose…"), *sorted(COUNTRIES.items(), key=lambda item: item[1])],
         validators=[DataRequired(message="Choose your country.")],
     )
     postal_code = StringField("Postal code", validators=[DataRequired(), Length(max=20)])
@@ -62,10 +65,12 @@ class ForgotPasswordForm(FlaskForm):
 
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(
-        "New password", validators=[DataRequired(), Length(min=12, max=256, message="Use 12 to 256 characters.")]
+        "New password",
+        validators=[DataRequired(), Length(min=12, max=256, message="Use 12 to 256 characters.")],
     )
     confirm = PasswordField(
-        "Repeat new password", validators=[DataRequired(), EqualTo("password", message="The passwords differ.")]
+        "Repeat new password",
+        validators=[DataRequired(), EqualTo("password", message="The passwords differ.")],
     )
     submit = SubmitField("Set password")
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -40,7 +49,9 @@ def login() -> Response | str:
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(form.email.data or "", form.password.data or "", remote_addr=request.remote_addr)
+            user = accounts.authenticate(
+                form.email.data or "", form.password.data or "", remote_addr=request.remote_addr
+            )
         except (InvalidInput, AccountLocked, PermissionDenied) as exc:
             form.form_errors.append(exc.message)
         else:
@@ -126,7 +137,10 @@ def forgot_password() -> Response | str:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         accounts.request_password_reset(form.email.data or "")
-        flash("If an account exists for that address, we sent it a link to reset the password.", "info")
+        flash(
+            "If an account exists for that address, we sent it a link to reset the password.",
+            "info",
+        )
         return redirect(url_for("auth.login"))
     return render_template("portal/auth/forgot.html", form=form)
 

@@ -23,10 +23,14 @@ def home() -> str:
     if user.role is Role.HCP:
         if policy.can_see_professional_content(user):
             return render_template(
-                "portal/home/hcp.html", profile=user.hcp_profile, field_team=coverage.field_team_for(user)
+                "portal/home/hcp.html",
+                profile=user.hcp_profile,
+                field_team=coverage.field_team_for(user),
             )
         return render_template(
-            "portal/home/pending.html", profile=user.hcp_profile, resend_form=ResendConfirmationForm()
+            "portal/home/pending.html",
+            profile=user.hcp_profile,
+            resend_form=ResendConfirmationForm(),
         )
     context: dict[str, object] = {}
     if user.role is Role.ADMIN:
@@ -59,4 +63,6 @@ def audit_log() -> str:
         page=request.args.get("page", 1, type=int) or 1,
     )
     verification = audit_trail.verify_chain(actor) if request.args.get("verify") else None
-    return render_template("portal/audit.html", page=page, verification=verification, args=request.args)
+    return render_template(
+        "portal/audit.html", page=page, verification=verification, args=request.args
+    )

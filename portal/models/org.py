@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Boolean, Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base
 from portal.models.reference import TEAM_NAMES, TeamKey
+
+if TYPE_CHECKING:
+    from portal.models.user import User
 
 
 def enum_column(enum_cls: type, length: int = 32) -> Enum:
@@ -39,12 +44,16 @@ class Team(Base):
 class TeamMembership(Base):
     __tablename__ = "team_memberships"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
     is_lead: Mapped[bool] = mapped_column(Boolean, default=False)
 
     team: Mapped[Team] = relationship(back_populates="memberships")
-    user: Mapped[User] = relationship(back_populates="memberships")  # noqa: F821
+    user: Mapped[User] = relationship(back_populates="memberships")
 
 
 class Territory(Base):

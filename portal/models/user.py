@@ -15,7 +15,9 @@ staff_territories = Table(
     "staff_territories",
     Base.metadata,
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    Column("territory_id", Integer, ForeignKey("territories.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "territory_id", Integer, ForeignKey("territories.id", ondelete="CASCADE"), primary_key=True
+    ),
 )
 
 staff_products = Table(
@@ -55,7 +57,9 @@ class User(Base):
     territories: Mapped[list[Territory]] = relationship(
         secondary=staff_territories, order_by="Territory.code"
     )
-    products: Mapped[list[Product]] = relationship(secondary=staff_products, order_by="Product.code")
+    products: Mapped[list[Product]] = relationship(
+        secondary=staff_products, order_by="Product.code"
+    )
 
     # --- Flask-Login -------------------------------------------------------------------------
     @property
@@ -80,7 +84,9 @@ class User(Base):
 
     @property
     def is_verified_hcp(self) -> bool:
-        return self.hcp_profile is not None and self.hcp_profile.verification is Verification.VERIFIED
+        return (
+            self.hcp_profile is not None and self.hcp_profile.verification is Verification.VERIFIED
+        )
 
     @property
     def teams(self) -> list:
@@ -100,7 +106,9 @@ class HcpProfile(Base):
 
     __tablename__ = "hcp_profiles"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     profession: Mapped[Profession] = mapped_column(enum_column(Profession))
     specialty: Mapped[str] = mapped_column(String(100))
     institution: Mapped[str] = mapped_column(String(200))
@@ -108,16 +116,16 @@ class HcpProfile(Base):
     postal_code: Mapped[str] = mapped_column(String(20))
     npi: Mapped[str | None] = mapped_column(String(10), unique=True)
     licence_number: Mapped[str | None] = mapped_column(String(64))
-    territory_id: Mapped[int | None] = mapped_column(ForeignKey("territories.id", ondelete="SET NULL"))
+    territory_id: Mapped[int | None] = mapped_column(
+        ForeignKey("territories.id", ondelete="SET NULL")
+    )
     verification: Mapped[Verification] = mapped_column(
         enum_column(Verification), default=Verification.PENDING, index=True
     )
     verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     rejection_reason: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        UTCDateTime(), default=utcnow, onupdate=utcnow
-    )
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship(back_populates="hcp_profile", foreign_keys=[user_id])
     verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])

@@ -182,7 +182,9 @@ def authenticate(email: str, password: str, *, remote_addr: str | None = None) -
         if locked:
             user.locked_until = now + dt.timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"])
             user.failed_logins = 0
-            audit.record(user, "auth.locked", user, until=user.locked_until.isoformat(), ip=remote_addr)
+            audit.record(
+                user, "auth.locked", user, until=user.locked_until.isoformat(), ip=remote_addr
+            )
         db.session.commit()
         if locked:
             raise AccountLocked(
@@ -235,7 +237,9 @@ def resend_confirmation(user: User) -> None:
 
 
 def _reset_mail(user: User, *, welcome: bool = False) -> None:
-    link = external_url("auth.reset_password", token=tokens.make_reset_token(user.id, user.password_hash))
+    link = external_url(
+        "auth.reset_password", token=tokens.make_reset_token(user.id, user.password_hash)
+    )
     if welcome:
         subject = "Your HCP portal account: choose a password"
         intro = "An administrator created an account for you. Choose your password here:"

@@ -23,7 +23,13 @@ class AuditPage:
 
 
 def list_records(
-    actor: User, *, action: str = "", actor_email: str = "", target_type: str = "", target_id: str = "", page: int = 1
+    actor: User,
+    *,
+    action: str = "",
+    actor_email: str = "",
+    target_type: str = "",
+    target_id: str = "",
+    page: int = 1,
 ) -> AuditPage:
     """Newest audit records first, filtered. Compliance auditors and administrators only."""
     policy.require(policy.can_view_audit_trail(actor))
@@ -31,7 +37,9 @@ def list_records(
     if action:
         query = query.where(AuditRecord.action.startswith(action.strip()))
     if actor_email:
-        query = query.where(func.lower(AuditRecord.actor_label).contains(actor_email.strip().lower()))
+        query = query.where(
+            func.lower(AuditRecord.actor_label).contains(actor_email.strip().lower())
+        )
     if target_type:
         query = query.where(AuditRecord.target_type == target_type.strip())
     if target_id:

@@ -84,34 +84,188 @@ class DemoHcp:
 
 
 DEMO_STAFF = [
-    DemoStaff("rep", "Riley Rep", Role.REP, (TeamKey.SALES,), (), ("US-NE", "US-SO"), ("CVX", "RSP")),
-    DemoStaff("access", "Avery Access", Role.MARKET_ACCESS, (TeamKey.MARKET_ACCESS,), (TeamKey.MARKET_ACCESS,), ("US-NE", "US-SO", "US-MW", "US-WE"), ("CVX", "ONC", "RSP")),
-    DemoStaff("msl", "Dr. Morgan Liaison", Role.MSL, (TeamKey.MSL,), (), ("US-NE", "US-WE"), ("CVX", "ONC", "RSP")),
-    DemoStaff("mi", "Mina Information", Role.MEDICAL_INFORMATION, (TeamKey.MEDICAL_INFORMATION,), (TeamKey.MEDICAL_INFORMATION,)),
-    DemoStaff("pv", "Pat Vigilance", Role.PHARMACOVIGILANCE, (TeamKey.PHARMACOVIGILANCE,), (TeamKey.PHARMACOVIGILANCE,)),
+    DemoStaff(
+        "rep", "Riley Rep", Role.REP, (TeamKey.SALES,), (), ("US-NE", "US-SO"), ("CVX", "RSP")
+    ),
+    DemoStaff(
+        "access",
+        "Avery Access",
+        Role.MARKET_ACCESS,
+        (TeamKey.MARKET_ACCESS,),
+        (TeamKey.MARKET_ACCESS,),
+        ("US-NE", "US-SO", "US-MW", "US-WE"),
+        ("CVX", "ONC", "RSP"),
+    ),
+    DemoStaff(
+        "msl",
+        "Dr. Morgan Liaison",
+        Role.MSL,
+        (TeamKey.MSL,),
+        (),
+        ("US-NE", "US-WE"),
+        ("CVX", "ONC", "RSP"),
+    ),
+    DemoStaff(
+        "mi",
+        "Mina Information",
+        Role.MEDICAL_INFORMATION,
+        (TeamKey.MEDICAL_INFORMATION,),
+        (TeamKey.MEDICAL_INFORMATION,),
+    ),
+    DemoStaff(
+        "pv",
+        "Pat Vigilance",
+        Role.PHARMACOVIGILANCE,
+        (TeamKey.PHARMACOVIGILANCE,),
+        (TeamKey.PHARMACOVIGILANCE,),
+    ),
     DemoStaff("quality", "Quinn Quality", Role.QUALITY, (TeamKey.QUALITY,), (TeamKey.QUALITY,)),
     DemoStaff("content", "Casey Content", Role.CONTENT_MANAGER, (TeamKey.CONTENT,)),
     DemoStaff("reviewer", "Robin Reviewer", Role.MLR_REVIEWER, (TeamKey.MLR_REVIEW,)),
     DemoStaff("compliance", "Cameron Compliance", Role.COMPLIANCE, (TeamKey.COMPLIANCE,)),
     DemoStaff("admin", "Alex Admin", Role.ADMIN, ()),
     # Colleagues that make queues, territories and the firewall realistic.
-    DemoStaff("rep.west", "Jordan West", Role.REP, (TeamKey.SALES,), (TeamKey.SALES,), ("US-MW", "US-WE"), ("CVX", "ONC")),
-    DemoStaff("msl.south", "Dr. Sam Southern", Role.MSL, (TeamKey.MSL,), (TeamKey.MSL,), ("US-SO", "US-MW"), ("ONC", "RSP")),
-    DemoStaff("msl.eu", "Dr. Lena Vogel", Role.MSL, (TeamKey.MSL,), (), ("DE", "FR", "ES", "GB"), ("CVX", "ONC", "RSP")),
+    DemoStaff(
+        "rep.west",
+        "Jordan West",
+        Role.REP,
+        (TeamKey.SALES,),
+        (TeamKey.SALES,),
+        ("US-MW", "US-WE"),
+        ("CVX", "ONC"),
+    ),
+    DemoStaff(
+        "msl.south",
+        "Dr. Sam Southern",
+        Role.MSL,
+        (TeamKey.MSL,),
+        (TeamKey.MSL,),
+        ("US-SO", "US-MW"),
+        ("ONC", "RSP"),
+    ),
+    DemoStaff(
+        "msl.eu",
+        "Dr. Lena Vogel",
+        Role.MSL,
+        (TeamKey.MSL,),
+        (),
+        ("DE", "FR", "ES", "GB"),
+        ("CVX", "ONC", "RSP"),
+    ),
     DemoStaff("mi2", "Noah Information", Role.MEDICAL_INFORMATION, (TeamKey.MEDICAL_INFORMATION,)),
     DemoStaff("reviewer2", "Jamie Legal", Role.MLR_REVIEWER, (TeamKey.MLR_REVIEW,)),
 ]
 
 DEMO_HCPS = [
-    DemoHcp("hcp", "Dr. Harper Cole", Profession.PHYSICIAN, "Cardiology", "Mount Sinai Hospital", "US", "10029", "1234567893", None, Verification.VERIFIED),
-    DemoHcp("hcp2", "Dr. Kai Nakamura", Profession.PHYSICIAN, "Oncology", "UCSF Medical Center", "US", "94143", "1987654328", None, Verification.VERIFIED),
-    DemoHcp("pending", "Dr. Pat Newcomer", Profession.PHYSICIAN, "Internal medicine", "Boston Medical Center", "US", "02118", "1456789019", None, Verification.PENDING),
-    DemoHcp("pharmacist", "Taylor Brooks, PharmD", Profession.PHARMACIST, "Hospital pharmacy", "Houston Methodist", "US", "77030", "1765432103", None, Verification.VERIFIED),
-    DemoHcp("np", "Jesse Rivera, NP", Profession.NURSE_PRACTITIONER, "Family medicine", "Cleveland Clinic", "US", "44195", "1666666668", None, Verification.VERIFIED),
-    DemoHcp("dr.mueller", "Dr. Anna Müller", Profession.PHYSICIAN, "Pulmonology", "Charité Berlin", "DE", "10117", None, "LAEK-BE-884213", Verification.VERIFIED),
-    DemoHcp("dr.garcia", "Dra. Lucía García", Profession.PHYSICIAN, "Cardiology", "Hospital Clínic de Barcelona", "ES", "08036", None, "COMB-28-41977", Verification.VERIFIED),
-    DemoHcp("dr.martin", "Dr. Hugo Martin", Profession.PHYSICIAN, "Oncology", "Institut Curie", "FR", "75005", None, "RPPS-10003456789", Verification.PENDING),
-    DemoHcp("rejected", "Chris Unverified", Profession.PHYSICIAN, "Dermatology", "Unknown Clinic", "US", "60601", "1333333338", None, Verification.REJECTED, "The NPI belongs to a different practitioner; please register with your own NPI."),
+    DemoHcp(
+        "hcp",
+        "Dr. Harper Cole",
+        Profession.PHYSICIAN,
+        "Cardiology",
+        "Mount Sinai Hospital",
+        "US",
+        "10029",
+        "1234567893",
+        None,
+        Verification.VERIFIED,
+    ),
+    DemoHcp(
+        "hcp2",
+        "Dr. Kai Nakamura",
+        Profession.PHYSICIAN,
+        "Oncology",
+        "UCSF Medical Center",
+        "US",
+        "94143",
+        "1987654328",
+        None,
+        Verification.VERIFIED,
+    ),
+    DemoHcp(
+        "pending",
+        "Dr. Pat Newcomer",
+        Profession.PHYSICIAN,
+        "Internal medicine",
+        "Boston Medical Center",
+        "US",
+        "02118",
+        "1456789019",
+        None,
+        Verification.PENDING,
+    ),
+    DemoHcp(
+        "pharmacist",
+        "Taylor Brooks, PharmD",
+        Profession.PHARMACIST,
+        "Hospital pharmacy",
+        "Houston Methodist",
+        "US",
+        "77030",
+        "1765432103",
+        None,
+        Verification.VERIFIED,
+    ),
+    DemoHcp(
+        "np",
+        "Jesse Rivera, NP",
+        Profession.NURSE_PRACTITIONER,
+        "Family medicine",
+        "Cleveland Clinic",
+        "US",
+        "44195",
+        "1666666668",
+        None,
+        Verification.VERIFIED,
+    ),
+    DemoHcp(
+        "dr.mueller",
+        "Dr. Anna Müller",
+        Profession.PHYSICIAN,
+        "Pulmonology",
+        "Charité Berlin",
+        "DE",
+        "10117",
+        None,
+        "LAEK-BE-884213",
+        Verification.VERIFIED,
+    ),
+    DemoHcp(
+        "dr.garcia",
+        "Dra. Lucía García",
+        Profession.PHYSICIAN,
+        "Cardiology",
+        "Hospital Clínic de Barcelona",
+        "ES",
+        "08036",
+        None,
+        "COMB-28-41977",
+        Verification.VERIFIED,
+    ),
+    DemoHcp(
+        "dr.martin",
+        "Dr. Hugo Martin",
+        Profession.PHYSICIAN,
+        "Oncology",
+        "Institut Curie",
+        "FR",
+        "75005",
+        None,
+        "RPPS-10003456789",
+        Verification.PENDING,
+    ),
+    DemoHcp(
+        "rejected",
+        "Chris Unverified",
+        Profession.PHYSICIAN,
+        "Dermatology",
+        "Unknown Clinic",
+        "US",
+        "60601",
+        "1333333338",
+        None,
+        Verification.REJECTED,
+        "The NPI belongs to a different practitioner; please register with your own NPI.",
+    ),
 ]
 
 DEMO_LOGINS = [
@@ -137,7 +291,8 @@ def demo_email(who: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class SeedResult:
-    loaded: bool
+    loaded: bool  # this run added the demo data
+    demo_present: bool  # the demo logins work in this database
     message: str
 
 
@@ -152,9 +307,12 @@ def seed_demo() -> SeedResult:
     user_count = db.session.scalar(select(func.count()).select_from(User)) or 0
     if user_count:
         if db.session.scalar(select(User.id).where(User.email == demo_email("admin"))):
-            return SeedResult(False, "Demo data is already loaded; nothing changed.")
+            return SeedResult(False, True, "Demo data is already loaded; nothing changed.")
         return SeedResult(
-            False, "The database already holds users: demo accounts were not added (their password is public)."
+            False,
+            False,
+            "The database already holds users: demo accounts were not added "
+            "(their password is public).",
         )
     password_hash = hash_password(current_app.config["DEMO_PASSWORD"])
     teams = {t.key: t for t in db.session.scalars(select(Team))}
@@ -164,7 +322,9 @@ def seed_demo() -> SeedResult:
         db.session.add(products[code])
     territories = {}
     for code, name, country, prefixes in TERRITORIES:
-        territories[code] = Territory(code=code, name=name, country=country, postal_prefixes=prefixes)
+        territories[code] = Territory(
+            code=code, name=name, country=country, postal_prefixes=prefixes
+        )
         db.session.add(territories[code])
     db.session.flush()
 
@@ -178,7 +338,9 @@ def seed_demo() -> SeedResult:
             password_hash=password_hash,
             email_confirmed_at=now,
         )
-        staff.memberships = [TeamMembership(team=teams[k], is_lead=k in spec.leads) for k in spec.teams]
+        staff.memberships = [
+            TeamMembership(team=teams[k], is_lead=k in spec.leads) for k in spec.teams
+        ]
         staff.territories = [territories[c] for c in spec.territories]
         staff.products = [products[c] for c in spec.products]
         db.session.add(staff)
@@ -211,7 +373,9 @@ def seed_demo() -> SeedResult:
         db.session.add(hcp)
     db.session.flush()
     for user in db.session.scalars(select(User).order_by(User.id)):
-        audit.record(None, "user.created", user, email=user.email, role=user.role.value, source="demo")
+        audit.record(
+            None, "user.created", user, email=user.email, role=user.role.value, source="demo"
+        )
     audit.record(None, "demo.seeded", None, users=len(DEMO_STAFF) + len(DEMO_HCPS))
     db.session.commit()
-    return SeedResult(True, "Demo data loaded.")
+    return SeedResult(True, True, "Demo data loaded.")

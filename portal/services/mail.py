@@ -76,7 +76,9 @@ def send_pending(*, limit: int = 100) -> tuple[int, int]:
             failed += 1
             mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             mail.next_attempt_at = now + min(dt.timedelta(minutes=2**mail.attempts), MAX_BACKOFF)
-            log.warning("mail %s to %s failed (attempt %s): %s", mail.id, mail.to, mail.attempts, exc)
+            log.warning(
+                "mail %s to %s failed (attempt %s): %s", mail.id, mail.to, mail.attempts, exc
+            )
         else:
             sent += 1
             mail.sent_at = utcnow()

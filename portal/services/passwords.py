@@ -26,7 +26,9 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-def password_problem(password: str, *, min_length: int, email: str = "", name: str = "") -> str | None:
+def password_problem(
+    password: str, *, min_length: int, email: str = "", name: str = ""
+) -> str | None:
     """What is wrong with ``password``, in words for the form, or ``None``."""
     if len(password) < min_length:
         return f"Use at least {min_length} characters."

@@ -15,7 +15,9 @@ def _normalize_postal(postal_code: str) -> str:
 def find_territory_for(country: str, postal_code: str) -> Territory | None:
     """The territory covering this address: the longest matching postal prefix in the country,
     else the country's whole-country territory, else ``None``."""
-    candidates = db.session.scalars(select(Territory).where(Territory.country == country.upper())).all()
+    candidates = db.session.scalars(
+        select(Territory).where(Territory.country == country.upper())
+    ).all()
     postal = _normalize_postal(postal_code)
     best: Territory | None = None
     best_len = -1

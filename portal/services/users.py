@@ -51,7 +51,7 @@ class UserPage:
     pages: int
 
 
-def _user_query(text: str, role: str, status: str) -> Select[tuple[User]]:
+def _user_query(text: str, role: str, status: str) -> Select[User]:
     query = select(User).outerjoin(HcpProfile, HcpProfile.user_id == User.id)
     if text:
         pattern = f"%{text.strip().lower()}%"
@@ -76,7 +76,9 @@ def _user_query(text: str, role: str, status: str) -> Select[tuple[User]]:
     return query
 
 
-def search_users(actor: User, *, text: str = "", role: str = "", status: str = "", page: int = 1) -> UserPage:
+def search_users(
+    actor: User, *, text: str = "", role: str = "", status: str = "", page: int = 1
+) -> UserPage:
     """A page of users matching the filters, newest first.
 
     Administrators and compliance auditors may search. ``role`` is a :class:`Role` value,
@@ -99,9 +101,14 @@ def search_users(actor: User, *, text: str = "", role: str = "", status: str = "
 
 
 def count_pending_hcps() -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(HcpProfile).where(HcpProfile.verification == Verification.PENDING)
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(HcpProfile)
+            .where(HcpProfile.verification == Verification.PENDING)
+        )
+        or 0
+    )
 
 
 @dataclasses.dataclass
@@ -115,13 +122,17 @@ class StaffAssignment:
     product_ids: Sequence[int] = ()
 
 
-def _resolve_assignment(assignment: StaffAssignment) -> tuple[Role, list[Team], set[str], list[Territory], list[Product]]:
+def _resolve_assignment(
+    assignment: StaffAssignment,
+) -> tuple[Role, list[Team], set[str], list[Territory], list[Product]]:
     try:
         role = Role(assignment.role)
     except ValueError as exc:
         raise InvalidInput("Choose a role from the list.", field="role") from exc
     if role not in STAFF_ROLES:
-        raise InvalidInput("HCP accounts are created by registration, not by administrators.", field="role")
+        raise InvalidInput(
+            "HCP accounts are created by registration, not by administrators.", field="role"
+        )
     keys = set(assignment.team_keys)
     unknown = keys - set(TeamKey)
     if unknown:
@@ -132,16 +143,27 @@ def _resolve_assignment(assignment: StaffAssignment) -> tuple[Role, list[Team], 
     leads = set(assignment.lead_team_keys)
     if not leads <= keys:
         raise InvalidInput("A team lead must be a member of that team.", field="lead_teams")
-    territories = list(db.session.scalars(select(Territory).where(Territory.id.in_(assignment.territory_ids))))
+    territories = list(
+        db.session.scalars(select(Territory).where(Territory.id.in_(assignment.territory_ids)))
+    )
     if len(territories) != len(set(assignment.territory_ids)):
         raise InvalidInput("A chosen territory does not exist.", field="territories")
-    products = list(db.session.scalars(select(Product).where(Product.id.in_(assignment.product_ids))))
+    products = list(
+        db.session.scalars(select(Product).where(Product.id.in_(assignment.product_ids)))
+    )
     if len(products) != len(set(assignment.product_ids)):
         raise InvalidInput("A chosen product does not exist.", field="products")
     return role, teams, leads, territories, products
 
 
-def _apply_assignment(user: User, role: Role, teams: list[Team], leads: set[str], territories: list[Territory], products: list[Product]) -> None:
+def _apply_assignment(
+    user: User,
+    role: Role,
+    teams: list[Team],
+    leads: set[str],
+    territories: list[Territory],
+    products: list[Product],
+) -> None:
     user.role = role
     user.memberships = [TeamMembership(team=t, is_lead=t.key.value in leads) for t in teams]
     user.territories = territories
