@@ -79,6 +79,9 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+    # Flask-SocketIO keeps the previous app's queue manager in its options: drop it so that each
+    # app (tests build many) follows its own REDIS_URL.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode=_async_mode(app),

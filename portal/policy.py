@@ -32,6 +32,11 @@ FIELD_ROLES = frozenset({Role.REP, Role.MSL})
 TERRITORY_ROLES = frozenset({Role.REP, Role.MARKET_ACCESS, Role.MSL})
 
 
+def works_by_territory(actor: Any) -> bool:
+    """Reps, market access and MSLs cover territories and products; other roles work company-wide."""
+    return _role(actor) in TERRITORY_ROLES
+
+
 def side_of(role: Role) -> Side:
     """Which side of the commercial/medical firewall ``role`` works on."""
     return SIDE_OF_ROLE[role]

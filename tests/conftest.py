@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +29,8 @@ from portal.extensions import db
 from portal.services.demo import ensure_reference_data
 from tests.factories import PASSWORD
 
+ROOT = Path(__file__).resolve().parents[1]
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -161,3 +168,74 @@ def client(app: Flask) -> FlaskClient:
 def login(client: FlaskClient, email: str, password: str = PASSWORD, **kwargs: Any) -> Any:
     """Sign in through the real form; returns the response."""
     return client.post("/login", data={"email": email, "password": password}, **kwargs)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis server named by ``TEST_REDIS_URL`` (required in CI, skipped elsewhere if unset)."""
+    if not REDIS_URL:
+        if IN_CI:
+            pytest.fail("TEST_REDIS_URL must be set in CI")
+        pytest.skip("TEST_REDIS_URL is not set")
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"TEST_REDIS_URL is set but Redis is unreachable: {exc}")
+    return REDIS_URL
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the portal exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the portal did not become healthy:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The portal served by `python wsgi.py` on a free loopback port, with demo data."""
+    instance = tmp_path_factory.mktemp("live-instance")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PORTAL_INSTANCE_PATH": str(instance),
+        "DATABASE_URL": f"sqlite:///{instance / 'portal.db'}",
+        "SECRET_KEY": "browser-test-secret",
+        "SESSION_COOKIE_SECURE": "false",
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+    }
+    env.pop("REDIS_URL", None)
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    for command in (["init-db"], ["seed-demo", "--quiet"]):
+        subprocess.run(flask + command, cwd=ROOT, env=env, check=True, capture_output=True)
+    log = instance / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "wsgi.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, process, log)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
