@@ -9,10 +9,18 @@ class PortalError(Exception):
     code = "error"
     status = 400
 
-    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        field: str | None = None,
+        errors: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message or self.__class__.__doc__ or self.code)
         self.message = message or (self.__class__.__doc__ or self.code).strip()
         self.field = field
+        # Every bad field at once, so a form can show them all; ``field``/``message`` is the first.
+        self.errors: dict[str, str] = errors or ({field: self.message} if field else {})
 
 
 class NotFound(PortalError):

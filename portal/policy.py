@@ -33,7 +33,7 @@ TERRITORY_ROLES = frozenset({Role.REP, Role.MARKET_ACCESS, Role.MSL})
 
 
 def works_by_territory(actor: Any) -> bool:
-    """Reps, market access and MSLs cover territories and products; other roles work company-wide."""
+    """Reps, market access and MSLs cover territories and products; others work company-wide."""
     return _role(actor) in TERRITORY_ROLES
 
 

@@ -15,6 +15,7 @@ from portal.admin.forms import (
     UserSearchForm,
 )
 from portal.errors import PortalError
+from portal.forms import attach_errors
 from portal.models import Role, User
 from portal.services import users
 
@@ -43,14 +44,6 @@ def _assignment_from(form: AssignmentForm) -> users.StaffAssignment:
         territory_ids=form.territories.data or [],
         product_ids=form.products.data or [],
     )
-
-
-def _attach_error(form: AssignmentForm | ReasonForm, exc: PortalError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, exc.message]
-    else:
-        form.form_errors.append(exc.message)
 
 
 @blueprint.route("/users")
@@ -85,7 +78,7 @@ def create_user() -> Response | str:
                 assignment=_assignment_from(form),
             )
         except PortalError as exc:
-            _attach_error(form, exc)
+            attach_errors(form, exc)
         else:
             flash(
                 f"{user.name}'s account is created; an email invites them to choose a password.",

@@ -24,6 +24,7 @@ from portal.auth.forms import (
 )
 from portal.errors import AccountLocked, InvalidInput, PermissionDenied, PortalError
 from portal.extensions import limiter
+from portal.forms import attach_errors
 from portal.security import safe_next
 from portal.services import accounts
 
@@ -93,11 +94,7 @@ def register() -> Response | str:
         try:
             user = accounts.register_hcp(data)
         except PortalError as exc:
-            field = getattr(form, exc.field, None) if exc.field else None
-            if field is not None:
-                field.errors = [*field.errors, exc.message]
-            else:
-                form.form_errors.append(exc.message)
+            attach_errors(form, exc)
         else:
             _start_session(user)
             flash(

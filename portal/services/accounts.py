@@ -52,40 +52,50 @@ class Registration:
     licence_number: str = ""
 
 
-def _validate_registration(data: Registration) -> tuple[str, str | None, str | None]:
-    """Check every field; returns (email, npi, licence) as stored."""
+def _registration_problems(data: Registration) -> dict[str, str]:
+    """Every bad field of a registration, in words for the form."""
+    problems: dict[str, str] = {}
     if not data.name.strip():
-        raise InvalidInput("Enter your name.", field="name")
-    email = normalize_email(data.email)
+        problems["name"] = "Enter your name."
+    try:
+        email = normalize_email(data.email)
+    except InvalidInput as exc:
+        problems["email"] = exc.message
+        email = data.email
     problem = passwords.password_problem(
-        data.password,
-        min_length=current_app.config["PASSWORD_MIN_LENGTH"],
-        email=email,
-        name=data.name,
+        data.password, min_length=current_app.config["PASSWORD_MIN_LENGTH"], email=email
     )
     if problem:
-        raise InvalidInput(problem, field="password")
+        problems["password"] = problem
     if data.profession not in set(Profession):
-        raise InvalidInput("Choose your profession from the list.", field="profession")
+        problems["profession"] = "Choose your profession from the list."
     if data.specialty not in SPECIALTIES:
-        raise InvalidInput("Choose your specialty from the list.", field="specialty")
+        problems["specialty"] = "Choose your specialty from the list."
     if not data.institution.strip():
-        raise InvalidInput("Enter the institution where you practise.", field="institution")
+        problems["institution"] = "Enter the institution where you practise."
     if data.country not in COUNTRIES:
-        raise InvalidInput("Choose your country from the list.", field="country")
+        problems["country"] = "Choose your country from the list."
     if not data.postal_code.strip():
-        raise InvalidInput("Enter your postal code.", field="postal_code")
+        problems["postal_code"] = "Enter your postal code."
     if data.country == "US":
         npi_error = npi_problem(data.npi)
         if npi_error:
-            raise InvalidInput(npi_error, field="npi")
+            problems["npi"] = npi_error
+    elif not data.licence_number.strip():
+        problems["licence_number"] = "Enter your professional licence or registration number."
+    return problems
+
+
+def _validate_registration(data: Registration) -> tuple[str, str | None, str | None]:
+    """Check every field; returns (email, npi, licence) as stored, or raises with all problems."""
+    problems = _registration_problems(data)
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise InvalidInput(message, field=field, errors=problems)
+    email = normalize_email(data.email)
+    if data.country == "US":
         return email, normalize_npi(data.npi), None
-    licence = data.licence_number.strip()
-    if not licence:
-        raise InvalidInput(
-            "Enter your professional licence or registration number.", field="licence_number"
-        )
-    return email, None, licence
+    return email, None, data.licence_number.strip()
 
 
 def _confirmation_mail(user: User) -> None:
