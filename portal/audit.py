@@ -111,8 +111,7 @@ class VerifyResult:
     problem: str | None = None
 
 
-def _records_in_order() -> Iterator[AuditRecord]:
-    last_id = 0
+def _records_after(last_id: int) -> Iterator[AuditRecord]:
     while True:
         batch = db.session.scalars(
             select(AuditRecord)
@@ -127,26 +126,49 @@ def _records_in_order() -> Iterator[AuditRecord]:
         db.session.expunge_all()
 
 
-def verify() -> VerifyResult:
+def _read_head() -> tuple[int, str]:
+    row = db.session.execute(
+        select(AuditHead.seq, AuditHead.last_hash).where(AuditHead.id == HEAD_ID)
+    ).one_or_none()
+    return (row.seq, row.last_hash) if row is not None else (0, GENESIS_HASH)
+
+
+def verify(*, settle_rounds: int = 5) -> VerifyResult:
     """Walk the chain from the start and report the first broken link, if any.
 
-    Detects edited records (hash mismatch), deleted or inserted records (sequence gap or wrong
-    predecessor) and a truncated tail (head does not match the last record).
+    Detects edited records (hash mismatch), deleted or reordered records (sequence gap or wrong
+    predecessor), records added behind the portal's back (beyond the chain's head) and a removed
+    tail (the head points past the last record). Safe on a live portal: records appended while it
+    runs are verified too, never mistaken for tampering.
     """
     expected_prev = GENESIS_HASH
     expected_id = 1
     checked = 0
-    for entry in _records_in_order():
-        if entry.id != expected_id:
-            return VerifyResult(False, checked, expected_id, f"record {expected_id} is missing")
-        if entry.prev_hash != expected_prev:
-            return VerifyResult(False, checked, entry.id, "does not follow the record before it")
-        if compute_hash(entry, entry.prev_hash) != entry.hash:
-            return VerifyResult(False, checked, entry.id, "content does not match its hash")
-        expected_prev = entry.hash
-        expected_id += 1
-        checked += 1
-    head = db.session.get(AuditHead, HEAD_ID)
-    if head is not None and (head.seq != checked or head.last_hash != expected_prev):
-        return VerifyResult(False, checked, checked + 1, "records after this point were removed")
-    return VerifyResult(True, checked)
+    for _ in range(settle_rounds):
+        for entry in _records_after(checked):
+            if entry.id != expected_id:
+                return VerifyResult(False, checked, expected_id, f"record {expected_id} is missing")
+            if entry.prev_hash != expected_prev:
+                return VerifyResult(
+                    False, checked, entry.id, "does not follow the record before it"
+                )
+            if compute_hash(entry, entry.prev_hash) != entry.hash:
+                return VerifyResult(False, checked, entry.id, "content does not match its hash")
+            expected_prev = entry.hash
+            expected_id += 1
+            checked += 1
+        # The head is committed with each record, so read after the records it covers them all.
+        head_seq, head_hash = _read_head()
+        if head_seq < checked:
+            return VerifyResult(
+                False,
+                head_seq,
+                head_seq + 1,
+                "was added outside the portal (beyond the chain's head)",
+            )
+        if head_seq == checked:
+            if head_hash != expected_prev:
+                return VerifyResult(False, checked, checked, "does not match the chain's head")
+            return VerifyResult(True, checked)
+        # head_seq > checked: records were appended while we walked, or the tail was removed.
+    return VerifyResult(False, checked, checked + 1, "records after this point were removed")

@@ -7,6 +7,16 @@ import pytest
 
 from portal.npi import is_valid_npi, normalize_npi, npi_problem
 
+
+def in_digits_of(zero: int, ascii_digits: str = "1234567893") -> str:
+    """``ascii_digits`` written with the Unicode digits whose zero is code point ``zero``."""
+    return "".join(chr(zero + int(d)) for d in ascii_digits)
+
+
+ARABIC_INDIC_ZERO = 0x0660
+DEVANAGARI_ZERO = 0x0966
+FULLWIDTH_ZERO = 0xFF10
+
 VALID = [
     "1234567893",  # the textbook example
     "1987654328",
@@ -44,10 +54,10 @@ INVALID = [
     pytest.param("123456789A", "digits only", id="letter-at-end"),
     pytest.param("l234567893", "digits only", id="letter-l-for-one"),
     pytest.param("abcdefghij", "digits only", id="all-letters"),
-    pytest.param("١٢٣٤٥٦٧٨٩٣", "digits only", id="arabic-indic-digits"),
-    pytest.param("１２３４５６７８９３", "digits only", id="fullwidth-digits"),
-    pytest.param("१२३४५६७८९३", "digits only", id="devanagari-digits"),
-    pytest.param("123456789³", "digits only", id="superscript-digit"),
+    pytest.param(in_digits_of(ARABIC_INDIC_ZERO), "digits only", id="arabic-indic-digits"),
+    pytest.param(in_digits_of(FULLWIDTH_ZERO), "digits only", id="fullwidth-digits"),
+    pytest.param(in_digits_of(DEVANAGARI_ZERO), "digits only", id="devanagari-digits"),
+    pytest.param("123456789\u00b3", "digits only", id="superscript-three"),
     pytest.param("12345 67893", "digits only", id="inner-space"),
     pytest.param("123-456-7893", "digits only", id="dashes"),
     pytest.param("1234.567893", "digits only", id="dot"),
@@ -87,6 +97,13 @@ def test_npi_problem_explains_what_is_wrong_in_words(value, words):
 def test_length_message_counts_the_digits_given():
     assert "9" in (npi_problem("123456784") or "")
     assert "11" in (npi_problem("12345678905") or "")
+
+
+def test_unicode_digits_really_are_digits_to_python():
+    # The point of those cases: str.isdigit() and int() accept them, an NPI does not.
+    for zero in (ARABIC_INDIC_ZERO, DEVANAGARI_ZERO, FULLWIDTH_ZERO):
+        assert in_digits_of(zero).isdigit()
+        assert int(in_digits_of(zero)) == 1234567893
 
 
 @pytest.mark.parametrize("value", [None, 1234567893, b"1234567893"])
