@@ -79,6 +79,10 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+    # Socket.IO handlers must be declared before the first init_app: Flask-SocketIO remembers only
+    # handlers declared while it has no server, and re-attaches those to every app's new server.
+    import chat.events
+
     # Flask-SocketIO keeps the previous app's queue manager in its options: drop it so that each
     # app (tests build many) follows its own REDIS_URL.
     socketio.server_options.pop("client_manager", None)
@@ -117,4 +121,3 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_blueprint, url_prefix="/admin")
     app.register_blueprint(content_blueprint, url_prefix="/library")
     app.register_blueprint(chat_blueprint, url_prefix="/chat")
-    import chat.events  # noqa: F401  (registers the Socket.IO handlers)

@@ -61,6 +61,7 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "LOGIN_MAX_FAILURES": env_int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": env_int("LOGIN_LOCKOUT_MINUTES", 15),
         "PASSWORD_MIN_LENGTH": 12,
+        "PASSWORD_HASH_PROFILE": "default",
         "EMAIL_CONFIRM_MAX_AGE": env_int("EMAIL_CONFIRM_MAX_AGE", 3 * 24 * 3600),
         "PASSWORD_RESET_MAX_AGE": env_int("PASSWORD_RESET_MAX_AGE", 3600),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,

@@ -68,6 +68,7 @@ def base_config(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
         "REDIS_URL": None,
         "SOCKETIO_ASYNC_MODE": "threading",
         "PUBLIC_URL": "http://portal.test",
+        "PASSWORD_HASH_PROFILE": "cheapest",
     }
     config.update(overrides)
     return config

@@ -23,10 +23,10 @@ from portal.models import (
     utcnow,
 )
 from portal.npi import NPI_PREFIX, _luhn_check_digit
-from portal.services.passwords import hash_password
+from portal.services.passwords import _hasher_for
 
 PASSWORD = "correct-horse-battery-2026"
-_PASSWORD_HASH = hash_password(PASSWORD)  # hashing is slow on purpose: once per test run
+_PASSWORD_HASH = _hasher_for("cheapest").hash(PASSWORD)  # the test apps' profile
 _counter = itertools.count(1)
 
 
