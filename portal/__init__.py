@@ -48,12 +48,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
+    from portal import cli, errors_http, policy, security
+
+    # First, so every response (even a CSRF refusal from an extension's hook) has a request id.
+    security.init_app(app)
     _init_extensions(app)
     _register_blueprints(app)
 
-    from portal import cli, errors_http, policy, security
-
-    security.init_app(app)
     # Templates ask policy whether to show a button; the services still enforce it.
     app.context_processor(lambda: {"policy": policy})
     errors_http.init_app(app)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 
 from portal.errors import PortalError
 
@@ -16,3 +20,10 @@ def attach_errors(form: FlaskForm, exc: PortalError) -> None:
             field.errors = [*field.errors, message]
         else:
             form.form_errors.append(message)
+
+
+def choices(pairs: Iterable[tuple[Any, str]], *, blank: str | None = None) -> list[SelectChoice]:
+    """Select options from ``(value, label)`` pairs, optionally led by an empty "choose" option."""
+    options = [SelectChoice("", blank)] if blank is not None else []
+    options.extend(SelectChoice(value, label) for value, label in pairs)
+    return options

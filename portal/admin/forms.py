@@ -16,6 +16,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.forms import choices
 from portal.models import Product, Team, Territory
 from portal.models.reference import STAFF_ROLES
 
@@ -26,7 +27,7 @@ class CheckboxesField(SelectMultipleField):
 
 
 class AssignmentForm(FlaskForm):
-    role = SelectField("Role", choices=[(r.value, r.label) for r in STAFF_ROLES])
+    role = SelectField("Role", choices=choices((r.value, r.label) for r in STAFF_ROLES))
     teams = CheckboxesField("Teams")
     lead_teams = CheckboxesField("Leads these teams")
     territories = CheckboxesField("Territories", coerce=int)
@@ -36,11 +37,13 @@ class AssignmentForm(FlaskForm):
     def set_choices(
         self, teams: Sequence[Team], territories: Sequence[Territory], products: Sequence[Product]
     ) -> None:
-        team_choices = [(t.key.value, t.display_name) for t in teams]
+        team_choices = choices((t.key.value, t.display_name) for t in teams)
         self.teams.choices = team_choices
         self.lead_teams.choices = team_choices
-        self.territories.choices = [(t.id, f"{t.name} ({t.code})") for t in territories]
-        self.products.choices = [(p.id, f"{p.name} — {p.therapeutic_area}") for p in products]
+        self.territories.choices = choices((t.id, f"{t.name} ({t.code})") for t in territories)
+        self.products.choices = choices(
+            (p.id, f"{p.name} — {p.therapeutic_area}") for p in products
+        )
 
 
 class CreateStaffForm(AssignmentForm):
@@ -66,11 +69,13 @@ class UserSearchForm(FlaskForm):
     role = SelectField("Role")
     status = SelectField(
         "Status",
-        choices=[
-            ("", "Any status"),
-            ("pending", "Awaiting verification"),
-            ("rejected", "Rejected"),
-            ("active", "Active"),
-            ("suspended", "Suspended"),
-        ],
+        choices=choices(
+            [
+                ("pending", "Awaiting verification"),
+                ("rejected", "Rejected"),
+                ("active", "Active"),
+                ("suspended", "Suspended"),
+            ],
+            blank="Any status",
+        ),
     )

@@ -15,7 +15,7 @@ from portal.admin.forms import (
     UserSearchForm,
 )
 from portal.errors import PortalError
-from portal.forms import attach_errors
+from portal.forms import attach_errors, choices
 from portal.models import Role, User
 from portal.services import users
 
@@ -51,7 +51,7 @@ def _assignment_from(form: AssignmentForm) -> users.StaffAssignment:
 def user_list() -> str:
     actor = _actor()
     form = UserSearchForm(request.args)
-    form.role.choices = [("", "Any role")] + [(r.value, r.label) for r in Role]
+    form.role.choices = choices(((r.value, r.label) for r in Role), blank="Any role")
     page = users.search_users(
         actor,
         text=form.q.data or "",

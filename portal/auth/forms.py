@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
+from portal.forms import choices
 from portal.models.reference import COUNTRIES, SPECIALTIES, Profession
 
 
@@ -29,12 +30,12 @@ class RegistrationForm(FlaskForm):
     )
     profession = SelectField(
         "Profession",
-        choices=[("", "Choose…")] + [(p.value, p.label) for p in Profession],
+        choices=choices(((p.value, p.label) for p in Profession), blank="Choose…"),
         validators=[DataRequired(message="Choose your profession.")],
     )
     specialty = SelectField(
         "Specialty",
-        choices=[("", "Choose…")] + [(s, s) for s in SPECIALTIES],
+        choices=choices(((s, s) for s in SPECIALTIES), blank="Choose…"),
         validators=[DataRequired(message="Choose your specialty.")],
     )
     institution = StringField(
@@ -42,7 +43,7 @@ class RegistrationForm(FlaskForm):
     )
     country = SelectField(
         "Country",
-        choices=[("", "Choose…"), *sorted(COUNTRIES.items(), key=lambda item: item[1])],
+        choices=choices(sorted(COUNTRIES.items(), key=lambda item: item[1]), blank="Choose…"),
         validators=[DataRequired(message="Choose your country.")],
     )
     postal_code = StringField("Postal code", validators=[DataRequired(), Length(max=20)])

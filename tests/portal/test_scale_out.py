@@ -31,7 +31,9 @@ def test_login_throttling_is_shared_between_processes(shared_config):
     statuses = []
     for application in (first, second, first, second):
         with application.app_context():
-            statuses.append(login(application.test_client(), "nobody@example.com", "wrong").status_code)
+            statuses.append(
+                login(application.test_client(), "nobody@example.com", "wrong").status_code
+            )
     assert statuses == [200, 200, 200, 429]
 
 
