@@ -243,47 +243,63 @@ def update_staff(actor: User, target: User, assignment: StaffAssignment) -> User
     return target
 
 
-def verify_hcp(actor: User, hcp: User) -> User:
-    """Mark a pending HCP as verified and tell them by mail. Audits ``hcp.verified``."""
+def _required_reason(reason: str, message: str) -> str:
+    reason = reason.strip()
+    if len(reason) < 5:
+        raise InvalidInput(message, field="reason")
+    return reason
+
+
+def _decide_verification(
+    actor: User, hcp: User, verdict: Verification, reason: str | None, subject: str, news: str
+) -> User:
     policy.require(policy.can_verify_hcp(actor, hcp), "This HCP is not awaiting verification.")
     profile = hcp.hcp_profile
     assert profile is not None  # guaranteed by policy
-    profile.verification = Verification.VERIFIED
-    profile.verified_at = utcnow()
-    profile.verified_by = actor
-    profile.rejection_reason = None
-    audit.record(actor, "hcp.verified", hcp, npi=profile.npi, licence=profile.licence_number)
-    mail.enqueue(
-        hcp.email,
-        "Your HCP portal account is verified",
-        f"Hello {hcp.name},\n\nYour professional details have been verified. You now have full "
-        f"access to the portal:\n{external_url('main.home')}",
-    )
-    db.session.commit()
-    return hcp
-
-
-def reject_hcp(actor: User, hcp: User, *, reason: str) -> User:
-    """Refuse a pending HCP's verification with a reason they will see. Audits ``hcp.rejected``."""
-    policy.require(policy.can_verify_hcp(actor, hcp), "This HCP is not awaiting verification.")
-    reason = reason.strip()
-    if len(reason) < 5:
-        raise InvalidInput("Give the HCP a reason (at least 5 characters).", field="reason")
-    profile = hcp.hcp_profile
-    assert profile is not None
-    profile.verification = Verification.REJECTED
+    profile.verification = verdict
     profile.verified_at = utcnow()
     profile.verified_by = actor
     profile.rejection_reason = reason
-    audit.record(actor, "hcp.rejected", hcp, reason=reason)
-    mail.enqueue(
-        hcp.email,
-        "Your HCP portal registration could not be verified",
-        f"Hello {hcp.name},\n\nWe could not verify your professional details. Sign in to see the "
-        f"reason and what to do next:\n{external_url('main.home')}",
-    )
+    if verdict is Verification.VERIFIED:
+        audit.record(actor, "hcp.verified", hcp, npi=profile.npi, licence=profile.licence_number)
+    else:
+        audit.record(actor, "hcp.rejected", hcp, reason=reason)
+    mail.enqueue(hcp.email, subject, f"Hello {hcp.name},\n\n{news}\n{external_url('main.home')}")
     db.session.commit()
     return hcp
+
+
+def verify_hcp(actor: User, hcp: User) -> User:
+    """Mark a pending HCP as verified and tell them by mail. Administrators only.
+
+    Raises :class:`PermissionDenied` unless the HCP is pending. Audits ``hcp.verified``.
+    """
+    return _decide_verification(
+        actor,
+        hcp,
+        Verification.VERIFIED,
+        None,
+        "Your HCP portal account is verified",
+        "Your professional details have been verified. You now have full access to the portal:",
+    )
+
+
+def reject_hcp(actor: User, hcp: User, *, reason: str) -> User:
+    """Refuse a pending HCP's verification with a reason they will see. Administrators only.
+
+    Raises :class:`PermissionDenied` unless the HCP is pending, :class:`InvalidInput` without a
+    reason. Audits ``hcp.rejected``.
+    """
+    policy.require(policy.can_verify_hcp(actor, hcp), "This HCP is not awaiting verification.")
+    return _decide_verification(
+        actor,
+        hcp,
+        Verification.REJECTED,
+        _required_reason(reason, "Give the HCP a reason (at least 5 characters)."),
+        "Your HCP portal registration could not be verified",
+        "We could not verify your professional details. Sign in to see the reason and what to do "
+        "next:",
+    )
 
 
 def suspend_user(actor: User, target: User, *, reason: str) -> User:
@@ -294,9 +310,7 @@ def suspend_user(actor: User, target: User, *, reason: str) -> User:
     policy.require(policy.can_suspend_user(actor, target), "You cannot suspend this account.")
     if target.suspended:
         raise Conflict("This account is already suspended.")
-    reason = reason.strip()
-    if len(reason) < 5:
-        raise InvalidInput("Give a reason (at least 5 characters).", field="reason")
+    reason = _required_reason(reason, "Give a reason (at least 5 characters).")
     target.suspended = True
     target.suspended_reason = reason
     target.session_version += 1
