@@ -80,6 +80,7 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "PERMANENT_SESSION_LIFETIME": env_int("SESSION_LIFETIME_SECONDS", 8 * 3600),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "MAX_CONTENT_LENGTH": env_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024),
+        "MAX_MATERIAL_BYTES": env_int("MAX_MATERIAL_BYTES", 20 * 1024 * 1024),
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE") or None,
         "OUTBOX_INTERVAL_SECONDS": env_int("OUTBOX_INTERVAL_SECONDS", 15),
         "DEMO_PASSWORD": "demo-pass-2026",

@@ -161,3 +161,95 @@ def require_visible(allowed: bool, what: str = "That page") -> None:
     """Raise :class:`NotFound` unless ``allowed``: objects one may not see do not exist for them."""
     if not allowed:
         raise NotFound(f"{what} was not found.")
+
+
+# --- Content library (materials) ------------------------------------------------------------
+# Materials are duck-typed here (``status``, ``classification``, ``author_id``, dates, audience)
+# so the core does not depend on the content package.
+
+LIBRARY_MANAGERS = frozenset({Role.CONTENT_MANAGER, Role.MLR_REVIEWER, Role.COMPLIANCE})
+
+
+def audience_matches(profile: Any, material: Any) -> bool:
+    """Is ``material`` meant for this HCP profile? An empty audience list means everyone."""
+    if profile is None:
+        return False
+    return (
+        (not material.professions or profile.profession.value in material.professions)
+        and (not material.specialties or profile.specialty in material.specialties)
+        and (not material.countries or profile.country in material.countries)
+    )
+
+
+def can_manage_library(actor: Any) -> bool:
+    """Content managers, MLR reviewers and compliance see every material in every state."""
+    return _role(actor) in LIBRARY_MANAGERS and _active(actor)
+
+
+def can_view_material(actor: Any, material: Any, now: Any) -> bool:
+    """May ``actor`` open ``material`` now?
+
+    HCPs: verified, the material published and in date, and meant for their profession,
+    specialty and country. Managers of the library: any state. Medical staff: published material.
+    Commercial staff: published promotional material only (they may not share the rest).
+    """
+    role = _role(actor)
+    if role is None or not _active(actor):
+        return False
+    if can_manage_library(actor):
+        return True
+    if not material.is_live_at(now):
+        return False
+    if role is Role.HCP:
+        return can_see_professional_content(actor) and audience_matches(actor.hcp_profile, material)
+    if is_commercial(actor):
+        return str(material.classification) == "promotional"
+    return is_medical(actor)
+
+
+def can_author_material(actor: Any) -> bool:
+    return _role(actor) is Role.CONTENT_MANAGER and _active(actor)
+
+
+def can_edit_material(actor: Any, material: Any) -> bool:
+    """Only drafts can change; an approved version is never edited (make a new version)."""
+    return can_author_material(actor) and str(material.status) == "draft"
+
+
+def can_submit_material(actor: Any, material: Any) -> bool:
+    return can_edit_material(actor, material)
+
+
+def can_review_material(actor: Any, material: Any, now: Any) -> bool:
+    """An MLR reviewer who is not the author may decide on a version in review that has not
+    already expired."""
+    return (
+        _role(actor) is Role.MLR_REVIEWER
+        and _active(actor)
+        and str(material.status) == "in_review"
+        and material.author_id != actor.id
+        and material.expires_at > now
+    )
+
+
+def can_withdraw_material(actor: Any, material: Any) -> bool:
+    return (
+        _role(actor) in (Role.CONTENT_MANAGER, Role.MLR_REVIEWER)
+        and _active(actor)
+        and str(material.status) == "approved"
+    )
+
+
+def can_version_material(actor: Any, material: Any) -> bool:
+    """A new version starts from an approved one (published, scheduled or expired)."""
+    return can_author_material(actor) and str(material.status) == "approved"
+
+
+def can_share_material(actor: Any, material: Any, now: Any) -> bool:
+    """Sharing into a conversation: published material only; promotional by commercial roles,
+    anything by medical roles (off-label rule: medical/scientific material is medical's)."""
+    if not material.is_live_at(now) or not _active(actor):
+        return False
+    if is_medical(actor):
+        return True
+    return is_commercial(actor) and str(material.classification) == "promotional"

@@ -64,6 +64,23 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+# Tables made by hand in migrations, outside the models: the search index (an FTS5 virtual
+# table and its shadow tables on SQLite; a tsvector table on PostgreSQL).
+UNMODELLED_PREFIXES = ("material_search",)
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    if type_ == "table" and name.startswith(UNMODELLED_PREFIXES):
+        return False
+    if (
+        type_ == "index"
+        and getattr(obj, "table", None) is not None
+        and obj.table.name.startswith(UNMODELLED_PREFIXES)
+    ):
+        return False
+    return True
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -83,6 +100,7 @@ def run_migrations_online():
                 logger.info("No changes in schema detected.")
 
     conf_args = current_app.extensions["migrate"].configure_args
+    conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

@@ -1,0 +1,51 @@
+"""Markdown to sanitised HTML, and to plain text for the search index."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import nh3
+from markdown_it import MarkdownIt
+
+# CommonMark with raw HTML switched off; nh3 then removes anything a renderer could still emit
+# that is not on the list (scripts, event handlers, javascript: links, styles).
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+    "i", "li", "ol", "p", "pre", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead",
+    "tr", "ul", "img",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "img": {"src", "alt", "title"},
+    "td": {"align"},
+    "th": {"align"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def sanitize_html(raw: str) -> str:
+    """Keep only harmless markup: no script, no event handlers, no ``javascript:`` links."""
+    return nh3.clean(
+        raw,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def render_markdown(source: str) -> str:
+    return sanitize_html(_markdown.render(source or ""))
+
+
+def plain_text(safe_html: str) -> str:
+    """The words of sanitised HTML, for indexing and summaries."""
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", safe_html))).strip()

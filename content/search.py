@@ -1,0 +1,310 @@
+"""Full-text search over published materials: one interface, two engines.
+
+SQLite uses an FTS5 table (porter stemming, accents folded, bm25 with column weights); PostgreSQL
+uses a weighted ``tsvector`` with a GIN index and ``ts_rank``. The index holds every approved
+version; visibility (dates, audience, filters) is applied in the same query, so the index never
+needs a job to stay correct.
+
+Ranking every match of a common word is what makes search slow (a third of the corpus can match).
+So each query ranks at most ``CANDIDATE_CAP`` candidates, taken newest first: rare and mid-frequency
+words are ranked exactly, and a very common word is ranked among its newest matches, which is what
+a library reader wants anyway. Snippets are computed for the page of results only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+import unicodedata
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, bindparam, column, func, literal_column, select, table, text
+from sqlalchemy.orm import Session, scoped_session
+
+from content.models import Material
+
+DbSession = Session | scoped_session[Any]
+
+CANDIDATE_CAP = 600
+MAX_TERMS = 8
+# Markers no material text contains; swapped for <mark> after HTML-escaping the snippet.
+_START, _STOP = "\x02", "\x03"
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+# Words that carry no meaning in a query. Dropped unless the query has nothing else.
+STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers him his how i if in into is it its itself just me more most my
+    no nor not now of off on once only or other our out over own same she should so some such than
+    that the their them then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your""".split()
+)
+
+
+def fold(text_value: str) -> str:
+    """Lower-case and strip accents, as the indexes do."""
+    decomposed = unicodedata.normalize("NFKD", text_value.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def parse_query(raw: str) -> list[str]:
+    """The search terms of a query: words only (no operators reach the engine), stop words
+    dropped unless nothing else is left, at most ``MAX_TERMS``."""
+    words = [w for w in _WORD.findall(fold(raw or "")) if len(w) < 40]
+    meaningful = [w for w in words if w not in STOP_WORDS]
+    terms = list(dict.fromkeys(meaningful or words))
+    return terms[:MAX_TERMS]
+
+
+def mark(snippet: str) -> str:
+    """HTML-escape an engine snippet and turn its match markers into ``<mark>``."""
+    return html.escape(snippet).replace(_START, "<mark>").replace(_STOP, "</mark>")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchHit:
+    material_id: int
+    score: float
+    title_html: str = ""
+    snippet_html: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchResult:
+    hits: list[SearchHit]
+    has_more: bool
+    capped: bool  # more matches exist than were ranked
+
+
+class SearchIndex(Protocol):
+    def add(self, session: DbSession, material: Material) -> None: ...
+
+    def remove(self, session: DbSession, material_id: int) -> None: ...
+
+    def search(
+        self,
+        session: DbSession,
+        terms: list[str],
+        *,
+        where: ColumnElement[bool],
+        limit: int,
+        offset: int = 0,
+        snippets: bool = True,
+    ) -> SearchResult: ...
+
+
+def _page(rows: list[Any], limit: int, offset: int, cap: int) -> tuple[list[Any], bool, bool]:
+    return rows[offset : offset + limit], len(rows) > offset + limit, len(rows) >= cap
+
+
+class Fts5Index:
+    """SQLite FTS5: ``material_search(title, summary, body)``, rowid = material id."""
+
+    fts = table(
+        "material_search", column("rowid"), column("title"), column("summary"), column("body")
+    )
+    weights = (10.0, 4.0, 1.0)
+
+    @staticmethod
+    def match_expression(terms: list[str]) -> str:
+        # Every term quoted (no FTS syntax from users); the last one also matches as a prefix.
+        quoted = [f'"{t}"' for t in terms]
+        quoted[-1] += "*"
+        return " ".join(quoted)
+
+    def add(self, session: DbSession, material: Material) -> None:
+        self.remove(session, material.id)
+        session.execute(
+            text(
+                "INSERT INTO material_search (rowid, title, summary, body) "
+                "VALUES (:id, :title, :summary, :body)"
+            ),
+            {
+                "id": material.id,
+                "title": material.title,
+                "summary": material.summary,
+                "body": material.body_text,
+            },
+        )
+
+    def remove(self, session: DbSession, material_id: int) -> None:
+        session.execute(text("DELETE FROM material_search WHERE rowid = :id"), {"id": material_id})
+
+    def search(
+        self,
+        session: DbSession,
+        terms: list[str],
+        *,
+        where: ColumnElement[bool],
+        limit: int,
+        offset: int = 0,
+        snippets: bool = True,
+    ) -> SearchResult:
+        if not terms:
+            return SearchResult([], False, False)
+        expression = self.match_expression(terms)
+        name: ColumnElement[Any] = literal_column("material_search")
+        score = func.bm25(name, *self.weights).label("score")
+        cap = max(CANDIDATE_CAP, offset + limit + 1)
+        candidates = (
+            select(self.fts.c.rowid.label("id"), score)
+            .select_from(self.fts.join(Material, Material.id == self.fts.c.rowid))
+            .where(name.op("MATCH")(bindparam("q", expression)))
+            .where(where)
+            .order_by(self.fts.c.rowid.desc())
+            .limit(cap)
+            .subquery()
+        )
+        rows = session.execute(
+            select(candidates.c.id, candidates.c.score).order_by(
+                candidates.c.score, candidates.c.id.desc()
+            )
+        ).all()
+        page, has_more, capped = _page(list(rows), limit, offset, cap)
+        hits = [SearchHit(r.id, -float(r.score)) for r in page]
+        if snippets and hits:
+            hits = self._with_snippets(session, expression, hits)
+        return SearchResult(hits, has_more, capped)
+
+    def _with_snippets(
+        self, session: DbSession, expression: str, hits: list[SearchHit]
+    ) -> list[SearchHit]:
+        ids = [h.material_id for h in hits]
+        rows = session.execute(
+            text(
+                "SELECT rowid, highlight(material_search, 0, :a, :b) AS title, "
+                "snippet(material_search, 2, :a, :b, '…', 24) AS body, "
+                "snippet(material_search, 1, :a, :b, '…', 24) AS summary "
+                "FROM material_search WHERE material_search MATCH :q AND rowid IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
+            {"a": _START, "b": _STOP, "q": expression, "ids": ids},
+        ).all()
+        found = {r.rowid: r for r in rows}
+        result = []
+        for hit in hits:
+            row = found.get(hit.material_id)
+            if row is None:
+                result.append(hit)
+                continue
+            snippet = row.body if _START in (row.body or "") else (row.summary or row.body or "")
+            result.append(
+                dataclasses.replace(
+                    hit, title_html=mark(row.title or ""), snippet_html=mark(snippet)
+                )
+            )
+        return result
+
+
+class PostgresIndex:
+    """PostgreSQL: ``material_search(material_id, document tsvector)`` with a GIN index."""
+
+    config = "english"
+
+    @staticmethod
+    def tsquery(terms: list[str]) -> str:
+        parts = [f"'{t}'" for t in terms]
+        parts[-1] += ":*"
+        return " & ".join(parts)
+
+    def add(self, session: DbSession, material: Material) -> None:
+        session.execute(
+            text(
+                "INSERT INTO material_search (material_id, document) VALUES (:id, "
+                "setweight(to_tsvector(CAST(:cfg AS regconfig), :title), 'A') || "
+                "setweight(to_tsvector(CAST(:cfg AS regconfig), :summary), 'B') || "
+                "setweight(to_tsvector(CAST(:cfg AS regconfig), :body), 'D')) "
+                "ON CONFLICT (material_id) DO UPDATE SET document = EXCLUDED.document"
+            ),
+            {
+                "id": material.id,
+                "cfg": self.config,
+                "title": fold(material.title),
+                "summary": fold(material.summary),
+                "body": fold(material.body_text),
+            },
+        )
+
+    def remove(self, session: DbSession, material_id: int) -> None:
+        session.execute(
+            text("DELETE FROM material_search WHERE material_id = :id"), {"id": material_id}
+        )
+
+    def search(
+        self,
+        session: DbSession,
+        terms: list[str],
+        *,
+        where: ColumnElement[bool],
+        limit: int,
+        offset: int = 0,
+        snippets: bool = True,
+    ) -> SearchResult:
+        if not terms:
+            return SearchResult([], False, False)
+        search_table = table("material_search", column("material_id"), column("document"))
+        query = func.to_tsquery(
+            literal_column(f"'{self.config}'::regconfig"), bindparam("q", self.tsquery(terms))
+        )
+        cap = max(CANDIDATE_CAP, offset + limit + 1)
+        candidates = (
+            select(
+                search_table.c.material_id.label("id"),
+                func.ts_rank(search_table.c.document, query).label("score"),
+            )
+            .select_from(search_table.join(Material, Material.id == search_table.c.material_id))
+            .where(search_table.c.document.op("@@")(query))
+            .where(where)
+            .order_by(search_table.c.material_id.desc())
+            .limit(cap)
+            .subquery()
+        )
+        rows = session.execute(
+            select(candidates.c.id, candidates.c.score).order_by(
+                candidates.c.score.desc(), candidates.c.id.desc()
+            )
+        ).all()
+        page, has_more, capped = _page(list(rows), limit, offset, cap)
+        hits = [SearchHit(r.id, float(r.score)) for r in page]
+        if snippets and hits:
+            hits = self._with_snippets(session, terms, hits)
+        return SearchResult(hits, has_more, capped)
+
+    def _with_snippets(
+        self, session: DbSession, terms: list[str], hits: list[SearchHit]
+    ) -> list[SearchHit]:
+        options = f"StartSel={_START}, StopSel={_STOP}, MaxWords=35, MinWords=15, MaxFragments=1"
+        title_options = f"HighlightAll=true, StartSel={_START}, StopSel={_STOP}"
+        rows = session.execute(
+            text(
+                "SELECT m.id, "
+                "ts_headline(CAST(:cfg AS regconfig), m.title, q, :title_opts) AS title, "
+                "ts_headline(CAST(:cfg AS regconfig), m.body_text, q, :opts) AS body "
+                "FROM materials m, to_tsquery(CAST(:cfg AS regconfig), :q) q WHERE m.id = ANY(:ids)"
+            ),
+            {
+                "cfg": self.config,
+                "q": self.tsquery(terms),
+                "opts": options,
+                "title_opts": title_options,
+                "ids": [h.material_id for h in hits],
+            },
+        ).all()
+        found = {r.id: r for r in rows}
+        return [
+            dataclasses.replace(
+                hit,
+                title_html=mark(found[hit.material_id].title),
+                snippet_html=mark(found[hit.material_id].body),
+            )
+            if hit.material_id in found
+            else hit
+            for hit in hits
+        ]
+
+
+def index_for(session: DbSession) -> SearchIndex:
+    """The search engine of the database this session talks to."""
+    dialect = session.get_bind().dialect.name
+    return PostgresIndex() if dialect == "postgresql" else Fts5Index()

@@ -1,0 +1,730 @@
+"""The content library's state changes and queries.
+
+Every state change checks policy, validates, writes the audit record and keeps the search index in
+step, in one transaction. Reads apply the same visibility rule as :func:`portal.policy.
+can_view_material`, expressed in SQL by :func:`visible_clause` so lists, search and
+recommendations never show what a direct URL would refuse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, BinaryIO
+
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy.exc import IntegrityError
+
+from content import files
+from content.models import (
+    Bookmark,
+    Classification,
+    EventKind,
+    Material,
+    MaterialEvent,
+    MaterialKind,
+    MaterialReview,
+    MaterialState,
+    MaterialStatus,
+    ReviewDecision,
+    audience_text,
+)
+from content.rendering import plain_text, render_markdown
+from content.search import index_for, parse_query
+from portal import audit, policy
+from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from portal.extensions import db
+from portal.models import Product, Role, User, utcnow
+from portal.models.reference import COUNTRIES, SPECIALTIES, Profession
+
+PAGE_SIZE = 20
+EXPIRING_WITHIN = dt.timedelta(days=30)
+
+
+# --- input ------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class MaterialInput:
+    """What a content manager enters for a material."""
+
+    title: str
+    summary: str
+    body_markdown: str
+    product_id: int | None
+    kind: str
+    classification: str
+    approval_code: str
+    effective_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    professions: Sequence[str] = ()
+    specialties: Sequence[str] = ()
+    countries: Sequence[str] = ()
+    therapeutic_area: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Upload:
+    stream: BinaryIO
+    filename: str
+
+
+def _problems(data: MaterialInput) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if not data.title.strip():
+        problems["title"] = "Give the material a title."
+    elif len(data.title) > 200:
+        problems["title"] = "Keep the title under 200 characters."
+    if not data.summary.strip():
+        problems["summary"] = "Write a short summary: it is what HCPs see in lists."
+    if data.product_id is None or db.session.get(Product, data.product_id) is None:
+        problems["product_id"] = "Choose a product."
+    if data.kind not in set(MaterialKind):
+        problems["kind"] = "Choose a kind from the list."
+    if data.classification not in set(Classification):
+        problems["classification"] = "Choose promotional or medical/scientific."
+    code = data.approval_code.strip().upper()
+    if not code or len(code) > 40 or not all(c.isalnum() or c in "-_/." for c in code):
+        problems["approval_code"] = "Enter the approval code, e.g. PRT-US-0042."
+    if data.effective_at is None:
+        problems["effective_at"] = "Enter the date the material takes effect."
+    if data.expires_at is None:
+        problems["expires_at"] = "Enter the expiry date."
+    elif data.effective_at is not None and data.expires_at <= data.effective_at:
+        problems["expires_at"] = "The expiry date must come after the effective date."
+    if set(data.professions) - set(Profession):
+        problems["professions"] = "Unknown profession in the audience."
+    if set(data.specialties) - set(SPECIALTIES):
+        problems["specialties"] = "Unknown specialty in the audience."
+    if set(data.countries) - set(COUNTRIES):
+        problems["countries"] = "Unknown country in the audience."
+    return problems
+
+
+def _check(data: MaterialInput) -> None:
+    problems = _problems(data)
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise InvalidInput(message, field=field, errors=problems)
+
+
+def _code_taken_by_other_family(code: str, family_id: int | None) -> bool:
+    query = select(Material.id).where(Material.approval_code == code)
+    if family_id is not None:
+        query = query.where(Material.family_id != family_id)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def _apply(material: Material, data: MaterialInput, upload: Upload | None) -> None:
+    product = db.session.get(Product, data.product_id)
+    assert product is not None  # validated
+    code = data.approval_code.strip().upper()
+    if _code_taken_by_other_family(code, material.family_id):
+        raise InvalidInput(
+            "Another material already uses this approval code.", field="approval_code"
+        )
+    material.title = data.title.strip()
+    material.summary = data.summary.strip()
+    material.body_markdown = data.body_markdown
+    material.body_html = render_markdown(data.body_markdown)
+    material.body_text = plain_text(material.body_html)
+    material.product = product
+    material.therapeutic_area = data.therapeutic_area.strip() or product.therapeutic_area
+    material.kind = MaterialKind(data.kind)
+    material.classification = Classification(data.classification)
+    material.approval_code = code
+    assert data.effective_at is not None and data.expires_at is not None
+    material.effective_at = data.effective_at
+    material.expires_at = data.expires_at
+    material.audience_professions = audience_text(list(data.professions))
+    material.audience_specialties = audience_text(list(data.specialties))
+    material.audience_countries = audience_text(list(data.countries))
+    if upload is not None:
+        stored = files.store_upload(upload.stream, upload.filename)
+        material.file_key = stored.key
+        material.file_name = stored.name
+        material.file_mime = stored.mime
+        material.file_size = stored.size
+        material.file_sha256 = stored.sha256
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict("Another material already uses this approval code and version.") from exc
+
+
+# --- workflow -----------------------------------------------------------------------------------
+def create_material(actor: User, data: MaterialInput, upload: Upload | None = None) -> Material:
+    """A content manager creates a draft (version 1). Audits ``material.created``."""
+    policy.require(policy.can_author_material(actor), "Only content managers create materials.")
+    _check(data)
+    material = Material(author=actor, status=MaterialStatus.DRAFT, version=1)
+    _apply(material, data, upload)
+    db.session.add(material)
+    db.session.flush()
+    material.family_id = material.id
+    audit.record(
+        actor, "material.created", material, code=material.code_label, title=material.title
+    )
+    _commit()
+    return material
+
+
+def update_material(
+    actor: User, material: Material, data: MaterialInput, upload: Upload | None = None
+) -> Material:
+    """Change a draft. Approved, published or retired versions cannot change: make a new version.
+    Audits ``material.updated``."""
+    policy.require(
+        policy.can_edit_material(actor, material),
+        "Only drafts can be edited. Create a new version of an approved material instead.",
+    )
+    _check(data)
+    _apply(material, data, upload)
+    audit.record(
+        actor, "material.updated", material, code=material.code_label, title=material.title
+    )
+    _commit()
+    return material
+
+
+def submit_for_review(actor: User, material: Material) -> Material:
+    """Send a draft to MLR review. Audits ``material.submitted``."""
+    policy.require(
+        policy.can_submit_material(actor, material), "Only drafts can be sent to review."
+    )
+    if material.expires_at <= utcnow():
+        raise InvalidInput(
+            "This material's expiry date has passed: change it before review.", field="expires_at"
+        )
+    material.status = MaterialStatus.IN_REVIEW
+    material.submitted_at = utcnow()
+    audit.record(actor, "material.submitted", material, code=material.code_label)
+    db.session.commit()
+    return material
+
+
+def _previous_approved(material: Material) -> Material | None:
+    if material.supersedes_id is None:
+        return None
+    return db.session.scalar(
+        select(Material).where(
+            Material.family_id == material.family_id,
+            Material.status == MaterialStatus.APPROVED,
+            Material.id != material.id,
+        )
+    )
+
+
+def approve_material(actor: User, material: Material, *, comments: str = "") -> Material:
+    """An MLR reviewer approves exactly this version; it is published at its effective date.
+
+    Refused for the author, for anything not in review and for an expired version. A newer
+    version replaces the one it was made from, which is retired (kept for the record). Audits
+    ``material.approved`` (and ``material.retired``); indexes the version for search.
+    """
+    now = utcnow()
+    if material.author_id == actor.id:
+        raise PermissionDenied("Nobody approves their own material.")
+    if str(material.status) == "in_review" and material.expires_at <= now:
+        raise InvalidInput("This version has already expired and cannot be approved.")
+    policy.require(
+        policy.can_review_material(actor, material, now),
+        "This material is not awaiting your review.",
+    )
+    index = index_for(db.session)
+    previous = _previous_approved(material)
+    if previous is not None:
+        previous.status = MaterialStatus.RETIRED
+        previous.retired_at = now
+        index.remove(db.session, previous.id)
+        audit.record(
+            actor,
+            "material.retired",
+            previous,
+            code=previous.code_label,
+            by_version=material.version,
+        )
+    material.status = MaterialStatus.APPROVED
+    material.approved_at = now
+    material.approved_by = actor
+    material.review_comments = comments.strip() or None
+    db.session.add(
+        MaterialReview(
+            material=material,
+            reviewer=actor,
+            decision=ReviewDecision.APPROVED,
+            comments=comments.strip(),
+        )
+    )
+    index.add(db.session, material)
+    audit.record(
+        actor, "material.approved", material, code=material.code_label, comments=comments.strip()
+    )
+    db.session.commit()
+    return material
+
+
+def reject_material(actor: User, material: Material, *, comments: str) -> Material:
+    """Return a version in review to draft with the reviewer's comments. Audits
+    ``material.rejected``."""
+    policy.require(
+        policy.can_review_material(actor, material, utcnow()),
+        "This material is not awaiting your review.",
+    )
+    comments = comments.strip()
+    if len(comments) < 5:
+        raise InvalidInput(
+            "Tell the author what to change (at least 5 characters).", field="comments"
+        )
+    material.status = MaterialStatus.DRAFT
+    material.review_comments = comments
+    db.session.add(
+        MaterialReview(
+            material=material, reviewer=actor, decision=ReviewDecision.REJECTED, comments=comments
+        )
+    )
+    audit.record(actor, "material.rejected", material, code=material.code_label, comments=comments)
+    db.session.commit()
+    return material
+
+
+def withdraw_material(actor: User, material: Material, *, reason: str) -> Material:
+    """Take an approved material out of circulation at once, everywhere (links already shared
+    show it as withdrawn). Audits ``material.withdrawn``; removes it from search."""
+    policy.require(
+        policy.can_withdraw_material(actor, material), "Only approved materials can be withdrawn."
+    )
+    reason = reason.strip()
+    if len(reason) < 5:
+        raise InvalidInput(
+            "Give the reason for the withdrawal (at least 5 characters).", field="reason"
+        )
+    material.status = MaterialStatus.WITHDRAWN
+    material.withdrawn_at = utcnow()
+    material.withdrawn_reason = reason
+    material.withdrawn_by = actor
+    index_for(db.session).remove(db.session, material.id)
+    audit.record(actor, "material.withdrawn", material, code=material.code_label, reason=reason)
+    db.session.commit()
+    return material
+
+
+COPIED_ON_NEW_VERSION = (
+    "title", "summary", "body_markdown", "body_html", "body_text", "product_id",
+    "therapeutic_area", "kind", "classification", "audience_professions", "audience_specialties",
+    "audience_countries", "approval_code", "effective_at", "expires_at", "file_name", "file_key",
+    "file_mime", "file_size", "file_sha256",
+)  # fmt: skip
+
+
+def new_version(actor: User, material: Material) -> Material:
+    """Copy an approved version into a draft v+1. The approved version stays live until v+1 is
+    approved. Refused while the family already has an open draft or review. Audits
+    ``material.versioned``."""
+    policy.require(
+        policy.can_version_material(actor, material), "Only approved materials get new versions."
+    )
+    open_version = db.session.scalar(
+        select(Material.id).where(
+            Material.family_id == material.family_id,
+            Material.status.in_([MaterialStatus.DRAFT, MaterialStatus.IN_REVIEW]),
+        )
+    )
+    if open_version is not None:
+        raise Conflict("A newer version of this material is already being prepared.")
+    latest = (
+        db.session.scalar(
+            select(func.max(Material.version)).where(Material.family_id == material.family_id)
+        )
+        or 1
+    )
+    copy = Material(
+        family_id=material.family_id,
+        version=latest + 1,
+        supersedes_id=material.id,
+        status=MaterialStatus.DRAFT,
+        author=actor,
+    )
+    for name in COPIED_ON_NEW_VERSION:
+        setattr(copy, name, getattr(material, name))
+    db.session.add(copy)
+    db.session.flush()
+    audit.record(
+        actor, "material.versioned", copy, code=copy.code_label, from_version=material.version
+    )
+    _commit()
+    return copy
+
+
+# --- reading ----------------------------------------------------------------------------------
+def live_clause(now: dt.datetime) -> ColumnElement[bool]:
+    return and_(
+        Material.status == MaterialStatus.APPROVED,
+        Material.effective_at <= now,
+        Material.expires_at > now,
+    )
+
+
+def audience_clause(profile: Any) -> ColumnElement[bool]:
+    return and_(
+        *[
+            or_(column == "", column.contains(f"|{value}|", autoescape=True))
+            for column, value in (
+                (Material.audience_professions, profile.profession.value),
+                (Material.audience_specialties, profile.specialty),
+                (Material.audience_countries, profile.country),
+            )
+        ]
+    )
+
+
+def visible_clause(actor: User, now: dt.datetime) -> ColumnElement[bool]:
+    """:func:`portal.policy.can_view_material` as a SQL condition over ``Material``."""
+    if not actor.is_active:
+        return false()
+    if policy.can_manage_library(actor):
+        return true()
+    if actor.role is Role.HCP:
+        if not policy.can_see_professional_content(actor):
+            return false()
+        return and_(live_clause(now), audience_clause(actor.hcp_profile))
+    if policy.is_commercial(actor):
+        return and_(live_clause(now), Material.classification == Classification.PROMOTIONAL)
+    if policy.is_medical(actor):
+        return live_clause(now)
+    return false()
+
+
+def library_clause(actor: User, now: dt.datetime) -> ColumnElement[bool]:
+    """What the library lists for ``actor``: published material they may see (managers included:
+    the library is the published shelf; their dashboards show the rest)."""
+    return and_(visible_clause(actor, now), live_clause(now))
+
+
+def get_material(actor: User, material_id: int) -> Material:
+    """The material if ``actor`` may see it now, else :class:`NotFound` (never 403)."""
+    material = db.session.get(Material, material_id)
+    if material is None or not policy.can_view_material(actor, material, utcnow()):
+        raise NotFound("That material was not found.")
+    return material
+
+
+def get_current_version(actor: User, family_id: int) -> Material | None:
+    """The version of a family ``actor`` may see now, if any (bookmarks and shared links)."""
+    return db.session.scalar(
+        select(Material)
+        .where(Material.family_id == family_id, library_clause(actor, utcnow()))
+        .order_by(Material.version.desc())
+        .limit(1)
+    )
+
+
+def versions_of(actor: User, material: Material) -> Sequence[Material]:
+    """Every version of the material's family, for library managers."""
+    policy.require(policy.can_manage_library(actor))
+    return db.session.scalars(
+        select(Material).where(Material.family_id == material.family_id).order_by(Material.version)
+    ).all()
+
+
+def _record(actor: User, material: Material, kind: EventKind) -> None:
+    db.session.add(
+        MaterialEvent(
+            material_id=material.id,
+            family_id=material.family_id or material.id,
+            user_id=actor.id,
+            kind=kind,
+        )
+    )
+
+
+def record_view(actor: User, material: Material) -> None:
+    """Note that ``actor`` opened ``material`` (analytics and the HCP's history)."""
+    _record(actor, material, EventKind.VIEW)
+    db.session.commit()
+
+
+def open_download(actor: User, material: Material) -> tuple[Any, str, str]:
+    """The file of a material ``actor`` may see: ``(path, mime, download name)``; records the
+    download. :class:`NotFound` when there is no file."""
+    if not material.file_key or not material.file_mime:
+        raise NotFound("This material has no file.")
+    path = files.path_of(material.file_key)
+    if not path.exists():
+        raise NotFound("The file of this material is missing.")
+    _record(actor, material, EventKind.DOWNLOAD)
+    db.session.commit()
+    return (
+        path,
+        material.file_mime,
+        material.file_name or files.safe_download_name("material", material.file_mime),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    product_id: int | None = None
+    therapeutic_area: str = ""
+    kind: str = ""
+
+    def clause(self) -> ColumnElement[bool]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.product_id:
+            conditions.append(Material.product_id == self.product_id)
+        if self.therapeutic_area:
+            conditions.append(Material.therapeutic_area == self.therapeutic_area)
+        if self.kind and self.kind in set(MaterialKind):
+            conditions.append(Material.kind == MaterialKind(self.kind))
+        return and_(true(), *conditions)
+
+
+@dataclasses.dataclass(frozen=True)
+class LibraryItem:
+    material: Material
+    title_html: str = ""
+    snippet_html: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class LibraryPage:
+    items: list[LibraryItem]
+    page: int
+    has_more: bool
+    query: str = ""
+    capped: bool = False
+
+
+def browse(actor: User, filters: Filters, *, page: int = 1) -> LibraryPage:
+    """Published materials ``actor`` may see, newest first, filtered."""
+    page = max(1, page)
+    rows = db.session.scalars(
+        select(Material)
+        .where(library_clause(actor, utcnow()), filters.clause())
+        .order_by(Material.effective_at.desc(), Material.id.desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE + 1)
+    ).all()
+    return LibraryPage([LibraryItem(m) for m in rows[:PAGE_SIZE]], page, len(rows) > PAGE_SIZE)
+
+
+def search(
+    actor: User, query: str, filters: Filters, *, page: int = 1, limit: int = PAGE_SIZE
+) -> LibraryPage:
+    """Full-text search ranked by relevance, with highlighted snippets, over what ``actor`` may
+    see. A query with no searchable word browses instead."""
+    terms = parse_query(query)
+    if not terms:
+        return browse(actor, filters, page=page)
+    page = max(1, page)
+    result = index_for(db.session).search(
+        db.session,
+        terms,
+        where=and_(library_clause(actor, utcnow()), filters.clause()),
+        limit=limit,
+        offset=(page - 1) * limit,
+    )
+    by_id = {
+        m.id: m
+        for m in db.session.scalars(
+            select(Material).where(Material.id.in_([h.material_id for h in result.hits]))
+        )
+    }
+    items = [
+        LibraryItem(by_id[h.material_id], h.title_html, h.snippet_html)
+        for h in result.hits
+        if h.material_id in by_id
+    ]
+    return LibraryPage(items, page, result.has_more, query=query, capped=result.capped)
+
+
+def facets(actor: User) -> dict[str, list[Any]]:
+    """The products, therapeutic areas and kinds present in what ``actor`` can browse."""
+    clause = library_clause(actor, utcnow())
+    products = db.session.scalars(
+        select(Product)
+        .where(Product.id.in_(select(Material.product_id).where(clause)))
+        .order_by(Product.name)
+    ).all()
+    areas = db.session.scalars(
+        select(Material.therapeutic_area)
+        .where(clause)
+        .distinct()
+        .order_by(Material.therapeutic_area)
+    ).all()
+    kinds = sorted(
+        {
+            MaterialKind(k)
+            for k in db.session.scalars(select(Material.kind).where(clause).distinct())
+        },
+        key=str,
+    )
+    return {"products": list(products), "areas": list(areas), "kinds": kinds}
+
+
+# --- recommendations and bookmarks ------------------------------------------------------------
+RECOMMENDATION_POOL = 400
+PEER_WINDOW = dt.timedelta(days=90)
+
+
+def recommendations(actor: User, *, limit: int = 6) -> list[Material]:
+    """ "For you": published material meant for the HCP that they have not opened yet, scored by
+    specialty match (audience or therapeutic area), what peers of the same specialty opened
+    recently, and recency. HCPs only; others get an empty list."""
+    if actor.role is not Role.HCP or not policy.can_see_professional_content(actor):
+        return []
+    profile = actor.hcp_profile
+    assert profile is not None
+    now = utcnow()
+    seen = select(MaterialEvent.family_id).where(MaterialEvent.user_id == actor.id)
+    pool = db.session.scalars(
+        select(Material)
+        .where(library_clause(actor, now), Material.family_id.not_in(seen))
+        .order_by(Material.effective_at.desc())
+        .limit(RECOMMENDATION_POOL)
+    ).all()
+    if not pool:
+        return []
+    peers = (
+        select(User.id)
+        .join(User.hcp_profile)
+        .where(
+            User.role == Role.HCP,
+            User.id != actor.id,
+            User.hcp_profile.has(specialty=profile.specialty),
+        )
+    )
+    peer_views = Counter(
+        dict(
+            db.session.execute(
+                select(MaterialEvent.family_id, func.count(func.distinct(MaterialEvent.user_id)))
+                .where(MaterialEvent.user_id.in_(peers), MaterialEvent.at >= now - PEER_WINDOW)
+                .where(MaterialEvent.family_id.in_([m.family_id for m in pool]))
+                .group_by(MaterialEvent.family_id)
+            ).all()
+        )
+    )
+
+    def score(material: Material) -> float:
+        specialty = 3.0 if profile.specialty in material.specialties else 0.0
+        if material.therapeutic_area.lower() == profile.specialty.lower():
+            specialty = max(specialty, 2.0)
+        peer = 1.5 * math.log1p(peer_views.get(material.family_id or 0, 0))
+        age_days = max(0.0, (now - material.effective_at).total_seconds() / 86400)
+        recency = math.exp(-age_days / 120)
+        return specialty + peer + recency
+
+    return sorted(pool, key=lambda m: (-score(m), -m.id))[:limit]
+
+
+def set_bookmark(actor: User, material: Material, *, on: bool) -> None:
+    """Add or remove ``material`` (its whole family) in the HCP's "My library"."""
+    policy.require(policy.can_view_material(actor, material, utcnow()))
+    family = material.family_id or material.id
+    existing = db.session.get(Bookmark, (actor.id, family))
+    if on and existing is None:
+        db.session.add(Bookmark(user_id=actor.id, family_id=family))
+    elif not on and existing is not None:
+        db.session.delete(existing)
+    db.session.commit()
+
+
+def is_bookmarked(actor: User, material: Material) -> bool:
+    return db.session.get(Bookmark, (actor.id, material.family_id or material.id)) is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class MyLibrary:
+    bookmarks: list[Material]
+    history: list[tuple[Material, dt.datetime]]
+
+
+def my_library(actor: User, *, history_limit: int = 20) -> MyLibrary:
+    """Bookmarked materials still visible (current version), and the recently opened ones."""
+    now = utcnow()
+    families = select(Bookmark.family_id).where(Bookmark.user_id == actor.id)
+    bookmarks = db.session.scalars(
+        select(Material)
+        .where(Material.family_id.in_(families), library_clause(actor, now))
+        .order_by(Material.title)
+    ).all()
+    recent = db.session.execute(
+        select(MaterialEvent.family_id, func.max(MaterialEvent.at).label("at"))
+        .where(MaterialEvent.user_id == actor.id)
+        .group_by(MaterialEvent.family_id)
+        .order_by(func.max(MaterialEvent.at).desc())
+        .limit(history_limit)
+    ).all()
+    current = {
+        m.family_id: m
+        for m in db.session.scalars(
+            select(Material).where(
+                Material.family_id.in_([r.family_id for r in recent]), library_clause(actor, now)
+            )
+        )
+    }
+    history = [(current[r.family_id], r.at) for r in recent if r.family_id in current]
+    return MyLibrary(list(bookmarks), history)
+
+
+# --- content managers and reviewers ----------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Dashboard:
+    by_state: dict[MaterialState, list[Material]]
+    expiring: list[Material]
+    views: dict[int, int]
+    downloads: dict[int, int]
+    review_queue: list[Material]
+
+
+def dashboard(actor: User) -> Dashboard:
+    """Materials by state, those expiring within 30 days, views and downloads per material, and
+    the review queue. Library managers only."""
+    policy.require(policy.can_manage_library(actor))
+    now = utcnow()
+    materials = db.session.scalars(select(Material).order_by(Material.updated_at.desc())).all()
+    by_state: dict[MaterialState, list[Material]] = {state: [] for state in MaterialState}
+    for material in materials:
+        by_state[material.state_at(now)].append(material)
+    expiring = sorted(
+        (m for m in by_state[MaterialState.PUBLISHED] if m.expires_at <= now + EXPIRING_WITHIN),
+        key=lambda m: m.expires_at,
+    )
+    counts = db.session.execute(
+        select(MaterialEvent.material_id, MaterialEvent.kind, func.count()).group_by(
+            MaterialEvent.material_id, MaterialEvent.kind
+        )
+    ).all()
+    views = {mid: n for mid, kind, n in counts if kind is EventKind.VIEW}
+    downloads = {mid: n for mid, kind, n in counts if kind is EventKind.DOWNLOAD}
+    queue = [
+        m for m in by_state[MaterialState.IN_REVIEW] if policy.can_review_material(actor, m, now)
+    ]
+    return Dashboard(by_state, expiring, views, downloads, queue)
+
+
+def get_managed_material(actor: User, material_id: int) -> Material:
+    """Any material, for library managers; :class:`NotFound` for everyone else."""
+    policy.require_visible(policy.can_manage_library(actor), "That material")
+    material = db.session.get(Material, material_id)
+    if material is None:
+        raise NotFound("That material was not found.")
+    return material
+
+
+def reindex_all() -> int:
+    """Rebuild the search index from the approved versions (after a restore, say). Returns the
+    number indexed; commits."""
+    index = index_for(db.session)
+    count = 0
+    for material in db.session.scalars(
+        select(Material).where(Material.status == MaterialStatus.APPROVED)
+    ):
+        index.add(db.session, material)
+        count += 1
+    db.session.commit()
+    return count
