@@ -207,6 +207,18 @@ def can_view_material(actor: Any, material: Any, now: Any) -> bool:
     return is_medical(actor)
 
 
+def can_browse_library(actor: Any) -> bool:
+    """Verified HCPs, medical and commercial staff and library managers have a library."""
+    if not can_see_professional_content(actor):
+        return False
+    return (
+        _role(actor) is Role.HCP
+        or is_medical(actor)
+        or is_commercial(actor)
+        or can_manage_library(actor)
+    )
+
+
 def can_author_material(actor: Any) -> bool:
     return _role(actor) is Role.CONTENT_MANAGER and _active(actor)
 

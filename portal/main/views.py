@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from portal import policy
 from portal.auth.forms import ResendConfirmationForm
 from portal.extensions import db, limiter
+from portal.main.panels import panels_for
 from portal.models import Role
 from portal.services import audit_trail, coverage, users
 
@@ -26,6 +27,7 @@ def home() -> str:
                 "portal/home/hcp.html",
                 profile=user.hcp_profile,
                 field_team=coverage.field_team_for(user),
+                panels=panels_for(user),
             )
         return render_template(
             "portal/home/pending.html",
@@ -35,7 +37,9 @@ def home() -> str:
     context: dict[str, object] = {}
     if user.role is Role.ADMIN:
         context["pending_count"] = users.count_pending_hcps()
-    return render_template("portal/home/staff.html", side=policy.side_of(user.role), **context)
+    return render_template(
+        "portal/home/staff.html", side=policy.side_of(user.role), panels=panels_for(user), **context
+    )
 
 
 @blueprint.route("/healthz")

@@ -70,15 +70,11 @@ UNMODELLED_PREFIXES = ("material_search",)
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    if type_ == "table" and name.startswith(UNMODELLED_PREFIXES):
-        return False
-    if (
-        type_ == "index"
-        and getattr(obj, "table", None) is not None
-        and obj.table.name.startswith(UNMODELLED_PREFIXES)
-    ):
-        return False
-    return True
+    if type_ == "index" and getattr(obj, "table", None) is not None:
+        name = obj.table.name
+    elif type_ != "table":
+        return True
+    return not name.startswith(UNMODELLED_PREFIXES)
 
 
 def run_migrations_online():
