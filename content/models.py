@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -72,7 +73,7 @@ class EventKind(enum.StrEnum):
     DOWNLOAD = "download"
 
 
-def audience_text(values: list[str] | tuple[str, ...]) -> str:
+def audience_text(values: Iterable[str]) -> str:
     """Store an audience list as ``|a|b|`` ("" = everyone): filterable with one LIKE."""
     cleaned = sorted({v.strip() for v in values if v and v.strip()})
     return "|" + "|".join(cleaned) + "|" if cleaned else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -296,13 +297,37 @@ class SeedResult:
     message: str
 
 
+# Feature packages add their demo data here (materials, conversations...): each seeder runs
+# after the accounts exist, must be idempotent, and returns a line for the log or None.
+DemoSeeder = Callable[[], str | None]
+_seeders: list[DemoSeeder] = []
+
+
+def register_demo_seeder(seeder: DemoSeeder) -> DemoSeeder:
+    """Add a feature's demo data to ``seed-demo`` (a decorator; registering twice adds once)."""
+    if seeder not in _seeders:
+        _seeders.append(seeder)
+    return seeder
+
+
 def seed_demo() -> SeedResult:
     """Load the demo data into an empty database; commits.
 
-    Runs again safely: when the demo data is already there nothing changes, and a database that
-    holds other users is never given the demo accounts (their password is public).
-    Audits ``demo.seeded`` and one ``user.created`` per account.
+    Runs again safely: when the demo data is already there nothing changes (a feature whose demo
+    data is missing, e.g. added by a later release, gets it), and a database that holds other users
+    is never given the demo accounts (their password is public). Audits ``demo.seeded`` and one
+    ``user.created`` per account.
     """
+    result = _seed_accounts()
+    if not result.demo_present:
+        return result
+    notes = [note for seeder in _seeders if (note := seeder())]
+    if not notes:
+        return result
+    return dataclasses.replace(result, message=" ".join([result.message, *notes]))
+
+
+def _seed_accounts() -> SeedResult:
     ensure_reference_data()
     user_count = db.session.scalar(select(func.count()).select_from(User)) or 0
     if user_count:

@@ -1,0 +1,774 @@
+"""Library search benchmark: the HCP-facing search service against the bare full-text index.
+
+Builds a synthetic corpus of ``--n`` materials (Zipf-distributed medical vocabulary, three
+products, every kind, audience targeting, some expired/withdrawn/draft versions) in a fresh
+database, then times :func:`content.services.search` for a verified HCP over a mix of rare,
+mid-frequency, common and two-word queries, and the same queries against the bare index (rank
+everything that matches, top 20, snippets). Every hit the service returns must be visible to the
+HCP (:func:`portal.policy.can_view_material`), or the run fails.
+
+    .venv/bin/python bench/search.py                       # SQLite, 100k materials
+    .venv/bin/python bench/search.py --backend postgresql  # PostgreSQL (schema of its own)
+    .venv/bin/python bench/search.py --n 5000 --json       # one JSON object on stdout
+
+Only the local database named by the run receives traffic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import dataclasses
+import datetime as dt
+import itertools
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+# Run as a script from anywhere: the project root must be importable.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from flask import Flask  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+from sqlalchemy import bindparam, create_engine, insert, select, text  # noqa: E402
+
+from content import services  # noqa: E402
+from content.models import (  # noqa: E402
+    Classification,
+    Material,
+    MaterialKind,
+    MaterialStatus,
+    audience_text,
+)
+from content.search import Fts5Index, PostgresIndex, parse_query  # noqa: E402
+from portal import create_app, policy  # noqa: E402
+from portal.config import normalize_database_url  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from portal.models import (  # noqa: E402
+    HcpProfile,
+    Product,
+    Profession,
+    Role,
+    User,
+    Verification,
+    utcnow,
+)
+from portal.models.reference import SPECIALTIES  # noqa: E402
+from portal.services.demo import PRODUCTS, ensure_reference_data  # noqa: E402
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+TARGET_P95_MS = {"sqlite": 25.0, "postgresql": 50.0}
+CLASSES = ("rare", "mid", "common", "two-word")
+PAGE = 20
+BATCH = 2000
+DAY = dt.timedelta(days=1)
+
+# --- vocabulary ------------------------------------------------------------------------------
+# The most frequent words of any English text lead the ranking, as in real material.
+FUNCTION_WORDS = """the of and in to a with for is was were by on as at or be from this that
+are patients not an these which than after during between both all more most other each""".split()
+
+MEDICAL_WORDS = """patient dose dosing treatment therapy clinical study trial efficacy safety adverse
+event events outcome outcomes response risk benefit placebo randomized controlled cohort baseline
+endpoint primary secondary analysis mortality morbidity survival progression remission relapse
+hospitalization admission discharge infusion injection tablet capsule oral intravenous subcutaneous
+daily weekly monthly regimen titration maintenance loading induction monotherapy combination
+adjunctive first line second line refractory resistant naive elderly pediatric adult pregnancy
+lactation renal hepatic cardiac pulmonary vascular impairment failure insufficiency function
+clearance creatinine bilirubin albumin hemoglobin platelet neutrophil lymphocyte leukocyte glucose
+insulin cholesterol triglyceride lipoprotein pressure systolic diastolic rate rhythm interval
+ejection fraction stroke infarction angina ischemia thrombosis embolism bleeding hemorrhage
+anticoagulation antiplatelet hypertension hypotension tachycardia bradycardia arrhythmia
+fibrillation flutter heart failure cardiomyopathy valve stenosis regurgitation coronary artery
+vein atherosclerosis plaque lesion tumor tumour carcinoma adenocarcinoma lymphoma leukemia
+myeloma sarcoma melanoma metastasis metastatic stage grade biopsy histology pathology marker
+biomarker mutation expression receptor antibody antigen inhibitor agonist antagonist blocker
+kinase enzyme pathway signaling protein peptide molecule compound formulation bioavailability
+absorption distribution metabolism excretion elimination half life concentration plasma serum
+exposure pharmacokinetics pharmacodynamics interaction contraindication precaution warning
+monitoring laboratory assessment evaluation screening diagnosis prognosis guideline
+recommendation consensus evidence review meta analysis systematic observational retrospective
+prospective registry real world population subgroup incidence prevalence rate ratio hazard
+confidence interval significant statistically difference reduction increase improvement
+decline change week month year visit follow up discontinuation withdrawal tolerability
+nausea vomiting diarrhea constipation fatigue headache dizziness rash pruritus edema dyspnea
+cough fever infection pneumonia sepsis neutropenia anemia thrombocytopenia hepatotoxicity
+nephrotoxicity cardiotoxicity neuropathy myalgia arthralgia insomnia anxiety depression
+asthma bronchitis emphysema fibrosis obstruction exacerbation inhaler nebulizer spirometry
+airway bronchodilator corticosteroid steroid oxygen ventilation saturation exercise capacity
+walking distance quality score scale questionnaire symptom symptoms burden cost access
+reimbursement payer formulary label indication approval regulatory submission dossier
+pharmacist physician nurse practitioner specialist general practice hospital clinic outpatient
+inpatient emergency intensive care unit ward referral counselling adherence persistence
+education training material leaflet brochure slide deck video summary poster abstract
+congress symposium webinar module case report study design protocol amendment investigator
+site enrollment recruitment eligibility inclusion exclusion criteria informed consent ethics
+committee sponsor data monitoring board interim final results publication journal
+""".split()
+
+ROOTS = """cardi angi arteri ven hem hemat lymph splen hepat cholecyst pancreat gastr enter col
+proct esophag nephr ren ur cyst prostat gynec hyster oophor mamm mast derm dermat onych trich
+oste arthr chondr my tend neur encephal mening myel psych ophthalm ot rhin laryng pharyng
+bronch pneum pulmon pleur thorac thyr adren endocrin immun aden carcin onc cyt erythr leuk
+thromb fibr lip glyc path pharmac tox chem radi vas cephal crani spondyl sial stomat gloss
+""".split()
+
+SUFFIXES = """itis osis ology ologist ectomy otomy ostomy oscopy ogram ography algia emia oma
+opathy plasty rrhea megaly genesis lysis trophy sclerosis stenosis penia philia cyte cytosis
+""".split()
+
+PREFIXES = """hyper hypo anti peri intra inter sub supra poly dys brady tachy endo exo neo pre post
+""".split()
+
+PREFIX_BASES = """tension glycemia kalemia natremia thyroidism lipidemia coagulation pyretic
+biotic viral fungal inflammatory oxidant emetic convulsant depressant histamine platelet operative
+natal menopausal cardial vascular cellular thoracic hepatic renal dermal venous muscular
+arterial tracheal nasal pleural""".split()
+
+# Rare words: drug-like names, a handful of materials each (trial drugs, compound codes).
+RARE_SYLLABLES = "ab bel cor do fen gli ka lor mo ne pra qui ru so ta tri va vi xe ze".split()
+RARE_SUFFIXES = """mab tinib zumab pril sartan statin gliptin parin vir olol azole cillin dronate
+lukast tide plase""".split()
+
+
+def vocabulary(rng: random.Random) -> list[str]:
+    """A few thousand medical words in Zipf rank order (function words first)."""
+    words = list(MEDICAL_WORDS)
+    words += [r + s for r in ROOTS for s in SUFFIXES]
+    words += [p + b for p in PREFIXES for b in PREFIX_BASES]
+    seen = set(FUNCTION_WORDS)
+    unique_words = []
+    for word in words:
+        if word not in seen and word.isascii() and word.isalpha() and len(word) > 2:
+            seen.add(word)
+            unique_words.append(word)
+    rng.shuffle(unique_words)
+    return FUNCTION_WORDS + unique_words
+
+
+def rare_names(rng: random.Random, count: int) -> list[str]:
+    names = sorted(
+        {
+            a + b + c + s
+            for a, b, c in itertools.product(RARE_SYLLABLES, repeat=3)
+            for s in RARE_SUFFIXES
+        }
+    )
+    return rng.sample(names, min(count, len(names)))
+
+
+# --- corpus ----------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Corpus:
+    """What the generator knows about what it wrote: document frequencies over indexed rows."""
+
+    doc_freq: Counter[str]
+    rare: list[str]
+    vocab: list[str]
+    indexed: int
+
+
+class ZipfSampler:
+    def __init__(self, words: list[str], exponent: float, rng: random.Random) -> None:
+        self.words = words
+        self.rng = rng
+        total = 0.0
+        self.cumulative = []
+        for rank in range(1, len(words) + 1):
+            total += 1.0 / rank**exponent
+            self.cumulative.append(total)
+
+    def draw(self, k: int) -> list[str]:
+        return self.rng.choices(self.words, cum_weights=self.cumulative, k=k)
+
+
+def _sentence_case(words: list[str]) -> str:
+    line = " ".join(words)
+    return line[:1].upper() + line[1:]
+
+
+def _audience(rng: random.Random) -> tuple[str, str, str]:
+    professions = specialties = countries = ""
+    if rng.random() < 0.12:
+        professions = audience_text(rng.sample([p.value for p in Profession], rng.randint(1, 2)))
+    if rng.random() < 0.12:
+        picks = rng.sample(SPECIALTIES, rng.randint(1, 3))
+        if rng.random() < 0.4:
+            picks.append("Cardiology")
+        specialties = audience_text(picks)
+    if rng.random() < 0.10:
+        countries = audience_text(
+            rng.sample(["US", "GB", "DE", "FR", "ES", "CA"], rng.randint(1, 3))
+        )
+    return professions, specialties, countries
+
+
+def _lifecycle(
+    rng: random.Random, effective: dt.datetime, now: dt.datetime
+) -> tuple[MaterialStatus, dt.datetime, dt.datetime]:
+    """Status, effective and expiry dates; never within a day of ``now`` so that the check's
+    clock and the service's clock agree."""
+    roll = rng.random()
+    expires = now + DAY * rng.randint(30, 900)
+    if roll < 0.04:
+        return MaterialStatus.DRAFT, effective, expires
+    if roll < 0.06:
+        return MaterialStatus.IN_REVIEW, effective, expires
+    if roll < 0.09:
+        return MaterialStatus.WITHDRAWN, effective, expires
+    if roll < 0.10:
+        return MaterialStatus.RETIRED, effective, expires
+    if roll < 0.15:  # approved, but its expiry date has passed
+        return MaterialStatus.APPROVED, effective, now - DAY * rng.randint(2, 200)
+    if roll < 0.16:  # approved, not yet effective
+        return MaterialStatus.APPROVED, now + DAY * rng.randint(2, 60), expires
+    return MaterialStatus.APPROVED, effective, expires
+
+
+def generate(
+    n: int, seed: int, *, product_ids: list[tuple[int, str]], author_id: int, now: dt.datetime
+) -> tuple[Corpus, Iterator[list[dict[str, Any]]]]:
+    """The corpus statistics (filled as batches are consumed) and the rows, in batches."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible data, not secrets
+    vocab = vocabulary(rng)
+    rare = rare_names(rng, max(50, n // 5))
+    sampler = ZipfSampler(vocab, 1.0, rng)
+    corpus = Corpus(Counter(), rare, vocab, 0)
+    kinds = list(MaterialKind)
+    span = dt.timedelta(days=3 * 365)
+
+    def rows() -> Iterator[list[dict[str, Any]]]:
+        batch: list[dict[str, Any]] = []
+        for material_id in range(1, n + 1):
+            title_words = sampler.draw(rng.randint(5, 10))
+            summary_words = sampler.draw(rng.randint(15, 30))
+            body_words = sampler.draw(rng.randint(150, 300))
+            for _ in range(rng.choice((0, 1, 1, 2, 2, 3))):
+                body_words.insert(rng.randrange(len(body_words)), rng.choice(rare))
+            if rng.random() < 0.1:
+                title_words.insert(rng.randrange(len(title_words)), rng.choice(rare))
+            product_id, area = product_ids[material_id % len(product_ids)]
+            title = _sentence_case(title_words)
+            summary = _sentence_case(summary_words) + "."
+            cut = sorted(rng.sample(range(20, len(body_words) - 20), 3))
+            paragraphs = [
+                _sentence_case(body_words[a:b]) + "."
+                for a, b in itertools.pairwise([0, *cut, len(body_words)])
+            ]
+            # Newer ids are newer material, as in the live library.
+            effective = now - span * (1 - material_id / n) - DAY * (1 + rng.random())
+            status, effective, expires = _lifecycle(rng, effective, now)
+            if status is MaterialStatus.APPROVED:
+                corpus.doc_freq.update({*title_words, *summary_words, *body_words})
+                corpus.indexed += 1
+            professions, specialties, countries = _audience(rng)
+            batch.append(
+                {
+                    "id": material_id,
+                    "family_id": material_id,
+                    "version": 1,
+                    "title": title[:200],
+                    "summary": summary,
+                    "body_markdown": "\n\n".join(paragraphs),
+                    "body_html": "".join(f"<p>{p}</p>\n" for p in paragraphs),
+                    "body_text": "\n\n".join(paragraphs),
+                    "product_id": product_id,
+                    "therapeutic_area": area,
+                    "kind": kinds[material_id % len(kinds)],
+                    "classification": Classification.MEDICAL
+                    if rng.random() < 0.7
+                    else Classification.PROMOTIONAL,
+                    "audience_professions": professions,
+                    "audience_specialties": specialties,
+                    "audience_countries": countries,
+                    "approval_code": f"BENCH-{material_id:07d}",
+                    "effective_at": effective,
+                    "expires_at": expires,
+                    "status": status,
+                    "author_id": author_id,
+                    "created_at": effective - DAY * 20,
+                    "updated_at": effective - DAY * 10,
+                    "submitted_at": effective - DAY * 15
+                    if status is not MaterialStatus.DRAFT
+                    else None,
+                    "approved_at": effective - DAY * 10
+                    if status in (MaterialStatus.APPROVED, MaterialStatus.RETIRED)
+                    else None,
+                    "approved_by_id": None,
+                    "withdrawn_at": now - DAY * 3 if status is MaterialStatus.WITHDRAWN else None,
+                    "withdrawn_reason": "Benchmark" if status is MaterialStatus.WITHDRAWN else None,
+                    "retired_at": now - DAY * 3 if status is MaterialStatus.RETIRED else None,
+                }
+            )
+            if len(batch) == BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    return corpus, rows()
+
+
+# --- database --------------------------------------------------------------------------------
+def app_config(instance: Path, database_uri: str, schema: str | None) -> dict[str, Any]:
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}  # as in production
+    if schema:
+        engine_options["connect_args"] = {"options": f"-csearch_path={schema}"}
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "bench-secret-key",
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "RATELIMIT_ENABLED": False,
+        "REDIS_URL": None,
+        "MAIL_SERVER": None,
+        "SOCKETIO_ASYNC_MODE": "threading",
+        "PASSWORD_HASH_PROFILE": "cheapest",
+    }
+
+
+@contextmanager
+def database(backend: str, database_url: str) -> Iterator[Flask]:
+    """A fresh migrated database: SQLite in a temporary folder, or a PostgreSQL schema of our
+    own (dropped afterwards)."""
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as folder:
+        instance = Path(folder) / "instance"
+        if backend == "sqlite":
+            uri = f"sqlite:///{Path(folder) / 'bench.db'}"
+            yield _migrated(create_app(app_config(instance, uri, None)))
+            return
+        url = normalize_database_url(database_url)
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            yield _migrated(create_app(app_config(instance, url, schema)))
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
+
+
+def _migrated(app: Flask) -> Flask:
+    with app.app_context():
+        upgrade()
+        ensure_reference_data()
+        db.session.remove()
+    return app
+
+
+def make_people(now: dt.datetime) -> tuple[User, User]:
+    """The author of every material and the verified HCP who searches."""
+    author = User(
+        email="content@bench.invalid",
+        name="Bench Content",
+        role=Role.CONTENT_MANAGER,
+        password_hash="!",
+        email_confirmed_at=now,
+    )
+    hcp = User(
+        email="hcp@bench.invalid",
+        name="Dr. Bench",
+        role=Role.HCP,
+        password_hash="!",
+        email_confirmed_at=now,
+    )
+    hcp.hcp_profile = HcpProfile(
+        profession=Profession.PHYSICIAN,
+        specialty="Cardiology",
+        institution="Bench Hospital",
+        country="US",
+        postal_code="10001",
+        npi="1234567893",
+        verification=Verification.VERIFIED,
+        verified_at=now,
+    )
+    db.session.add_all([author, hcp])
+    db.session.commit()
+    return author, hcp
+
+
+def build(n: int, seed: int, now: dt.datetime, log: Any) -> tuple[Corpus, User]:
+    """Insert the materials and fill the search index in bulk; returns what was written and the
+    HCP."""
+    author, hcp = make_people(now)
+    products = [Product(code=c, name=name, therapeutic_area=area) for c, name, area in PRODUCTS]
+    db.session.add_all(products)
+    db.session.commit()
+    corpus, batches = generate(
+        n,
+        seed,
+        product_ids=[(p.id, p.therapeutic_area) for p in products],
+        author_id=author.id,
+        now=now,
+    )
+    dialect = db.engine.dialect.name
+    started = time.perf_counter()
+    with db.engine.begin() as connection:
+        if dialect == "sqlite":
+            connection.exec_driver_sql("PRAGMA synchronous=OFF")
+        for done, batch in enumerate(batches, start=1):
+            connection.execute(insert(Material.__table__), batch)
+            if done % 10 == 0:
+                log(
+                    f"  {done * BATCH:>7} materials inserted ({time.perf_counter() - started:.0f}s)"
+                )
+    log(f"materials inserted in {time.perf_counter() - started:.1f}s; indexing")
+    started = time.perf_counter()
+    with db.engine.begin() as connection:
+        if dialect == "sqlite":
+            connection.exec_driver_sql(
+                "INSERT INTO material_search(rowid, title, summary, body) "
+                "SELECT id, title, summary, body_text FROM materials WHERE status = 'approved'"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO material_search(material_search) VALUES('optimize')"
+            )
+        else:
+            # Mirrors PostgresIndex.add. Its Python fold() (lower-case, strip accents) is the
+            # identity here up to case, which to_tsvector folds anyway: the corpus is ASCII.
+            connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+            connection.exec_driver_sql(
+                "INSERT INTO material_search (material_id, document) SELECT id, "
+                "setweight(to_tsvector('english', title), 'A') || "
+                "setweight(to_tsvector('english', summary), 'B') || "
+                "setweight(to_tsvector('english', body_text), 'D') "
+                "FROM materials WHERE status = 'approved'"
+            )
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM ANALYZE" if dialect == "postgresql" else "ANALYZE")
+    log(f"index filled in {time.perf_counter() - started:.1f}s")
+    return corpus, db.session.merge(hcp)
+
+
+# --- queries ---------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Query:
+    kind: str
+    text: str
+
+
+def query_mix(corpus: Corpus, per_class: int, seed: int) -> list[Query]:
+    """Rare (a handful of materials), mid-frequency (0.5-5% of the corpus), common (about a
+    third) and two-word queries, shuffled together."""
+    rng = random.Random(seed + 1)  # noqa: S311
+    size = corpus.indexed
+    freq = corpus.doc_freq
+    searchable = [w for w in corpus.vocab if parse_query(w) == [w]]
+    rare = [w for w in corpus.rare if 1 <= freq[w] <= 15]
+    mid = [w for w in searchable if 0.005 * size <= freq[w] <= 0.05 * size]
+    common = [w for w in searchable if 0.25 * size <= freq[w] <= 0.45 * size]
+    if not (rare and mid and common):
+        raise SystemExit("the corpus is too small for a query mix; use a larger --n")
+
+    def pick(pool: list[str]) -> list[str]:
+        return [rng.choice(pool) for _ in range(per_class)]
+
+    pairs = []
+    for _ in range(per_class):
+        first, second = rng.choice((mid, common, common)), rng.choice((mid, common, rare))
+        pairs.append(f"{rng.choice(first)} {rng.choice(second)}")
+    mix = (
+        [Query("rare", w) for w in pick(rare)]
+        + [Query("mid", w) for w in pick(mid)]
+        + [Query("common", w) for w in pick(common)]
+        + [Query("two-word", p) for p in pairs]
+    )
+    rng.shuffle(mix)
+    return mix
+
+
+class Bare:
+    """The same queries against the index alone: rank every match, top 20, snippets."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+
+    def expression(self, terms: list[str]) -> str:
+        if self.dialect == "postgresql":
+            return PostgresIndex.tsquery(terms)
+        return Fts5Index.match_expression(terms)
+
+    def top(self, terms: list[str]) -> list[Any]:
+        q = self.expression(terms)
+        if self.dialect != "postgresql":
+            return list(
+                db.session.execute(
+                    text(
+                        "SELECT rowid, bm25(material_search), "
+                        "snippet(material_search, 2, '<b>', '</b>', '…', 16) "
+                        "FROM material_search WHERE material_search MATCH :q "
+                        "ORDER BY rank LIMIT 20"
+                    ),
+                    {"q": q},
+                ).all()
+            )
+        rows = db.session.execute(
+            text(
+                "SELECT material_id, ts_rank(document, q) FROM material_search, "
+                "to_tsquery('english', :q) q WHERE document @@ q ORDER BY 2 DESC LIMIT 20"
+            ),
+            {"q": q},
+        ).all()
+        if rows:
+            db.session.execute(
+                text(
+                    "SELECT m.id, ts_headline('english', m.body_text, q, "
+                    "'MaxWords=35, MinWords=15, MaxFragments=1') "
+                    "FROM materials m, to_tsquery('english', :q) q WHERE m.id = ANY(:ids)"
+                ),
+                {"q": q, "ids": [r[0] for r in rows]},
+            ).all()
+        return list(rows)
+
+    def all_scored(self, terms: list[str]) -> dict[int, float]:
+        """Every match with the service's own relevance score (higher is better)."""
+        q = self.expression(terms)
+        if self.dialect == "postgresql":
+            sql = (
+                "SELECT material_id, ts_rank(document, q) FROM material_search, "
+                "to_tsquery('english', :q) q WHERE document @@ q"
+            )
+        else:
+            weights = ", ".join(str(w) for w in Fts5Index.weights)
+            sql = (
+                f"SELECT rowid, -bm25(material_search, {weights}) FROM material_search "  # noqa: S608 - constants
+                "WHERE material_search MATCH :q"
+            )
+        return {int(r[0]): float(r[1]) for r in db.session.execute(text(sql), {"q": q})}
+
+    def count(self, terms: list[str]) -> int:
+        q = self.expression(terms)
+        if self.dialect == "postgresql":
+            sql = (
+                "SELECT count(*) FROM material_search, to_tsquery('english', :q) q "
+                "WHERE document @@ q"
+            )
+        else:
+            sql = "SELECT count(*) FROM material_search WHERE material_search MATCH :q"
+        return int(db.session.execute(text(sql), {"q": q}).scalar_one())
+
+
+# --- measuring -------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Timing:
+    query: Query
+    service_ms: float
+    bare_ms: float
+    hits: int
+    capped: bool
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[position]
+
+
+def _fresh_request(hcp: User) -> None:
+    # Each web request starts with an empty session: drop what the last query loaded, keep the
+    # signed-in HCP (Flask-Login would load it before the search runs).
+    db.session.expunge_all()
+    db.session.rollback()
+    db.session.add(hcp)
+
+
+def run_service(hcp: User, query: Query) -> tuple[float, services.LibraryPage]:
+    started = time.perf_counter()
+    page = services.search(hcp, query.text, services.Filters(), page=1)
+    return (time.perf_counter() - started) * 1000, page
+
+
+def run_bare(bare: Bare, query: Query) -> float:
+    started = time.perf_counter()
+    bare.top(parse_query(query.text))
+    return (time.perf_counter() - started) * 1000
+
+
+def measure(
+    hcp: User, queries: list[Query], bare: Bare, log: Any
+) -> tuple[list[Timing], list[str], int]:
+    """Time every query through the service and the bare index; check visibility of every hit
+    and, for rare terms, the hit set. Returns timings, visibility violations, rare mismatches."""
+    log(f"warming up ({len(queries)} queries)")
+    for query in queries:
+        run_service(hcp, query)
+        _fresh_request(hcp)
+        run_bare(bare, query)
+    _fresh_request(hcp)
+
+    timings: list[Timing] = []
+    violations: list[str] = []
+    mismatches = 0
+    for query in queries:
+        service_ms, page = run_service(hcp, query)
+        now = utcnow()
+        for item in page.items:
+            if not policy.can_view_material(hcp, item.material, now):
+                violations.append(f"{query.text!r}: material {item.material.id} is not visible")
+        if query.kind == "rare":
+            mismatches += rare_mismatch(hcp, bare, query, page, now)
+        _fresh_request(hcp)
+        bare_ms = run_bare(bare, query)
+        _fresh_request(hcp)
+        timings.append(Timing(query, service_ms, bare_ms, len(page.items), page.capped))
+    return timings, violations, mismatches
+
+
+def rare_mismatch(
+    hcp: User, bare: Bare, query: Query, page: services.LibraryPage, now: dt.datetime
+) -> int:
+    """1 if the service's hits differ from the index's best visible matches (ties at the last
+    place excepted), else 0."""
+    scored = bare.all_scored(parse_query(query.text))
+    materials = db.session.scalars(
+        select(Material).where(Material.id.in_(bindparam("ids", expanding=True))),
+        {"ids": list(scored)},
+    ).all()
+    visible = [m.id for m in materials if policy.can_view_material(hcp, m, now)]
+    visible.sort(key=lambda mid: (-scored[mid], -mid))
+    expected = set(visible[:PAGE])
+    got = {item.material.id for item in page.items}
+    if got == expected:
+        return 0
+    if len(visible) > PAGE:
+        boundary = scored[visible[PAGE - 1]]
+        if all(abs(scored.get(mid, 1e9) - boundary) < 1e-9 for mid in got ^ expected):
+            return 0
+    return 1
+
+
+# --- reporting -------------------------------------------------------------------------------
+def summarise(timings: list[Timing], match_counts: dict[str, list[int]]) -> dict[str, Any]:
+    classes: dict[str, Any] = {}
+    for kind in (*CLASSES, "all"):
+        chosen = [t for t in timings if kind in ("all", t.query.kind)]
+        service = [t.service_ms for t in chosen]
+        bare = [t.bare_ms for t in chosen]
+        counts = [c for k, cs in match_counts.items() if kind in ("all", k) for c in cs]
+        classes[kind] = {
+            "queries": len(chosen),
+            "median_matches": int(statistics.median(counts)) if counts else 0,
+            "capped": sum(t.capped for t in chosen),
+            "p50_ms": round(percentile(service, 0.50), 2),
+            "p95_ms": round(percentile(service, 0.95), 2),
+            "bare_p50_ms": round(percentile(bare, 0.50), 2),
+            "bare_p95_ms": round(percentile(bare, 0.95), 2),
+        }
+    return classes
+
+
+def table(classes: dict[str, Any]) -> str:
+    header = (
+        f"{'class':<9} {'queries':>7} {'matches':>8} {'capped':>6} "
+        f"{'svc p50':>8} {'svc p95':>8} {'bare p50':>9} {'bare p95':>9} {'p50 x':>6} {'p95 x':>6}"
+    )
+    lines = [header, "-" * len(header)]
+    for kind, c in classes.items():
+        ratio50 = c["p50_ms"] / c["bare_p50_ms"] if c["bare_p50_ms"] else float("nan")
+        ratio95 = c["p95_ms"] / c["bare_p95_ms"] if c["bare_p95_ms"] else float("nan")
+        lines.append(
+            f"{kind:<9} {c['queries']:>7} {c['median_matches']:>8} {c['capped']:>6} "
+            f"{c['p50_ms']:>8.2f} {c['p95_ms']:>8.2f} {c['bare_p50_ms']:>9.2f} "
+            f"{c['bare_p95_ms']:>9.2f} {ratio50:>6.2f} {ratio95:>6.2f}"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000, help="materials in the corpus")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--database-url", default=DEFAULT_PG_URL, help="PostgreSQL server")
+    parser.add_argument("--queries-per-class", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=20260)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--enforce-target", action="store_true", help="exit non-zero when p95 misses the target"
+    )
+    args = parser.parse_args(argv)
+    if args.n < 1000:
+        parser.error("--n must be at least 1000")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    os.environ.pop("DATABASE_URL", None)  # the database is the one named here, never another
+    with database(args.backend, args.database_url) as app, app.app_context():
+        now = utcnow()
+        started = time.perf_counter()
+        log(f"building {args.n} materials on {args.backend}")
+        corpus, hcp = build(args.n, args.seed, now, log)
+        build_seconds = time.perf_counter() - started
+        log(f"built in {build_seconds:.1f}s ({corpus.indexed} indexed)")
+        queries = query_mix(corpus, args.queries_per_class, args.seed)
+        bare = Bare(db.engine.dialect.name)
+        match_counts: dict[str, list[int]] = {k: [] for k in CLASSES}
+        for query in queries:
+            match_counts[query.kind].append(bare.count(parse_query(query.text)))
+        timings, violations, mismatches = measure(hcp, queries, bare, log)
+        db.session.remove()
+        db.engine.dispose()
+
+    classes = summarise(timings, match_counts)
+    overall = classes["all"]
+    target = TARGET_P95_MS[args.backend]
+    report = {
+        "n": args.n,
+        "backend": args.backend,
+        "p50_ms": overall["p50_ms"],
+        "p95_ms": overall["p95_ms"],
+        "bare_p50_ms": overall["bare_p50_ms"],
+        "bare_p95_ms": overall["bare_p95_ms"],
+        "target_p95_ms": target,
+        "meets_target": overall["p95_ms"] <= target,
+        "queries": len(timings),
+        "indexed": corpus.indexed,
+        "build_seconds": round(build_seconds, 1),
+        "visibility_violations": len(violations),
+        "rare_mismatches": mismatches,
+        "classes": classes,
+    }
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(
+            f"{args.backend}, n={args.n} ({corpus.indexed} indexed), built in {build_seconds:.0f}s"
+        )
+        print(table(classes))
+        verdict = "meets" if report["meets_target"] else "MISSES"
+        print(f"service p95 {overall['p95_ms']:.2f} ms {verdict} the {target:.0f} ms target")
+        print(f"rare-term hit sets differing from the index's best visible matches: {mismatches}")
+    for violation in violations[:20]:
+        log(f"NOT VISIBLE: {violation}")
+    if violations:
+        log(f"FAIL: {len(violations)} hits the HCP may not see")
+        return 1
+    if args.enforce_target and not report["meets_target"]:
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
