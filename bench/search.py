@@ -17,7 +17,6 @@ Only the local database named by the run receives traffic.
 from __future__ import annotations
 
 import argparse
-import bisect
 import dataclasses
 import datetime as dt
 import itertools
@@ -80,8 +79,9 @@ DAY = dt.timedelta(days=1)
 FUNCTION_WORDS = """the of and in to a with for is was were by on as at or be from this that
 are patients not an these which than after during between both all more most other each""".split()
 
-MEDICAL_WORDS = """patient dose dosing treatment therapy clinical study trial efficacy safety adverse
-event events outcome outcomes response risk benefit placebo randomized controlled cohort baseline
+MEDICAL_WORDS = """patient dose dosing treatment therapy clinical study trial efficacy safety
+adverse event events outcome outcomes response risk benefit placebo randomized controlled
+cohort baseline
 endpoint primary secondary analysis mortality morbidity survival progression remission relapse
 hospitalization admission discharge infusion injection tablet capsule oral intravenous subcutaneous
 daily weekly monthly regimen titration maintenance loading induction monotherapy combination
@@ -377,14 +377,14 @@ def make_people(now: dt.datetime) -> tuple[User, User]:
         email="content@bench.invalid",
         name="Bench Content",
         role=Role.CONTENT_MANAGER,
-        password_hash="!",
+        password_hash="!",  # noqa: S106 - nobody signs in as this user
         email_confirmed_at=now,
     )
     hcp = User(
         email="hcp@bench.invalid",
         name="Dr. Bench",
         role=Role.HCP,
-        password_hash="!",
+        password_hash="!",  # noqa: S106 - nobody signs in as this user
         email_confirmed_at=now,
     )
     hcp.hcp_profile = HcpProfile(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import select, text
+
 from content import services
 from content.models import (
     Classification,
@@ -24,7 +26,7 @@ from content.rendering import plain_text, render_markdown
 from content.search import index_for
 from content.services import MaterialInput, Upload
 from portal.extensions import db
-from portal.models import Product, Role, User, utcnow
+from portal.models import AuditRecord, Product, Role, User, utcnow
 from tests.factories import make_product, make_user, unique
 
 DAY = dt.timedelta(days=1)
@@ -158,3 +160,24 @@ def make_material(
     db.session.refresh(material)
     assert material.status is MaterialStatus.RETIRED
     return material
+
+
+# --- what the services left behind --------------------------------------------------------------
+def indexed_ids() -> set[int]:
+    """Ids of the material versions in the search index (either engine)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = text("SELECT material_id FROM material_search")
+    else:
+        query = text("SELECT rowid FROM material_search")
+    return set(db.session.scalars(query))
+
+
+def audit_actions(*materials: Material) -> list[tuple[str, int, int | None]]:
+    """``(action, material id, actor id)`` of the audit records about these versions, in order."""
+    ids = [str(m.id) for m in materials]
+    rows = db.session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.target_type == "materials", AuditRecord.target_id.in_(ids))
+        .order_by(AuditRecord.id)
+    )
+    return [(r.action, int(r.target_id or 0), r.actor_id) for r in rows]
