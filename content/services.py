@@ -681,12 +681,15 @@ class Dashboard:
     review_queue: list[Material]
 
 
-def dashboard(actor: User) -> Dashboard:
-    """Materials by state, those expiring within 30 days, views and downloads per material, and
-    the review queue. Library managers only."""
+def dashboard(actor: User, *, mine: bool = False) -> Dashboard:
+    """Materials by state (``mine``: only those ``actor`` authored), those expiring within 30
+    days, views and downloads per material, and the review queue. Library managers only."""
     policy.require(policy.can_manage_library(actor))
     now = utcnow()
-    materials = db.session.scalars(select(Material).order_by(Material.updated_at.desc())).all()
+    query = select(Material).order_by(Material.updated_at.desc())
+    if mine:
+        query = query.where(Material.author_id == actor.id)
+    materials = db.session.scalars(query).all()
     by_state: dict[MaterialState, list[Material]] = {state: [] for state in MaterialState}
     for material in materials:
         by_state[material.state_at(now)].append(material)

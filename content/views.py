@@ -137,9 +137,11 @@ def _manager() -> User:
 def manage() -> str:
     actor = _manager()
     state = request.args.get("state", "")
+    mine = request.args.get("mine") == "1"
     return render_template(
         "content/manage/dashboard.html",
-        board=services.dashboard(actor),
+        board=services.dashboard(actor, mine=mine),
+        mine=mine,
         states=list(MaterialState),
         state=state if state in set(MaterialState) else "",
         now=utcnow(),

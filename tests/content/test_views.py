@@ -224,3 +224,14 @@ def test_workflow_actions_need_a_csrf_token(client):
     assert response.status_code == 400
     db.session.refresh(material)
     assert material.status is MaterialStatus.IN_REVIEW
+
+
+def test_dashboard_lists_a_content_managers_own_materials_apart(client):
+    me, colleague = make_author(), make_author()
+    make_material(me, status="draft", title="My own draft")
+    make_material(colleague, status="draft", title="A colleague's draft")
+    login(client, me.email)
+    everyone = client.get("/library/manage").data
+    assert b"My own draft" in everyone and b"A colleague&#39;s draft" in everyone
+    mine = client.get("/library/manage?mine=1").data
+    assert b"My own draft" in mine and b"A colleague&#39;s draft" not in mine
