@@ -40,6 +40,16 @@ class StoredFile:
     sha256: str
 
 
+def human_size(size: int) -> str:
+    """``1536`` -> ``1.5 KB``; exact enough to tell a person what the limit is."""
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.3g} {unit}"
+        value /= 1024
+    return f"{size} bytes"
+
+
 def upload_folder() -> Path:
     folder = Path(current_app.instance_path) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,7 +87,7 @@ def store_upload(stream: BinaryIO, filename: str) -> StoredFile:
     if not data:
         raise InvalidInput("The file is empty.", field="file")
     if len(data) > limit:
-        raise InvalidInput(f"The file is larger than {limit // (1024 * 1024)} MB.", field="file")
+        raise InvalidInput(f"The file is larger than the {human_size(limit)} allowed.", field="file")
     mime = sniff(data)
     if mime is None:
         raise InvalidInput(

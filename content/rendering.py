@@ -21,9 +21,11 @@ ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "abbr": {"title"},
     "img": {"src", "alt", "title"},
-    "td": {"align"},
-    "th": {"align"},
 }
+# Table alignment travels as Bootstrap classes: inline styles are refused by the CSP anyway.
+ALIGN_CLASSES = {"text-start", "text-center", "text-end"}
+ALLOWED_CLASSES = {"td": ALIGN_CLASSES, "th": ALIGN_CLASSES}
+_ALIGN = {"left": "text-start", "center": "text-center", "right": "text-end"}
 URL_SCHEMES = {"http", "https", "mailto"}
 
 _TAG = re.compile(r"<[^>]+>")
@@ -37,13 +39,20 @@ def sanitize_html(raw: str) -> str:
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
+        allowed_classes=ALLOWED_CLASSES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
 
 
 def render_markdown(source: str) -> str:
-    return sanitize_html(_markdown.render(source or ""))
+    tokens = _markdown.parse(source or "")
+    for token in tokens:
+        style = token.attrGet("style") if token.type in ("th_open", "td_open") else None
+        if isinstance(style, str) and style.startswith("text-align:"):
+            token.attrs.pop("style", None)
+            token.attrSet("class", _ALIGN.get(style.split(":", 1)[1].strip(), "text-start"))
+    return sanitize_html(_markdown.renderer.render(tokens, _markdown.options, {}))
 
 
 def plain_text(safe_html: str) -> str:

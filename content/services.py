@@ -233,7 +233,7 @@ def approve_material(actor: User, material: Material, *, comments: str = "") -> 
     if str(material.status) == "in_review" and material.expires_at <= now:
         raise InvalidInput("This version has already expired and cannot be approved.")
     policy.require(
-        policy.can_review_material(actor, material, now),
+        policy.can_approve_material(actor, material, now),
         "This material is not awaiting your review.",
     )
     index = index_for(db.session)
@@ -273,7 +273,7 @@ def reject_material(actor: User, material: Material, *, comments: str) -> Materi
     """Return a version in review to draft with the reviewer's comments. Audits
     ``material.rejected``."""
     policy.require(
-        policy.can_review_material(actor, material, utcnow()),
+        policy.can_review_material(actor, material),
         "This material is not awaiting your review.",
     )
     comments = comments.strip()
@@ -451,7 +451,10 @@ def record_view(actor: User, material: Material) -> None:
 
 def open_download(actor: User, material: Material) -> tuple[Any, str, str]:
     """The file of a material ``actor`` may see: ``(path, mime, download name)``; records the
-    download. :class:`NotFound` when there is no file."""
+    download. :class:`NotFound` when they may not see it (audience, dates, state, role) or there
+    is no file."""
+    if not policy.can_view_material(actor, material, utcnow()):
+        raise NotFound("That material was not found.")
     if not material.file_key or not material.file_mime:
         raise NotFound("This material has no file.")
     path = files.path_of(material.file_key)
@@ -705,7 +708,7 @@ def dashboard(actor: User, *, mine: bool = False) -> Dashboard:
     views = {mid: n for mid, kind, n in counts if kind is EventKind.VIEW}
     downloads = {mid: n for mid, kind, n in counts if kind is EventKind.DOWNLOAD}
     queue = [
-        m for m in by_state[MaterialState.IN_REVIEW] if policy.can_review_material(actor, m, now)
+        m for m in by_state[MaterialState.IN_REVIEW] if policy.can_review_material(actor, m)
     ]
     return Dashboard(by_state, expiring, views, downloads, queue)
 

@@ -232,16 +232,20 @@ def can_submit_material(actor: Any, material: Any) -> bool:
     return can_edit_material(actor, material)
 
 
-def can_review_material(actor: Any, material: Any, now: Any) -> bool:
-    """An MLR reviewer who is not the author may decide on a version in review that has not
-    already expired."""
+def can_review_material(actor: Any, material: Any) -> bool:
+    """An MLR reviewer who is not the author may decide on a version in review (return it to
+    draft at any time)."""
     return (
         _role(actor) is Role.MLR_REVIEWER
         and _active(actor)
         and str(material.status) == "in_review"
         and material.author_id != actor.id
-        and material.expires_at > now
     )
+
+
+def can_approve_material(actor: Any, material: Any, now: Any) -> bool:
+    """Approval also needs a version that has not already expired."""
+    return can_review_material(actor, material) and material.expires_at > now
 
 
 def can_withdraw_material(actor: Any, material: Any) -> bool:
