@@ -87,7 +87,9 @@ def store_upload(stream: BinaryIO, filename: str) -> StoredFile:
     if not data:
         raise InvalidInput("The file is empty.", field="file")
     if len(data) > limit:
-        raise InvalidInput(f"The file is larger than the {human_size(limit)} allowed.", field="file")
+        raise InvalidInput(
+            f"The file is larger than the {human_size(limit)} allowed.", field="file"
+        )
     mime = sniff(data)
     if mime is None:
         raise InvalidInput(
