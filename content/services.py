@@ -626,7 +626,7 @@ def recommendations(actor: User, *, limit: int = 6) -> list[Material]:
 
 def set_bookmark(actor: User, material: Material, *, on: bool) -> None:
     """Add or remove ``material`` (its whole family) in the HCP's "My library"."""
-    policy.require(policy.can_view_material(actor, material, utcnow()))
+    policy.require_visible(policy.can_view_material(actor, material, utcnow()), "That material")
     family = material.family_id or material.id
     existing = db.session.get(Bookmark, (actor.id, family))
     if on and existing is None:
