@@ -454,7 +454,9 @@ def build(n: int, seed: int, now: dt.datetime, log: Any) -> tuple[Corpus, User]:
                 "INSERT INTO material_search (material_id, document) SELECT id, "
                 "setweight(to_tsvector('english', title), 'A') || "
                 "setweight(to_tsvector('english', summary), 'B') || "
-                "setweight(to_tsvector('english', body_text), 'D') "
+                "setweight(to_tsvector('english', body_text), 'D') || "
+                "setweight(to_tsvector('simple', title), 'A') || "
+                "setweight(to_tsvector('simple', summary), 'B') "
                 "FROM materials WHERE status = 'approved'"
             )
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

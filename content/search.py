@@ -22,8 +22,10 @@ import dataclasses
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any, Protocol
 
+import snowballstemmer
 from sqlalchemy import ColumnElement, bindparam, column, func, literal_column, select, table, text
 from sqlalchemy.orm import Session, scoped_session
 
@@ -67,6 +69,51 @@ def parse_query(raw: str) -> list[str]:
 def mark(snippet: str) -> str:
     """HTML-escape an engine snippet and turn its match markers into ``<mark>``."""
     return html.escape(snippet).replace(_START, "<mark>").replace(_STOP, "</mark>")
+
+
+_stemmer = snowballstemmer.stemmer("english")
+
+
+def _word_matches(terms: list[str], *, stem: bool) -> Callable[[str], bool]:
+    """A test for one word of a text: does it match a query term the way the engine does?
+    (Same stem as a term, or the last term as a prefix; accents and case folded.)"""
+    stems = {_stemmer.stemWord(t) for t in terms} if stem else set(terms)
+    last = terms[-1]
+
+    def matches(word: str) -> bool:
+        folded = fold(word)
+        return folded.startswith(last) or (_stemmer.stemWord(folded) if stem else folded) in stems
+
+    return matches
+
+
+def highlight(text_value: str, matches: Callable[[str], bool], *, words: int | None = None) -> str:
+    """``text_value`` HTML-escaped with each matching word in ``<mark>``; with ``words``, only a
+    window of that many words around the first match (``…`` where text was cut)."""
+    tokens = list(_WORD.finditer(text_value))
+    start, end = 0, len(text_value)
+    if words is not None and tokens:
+        first = next((i for i, t in enumerate(tokens) if matches(t.group())), 0)
+        begin = max(0, first - words // 4)
+        stop = min(len(tokens), begin + words)
+        start = tokens[begin].start() if begin else 0
+        end = tokens[stop - 1].end() if stop < len(tokens) else len(text_value)
+    parts: list[str] = ["…" if start else ""]
+    cursor = start
+    for token in tokens:
+        if token.start() < start or token.end() > end:
+            continue
+        if matches(token.group()):
+            parts.append(html.escape(text_value[cursor : token.start()]))
+            parts.append(f"<mark>{html.escape(token.group())}</mark>")
+            cursor = token.end()
+    parts.append(html.escape(text_value[cursor:end]))
+    parts.append("…" if end < len(text_value) else "")
+    return "".join(parts)
+
+
+def has_match(text_value: str, matches: Callable[[str], bool]) -> bool:
+    return any(matches(t.group()) for t in _WORD.finditer(text_value))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,6 +285,11 @@ class PostgresIndex:
 
     config = "english"
 
+    def query_config(self, terms: list[str]) -> str:
+        # The English configuration drops stop words from documents and queries alike; a query
+        # made only of them ("ALL", the leukaemia) is matched unstemmed against titles/summaries.
+        return "simple" if all(t in STOP_WORDS for t in terms) else self.config
+
     @staticmethod
     def tsquery(terms: list[str]) -> str:
         parts = [f"'{t}'" for t in terms]
@@ -250,7 +302,9 @@ class PostgresIndex:
                 "INSERT INTO material_search (material_id, document) VALUES (:id, "
                 "setweight(to_tsvector(CAST(:cfg AS regconfig), :title), 'A') || "
                 "setweight(to_tsvector(CAST(:cfg AS regconfig), :summary), 'B') || "
-                "setweight(to_tsvector(CAST(:cfg AS regconfig), :body), 'D')) "
+                "setweight(to_tsvector(CAST(:cfg AS regconfig), :body), 'D') || "
+                "setweight(to_tsvector('simple', :title), 'A') || "
+                "setweight(to_tsvector('simple', :summary), 'B')) "
                 "ON CONFLICT (material_id) DO UPDATE SET document = EXCLUDED.document"
             ),
             {
@@ -280,8 +334,10 @@ class PostgresIndex:
         if not terms:
             return SearchResult([], False, False)
         search_table = table("material_search", column("material_id"), column("document"))
+        # The configuration is one of two constants, never user input.
         query = func.to_tsquery(
-            literal_column(f"'{self.config}'::regconfig"), bindparam("q", self.tsquery(terms))
+            literal_column(f"'{self.query_config(terms)}'::regconfig"),
+            bindparam("q", self.tsquery(terms)),
         )
         cap = max(CANDIDATE_CAP, offset + limit + 1)
         document = search_table.c.document
@@ -365,34 +421,30 @@ class PostgresIndex:
     def _with_snippets(
         self, session: DbSession, terms: list[str], hits: list[SearchHit]
     ) -> list[SearchHit]:
-        options = f"StartSel={_START}, StopSel={_STOP}, MaxWords=35, MinWords=15, MaxFragments=1"
-        title_options = f"HighlightAll=true, StartSel={_START}, StopSel={_STOP}"
+        # Highlighted here rather than by ts_headline, which reads tags in the text as markup
+        # and cannot see matches it only found through accent folding.
+        matches = _word_matches(terms, stem=self.query_config(terms) != "simple")
         rows = session.execute(
-            text(
-                "SELECT m.id, "
-                "ts_headline(CAST(:cfg AS regconfig), m.title, q, :title_opts) AS title, "
-                "ts_headline(CAST(:cfg AS regconfig), m.body_text, q, :opts) AS body "
-                "FROM materials m, to_tsquery(CAST(:cfg AS regconfig), :q) q WHERE m.id = ANY(:ids)"
-            ),
-            {
-                "cfg": self.config,
-                "q": self.tsquery(terms),
-                "opts": options,
-                "title_opts": title_options,
-                "ids": [h.material_id for h in hits],
-            },
+            select(Material.id, Material.title, Material.summary, Material.body_text).where(
+                Material.id.in_([h.material_id for h in hits])
+            )
         ).all()
         found = {r.id: r for r in rows}
-        return [
-            dataclasses.replace(
-                hit,
-                title_html=mark(found[hit.material_id].title),
-                snippet_html=mark(found[hit.material_id].body),
+        result = []
+        for hit in hits:
+            row = found.get(hit.material_id)
+            if row is None:
+                result.append(hit)
+                continue
+            source = row.body_text if has_match(row.body_text, matches) else row.summary
+            result.append(
+                dataclasses.replace(
+                    hit,
+                    title_html=highlight(row.title, matches),
+                    snippet_html=highlight(source or row.body_text, matches, words=35),
+                )
             )
-            if hit.material_id in found
-            else hit
-            for hit in hits
-        ]
+        return result
 
 
 def index_for(session: DbSession) -> SearchIndex:

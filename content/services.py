@@ -707,9 +707,7 @@ def dashboard(actor: User, *, mine: bool = False) -> Dashboard:
     ).all()
     views = {mid: n for mid, kind, n in counts if kind is EventKind.VIEW}
     downloads = {mid: n for mid, kind, n in counts if kind is EventKind.DOWNLOAD}
-    queue = [
-        m for m in by_state[MaterialState.IN_REVIEW] if policy.can_review_material(actor, m)
-    ]
+    queue = [m for m in by_state[MaterialState.IN_REVIEW] if policy.can_review_material(actor, m)]
     return Dashboard(by_state, expiring, views, downloads, queue)
 
 
