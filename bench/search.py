@@ -52,7 +52,7 @@ from content.models import (  # noqa: E402
     MaterialStatus,
     audience_text,
 )
-from content.search import CANDIDATE_CAP, Fts5Index, PostgresIndex, parse_query  # noqa: E402
+from content.search import CANDIDATE_CAP, STOP_WORDS, Fts5Index, PostgresIndex, parse_query  # noqa: E402
 from portal import create_app, policy  # noqa: E402
 from portal.config import normalize_database_url  # noqa: E402
 from portal.extensions import db  # noqa: E402
@@ -483,7 +483,7 @@ def query_mix(corpus: Corpus, per_class: int, seed: int) -> list[Query]:
     rng = random.Random(seed + 1)  # noqa: S311
     size = corpus.indexed
     freq = corpus.doc_freq
-    searchable = [w for w in corpus.vocab if parse_query(w) == [w]]
+    searchable = [w for w in corpus.vocab if w not in STOP_WORDS and parse_query(w) == [w]]
     rare = [w for w in corpus.rare if 1 <= freq[w] <= 15]
     mid = [w for w in searchable if 0.005 * size <= freq[w] <= 0.05 * size]
     common = [w for w in searchable if 0.25 * size <= freq[w] <= 0.45 * size]

@@ -36,6 +36,8 @@ from content.models import Material
 DbSession = Session | scoped_session[Any]
 
 CANDIDATE_CAP = 600
+# ts_rank must detoast each candidate's document, several times dearer than FTS5's bm25.
+PG_CANDIDATE_CAP = 250
 DENSITY_SAMPLE = 400  # PostgreSQL: newest documents sampled to choose a query shape
 MAX_TERMS = 8
 # Markers no material text contains; swapped for <mark> after HTML-escaping the snippet.
@@ -373,7 +375,7 @@ class PostgresIndex:
             literal_column(f"'{self.query_config(terms)}'::regconfig"),
             bindparam("q", self.tsquery(terms)),
         )
-        cap = max(CANDIDATE_CAP, offset + limit + 1)
+        cap = max(PG_CANDIDATE_CAP, offset + limit + 1)
         document = search_table.c.document
         joined = search_table.join(Material, Material.id == search_table.c.material_id)
         if self._dense(session, search_table, query, cap):

@@ -467,6 +467,7 @@ def test_browse_comes_in_pages(app):
 
 def test_very_common_word_is_ranked_among_its_newest_matches(app, monkeypatch):
     monkeypatch.setattr(search_module, "CANDIDATE_CAP", 4)
+    monkeypatch.setattr(search_module, "PG_CANDIDATE_CAP", 4)
     ids = _many(6)
 
     page = services.search(reader(), "heparin", Filters(), limit=2)
