@@ -394,15 +394,22 @@ class PostgresIndex:
                 .subquery()
             )
         else:
-            # Few matches: take them all from the GIN index. "+ 0" keeps the planner from
-            # walking the primary key instead (it cannot see that each step detoasts a
-            # document), and only the candidates are ranked.
-            newest = (
-                select(search_table.c.material_id.label("id"))
-                .select_from(joined)
+            # Few matches: take them all from the GIN index and sort them, newest first, before
+            # joining the materials, so that the join stops at the cap instead of checking every
+            # match. "+ 0" keeps the planner from walking the primary key instead (it cannot see
+            # that each step detoasts a document). Only the candidates are ranked.
+            match_id = (search_table.c.material_id + literal_column("0")).label("id")
+            matches = (
+                select(match_id)
                 .where(document.op("@@")(query))
+                .order_by(match_id.desc())
+                .subquery()
+            )
+            newest = (
+                select(matches.c.id)
+                .join(Material, Material.id == matches.c.id)
                 .where(where)
-                .order_by((search_table.c.material_id + 0).desc())
+                .order_by(matches.c.id.desc())
                 .limit(cap)
                 .subquery()
             )
