@@ -230,12 +230,11 @@ def approve_material(actor: User, material: Material, *, comments: str = "") -> 
     now = utcnow()
     if material.author_id == actor.id:
         raise PermissionDenied("Nobody approves their own material.")
-    if str(material.status) == "in_review" and material.expires_at <= now:
-        raise InvalidInput("This version has already expired and cannot be approved.")
     policy.require(
-        policy.can_approve_material(actor, material, now),
-        "This material is not awaiting your review.",
+        policy.can_review_material(actor, material), "This material is not awaiting your review."
     )
+    if not policy.can_approve_material(actor, material, now):
+        raise InvalidInput("This version has already expired and cannot be approved.")
     index = index_for(db.session)
     previous = _previous_approved(material)
     if previous is not None:
