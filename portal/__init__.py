@@ -98,6 +98,7 @@ def _init_extensions(app: Flask) -> None:
 
     import chat.models  # noqa: F401  (every model must be known to Alembic)
     import content.models  # noqa: F401
+    import portal.inquiries.models  # noqa: F401
     from portal.models import User
 
     @login_manager.user_loader
@@ -112,10 +113,13 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    import portal.inquiries.demo  # noqa: F401  (registers the demo questions with seed-demo)
     from chat import blueprint as chat_blueprint
     from content import blueprint as content_blueprint
     from portal.admin.views import blueprint as admin_blueprint
     from portal.auth.views import blueprint as auth_blueprint
+    from portal.inquiries.admin_views import blueprint as routing_admin_blueprint
+    from portal.inquiries.views import blueprint as questions_blueprint
     from portal.main.views import blueprint as main_blueprint
 
     app.register_blueprint(main_blueprint)
@@ -123,3 +127,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_blueprint, url_prefix="/admin")
     app.register_blueprint(content_blueprint, url_prefix="/library")
     app.register_blueprint(chat_blueprint, url_prefix="/chat")
+    app.register_blueprint(questions_blueprint, url_prefix="/questions")
+    app.register_blueprint(routing_admin_blueprint, url_prefix="/admin/routing")

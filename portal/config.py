@@ -83,5 +83,11 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "MAX_MATERIAL_BYTES": env_int("MAX_MATERIAL_BYTES", 20 * 1024 * 1024),
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE") or None,
         "OUTBOX_INTERVAL_SECONDS": env_int("OUTBOX_INTERVAL_SECONDS", 15),
+        # The business calendar behind question due times (holidays and SLAs are data, edited
+        # by administrators; the working day is the company's).
+        "BUSINESS_TIMEZONE": os.environ.get("BUSINESS_TIMEZONE", "America/New_York"),
+        "BUSINESS_OPENS": os.environ.get("BUSINESS_OPENS", "09:00"),
+        "BUSINESS_CLOSES": os.environ.get("BUSINESS_CLOSES", "17:00"),
+        "QUESTION_MAX_LENGTH": env_int("QUESTION_MAX_LENGTH", 4000),
         "DEMO_PASSWORD": "demo-pass-2026",
     }

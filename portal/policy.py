@@ -269,3 +269,160 @@ def can_share_material(actor: Any, material: Any, now: Any) -> bool:
     if is_medical(actor):
         return True
     return is_commercial(actor) and str(material.classification) == "promotional"
+
+
+# --- Questions (inquiries) -------------------------------------------------------------------
+# Questions and PV cases are duck-typed too (``hcp_id``, ``owner_team``, ``category``, ...).
+
+QUESTION_ROLES = frozenset(
+    {
+        Role.MEDICAL_INFORMATION,
+        Role.MSL,
+        Role.REP,
+        Role.MARKET_ACCESS,
+        Role.PHARMACOVIGILANCE,
+        Role.QUALITY,
+    }
+)
+COMMERCIAL_QUEUE_TEAMS = frozenset({"sales", "market_access"})
+
+
+def _team_keys(actor: Any) -> set[str]:
+    return {str(m.team.key) for m in actor.memberships}
+
+
+def is_team_lead(actor: Any, team_key: Any) -> bool:
+    return _active(actor) and any(
+        m.is_lead and str(m.team.key) == str(team_key) for m in actor.memberships
+    )
+
+
+def can_ask_question(actor: Any) -> bool:
+    """Verified HCPs ask questions; pending or rejected ones cannot yet."""
+    return _role(actor) is Role.HCP and can_see_professional_content(actor)
+
+
+def can_view_question_queue(actor: Any) -> bool:
+    """Staff of the answering teams work queues; compliance reads them all."""
+    return _active(actor) and _role(actor) in (QUESTION_ROLES | {Role.COMPLIANCE})
+
+
+def _is_medical_question(question: Any) -> bool:
+    return bool(question.category.is_medical or question.off_label_flag)
+
+
+def can_view_question(actor: Any, question: Any) -> bool:
+    """Who may open a question at all (everyone else gets 404).
+
+    The HCP who asked; compliance; medical staff of the answering teams (medical may see
+    commercial interactions); commercial staff only for a commercial question their own team
+    owns, never a medical or off-label one (the firewall); and whoever it is assigned to.
+    """
+    role = _role(actor)
+    if role is None or not _active(actor):
+        return False
+    if role is Role.HCP:
+        return bool(question.hcp_id == actor.id)
+    if role is Role.COMPLIANCE:
+        return True
+    if role not in QUESTION_ROLES:
+        return False
+    if is_medical(actor):
+        return True
+    return (
+        str(question.owner_team) in COMMERCIAL_QUEUE_TEAMS
+        and not _is_medical_question(question)
+        and (str(question.owner_team) in _team_keys(actor) or question.assignee_id == actor.id)
+    )
+
+
+def can_work_question(actor: Any, question: Any) -> bool:
+    """Claim, reply, reassign, escalate, close: a member of the owning team (or the assignee),
+    while the question is not closed. Compliance only reads."""
+    return (
+        can_view_question(actor, question)
+        and is_staff(actor)
+        and not is_read_only(actor)
+        and str(question.status) != "closed"
+        and (str(question.owner_team) in _team_keys(actor) or question.assignee_id == actor.id)
+    )
+
+
+def can_claim_question(actor: Any, question: Any) -> bool:
+    return can_work_question(actor, question) and question.assignee_id != actor.id
+
+
+def can_add_question_note(actor: Any, question: Any) -> bool:
+    """Any answering-team staff who can see the question may leave an internal note."""
+    return (
+        can_view_question(actor, question)
+        and _role(actor) in QUESTION_ROLES
+        and str(question.status) != "closed"
+    )
+
+
+def can_view_question_note(actor: Any, note: Any) -> bool:
+    """Internal notes stay on their writer's side of the firewall (compliance reads all)."""
+    role = _role(actor)
+    if role is None or not is_staff(actor):
+        return False
+    return role is Role.COMPLIANCE or side_of(role) is note.side
+
+
+def can_reassign_question(actor: Any, question: Any, to_team: Any) -> bool:
+    """To another answering team; medical and off-label questions never to a commercial one."""
+    if not can_work_question(actor, question) or str(to_team) == str(question.owner_team):
+        return False
+    return not (str(to_team) in COMMERCIAL_QUEUE_TEAMS and _is_medical_question(question))
+
+
+def can_escalate_question(actor: Any, question: Any) -> bool:
+    return can_work_question(actor, question) and question.escalated_at is None
+
+
+def can_close_question(actor: Any, question: Any) -> bool:
+    """The HCP may close their own question; the owning team may close it once handled."""
+    if str(question.status) == "closed":
+        return False
+    if _role(actor) is Role.HCP:
+        return can_view_question(actor, question)
+    return can_work_question(actor, question)
+
+
+def can_follow_up_question(actor: Any, question: Any) -> bool:
+    """The HCP adds to their question until it is closed."""
+    return (
+        _role(actor) is Role.HCP
+        and can_view_question(actor, question)
+        and str(question.status) != "closed"
+    )
+
+
+def can_rate_answer(actor: Any, question: Any) -> bool:
+    """ "Was this helpful?" once there is an answer."""
+    return (
+        _role(actor) is Role.HCP
+        and can_view_question(actor, question)
+        and question.answered_at is not None
+    )
+
+
+def can_view_pv_cases(actor: Any) -> bool:
+    """PV cases are Pharmacovigilance's; compliance reads them. Nobody else, firewall or not."""
+    return _active(actor) and _role(actor) in (Role.PHARMACOVIGILANCE, Role.COMPLIANCE)
+
+
+def can_work_pv_case(actor: Any, case: Any) -> bool:
+    return (
+        _active(actor) and _role(actor) is Role.PHARMACOVIGILANCE and str(case.status) != "closed"
+    )
+
+
+def can_manage_routing(actor: Any) -> bool:
+    """Administrators edit routing rules, SLAs, holidays and label facts."""
+    return can_administer(actor)
+
+
+def can_view_routing(actor: Any) -> bool:
+    """Compliance may read the routing set-up."""
+    return _active(actor) and _role(actor) in (Role.ADMIN, Role.COMPLIANCE)

@@ -29,21 +29,23 @@ class NoDelayWSGIServer(WSGIServer):
 
 
 def _outbox_worker(app: Flask) -> None:
-    """Drain the mail outbox every ``OUTBOX_INTERVAL_SECONDS`` while the server runs."""
+    """Every ``OUTBOX_INTERVAL_SECONDS`` while the server runs: tell people what went overdue,
+    then drain the mail outbox (so the overdue e-mails leave in the same round)."""
     from portal.extensions import db, socketio
+    from portal.inquiries.services import sweep_overdue
     from portal.services import mail
 
     interval = app.config["OUTBOX_INTERVAL_SECONDS"]
     while True:
         socketio.sleep(interval)
         with app.app_context():
-            try:
-                mail.send_pending()
-            except Exception:  # keep the worker alive; the mail stays queued
-                log.exception("outbox worker failed")
-                db.session.rollback()
-            finally:
-                db.session.remove()
+            for job in (sweep_overdue, mail.send_pending):
+                try:
+                    job()
+                except Exception:  # keep the worker alive; the work is retried next round
+                    log.exception("background job %s failed", job.__name__)
+                    db.session.rollback()
+            db.session.remove()
 
 
 def build_server(app: Flask, host: str, port: int) -> NoDelayWSGIServer:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import text
 from werkzeug.wrappers import Response
@@ -12,9 +12,17 @@ from portal.auth.forms import ResendConfirmationForm
 from portal.extensions import db, limiter
 from portal.main.panels import panels_for
 from portal.models import Role
-from portal.services import audit_trail, coverage, users
+from portal.services import audit_trail, coverage, notifications, users
 
 blueprint = Blueprint("main", __name__)
+
+
+@blueprint.app_context_processor
+def _bell() -> dict[str, int]:
+    # The unread count for the navigation bar's bell, on every signed-in page.
+    if not getattr(current_user, "is_authenticated", False):
+        return {"unread_notifications": 0}
+    return {"unread_notifications": notifications.unread_count(current_user)}
 
 
 @blueprint.route("/")
@@ -70,3 +78,25 @@ def audit_log() -> str:
     return render_template(
         "portal/audit.html", page=page, verification=verification, args=request.args
     )
+
+
+@blueprint.route("/notifications", endpoint="notifications")
+@login_required
+def notifications_page() -> str:
+    user = current_user._get_current_object()
+    return render_template("portal/notifications.html", items=notifications.recent(user))
+
+
+@blueprint.route("/notifications/<int:notification_id>", methods=["POST"])
+@login_required
+def open_notification(notification_id: int) -> Response:
+    target = notifications.open_notification(current_user._get_current_object(), notification_id)
+    # Only ever a path inside the portal (stored by the server, never taken from the client).
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+
+
+@blueprint.route("/notifications/read", methods=["POST"])
+@login_required
+def read_all_notifications() -> Response:
+    notifications.mark_all_read(current_user._get_current_object())
+    return redirect(url_for("main.notifications"))

@@ -3,6 +3,7 @@
 from portal.models.audit import AuditHead, AuditRecord
 from portal.models.base import Base, UTCDateTime, utcnow
 from portal.models.mail import OutboxMail
+from portal.models.notification import ConsentWording, Notification
 from portal.models.org import Product, Team, TeamMembership, Territory
 from portal.models.reference import Profession, Role, Side, TeamKey, Verification
 from portal.models.user import HcpProfile, User
@@ -11,7 +12,9 @@ __all__ = [
     "AuditHead",
     "AuditRecord",
     "Base",
+    "ConsentWording",
     "HcpProfile",
+    "Notification",
     "OutboxMail",
     "Product",
     "Profession",

@@ -1,0 +1,343 @@
+"""The routing engine: (question, HCP, rules, staff) → decision, as pure functions.
+
+Nothing here touches the database, the clock or the request: callers pass plain facts in and get a
+:class:`Decision` back, with the reasons in words a colleague understands. That is what makes the
+engine testable as a table of cases and explainable on the question page, and why
+``flask questions triage`` gives exactly the answer the portal would.
+
+The order is fixed and documented in ``docs/question-routing.md``:
+
+1. the administrator's rules, first active match by position, else the category's default team;
+2. hard limits no rule can override: a reported adverse event is Pharmacovigilance's; a quality
+   complaint is Quality's (and PV's when a patient was affected); medical questions and off-label
+   intent never stay with a commercial team; a text that may describe an adverse event involves
+   Pharmacovigilance as well, whatever the category;
+3. assignment within the owning team; 4. the due time from the category's SLA.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from portal.inquiries import detection
+from portal.inquiries.calendar import BusinessCalendar, Sla, SlaUnit
+from portal.inquiries.detection import Hit, LabelFacts
+from portal.inquiries.models import (
+    COMMERCIAL_TEAMS,
+    TERRITORY_TEAMS,
+    Category,
+    team_label,
+)
+from portal.models.reference import COUNTRIES, TeamKey
+
+MI = TeamKey.MEDICAL_INFORMATION
+PV = TeamKey.PHARMACOVIGILANCE
+
+# The team that owns a category when no rule matches (the seed data ships one rule per category
+# saying the same, so administrators see and can change them).
+DEFAULT_TEAMS: dict[Category, TeamKey] = {
+    Category.CLINICAL: MI,
+    Category.SAFETY: MI,
+    Category.DOSING: MI,
+    Category.OFF_LABEL: MI,
+    Category.ADVERSE_EVENT: PV,
+    Category.QUALITY: TeamKey.QUALITY,
+    Category.SAMPLES: TeamKey.SALES,
+    Category.ACCESS: TeamKey.MARKET_ACCESS,
+    Category.OTHER: MI,
+}
+
+URGENT = "urgent"
+DEFAULT_SLAS: dict[str, Sla] = {
+    Category.ADVERSE_EVENT.value: Sla(1, SlaUnit.DAYS),
+    URGENT: Sla(4, SlaUnit.HOURS),
+    **{c.value: Sla(2, SlaUnit.DAYS) for c in Category if c is not Category.ADVERSE_EVENT},
+}
+
+
+# --- facts in ----------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class QuestionFacts:
+    category: Category
+    text: str
+    product: str | None = None  # product code
+    urgent: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class HcpFacts:
+    country: str | None = None
+    territory: str | None = None  # territory code
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleFacts:
+    """One administrator rule. Empty condition sets match anything."""
+
+    id: int
+    name: str
+    team: TeamKey
+    categories: frozenset[str] = frozenset()
+    products: frozenset[str] = frozenset()
+    keywords: tuple[str, ...] = ()
+    countries: frozenset[str] = frozenset()
+    territories: frozenset[str] = frozenset()
+
+    def match(self, question: QuestionFacts, hcp: HcpFacts) -> list[str] | None:
+        """The conditions that matched, in words, or ``None`` when the rule does not apply."""
+        why: list[str] = []
+        if self.categories:
+            if question.category.value not in self.categories:
+                return None
+            why.append(f"the category is '{question.category.label}'")
+        if self.products:
+            if question.product not in self.products:
+                return None
+            why.append(f"the product is {question.product}")
+        if self.countries:
+            if hcp.country not in self.countries:
+                return None
+            why.append(f"the HCP practises in {COUNTRIES.get(hcp.country or '', hcp.country)}")
+        if self.territories:
+            if hcp.territory not in self.territories:
+                return None
+            why.append(f"the HCP is in territory {hcp.territory}")
+        if self.keywords:
+            hit = detection.keyword_hit(question.text, self.keywords)
+            if hit is None:
+                return None
+            why.append(f"the text mentions '{hit.matched}'")
+        return why
+
+
+@dataclasses.dataclass(frozen=True)
+class StaffFacts:
+    """An active staff member who could take a question."""
+
+    id: int
+    name: str
+    teams: frozenset[TeamKey]
+    territories: frozenset[str] = frozenset()
+    products: frozenset[str] = frozenset()
+    open_questions: int = 0
+
+
+# --- decision out ------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    teams: tuple[TeamKey, ...]  # the owner first, then teams involved as well (PV)
+    reasons: tuple[str, ...]
+    ae: bool = False
+    off_label: bool = False
+    patient_affected: bool = False
+    rule_id: int | None = None
+    ae_reasons: tuple[str, ...] = ()
+    assignee_id: int | None = None
+    due_at: dt.datetime | None = None
+    pv_due_at: dt.datetime | None = None
+
+    @property
+    def owner(self) -> TeamKey:
+        return self.teams[0]
+
+    def as_record(self) -> dict[str, Any]:
+        """What is stored with the question (JSON-safe)."""
+        return {
+            "teams": [t.value for t in self.teams],
+            "reasons": list(self.reasons),
+            "rule_id": self.rule_id,
+            "ae": self.ae,
+            "off_label": self.off_label,
+            "patient_affected": self.patient_affected,
+            "ae_reasons": list(self.ae_reasons),
+        }
+
+    def as_triage(self) -> dict[str, Any]:
+        """The ``flask questions triage`` line: ``{"ae", "teams", "reasons"}``."""
+        return {
+            "ae": self.ae,
+            "teams": [t.value for t in self.teams],
+            "reasons": list(self.reasons),
+        }
+
+
+def _quoted(hits: Iterable[Hit]) -> list[str]:
+    return [h.reason or f"the text mentions '{h.matched}'" for h in hits]
+
+
+def classify(
+    question: QuestionFacts,
+    hcp: HcpFacts,
+    rules: Sequence[RuleFacts],
+    labels: Mapping[str, LabelFacts],
+) -> Decision:
+    """Decide which teams a question involves, the owner first, and say why.
+
+    ``rules`` are the active rules in position order. The hard limits are applied after the rules,
+    so a rule can choose among allowed teams but never break a limit.
+    """
+    category = question.category
+    reasons: list[str] = []
+    owner: TeamKey | None = None
+    rule_id: int | None = None
+    for rule in rules:
+        why = rule.match(question, hcp)
+        if why is not None:
+            owner, rule_id = rule.team, rule.id
+            because = f" because {' and '.join(why)}" if why else ""
+            reasons.append(f"routed to {team_label(owner)} by rule '{rule.name}'{because}")
+            break
+    if owner is None:
+        owner = DEFAULT_TEAMS[category]
+        reasons.append(
+            f"routed to {team_label(owner)}: the default team for '{category.label}' questions"
+        )
+
+    ae_finding = detection.detect_adverse_event(question.text)
+    ae = ae_finding.flagged or category is Category.ADVERSE_EVENT
+    label = labels.get(question.product) if question.product else None
+    off_label_finding = detection.detect_off_label(question.text, label)
+    off_label = category is Category.OFF_LABEL or off_label_finding.flagged
+    patient_affected = False
+    also: list[TeamKey] = []
+
+    def take_over(team: TeamKey, why: str) -> None:
+        nonlocal owner
+        if owner is not team:
+            reasons.append(f"owned by {team_label(team)} instead of {team_label(owner)}: {why}")
+            owner = team
+
+    # Hard limits, in order of precedence.
+    if category is Category.ADVERSE_EVENT:
+        take_over(PV, "a reported adverse event always belongs to Pharmacovigilance")
+    elif category is Category.QUALITY:
+        take_over(TeamKey.QUALITY, "product quality complaints always go to Quality")
+        affected = detection.detect_patient_affected(question.text)
+        if affected.flagged or ae_finding.flagged:
+            patient_affected = True
+            also.append(PV)
+            shown = _quoted(affected.hits or ae_finding.hits)[0]
+            reasons.append(f"routed to Pharmacovigilance as well: a patient was affected ({shown})")
+    if owner in COMMERCIAL_TEAMS:
+        if category.is_medical:
+            take_over(
+                MI,
+                f"'{category.label}' is a medical question, and medical questions never go "
+                "to commercial teams",
+            )
+        elif off_label_finding.flagged:
+            shown = _quoted(off_label_finding.hits)[0]
+            take_over(
+                MI,
+                f"the text asks about a use outside the label ({shown}); off-label questions "
+                "are answered by medical only",
+            )
+    if off_label_finding.flagged and owner not in COMMERCIAL_TEAMS and category.is_commercial:
+        # Noted even when a rule already sent it to medical, so staff know why it is delicate.
+        shown = _quoted(off_label_finding.hits)[0]
+        if not any("outside the label" in r for r in reasons):
+            reasons.append(f"possible off-label question: {shown}")
+    ae_reasons = tuple(_quoted(ae_finding.hits))
+    if ae_finding.flagged:
+        if owner is not PV and PV not in also:
+            also.append(PV)
+            reasons.append(
+                f"routed to Pharmacovigilance as well because {ae_reasons[0]}"
+                + (f" (and {len(ae_reasons) - 1} more)" if len(ae_reasons) > 1 else "")
+            )
+        elif owner is PV:
+            reasons.append(f"possible adverse event: {ae_reasons[0]}")
+    teams = (owner, *[t for t in dict.fromkeys(also) if t is not owner])
+    return Decision(
+        teams=teams,
+        reasons=tuple(reasons),
+        ae=ae,
+        off_label=off_label,
+        patient_affected=patient_affected,
+        rule_id=rule_id,
+        ae_reasons=ae_reasons,
+    )
+
+
+def assign(
+    team: TeamKey, hcp: HcpFacts, product: str | None, staff: Sequence[StaffFacts]
+) -> tuple[int | None, str]:
+    """Pick the assignee within ``team``: ``(staff id or None, reason)``.
+
+    Teams that work by territory (MSL, Sales, Market Access) give the question to the HCP's own
+    colleague for that territory (the one covering the product first, then the least busy);
+    other teams give it to the member with the fewest open questions. Nobody available leaves it
+    in the team's queue.
+    """
+    members = [s for s in staff if team in s.teams]
+    label = team_label(team)
+    if team in TERRITORY_TEAMS:
+        if not hcp.territory:
+            return None, f"left in the {label} queue: the HCP has no territory"
+        aligned = [s for s in members if hcp.territory in s.territories]
+        if not aligned:
+            return None, f"left in the {label} queue: nobody on it covers territory {hcp.territory}"
+        if product:
+            covering = [s for s in aligned if not s.products or product in s.products]
+            aligned = covering or aligned
+        chosen = min(aligned, key=lambda s: (s.open_questions, s.id))
+        return chosen.id, f"assigned to {chosen.name}, who covers territory {hcp.territory}"
+    if not members:
+        return None, f"left in the {label} queue: nobody on the team is available"
+    chosen = min(members, key=lambda s: (s.open_questions, s.id))
+    return chosen.id, (
+        f"assigned to {chosen.name}, who has the fewest open questions on {label} "
+        f"({chosen.open_questions})"
+    )
+
+
+def sla_for(question: QuestionFacts, slas: Mapping[str, Sla]) -> Sla:
+    """The SLA that applies: the category's, or the urgent one when that is sooner."""
+
+    def get(key: str) -> Sla:
+        return slas.get(key) or DEFAULT_SLAS[key]
+
+    sla = get(question.category.value)
+    if question.urgent:
+        urgent = get(URGENT)
+        if _hours(urgent) < _hours(sla):
+            sla = urgent
+    return sla
+
+
+def _hours(sla: Sla) -> float:
+    # For comparing SLAs only: a business day counts as 8 business hours.
+    return sla.amount * (8 if sla.unit is SlaUnit.DAYS else 1)
+
+
+def route(
+    question: QuestionFacts,
+    hcp: HcpFacts,
+    *,
+    rules: Sequence[RuleFacts],
+    staff: Sequence[StaffFacts],
+    labels: Mapping[str, LabelFacts],
+    calendar: BusinessCalendar,
+    slas: Mapping[str, Sla],
+    received_at: dt.datetime,
+) -> Decision:
+    """The whole decision: teams and reasons, assignee within the owner, due times."""
+    decision = classify(question, hcp, rules, labels)
+    assignee_id, why = assign(decision.owner, hcp, question.product, staff)
+    sla = sla_for(question, slas)
+    due_at = calendar.due_at(received_at, sla)
+    reasons = [*decision.reasons, why, f"due within {sla.describe()}"]
+    pv_due_at = None
+    if decision.ae or decision.patient_affected:
+        pv_sla = slas.get(Category.ADVERSE_EVENT.value) or DEFAULT_SLAS[Category.ADVERSE_EVENT]
+        pv_due_at = calendar.due_at(received_at, pv_sla)
+    return dataclasses.replace(
+        decision,
+        reasons=tuple(reasons),
+        assignee_id=assignee_id,
+        due_at=due_at,
+        pv_due_at=pv_due_at,
+    )

@@ -1,0 +1,967 @@
+"""Questions: asking, routing, working the queue, answering, PV cases, overdue sweeps.
+
+Every public function here is one unit of work: it checks policy, validates, changes state, writes
+the audit record and the notifications in the same transaction, and commits. Views, the CLI and
+(later) chat call these; none of them holds a rule of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, select, true
+from sqlalchemy.orm import selectinload
+
+from portal import audit, policy
+from portal.errors import InvalidInput, NotFound
+from portal.extensions import db
+from portal.inquiries import detection, facts, routing
+from portal.inquiries.models import (
+    COMMERCIAL_TEAMS,
+    QUEUE_TEAMS,
+    Category,
+    Channel,
+    EntryKind,
+    PvCase,
+    PvCaseStatus,
+    Question,
+    QuestionAttachment,
+    QuestionEntry,
+    QuestionEvent,
+    QuestionEventKind,
+    QuestionStatus,
+    Urgency,
+    team_label,
+)
+from portal.inquiries.routing import Decision, QuestionFacts
+from portal.models import Product, Side, Team, TeamKey, TeamMembership, User, utcnow
+from portal.services import notifications
+from portal.services.consent import current_wording
+
+log = logging.getLogger(__name__)
+
+CONSENT_PURPOSE = "question_contact"
+MIN_TEXT = 10
+MAX_REPLY = 20_000
+MAX_NOTE = 4_000
+MAX_REASON = 500
+MAX_ATTACHMENTS = 5
+
+
+# --- input -------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class QuestionInput:
+    """What an HCP sends with "Ask a question"."""
+
+    text: str
+    category: str
+    channel: str
+    urgency: str = Urgency.ROUTINE.value
+    product_id: int | None = None
+    consent: bool = False
+    consent_wording_id: int | None = None
+    about_family_id: int | None = None
+
+
+def max_text_length() -> int:
+    from flask import current_app
+
+    return int(current_app.config["QUESTION_MAX_LENGTH"])
+
+
+def chat_opted_in(hcp: User) -> bool:
+    """Whether the HCP has an active chat consent (the chat package answers this once it
+    exists; until then nobody has opted in, so "chat" is not offered as a reply channel)."""
+    checker = _chat_checks[0] if _chat_checks else None
+    return bool(checker(hcp)) if checker else False
+
+
+_chat_checks: list[Any] = []
+
+
+def register_chat_opt_in_check(check: Any) -> Any:
+    """Let the chat package say whether an HCP has opted in to chat (the core never imports it)."""
+    _chat_checks[:] = [check]
+    return check
+
+
+def channel_choices(hcp: User) -> list[Channel]:
+    offered = [Channel.PORTAL, Channel.EMAIL, Channel.PHONE]
+    if chat_opted_in(hcp):
+        offered.append(Channel.CHAT)
+    return offered
+
+
+def _text_problem(text: str, *, what: str, maximum: int) -> str | None:
+    stripped = text.strip()
+    if len(stripped) < MIN_TEXT:
+        return f"Write your {what} in at least {MIN_TEXT} characters."
+    if len(text) > maximum:
+        return f"Keep your {what} to {maximum:,} characters (it has {len(text):,})."
+    return None
+
+
+def _question_problems(actor: User, data: QuestionInput, wording_id: int) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if (p := _text_problem(data.text, what="question", maximum=max_text_length())) is not None:
+        problems["text"] = p
+    if data.category not in set(Category):
+        problems["category"] = "Choose what your question is about."
+    if data.channel not in set(Channel):
+        problems["channel"] = "Choose how you would like the answer."
+    elif Channel(data.channel) not in channel_choices(actor):
+        problems["channel"] = (
+            "Chat replies need a chat you opted in to: choose another channel or start a chat."
+        )
+    if data.urgency not in set(Urgency):
+        problems["urgency"] = "Choose how urgent your question is."
+    if data.product_id is not None and db.session.get(Product, data.product_id) is None:
+        problems["product_id"] = "Choose a product from the list, or none."
+    if not data.consent:
+        problems["consent"] = "We can only answer if you agree to be contacted about it."
+    elif data.consent_wording_id != wording_id:
+        problems["consent"] = "The consent wording has changed: read it again and tick the box."
+    return problems
+
+
+# --- routing -------------------------------------------------------------------------------------
+def _decide(question_facts: QuestionFacts, hcp: User, received_at: dt.datetime) -> Decision:
+    return routing.route(
+        question_facts,
+        facts.hcp_facts(hcp),
+        rules=facts.rules(),
+        staff=facts.staff(),
+        labels=facts.labels(),
+        calendar=facts.calendar(),
+        slas=facts.slas(),
+        received_at=received_at,
+    )
+
+
+def _fallback_decision(question_facts: QuestionFacts, received_at: dt.datetime) -> Decision:
+    # A question is never lost once sent: if routing itself fails, Medical Information gets it
+    # for manual triage, and PV is involved too (detection errs on the side of flagging).
+    calendar = facts.calendar()
+    due = calendar.due_at(received_at, routing.DEFAULT_SLAS[Category.ADVERSE_EVENT.value])
+    return Decision(
+        teams=(routing.MI, routing.PV),
+        reasons=(
+            "routing failed: sent to Medical Information for manual triage, and to "
+            "Pharmacovigilance in case it describes an adverse event",
+        ),
+        ae=True,
+        due_at=due,
+        pv_due_at=due,
+    )
+
+
+def triage(text: str, *, category: str | None = None, product: str | None = None) -> Decision:
+    """What the engine would decide for a text, writing nothing (``flask questions triage``).
+
+    No HCP: country and territory rules cannot match, and there is no assignee or due time.
+    """
+    chosen = Category(category) if category else Category.OTHER
+    return routing.classify(
+        QuestionFacts(category=chosen, text=text, product=product),
+        routing.HcpFacts(),
+        facts.rules(),
+        facts.labels(),
+    )
+
+
+# --- notifications -------------------------------------------------------------------------------
+def _team_members(team: TeamKey, *, leads_only: bool = False) -> list[User]:
+    query = (
+        select(User)
+        .join(TeamMembership, TeamMembership.user_id == User.id)
+        .join(Team, Team.id == TeamMembership.team_id)
+        .where(Team.key == team, User.suspended.is_(False))
+        .order_by(User.id)
+    )
+    if leads_only:
+        query = query.where(TeamMembership.is_lead.is_(True))
+    return list(db.session.scalars(query))
+
+
+def _notify_team_or_assignee(question: Question, *, kind: str, title: str) -> None:
+    people = [question.assignee] if question.assignee else _team_members(question.owner_team)
+    notifications.notify(
+        [p for p in people if p is not None],
+        kind=kind,
+        title=title,
+        endpoint="questions.detail",
+        question_id=question.id,
+    )
+
+
+def _open_pv_case(
+    question: Question,
+    *,
+    text: str,
+    reasons: Sequence[str],
+    due_at: dt.datetime,
+    entry: QuestionEntry | None = None,
+    actor: User | None,
+) -> PvCase:
+    case = PvCase(
+        question=question,
+        entry_id=entry.id if entry is not None else None,
+        source="follow_up" if entry is not None else "question",
+        source_ref=question.reference,
+        source_text=text,
+        reasons=list(reasons),
+        reporter_id=question.hcp_id,
+        product_id=question.product_id,
+        status=PvCaseStatus.OPEN,
+        due_at=due_at,
+        reporter=question.hcp.name,
+        suspect_product=question.product.name if question.product else "",
+    )
+    db.session.add(case)
+    db.session.flush()
+    audit.record(
+        actor,
+        "pv_case.open",
+        case,
+        question=question.id,
+        source=case.source,
+        due_at=due_at.isoformat(),
+        reasons=list(reasons),
+    )
+    notifications.notify(
+        _team_members(TeamKey.PHARMACOVIGILANCE),
+        kind="pv_case",
+        title=f"New possible adverse event {case.reference}, due {_when(due_at)}",
+        endpoint="questions.pv_case",
+        case_id=case.id,
+    )
+    return case
+
+
+def _when(moment: dt.datetime) -> str:
+    return moment.strftime("%d %b %Y %H:%M UTC")
+
+
+def _event(
+    question: Question,
+    kind: QuestionEventKind,
+    actor: User | None,
+    *,
+    team: TeamKey | None = None,
+    detail: str = "",
+    at: dt.datetime | None = None,
+) -> None:
+    db.session.add(
+        QuestionEvent(
+            question=question,
+            kind=kind,
+            actor_id=actor.id if actor is not None else None,
+            team=team,
+            detail=detail,
+            at=at or utcnow(),
+        )
+    )
+
+
+# --- the HCP side ------------------------------------------------------------------------------
+def ask_question(actor: User, data: QuestionInput, *, now: dt.datetime | None = None) -> Question:
+    """File a question for a verified HCP, route it, and tell the people who will answer.
+
+    Raises ``PermissionDenied`` for anyone but a verified HCP and ``InvalidInput`` listing every
+    bad field. Audit: ``question.submit`` (with the routing decision) and ``pv_case.open`` when
+    the text may describe an adverse event. Notifies the assignee (or the owning team) and PV.
+    """
+    policy.require(policy.can_ask_question(actor), "Only verified HCPs can ask questions.")
+    wording = current_wording(CONSENT_PURPOSE)
+    problems = _question_problems(actor, data, wording.id)
+    if problems:
+        raise InvalidInput("Please correct the highlighted fields.", errors=problems)
+    received_at = now or utcnow()
+    product = db.session.get(Product, data.product_id) if data.product_id else None
+    question_facts = QuestionFacts(
+        category=Category(data.category),
+        text=data.text,
+        product=product.code if product else None,
+        urgent=data.urgency == Urgency.URGENT.value,
+    )
+    try:
+        decision = _decide(question_facts, actor, received_at)
+    except Exception:
+        log.exception("routing failed; the question goes to manual triage")
+        db.session.rollback()
+        decision = _fallback_decision(question_facts, received_at)
+    assert decision.due_at is not None
+    question = Question(
+        hcp=actor,
+        product=product,
+        about_family_id=data.about_family_id,
+        category=Category(data.category),
+        text=data.text.strip(),
+        channel=Channel(data.channel),
+        urgency=Urgency(data.urgency),
+        consent_wording_id=wording.id,
+        status=QuestionStatus.IN_PROGRESS if decision.assignee_id else QuestionStatus.RECEIVED,
+        owner_team=decision.owner,
+        assignee_id=decision.assignee_id,
+        due_at=decision.due_at,
+        routing=decision.as_record(),
+        ae_flag=decision.ae,
+        off_label_flag=decision.off_label,
+        created_at=received_at,
+        updated_at=received_at,
+    )
+    db.session.add(question)
+    db.session.flush()
+    _event(question, QuestionEventKind.RECEIVED, actor, at=received_at)
+    _event(
+        question,
+        QuestionEventKind.ROUTED,
+        None,
+        team=decision.owner,
+        detail="; ".join(decision.reasons),
+        at=received_at,
+    )
+    if decision.assignee_id:
+        _event(question, QuestionEventKind.ASSIGNED, None, team=decision.owner, at=received_at)
+    audit.record(
+        actor,
+        "question.submit",
+        question,
+        category=question.category.value,
+        product=question_facts.product,
+        consent_wording=wording.id,
+        routing=decision.as_record(),
+        assignee=decision.assignee_id,
+        due_at=decision.due_at.isoformat(),
+    )
+    db.session.flush()
+    _notify_team_or_assignee(
+        question,
+        kind="question_new",
+        title=f"New question {question.reference} for {team_label(question.owner_team)}",
+    )
+    if decision.ae or decision.patient_affected:
+        _open_pv_case(
+            question,
+            text=question.text,
+            reasons=decision.ae_reasons or decision.reasons,
+            due_at=decision.pv_due_at or decision.due_at,
+            actor=actor,
+        )
+    db.session.commit()
+    return question
+
+
+def follow_up(actor: User, question_id: int, text: str, *, now: dt.datetime | None = None) -> None:
+    """The HCP adds to their question. It goes back to the team's attention; a follow-up that may
+    describe an adverse event opens a PV case like the question would.
+
+    Audit: ``question.follow_up`` (and ``pv_case.open``). Notifies the assignee or the team.
+    """
+    question = get_question(actor, question_id)
+    policy.require(policy.can_follow_up_question(actor, question), "This question is closed.")
+    if (p := _text_problem(text, what="follow-up", maximum=max_text_length())) is not None:
+        raise InvalidInput(p, field="text")
+    at = now or utcnow()
+    entry = QuestionEntry(
+        question=question, author_id=actor.id, kind=EntryKind.FOLLOW_UP, body=text.strip(),
+        side=Side.OUTSIDE, created_at=at,
+    )  # fmt: skip
+    db.session.add(entry)
+    question.status = (
+        QuestionStatus.IN_PROGRESS if question.assignee_id else QuestionStatus.RECEIVED
+    )
+    question.updated_at = at
+    _event(question, QuestionEventKind.FOLLOW_UP, actor, at=at)
+    db.session.flush()
+    audit.record(actor, "question.follow_up", question, entry=entry.id)
+    _notify_team_or_assignee(
+        question, kind="question_follow_up", title=f"Follow-up on question {question.reference}"
+    )
+    finding = detection.detect_adverse_event(text)
+    if finding.flagged:
+        calendar = facts.calendar()
+        sla = facts.slas()[Category.ADVERSE_EVENT.value]
+        if not question.ae_flag:
+            question.ae_flag = True
+        _open_pv_case(
+            question,
+            text=entry.body,
+            reasons=finding.reasons,
+            due_at=calendar.due_at(at, sla),
+            entry=entry,
+            actor=actor,
+        )
+    db.session.commit()
+
+
+def rate_answer(actor: User, question_id: int, *, helpful: bool) -> None:
+    """ "Was this helpful?": the HCP's verdict on the answer (may change their mind).
+
+    Audit: ``question.rate``."""
+    question = get_question(actor, question_id)
+    policy.require(policy.can_rate_answer(actor, question), "There is no answer to rate yet.")
+    question.helpful = helpful
+    _event(question, QuestionEventKind.RATED, actor, detail="helpful" if helpful else "not helpful")
+    audit.record(actor, "question.rate", question, helpful=helpful)
+    db.session.commit()
+
+
+# --- reads ---------------------------------------------------------------------------------------
+def get_question(actor: User, question_id: int) -> Question:
+    """The question, if ``actor`` may see it; ``NotFound`` otherwise (ids reveal nothing)."""
+    question = db.session.get(Question, question_id)
+    policy.require_visible(
+        question is not None and policy.can_view_question(actor, question), "That question"
+    )
+    assert question is not None
+    return question
+
+
+def my_questions(actor: User) -> Sequence[Question]:
+    """An HCP's questions, newest first."""
+    return db.session.scalars(
+        select(Question)
+        .where(Question.hcp_id == actor.id)
+        .options(selectinload(Question.product))
+        .order_by(Question.created_at.desc(), Question.id.desc())
+    ).all()
+
+
+def visible_entries(actor: User, question: Question) -> list[QuestionEntry]:
+    """The thread as ``actor`` may read it: HCPs see follow-ups and replies; staff also see the
+    internal notes of their own side of the firewall."""
+    shown = []
+    for entry in question.entries:
+        if entry.kind is EntryKind.NOTE:
+            if policy.can_view_question_note(actor, entry):
+                shown.append(entry)
+        else:
+            shown.append(entry)
+    return shown
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    label: str
+    done: bool
+    at: dt.datetime | None = None
+    current: bool = False
+
+
+def timeline(question: Question) -> list[Step]:
+    """The four steps an HCP understands: received → with <team> → answered → closed."""
+    with_team = f"With {team_label(question.owner_team)}"
+    answered = question.answered_at is not None
+    closed = question.status is QuestionStatus.CLOSED
+    current = {
+        QuestionStatus.RECEIVED: 1,
+        QuestionStatus.IN_PROGRESS: 1,
+        QuestionStatus.ANSWERED: 2,
+        QuestionStatus.CLOSED: 3,
+    }[question.status]
+    routed_at = next(
+        (e.at for e in reversed(question.events) if e.kind is QuestionEventKind.ROUTED
+         or e.kind is QuestionEventKind.REASSIGNED), question.created_at,
+    )  # fmt: skip
+    return [
+        Step("Received", True, question.created_at, current == 0),
+        Step(with_team, True, routed_at, current == 1),
+        Step("Answered", answered, question.answered_at, current == 2),
+        Step("Closed", closed, question.closed_at, current == 3),
+    ]
+
+
+def hcp_status_label(question: Question) -> str:
+    if question.status in (QuestionStatus.RECEIVED, QuestionStatus.IN_PROGRESS):
+        return f"With {team_label(question.owner_team)}"
+    return question.status.label
+
+
+def _queue_clause(actor: User) -> ColumnElement[bool]:
+    # The SQL twin of policy.can_view_question for staff lists.
+    if policy.is_read_only(actor) or policy.is_medical(actor):
+        return true()
+    if policy.is_commercial(actor):
+        mine = [t.key for t in actor.teams if t.key in COMMERCIAL_TEAMS]
+        medical = [c for c in Category if c.is_medical]
+        return and_(
+            Question.owner_team.in_(mine) if mine else false(),
+            Question.category.not_in(medical),
+            Question.off_label_flag.is_(False),
+        )
+    return false()
+
+
+QUEUE_VIEWS = ("mine", "team", "all")
+
+
+def queue(
+    actor: User,
+    *,
+    view: str = "mine",
+    team: str | None = None,
+    include_closed: bool = False,
+) -> Sequence[Question]:
+    """Questions for the staff queue, soonest due first.
+
+    ``mine``: assigned to ``actor``; ``team``: the queue of one of the actor's teams (unassigned
+    and assigned); ``all``: everything the actor may see. Raises ``NotFound`` for people without
+    a queue.
+    """
+    policy.require_visible(policy.can_view_question_queue(actor), "The question queue")
+    query = select(Question).where(_queue_clause(actor))
+    if view == "mine":
+        query = query.where(Question.assignee_id == actor.id)
+    elif view == "team":
+        keys = [t.key for t in actor.teams if t.key in QUEUE_TEAMS]
+        if team:
+            keys = (
+                [k for k in keys if k.value == team]
+                if not policy.is_read_only(actor)
+                else [k for k in QUEUE_TEAMS if k.value == team]
+            )
+        query = query.where(Question.owner_team.in_(keys) if keys else false())
+    if not include_closed:
+        query = query.where(
+            Question.status.in_([QuestionStatus.RECEIVED, QuestionStatus.IN_PROGRESS])
+        )
+    return db.session.scalars(
+        query.options(selectinload(Question.assignee), selectinload(Question.product))
+        .order_by(Question.due_at, Question.id)
+        .limit(500)
+    ).all()
+
+
+def queue_teams(actor: User) -> list[TeamKey]:
+    """The queues ``actor`` may pick from."""
+    if policy.is_read_only(actor):
+        return list(QUEUE_TEAMS)
+    return [t.key for t in actor.teams if t.key in QUEUE_TEAMS]
+
+
+def reassign_choices(actor: User, question: Question) -> list[TeamKey]:
+    return [t for t in QUEUE_TEAMS if policy.can_reassign_question(actor, question, t)]
+
+
+def pv_case_for(question: Question, actor: User) -> list[PvCase]:
+    """The PV cases of a question, for PV and compliance only."""
+    if not policy.can_view_pv_cases(actor):
+        return []
+    return list(
+        db.session.scalars(
+            select(PvCase).where(PvCase.question_id == question.id).order_by(PvCase.id)
+        )
+    )
+
+
+# --- the staff side ------------------------------------------------------------------------------
+def _work(actor: User, question_id: int) -> Question:
+    question = get_question(actor, question_id)
+    policy.require(
+        policy.can_work_question(actor, question),
+        "Only the team that owns this question can work on it.",
+    )
+    return question
+
+
+def claim_question(actor: User, question_id: int) -> Question:
+    """Take a question from the team queue (or from a colleague on the team).
+
+    Audit: ``question.claim``."""
+    question = _work(actor, question_id)
+    policy.require(policy.can_claim_question(actor, question), "It is already yours.")
+    previous = question.assignee_id
+    question.assignee_id = actor.id
+    if question.status is QuestionStatus.RECEIVED:
+        question.status = QuestionStatus.IN_PROGRESS
+    question.updated_at = utcnow()
+    _event(question, QuestionEventKind.CLAIMED, actor, team=question.owner_team)
+    audit.record(actor, "question.claim", question, previous_assignee=previous)
+    db.session.commit()
+    return question
+
+
+def _attachable(actor: User, material_ids: Iterable[int]) -> list[int]:
+    from content import services as content_services  # the content package's own rules
+
+    ids = list(dict.fromkeys(material_ids))
+    if len(ids) > MAX_ATTACHMENTS:
+        raise InvalidInput(f"Attach at most {MAX_ATTACHMENTS} materials.", field="materials")
+    now = utcnow()
+    for material_id in ids:
+        try:
+            material = content_services.get_material(actor, material_id)
+        except NotFound as exc:
+            raise InvalidInput("That material is not available.", field="materials") from exc
+        if not policy.can_share_material(actor, material, now):
+            raise InvalidInput(
+                f"You cannot share '{material.title}': only published material your role may "
+                "share can be attached.",
+                field="materials",
+            )
+    return ids
+
+
+def shareable_materials(actor: User, *, product_id: int | None = None) -> list[Any]:
+    """Published materials ``actor`` may attach to a reply: the question's product first."""
+    from content import services as content_services
+    from content.models import Material
+
+    now = utcnow()
+    rows = db.session.scalars(
+        select(Material)
+        .where(content_services.library_clause(actor, now))
+        .order_by((Material.product_id == product_id).desc(), Material.title)
+        .limit(300)
+    ).all()
+    return [m for m in rows if policy.can_share_material(actor, m, now)]
+
+
+def attachments_for(actor: User, entry: QuestionEntry) -> list[tuple[Any, bool]]:
+    """The materials of a reply as ``(material, still available to actor)`` pairs: one withdrawn
+    or expired since shows as no longer available, without a link."""
+    from content.models import Material
+
+    now = utcnow()
+    shown = []
+    for attachment in entry.attachments:
+        material = db.session.get(Material, attachment.material_id)
+        if material is not None:
+            shown.append((material, policy.can_view_material(actor, material, now)))
+    return shown
+
+
+def reply_to_question(
+    actor: User, question_id: int, *, body: str, material_ids: Sequence[int] = ()
+) -> QuestionEntry:
+    """Answer the HCP: sanitised rich text (Markdown), optionally with approved materials the
+    replying role may share. The question becomes "answered" and the HCP is told (the e-mail
+    carries no text).
+
+    Audit: ``question.reply``. Notifies the HCP.
+    """
+    from content.rendering import render_markdown
+
+    question = _work(actor, question_id)
+    if not body.strip():
+        raise InvalidInput("Write the answer before sending it.", field="body")
+    if len(body) > MAX_REPLY:
+        raise InvalidInput(f"Keep the answer under {MAX_REPLY:,} characters.", field="body")
+    ids = _attachable(actor, material_ids)
+    at = utcnow()
+    entry = QuestionEntry(
+        question=question, author_id=actor.id, kind=EntryKind.REPLY, body=render_markdown(body),
+        side=policy.side_of(actor.role), created_at=at,
+    )  # fmt: skip
+    entry.attachments = [QuestionAttachment(material_id=i) for i in ids]
+    db.session.add(entry)
+    if question.assignee_id is None:
+        question.assignee_id = actor.id
+    question.status = QuestionStatus.ANSWERED
+    question.answered_at = at
+    question.updated_at = at
+    _event(question, QuestionEventKind.ANSWERED, actor, team=question.owner_team)
+    db.session.flush()
+    audit.record(actor, "question.reply", question, entry=entry.id, materials=ids)
+    notifications.notify(
+        [question.hcp],
+        kind="question_answered",
+        title=f"Your question {question.reference} has an answer",
+        endpoint="questions.detail",
+        question_id=question.id,
+    )
+    db.session.commit()
+    return entry
+
+
+def add_note(actor: User, question_id: int, *, body: str) -> QuestionEntry:
+    """An internal note, readable only on the writer's side of the firewall (and by compliance).
+
+    Audit: ``question.note``."""
+    question = get_question(actor, question_id)
+    policy.require(policy.can_add_question_note(actor, question), "You cannot add notes here.")
+    if not body.strip():
+        raise InvalidInput("Write the note first.", field="body")
+    if len(body) > MAX_NOTE:
+        raise InvalidInput(f"Keep notes under {MAX_NOTE:,} characters.", field="body")
+    entry = QuestionEntry(
+        question=question, author_id=actor.id, kind=EntryKind.NOTE, body=body.strip(),
+        side=policy.side_of(actor.role),
+    )  # fmt: skip
+    db.session.add(entry)
+    db.session.flush()
+    audit.record(actor, "question.note", question, entry=entry.id, side=entry.side.value)
+    db.session.commit()
+    return entry
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Give a reason: it is kept in the question's history.", field="reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"Keep the reason under {MAX_REASON} characters.", field="reason")
+    return reason
+
+
+def reassign_question(actor: User, question_id: int, *, to_team: str, reason: str) -> Question:
+    """Hand the question to another answering team, with a reason. Medical and off-label
+    questions are never handed to a commercial team. Within the new team the usual assignment
+    applies (territory colleague or least busy, else its queue).
+
+    Audit: ``question.reassign``. Notifies the new assignee or team.
+    """
+    question = _work(actor, question_id)
+    if to_team not in {t.value for t in QUEUE_TEAMS}:
+        raise InvalidInput("Choose a team to hand the question to.", field="to_team")
+    target = TeamKey(to_team)
+    if target in COMMERCIAL_TEAMS and (question.category.is_medical or question.off_label_flag):
+        raise InvalidInput(
+            "Medical and off-label questions never go to commercial teams.", field="to_team"
+        )
+    policy.require(policy.can_reassign_question(actor, question, target), "Choose another team.")
+    why = _reason(reason)
+    previous = question.owner_team
+    counts = facts.open_counts()
+    staff = [
+        facts.staff_facts(u, counts.get(u.id, 0))
+        for u in _team_members(target)
+        if u.role in policy.QUESTION_ROLES
+    ]
+    assignee_id, assignment = routing.assign(
+        target, facts.hcp_facts(question.hcp), question.product.code if question.product else None,
+        staff,
+    )  # fmt: skip
+    question.owner_team = target
+    question.assignee_id = assignee_id
+    question.status = QuestionStatus.IN_PROGRESS if assignee_id else QuestionStatus.RECEIVED
+    question.updated_at = utcnow()
+    question.routing = {
+        **question.routing,
+        "teams": [target.value, *[t for t in question.routing.get("teams", []) if t != target]],
+        "reasons": [
+            *question.routing.get("reasons", []),
+            f"reassigned from {team_label(previous)} to {team_label(target)} by {actor.name}: "
+            f"{why}",
+            assignment,
+        ],
+    }
+    _event(question, QuestionEventKind.REASSIGNED, actor, team=target, detail=why)
+    audit.record(
+        actor, "question.reassign", question, from_team=previous.value, to_team=target.value,
+        reason=why, assignee=assignee_id,
+    )  # fmt: skip
+    db.session.flush()
+    _notify_team_or_assignee(
+        question,
+        kind="question_reassigned",
+        title=f"Question {question.reference} was handed to {team_label(target)}",
+    )
+    db.session.commit()
+    return question
+
+
+def escalate_question(actor: User, question_id: int, *, reason: str) -> Question:
+    """Escalate to the owning team's lead, who gets the question assigned.
+
+    Raises ``InvalidInput`` when the team has no lead. Audit: ``question.escalate``.
+    """
+    question = _work(actor, question_id)
+    policy.require(policy.can_escalate_question(actor, question), "It is already escalated.")
+    why = _reason(reason)
+    leads = _team_members(question.owner_team, leads_only=True)
+    if not leads:
+        raise InvalidInput(
+            f"{team_label(question.owner_team)} has no team lead to escalate to; ask an "
+            "administrator to name one.",
+            field="reason",
+        )
+    lead = leads[0]
+    question.escalated_at = utcnow()
+    question.assignee_id = lead.id
+    question.status = QuestionStatus.IN_PROGRESS
+    question.updated_at = question.escalated_at
+    _event(question, QuestionEventKind.ESCALATED, actor, team=question.owner_team, detail=why)
+    audit.record(actor, "question.escalate", question, to_lead=lead.id, reason=why)
+    notifications.notify(
+        leads,
+        kind="question_escalated",
+        title=f"Question {question.reference} was escalated to you",
+        endpoint="questions.detail",
+        question_id=question.id,
+    )
+    db.session.commit()
+    return question
+
+
+def close_question(actor: User, question_id: int, *, reason: str = "") -> Question:
+    """Close a question: the HCP who asked, or the owning team.
+
+    Audit: ``question.close``."""
+    question = get_question(actor, question_id)
+    policy.require(policy.can_close_question(actor, question), "You cannot close this question.")
+    question.status = QuestionStatus.CLOSED
+    question.closed_at = utcnow()
+    question.updated_at = question.closed_at
+    detail = reason.strip()[:MAX_REASON]
+    _event(question, QuestionEventKind.CLOSED, actor, detail=detail)
+    audit.record(actor, "question.close", question, reason=detail, by_hcp=actor.is_hcp)
+    db.session.commit()
+    return question
+
+
+# --- PV cases ------------------------------------------------------------------------------------
+def pv_cases(actor: User, *, status: str = "open") -> Sequence[PvCase]:
+    """PV cases, soonest due first (``open``, ``acknowledged``, ``closed`` or ``all``)."""
+    policy.require_visible(policy.can_view_pv_cases(actor), "The PV case list")
+    query = select(PvCase)
+    if status in set(PvCaseStatus):
+        query = query.where(PvCase.status == PvCaseStatus(status))
+    return db.session.scalars(query.order_by(PvCase.due_at, PvCase.id).limit(500)).all()
+
+
+def get_pv_case(actor: User, case_id: int) -> PvCase:
+    case = db.session.get(PvCase, case_id)
+    policy.require_visible(case is not None and policy.can_view_pv_cases(actor), "That PV case")
+    assert case is not None
+    return case
+
+
+def acknowledge_pv_case(actor: User, case_id: int) -> PvCase:
+    """PV takes the case: the clock stops. Audit: ``pv_case.acknowledge``."""
+    case = get_pv_case(actor, case_id)
+    policy.require(policy.can_work_pv_case(actor, case), "Only Pharmacovigilance can do that.")
+    if case.status is not PvCaseStatus.OPEN:
+        raise InvalidInput("This case is already acknowledged.")
+    now = utcnow()
+    case.status = PvCaseStatus.ACKNOWLEDGED
+    case.acknowledged_at = now
+    case.acknowledged_by_id = actor.id
+    audit.record(actor, "pv_case.acknowledge", case, late=now > case.due_at)
+    db.session.commit()
+    return case
+
+
+@dataclasses.dataclass
+class PvCaseInput:
+    patient: str = ""
+    reporter: str = ""
+    suspect_product: str = ""
+    event: str = ""
+    serious: bool | None = None
+
+
+PV_FIELD_MAX = 4_000
+
+
+def update_pv_case(actor: User, case_id: int, data: PvCaseInput) -> PvCase:
+    """Complete the four elements of a valid report (patient, reporter, product, event).
+
+    Audit: ``pv_case.update`` naming the fields that changed."""
+    case = get_pv_case(actor, case_id)
+    policy.require(policy.can_work_pv_case(actor, case), "Only Pharmacovigilance can do that.")
+    values = {
+        "patient": data.patient, "reporter": data.reporter,
+        "suspect_product": data.suspect_product, "event": data.event,
+    }  # fmt: skip
+    problems = {
+        k: "Keep it under 4,000 characters." for k, v in values.items() if len(v) > PV_FIELD_MAX
+    }
+    if problems:
+        raise InvalidInput("Please correct the highlighted fields.", errors=problems)
+    changed = [k for k, v in values.items() if getattr(case, k) != v.strip()]
+    for key, value in values.items():
+        setattr(case, key, value.strip())
+    if case.serious != data.serious:
+        changed.append("serious")
+        case.serious = data.serious
+    audit.record(actor, "pv_case.update", case, fields=changed)
+    db.session.commit()
+    return case
+
+
+def close_pv_case(actor: User, case_id: int) -> PvCase:
+    """Close a case once acknowledged and complete. Audit: ``pv_case.close``."""
+    case = get_pv_case(actor, case_id)
+    policy.require(policy.can_work_pv_case(actor, case), "Only Pharmacovigilance can do that.")
+    if case.status is PvCaseStatus.OPEN:
+        raise InvalidInput("Acknowledge the case before closing it.")
+    if case.missing_elements:
+        raise InvalidInput(
+            "A valid report needs all four elements; still missing: "
+            + ", ".join(case.missing_elements)
+            + "."
+        )
+    case.status = PvCaseStatus.CLOSED
+    case.closed_at = utcnow()
+    audit.record(actor, "pv_case.close", case)
+    db.session.commit()
+    return case
+
+
+# --- the clock -----------------------------------------------------------------------------------
+def sweep_overdue(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Tell people about what went overdue since the last sweep (each item once).
+
+    Run by the server's background worker and by ``flask questions sweep``. Audit:
+    ``question.overdue`` / ``pv_case.overdue`` (system actor). Returns the counts.
+    """
+    now = now or utcnow()
+    overdue_questions = db.session.scalars(
+        select(Question).where(
+            Question.status.in_([QuestionStatus.RECEIVED, QuestionStatus.IN_PROGRESS]),
+            Question.due_at < now,
+            Question.overdue_notified_at.is_(None),
+        )
+    ).all()
+    for question in overdue_questions:
+        question.overdue_notified_at = now
+        _event(question, QuestionEventKind.OVERDUE, None, team=question.owner_team)
+        audit.record(None, "question.overdue", question, due_at=question.due_at.isoformat())
+        people = [question.assignee] if question.assignee else []
+        people += _team_members(question.owner_team, leads_only=True)
+        if not people:
+            people = _team_members(question.owner_team)
+        notifications.notify(
+            [p for p in people if p is not None],
+            kind="question_overdue",
+            title=f"Question {question.reference} is overdue",
+            endpoint="questions.detail",
+            question_id=question.id,
+        )
+    overdue_cases = db.session.scalars(
+        select(PvCase).where(
+            PvCase.status == PvCaseStatus.OPEN,
+            PvCase.due_at < now,
+            PvCase.overdue_notified_at.is_(None),
+        )
+    ).all()
+    for case in overdue_cases:
+        case.overdue_notified_at = now
+        audit.record(None, "pv_case.overdue", case, due_at=case.due_at.isoformat())
+        notifications.notify(
+            _team_members(TeamKey.PHARMACOVIGILANCE),
+            kind="pv_case_overdue",
+            title=f"PV case {case.reference} is overdue",
+            endpoint="questions.pv_case",
+            case_id=case.id,
+        )
+    db.session.commit()
+    return {"questions": len(overdue_questions), "pv_cases": len(overdue_cases)}
+
+
+def staff_dashboard(actor: User) -> dict[str, int]:
+    """Counts for the home page panel: mine, my teams' unassigned, overdue."""
+    now = utcnow()
+    mine = queue(actor, view="mine")
+    team = queue(actor, view="team")
+    return {
+        "mine": len(mine),
+        "unassigned": sum(1 for q in team if q.assignee_id is None),
+        "overdue": sum(1 for q in {*mine, *team} if q.is_overdue(now)),
+    }
