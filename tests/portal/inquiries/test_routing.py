@@ -1,4 +1,4 @@
-"""The routing engine as a table: category × text × HCP × rules × staff → teams, assignee, due.
+"""The routing engine as a table: (category, text, HCP, rules, staff) → teams, assignee, due.
 
 Pure functions, no database: every case reads as one line of the routing policy.
 """
@@ -60,7 +60,7 @@ def rule(rule_id: int, team: TeamKey, **conditions: object) -> RuleFacts:
 # category, text, product, hcp, rules → teams (owner first), AE flag
 CASES = [
     # The category defaults.
-    ("dosing", "What is the usual starting dose in renal impairment?", "CVX", US_NE, [], [MI], False),
+    ("dosing", "What is the usual starting dose in renal disease?", "CVX", US_NE, [], [MI], False),
     ("clinical", "Are there data at 12 weeks versus placebo?", None, US_NE, [], [MI], False),
     ("safety", "Is it safe with beta blockers in general?", None, US_NE, [], [MI], False),
     ("off_label", "Any evidence in another indication?", None, US_NE, [], [MI], False),
@@ -208,11 +208,13 @@ def staff(
 
 ASSIGN_CASES = [
     # team, hcp, product, staff → assignee
-    (MSL, US_NE, None, [staff(1, MSL, territories=("US-SO",)), staff(2, MSL, territories=("US-NE",))], 2),
+    (MSL, US_NE, None, [staff(1, MSL, territories=("US-SO",)),
+                        staff(2, MSL, territories=("US-NE",))], 2),
     (MSL, US_NE, None, [staff(1, MSL, territories=("US-NE",), open_questions=3),
                         staff(2, MSL, territories=("US-NE",), open_questions=1)], 2),
     (MSL, US_NE, "ONC", [staff(1, MSL, territories=("US-NE",), products=("CVX",)),
-                         staff(2, MSL, territories=("US-NE",), products=("ONC",), open_questions=5)], 2),
+                         staff(2, MSL, territories=("US-NE",), products=("ONC",),
+                               open_questions=5)], 2),
     (SALES, US_NE, None, [staff(1, SALES, territories=("US-WE",))], None),  # nobody covers it
     (SALES, NOBODY, None, [staff(1, SALES, territories=("US-NE",))], None),  # no territory
     (MI, US_NE, None, [staff(4, MI, open_questions=2), staff(3, MI, open_questions=2),

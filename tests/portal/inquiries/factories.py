@@ -1,0 +1,67 @@
+"""Questions made the way HCPs make them: through the service, routed by the real engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.inquiries import services
+from portal.inquiries.models import PvCase, Question
+from portal.models import AuditRecord, Notification, OutboxMail, User
+from portal.services.consent import current_wording
+
+
+def question_input(**overrides: Any) -> services.QuestionInput:
+    consent = overrides.pop("consent", True)
+    product = overrides.pop("product", None)
+    return services.QuestionInput(
+        text=overrides.pop("text", "What is the recommended dose in renal impairment?"),
+        category=overrides.pop("category", "dosing"),
+        channel=overrides.pop("channel", "portal"),
+        urgency=overrides.pop("urgency", "routine"),
+        product_id=product.id if product is not None else overrides.pop("product_id", None),
+        consent=consent,
+        consent_wording_id=overrides.pop(
+            "consent_wording_id", current_wording(services.CONSENT_PURPOSE).id
+        ),
+        **overrides,
+    )
+
+
+def ask(hcp: User, *, now: dt.datetime | None = None, **overrides: Any) -> Question:
+    return services.ask_question(hcp, question_input(**overrides), now=now)
+
+
+def pv_cases_of(question: Question) -> list[PvCase]:
+    return list(db.session.scalars(select(PvCase).where(PvCase.question_id == question.id)))
+
+
+def question_audit(question: Question) -> list[str]:
+    return list(
+        db.session.scalars(
+            select(AuditRecord.action)
+            .where(
+                AuditRecord.target_type == "questions", AuditRecord.target_id == str(question.id)
+            )
+            .order_by(AuditRecord.id)
+        )
+    )
+
+
+def notifications_of(user: User) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            select(Notification).where(Notification.user_id == user.id).order_by(Notification.id)
+        )
+    )
+
+
+def mail_to(user: User) -> list[OutboxMail]:
+    return list(
+        db.session.scalars(
+            select(OutboxMail).where(OutboxMail.to == user.email).order_by(OutboxMail.id)
+        )
+    )
