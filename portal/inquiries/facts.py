@@ -117,7 +117,7 @@ def open_counts() -> dict[int, int]:
         )
         .group_by(Question.assignee_id)
     )
-    return {int(user_id): int(count) for user_id, count in rows}
+    return {user_id: int(count) for user_id, count in rows if user_id is not None}
 
 
 def staff() -> list[StaffFacts]:

@@ -204,11 +204,13 @@ def classify(
     patient_affected = False
     also: list[TeamKey] = []
 
+    chosen: TeamKey = owner
+
     def take_over(team: TeamKey, why: str) -> None:
-        nonlocal owner
-        if owner is not team:
-            reasons.append(f"owned by {team_label(team)} instead of {team_label(owner)}: {why}")
-            owner = team
+        nonlocal chosen
+        if chosen is not team:
+            reasons.append(f"owned by {team_label(team)} instead of {team_label(chosen)}: {why}")
+            chosen = team
 
     # Hard limits, in order of precedence.
     if category is Category.ADVERSE_EVENT:
@@ -221,7 +223,7 @@ def classify(
             also.append(PV)
             shown = _quoted(affected.hits or ae_finding.hits)[0]
             reasons.append(f"routed to Pharmacovigilance as well: a patient was affected ({shown})")
-    if owner in COMMERCIAL_TEAMS:
+    if chosen in COMMERCIAL_TEAMS:
         if category.is_medical:
             take_over(
                 MI,
@@ -235,22 +237,22 @@ def classify(
                 f"the text asks about a use outside the label ({shown}); off-label questions "
                 "are answered by medical only",
             )
-    if off_label_finding.flagged and owner not in COMMERCIAL_TEAMS and category.is_commercial:
+    if off_label_finding.flagged and chosen not in COMMERCIAL_TEAMS and category.is_commercial:
         # Noted even when a rule already sent it to medical, so staff know why it is delicate.
         shown = _quoted(off_label_finding.hits)[0]
         if not any("outside the label" in r for r in reasons):
             reasons.append(f"possible off-label question: {shown}")
     ae_reasons = tuple(_quoted(ae_finding.hits))
     if ae_finding.flagged:
-        if owner is not PV and PV not in also:
+        if chosen is not PV and PV not in also:
             also.append(PV)
             reasons.append(
                 f"routed to Pharmacovigilance as well because {ae_reasons[0]}"
                 + (f" (and {len(ae_reasons) - 1} more)" if len(ae_reasons) > 1 else "")
             )
-        elif owner is PV:
+        elif chosen is PV:
             reasons.append(f"possible adverse event: {ae_reasons[0]}")
-    teams = (owner, *[t for t in dict.fromkeys(also) if t is not owner])
+    teams = (chosen, *[t for t in dict.fromkeys(also) if t is not chosen])
     return Decision(
         teams=teams,
         reasons=tuple(reasons),
