@@ -1,0 +1,166 @@
+"""Forms of the question pages.
+
+Fields carry no rules of their own (beyond CSRF and the browser hints in the templates): the
+services validate and report every bad field at once, and the views attach those errors here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+
+from portal.admin.forms import CheckboxesField
+from portal.forms import choices
+from portal.inquiries.models import Category, Channel, Urgency, team_label
+from portal.inquiries.services import PvCaseInput, QuestionInput
+from portal.models import Product, TeamKey
+
+
+def optional_int(value: Any) -> int | None:
+    """``""``/``None`` → ``None``; anything else must be a whole number (else ``ValueError``)."""
+    if value is None or value == "":
+        return None
+    return int(value)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    # Hidden fields come back as typed by whoever sent the request: junk is simply "none".
+    try:
+        return optional_int((value or "").strip())
+    except ValueError:
+        return None
+
+
+class AskForm(FlaskForm):
+    product_id = SelectField("Product", coerce=optional_int, validate_choice=False)
+    about_family_id = HiddenField()
+    category = RadioField("What is your question about?", validate_choice=False)
+    text = TextAreaField("Your question")
+    channel = RadioField("How would you like the answer?", validate_choice=False)
+    urgency = RadioField(
+        "How urgent is it?",
+        choices=choices((u.value, u.label) for u in Urgency),
+        default=Urgency.ROUTINE.value,
+        validate_choice=False,
+    )
+    # Its label is the stored wording, shown by the template (what the HCP agrees to, exactly).
+    consent = BooleanField("I agree")
+    consent_wording_id = HiddenField()
+    submit = SubmitField("Send my question")
+
+    def setup(self, *, products: Sequence[Product], channels: Iterable[Channel]) -> None:
+        self.product_id.choices = choices(
+            ((p.id, p.name) for p in products), blank="No specific product"
+        )
+        self.category.choices = choices((c.value, c.label) for c in Category)
+        self.channel.choices = choices((c.value, c.label) for c in channels)
+
+    def to_input(self) -> QuestionInput:
+        return QuestionInput(
+            text=self.text.data or "",
+            category=self.category.data or "",
+            channel=self.channel.data or "",
+            urgency=self.urgency.data or "",
+            product_id=self.product_id.data,
+            consent=bool(self.consent.data),
+            consent_wording_id=_int_or_none(self.consent_wording_id.data),
+            about_family_id=_int_or_none(self.about_family_id.data),
+        )
+
+
+class FollowUpForm(FlaskForm):
+    text = TextAreaField("Add to your question")
+    submit = SubmitField("Send follow-up")
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField("Internal note")
+    submit = SubmitField("Add note")
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField(
+        "Answer (Markdown)",
+        description="Markdown: **bold**, *italic*, lists, links. The HCP sees it formatted.",
+    )
+    materials = CheckboxesField("Attach approved materials", coerce=int, validate_choice=False)
+    submit = SubmitField("Send the answer")
+
+    def set_materials(self, materials: Iterable[Any]) -> None:
+        self.materials.choices = choices(
+            (m.id, f"{m.title} ({m.code_label}, {m.classification.label})") for m in materials
+        )
+
+
+class ReasonForm(FlaskForm):
+    """Escalate (and close, where the reason is optional)."""
+
+    reason = StringField("Reason")
+    submit = SubmitField("Confirm")
+
+
+class ReassignForm(FlaskForm):
+    to_team = SelectField("Hand to team", validate_choice=False)
+    reason = StringField("Reason")
+    submit = SubmitField("Reassign")
+
+    def set_teams(self, teams: Iterable[TeamKey]) -> None:
+        self.to_team.choices = choices(
+            ((t.value, team_label(t)) for t in teams), blank="Choose a team"
+        )
+
+
+class ButtonForm(FlaskForm):
+    """A button that posts nothing but the CSRF token (claim, close, acknowledge)."""
+
+    submit = SubmitField("Confirm")
+
+
+SERIOUS = {"yes": True, "no": False, "unknown": None}
+
+
+class PvCaseForm(FlaskForm):
+    patient = TextAreaField("Patient", description="Age, sex, initials: enough to identify.")
+    reporter = TextAreaField("Reporter", description="Who reported it, and how to reach them.")
+    suspect_product = TextAreaField("Suspect product", description="Name, dose, batch.")
+    event = TextAreaField("Event", description="What happened, when, and the outcome.")
+    serious = RadioField(
+        "Serious?",
+        choices=choices([("yes", "Yes"), ("no", "No"), ("unknown", "Unknown")]),
+        default="unknown",
+        validate_choice=False,
+    )
+    submit = SubmitField("Save the case")
+
+    @classmethod
+    def of(cls, case: Any) -> PvCaseForm:
+        serious = {True: "yes", False: "no"}.get(case.serious, "unknown")
+        return cls(
+            data={
+                "patient": case.patient,
+                "reporter": case.reporter,
+                "suspect_product": case.suspect_product,
+                "event": case.event,
+                "serious": serious,
+            }
+        )
+
+    def to_input(self) -> PvCaseInput:
+        return PvCaseInput(
+            patient=self.patient.data or "",
+            reporter=self.reporter.data or "",
+            suspect_product=self.suspect_product.data or "",
+            event=self.event.data or "",
+            serious=SERIOUS.get(self.serious.data or "unknown"),
+        )

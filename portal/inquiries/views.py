@@ -1,0 +1,447 @@
+"""Questions: the HCP's "ask" and "my questions", the staff queues, PV cases.
+
+Thin on purpose: each view parses its form, finds the actor, calls one service and flashes,
+redirects or renders. Every rule lives in :mod:`portal.policy` and :mod:`portal.inquiries.services`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from portal import policy
+from portal.errors import InvalidInput, PortalError
+from portal.forms import attach_errors
+from portal.inquiries import services
+from portal.inquiries.forms import (
+    AskForm,
+    ButtonForm,
+    FollowUpForm,
+    NoteForm,
+    PvCaseForm,
+    ReasonForm,
+    ReassignForm,
+    ReplyForm,
+)
+from portal.inquiries.models import (
+    EntryKind,
+    PvCase,
+    PvCaseStatus,
+    Question,
+    QuestionStatus,
+    team_label,
+)
+from portal.main.panels import register_home_panel
+from portal.models import User, utcnow
+from portal.services.consent import current_wording
+from portal.services.users import list_products
+
+blueprint = Blueprint("questions", __name__)
+
+PV_STATUSES = ("open", "acknowledged", "closed", "all")
+
+
+def _actor() -> User:
+    actor: User = current_user._get_current_object()
+    return actor
+
+
+@blueprint.context_processor
+def _helpers() -> dict[str, Any]:
+    return {
+        "team_label": team_label,
+        "hcp_status_label": services.hcp_status_label,
+        "now": utcnow(),
+    }
+
+
+# --- home page panels ----------------------------------------------------------------------------
+@register_home_panel
+def _questions_panel(user: User) -> tuple[str, dict[str, Any]] | None:
+    """HCP home: their questions. Staff with a queue: what waits for them (and PV's open cases)."""
+    if policy.can_ask_question(user):
+        mine = services.my_questions(user)
+        return "portal/questions/panels/hcp.html", {
+            "open": sum(1 for q in mine if q.is_open),
+            "answered": sum(1 for q in mine if q.status is QuestionStatus.ANSWERED),
+            "latest": list(mine[:3]),
+            "status_label": services.hcp_status_label,
+        }
+    if policy.can_view_question_queue(user):
+        context: dict[str, Any] = {"read_only": policy.is_read_only(user)}
+        if policy.is_read_only(user):
+            now = utcnow()
+            everything = services.queue(user, view="all")
+            context["open"] = len(everything)
+            context["overdue"] = sum(1 for q in everything if q.is_overdue(now))
+        else:
+            context["board"] = services.staff_dashboard(user)
+        if policy.can_view_pv_cases(user):
+            context["pv_open"] = len(services.pv_cases(user, status="open"))
+        return "portal/questions/panels/staff.html", context
+    return None
+
+
+# --- the HCP side ------------------------------------------------------------------------------
+@blueprint.route("/ask", methods=["GET", "POST"])
+@login_required
+def ask() -> Response | str:
+    actor = _actor()
+    policy.require_visible(policy.can_ask_question(actor), "That page")
+    wording = current_wording(services.CONSENT_PURPOSE)
+    form = AskForm()
+    form.setup(products=list_products(), channels=services.channel_choices(actor))
+    if request.method == "GET":
+        form.product_id.data = request.args.get("product", type=int)
+        form.about_family_id.data = request.args.get("material", type=int) or ""
+        form.consent_wording_id.data = str(wording.id)
+    elif form.validate_on_submit():
+        try:
+            question = services.ask_question(actor, form.to_input())
+        except InvalidInput as exc:
+            attach_errors(form, exc)
+            if "consent" in exc.errors:
+                form.consent.data = False
+        else:
+            flash(
+                f"Your question {question.reference} was sent to "
+                f"{team_label(question.owner_team)}. We will tell you when it is answered.",
+                "success",
+            )
+            return redirect(url_for(".detail", question_id=question.id))
+    # The box is ticked against the wording on the page: always the current one.
+    form.consent_wording_id.data = str(wording.id)
+    return render_template(
+        "portal/questions/ask.html",
+        form=form,
+        wording=wording,
+        about=_material_of_family(actor, form.about_family_id.data),
+        max_length=services.max_text_length(),
+    )
+
+
+def _material_of_family(actor: User, family_id: Any) -> Any:
+    """The material the HCP was reading, to name it on the form (None if not visible now)."""
+    try:
+        family = int(family_id or 0)
+    except (TypeError, ValueError):
+        return None
+    if not family:
+        return None
+    from content import services as content_services  # the content package's own read
+
+    return content_services.get_current_version(actor, family)
+
+
+@blueprint.route("/")
+@login_required
+def index() -> Response | str:
+    actor = _actor()
+    if policy.can_ask_question(actor):
+        return render_template("portal/questions/mine.html", questions=services.my_questions(actor))
+    policy.require_visible(policy.can_view_question_queue(actor), "That page")
+    return redirect(url_for(".queue"))
+
+
+# --- one question ----------------------------------------------------------------------------
+@blueprint.route("/<int:question_id>")
+@login_required
+def detail(question_id: int) -> str:
+    actor = _actor()
+    return _render_detail(actor, services.get_question(actor, question_id))
+
+
+def _render_detail(actor: User, question: Question, **forms: Any) -> str:
+    """The question page for ``actor``; ``forms`` replace the blank ones (kept text, errors)."""
+    entries = services.visible_entries(actor, question)
+    attachments = {
+        e.id: services.attachments_for(actor, e) for e in entries if e.kind is EntryKind.REPLY
+    }
+    if actor.is_hcp:
+        return render_template(
+            "portal/questions/hcp_detail.html",
+            question=question,
+            steps=services.timeline(question),
+            entries=entries,
+            attachments=attachments,
+            follow_up_form=forms.get("follow_up") or FollowUpForm(),
+            close_form=ReasonForm(prefix="close"),
+            max_length=services.max_text_length(),
+        )
+    can_work = policy.can_work_question(actor, question)
+    reply_form = forms.get("reply") or ReplyForm()
+    reassign_form = forms.get("reassign") or ReassignForm(prefix="reassign")
+    teams = services.reassign_choices(actor, question) if can_work else []
+    if can_work:
+        reply_form.set_materials(
+            services.shareable_materials(actor, product_id=question.product_id)
+        )
+        reassign_form.set_teams(teams)
+    return render_template(
+        "portal/questions/staff_detail.html",
+        question=question,
+        profile=question.hcp.hcp_profile,
+        entries=entries,
+        attachments=attachments,
+        pv_cases=services.pv_case_for(question, actor),
+        can_work=can_work,
+        reassign_teams=teams,
+        reply_form=reply_form,
+        note_form=forms.get("note") or NoteForm(prefix="note"),
+        reassign_form=reassign_form,
+        escalate_form=forms.get("escalate") or ReasonForm(prefix="escalate"),
+        close_form=forms.get("close") or ReasonForm(prefix="close"),
+    )
+
+
+def _act(
+    question_id: int,
+    action: Callable[[User], str],
+    *,
+    form: Any = None,
+    form_name: str = "",
+) -> Response | str:
+    """Run one service call for a question page's form: flash its outcome and go back to the
+    page. Refusals are flashed; a form with text is shown again, text kept, when the input was
+    invalid. ``NotFound`` becomes the 404 page (someone else's question does not exist)."""
+    actor = _actor()
+    if form is not None and not form.validate_on_submit():
+        flash("That form could not be read: try again.", "danger")
+        return redirect(url_for(".detail", question_id=question_id))
+    try:
+        message = action(actor)
+    except PortalError as exc:
+        if exc.status == 404:
+            raise
+        if form is not None and isinstance(exc, InvalidInput) and form_name:
+            attach_errors(form, exc)
+            return _render_detail(
+                actor, services.get_question(actor, question_id), **{form_name: form}
+            )
+        flash(exc.message, "danger")
+    else:
+        flash(message, "success")
+    return redirect(url_for(".detail", question_id=question_id))
+
+
+@blueprint.route("/<int:question_id>/follow-up", methods=["POST"])
+@login_required
+def follow_up(question_id: int) -> Response | str:
+    form = FollowUpForm()
+
+    def run(actor: User) -> str:
+        services.follow_up(actor, question_id, form.text.data or "")
+        return "Your follow-up was added. The team has been told."
+
+    return _act(question_id, run, form=form, form_name="follow_up")
+
+
+@blueprint.route("/<int:question_id>/helpful", methods=["POST"])
+@login_required
+def helpful(question_id: int) -> Response | str:
+    value = request.form.get("value", "")
+
+    def run(actor: User) -> str:
+        if value not in ("yes", "no"):
+            # Still ask the service first, so a question one may not see stays a 404.
+            services.get_question(actor, question_id)
+            raise InvalidInput("Choose yes or no.")
+        services.rate_answer(actor, question_id, helpful=value == "yes")
+        if value == "yes":
+            return "Thank you for telling us."
+        return "Thank you for telling us. You can add a follow-up to say what is missing."
+
+    return _act(question_id, run, form=ButtonForm())
+
+
+@blueprint.route("/<int:question_id>/close", methods=["POST"])
+@login_required
+def close(question_id: int) -> Response | str:
+    form = ReasonForm(prefix="close")
+
+    def run(actor: User) -> str:
+        question = services.close_question(actor, question_id, reason=form.reason.data or "")
+        return f"Question {question.reference} is closed."
+
+    return _act(question_id, run, form=form, form_name="close")
+
+
+@blueprint.route("/<int:question_id>/claim", methods=["POST"])
+@login_required
+def claim(question_id: int) -> Response | str:
+    def run(actor: User) -> str:
+        question = services.claim_question(actor, question_id)
+        return f"Question {question.reference} is now assigned to you."
+
+    return _act(question_id, run, form=ButtonForm())
+
+
+@blueprint.route("/<int:question_id>/reply", methods=["POST"])
+@login_required
+def reply(question_id: int) -> Response | str:
+    form = ReplyForm()
+
+    def run(actor: User) -> str:
+        services.reply_to_question(
+            actor, question_id, body=form.body.data or "", material_ids=form.materials.data or []
+        )
+        return "Answer sent. The HCP is told it is waiting for them in the portal."
+
+    return _act(question_id, run, form=form, form_name="reply")
+
+
+@blueprint.route("/<int:question_id>/note", methods=["POST"])
+@login_required
+def note(question_id: int) -> Response | str:
+    form = NoteForm(prefix="note")
+
+    def run(actor: User) -> str:
+        entry = services.add_note(actor, question_id, body=form.text.data or "")
+        return f"Internal note added (visible on the {entry.side.value} side only)."
+
+    return _act(question_id, run, form=form, form_name="note")
+
+
+@blueprint.route("/<int:question_id>/reassign", methods=["POST"])
+@login_required
+def reassign(question_id: int) -> Response | str:
+    form = ReassignForm(prefix="reassign")
+
+    def run(actor: User) -> str:
+        question = services.reassign_question(
+            actor, question_id, to_team=form.to_team.data or "", reason=form.reason.data or ""
+        )
+        who = question.assignee.name if question.assignee else "its queue"
+        return f"Handed to {team_label(question.owner_team)} ({who})."
+
+    return _act(question_id, run, form=form, form_name="reassign")
+
+
+@blueprint.route("/<int:question_id>/escalate", methods=["POST"])
+@login_required
+def escalate(question_id: int) -> Response | str:
+    form = ReasonForm(prefix="escalate")
+
+    def run(actor: User) -> str:
+        question = services.escalate_question(actor, question_id, reason=form.reason.data or "")
+        lead = question.assignee.name if question.assignee else "the team lead"
+        return f"Escalated to {lead}."
+
+    # Flashed rather than shown on the form: a missing team lead is not the form's to fix.
+    return _act(question_id, run, form=form)
+
+
+# --- the staff queue -----------------------------------------------------------------------------
+@blueprint.route("/queue")
+@login_required
+def queue() -> str:
+    actor = _actor()
+    policy.require_visible(policy.can_view_question_queue(actor), "The question queue")
+    read_only = policy.is_read_only(actor)
+    teams = services.queue_teams(actor)
+    views = ("team", "all") if read_only else services.QUEUE_VIEWS
+    view = request.args.get("view", "")
+    if view not in views:
+        view = views[0] if read_only else "mine"
+    team = request.args.get("team", "")
+    if team not in {t.value for t in teams}:
+        team = teams[0].value if read_only and view == "team" and teams else ""
+    include_closed = request.args.get("closed") == "1"
+    return render_template(
+        "portal/questions/queue.html",
+        questions=services.queue(
+            actor, view=view, team=team or None, include_closed=include_closed
+        ),
+        view=view,
+        views=views,
+        team=team,
+        teams=teams,
+        include_closed=include_closed,
+        read_only=read_only,
+    )
+
+
+# --- PV cases ------------------------------------------------------------------------------------
+@blueprint.route("/pv")
+@login_required
+def pv_cases() -> str:
+    actor = _actor()
+    status = request.args.get("status", "open")
+    if status not in PV_STATUSES:
+        status = "open"
+    return render_template(
+        "portal/questions/pv_cases.html",
+        cases=services.pv_cases(actor, status=status),
+        status=status,
+        statuses=PV_STATUSES,
+    )
+
+
+@blueprint.route("/pv/<int:case_id>", methods=["GET", "POST"])
+@login_required
+def pv_case(case_id: int) -> Response | str:
+    actor = _actor()
+    case = services.get_pv_case(actor, case_id)
+    form = PvCaseForm.of(case) if request.method == "GET" else PvCaseForm()
+    if form.validate_on_submit():
+        try:
+            services.update_pv_case(actor, case_id, form.to_input())
+        except InvalidInput as exc:
+            attach_errors(form, exc)
+        except PortalError as exc:
+            if exc.status == 404:
+                raise
+            flash(exc.message, "danger")
+            return redirect(url_for(".pv_case", case_id=case_id))
+        else:
+            flash(f"{case.reference} saved.", "success")
+            return redirect(url_for(".pv_case", case_id=case_id))
+    return _render_pv_case(actor, case, form)
+
+
+def _render_pv_case(actor: User, case: PvCase, form: PvCaseForm) -> str:
+    return render_template(
+        "portal/questions/pv_case.html",
+        case=case,
+        form=form,
+        can_work=policy.can_work_pv_case(actor, case),
+        PvCaseStatus=PvCaseStatus,
+    )
+
+
+def _pv_act(case_id: int, action: Callable[[User], str]) -> Response:
+    actor = _actor()
+    if not ButtonForm().validate_on_submit():
+        flash("That form could not be read: try again.", "danger")
+        return redirect(url_for(".pv_case", case_id=case_id))
+    try:
+        flash(action(actor), "success")
+    except PortalError as exc:
+        if exc.status == 404:
+            raise
+        flash(exc.message, "danger")
+    return redirect(url_for(".pv_case", case_id=case_id))
+
+
+@blueprint.route("/pv/<int:case_id>/acknowledge", methods=["POST"])
+@login_required
+def pv_acknowledge(case_id: int) -> Response:
+    def run(actor: User) -> str:
+        case = services.acknowledge_pv_case(actor, case_id)
+        return f"{case.reference} acknowledged: the clock has stopped."
+
+    return _pv_act(case_id, run)
+
+
+@blueprint.route("/pv/<int:case_id>/close", methods=["POST"])
+@login_required
+def pv_close(case_id: int) -> Response:
+    def run(actor: User) -> str:
+        case = services.close_pv_case(actor, case_id)
+        return f"{case.reference} is closed."
+
+    return _pv_act(case_id, run)
