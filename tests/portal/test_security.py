@@ -268,6 +268,9 @@ def test_same_form_post_with_the_csrf_token_goes_through(own_client, world, name
         ("admin", "/admin/users/{hcp_id}"),
         ("admin", "/admin/users/{rep_id}"),
         ("admin", "/admin/users/{suspended_id}"),
+        ("admin", "/admin/routing/"),
+        ("admin", "/admin/routing/rules/new"),
+        ("admin", "/admin/routing/slas"),
     ],
 )
 def test_every_post_form_on_a_page_carries_a_csrf_token(own_client, world, actor, path):
@@ -347,6 +350,16 @@ PAGES = [
     ("admin", "/admin/users/{rep_id}"),
     ("admin", "/audit"),
     ("admin", "/audit?verify=1"),
+    ("hcp", "/questions/ask"),
+    ("hcp", "/questions/"),
+    ("hcp", "/notifications"),
+    ("rep", "/questions/queue"),
+    ("msl", "/questions/queue?view=all"),
+    ("compliance", "/questions/pv"),
+    ("admin", "/admin/routing/"),
+    ("admin", "/admin/routing/slas"),
+    ("admin", "/admin/routing/holidays"),
+    ("admin", "/admin/routing/labels"),
 ]
 
 
