@@ -115,6 +115,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     import portal.inquiries.demo  # noqa: F401  (registers the demo questions with seed-demo)
     from chat import blueprint as chat_blueprint
+    from chat import review_blueprint as chat_review_blueprint
     from content import blueprint as content_blueprint
     from portal.admin.views import blueprint as admin_blueprint
     from portal.auth.views import blueprint as auth_blueprint
@@ -127,5 +128,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_blueprint, url_prefix="/admin")
     app.register_blueprint(content_blueprint, url_prefix="/library")
     app.register_blueprint(chat_blueprint, url_prefix="/chat")
+    app.register_blueprint(chat_review_blueprint, url_prefix="/compliance/chats")
     app.register_blueprint(questions_blueprint, url_prefix="/questions")
     app.register_blueprint(routing_admin_blueprint, url_prefix="/admin/routing")

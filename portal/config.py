@@ -89,5 +89,10 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "BUSINESS_OPENS": os.environ.get("BUSINESS_OPENS", "09:00"),
         "BUSINESS_CLOSES": os.environ.get("BUSINESS_CLOSES", "17:00"),
         "QUESTION_MAX_LENGTH": env_int("QUESTION_MAX_LENGTH", 4000),
+        # Chat: sending rate per user, invitation limits, "new message" e-mail throttle.
+        "CHAT_RATE_LIMIT": os.environ.get("CHAT_RATE_LIMIT", "30 per 10 seconds"),
+        "CHAT_DECLINE_COOLDOWN_DAYS": env_int("CHAT_DECLINE_COOLDOWN_DAYS", 30),
+        "CHAT_MAX_PENDING_INVITATIONS": env_int("CHAT_MAX_PENDING_INVITATIONS", 3),
+        "CHAT_EMAIL_INTERVAL_MINUTES": env_int("CHAT_EMAIL_INTERVAL_MINUTES", 60),
         "DEMO_PASSWORD": "demo-pass-2026",
     }

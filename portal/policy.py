@@ -426,3 +426,70 @@ def can_manage_routing(actor: Any) -> bool:
 def can_view_routing(actor: Any) -> bool:
     """Compliance may read the routing set-up."""
     return _active(actor) and _role(actor) in (Role.ADMIN, Role.COMPLIANCE)
+
+
+# --- Chat ----------------------------------------------------------------------------------------
+# Conversations are duck-typed (``hcp_id``, ``staff_id``, ``state``).
+
+
+def can_chat_with(hcp: Any, staff: Any) -> bool:
+    """A verified HCP may opt in to chat with an active rep or MSL who covers their territory."""
+    if not can_see_professional_content(hcp) or _role(hcp) is not Role.HCP:
+        return False
+    if staff is None or _role(staff) not in FIELD_ROLES or staff.suspended:
+        return False
+    territory = hcp.hcp_profile.territory if hcp.hcp_profile else None
+    return territory is not None and any(t.id == territory.id for t in staff.territories)
+
+
+def can_invite_to_chat(staff: Any, hcp: Any) -> bool:
+    """Reps and MSLs invite the HCPs of their own territories (the HCP still has to opt in)."""
+    return _active(staff) and can_chat_with(hcp, staff)
+
+
+def can_view_conversation(actor: Any, conversation: Any) -> bool:
+    """The two participants, and compliance (read-only). Nobody else, not even by id: reps and
+    MSLs never see each other's conversations."""
+    role = _role(actor)
+    if role is None or not _active(actor):
+        return False
+    if role is Role.COMPLIANCE:
+        return True
+    return actor.id in (conversation.hcp_id, conversation.staff_id)
+
+
+def can_send_in_conversation(actor: Any, conversation: Any) -> bool:
+    """Participants send only while the HCP's consent is open (the conversation is active)."""
+    return (
+        can_view_conversation(actor, conversation)
+        and actor.id in (conversation.hcp_id, conversation.staff_id)
+        and str(conversation.state) == "active"
+    )
+
+
+def can_end_conversation(actor: Any, conversation: Any) -> bool:
+    """Only the HCP ends a chat, at any moment."""
+    return (
+        _role(actor) is Role.HCP
+        and _active(actor)
+        and actor.id == conversation.hcp_id
+        and str(conversation.state) == "active"
+    )
+
+
+def can_share_in_chat(actor: Any, conversation: Any, material: Any, now: Any) -> bool:
+    """Staff share approved material their role may share, into their own active chat."""
+    return (
+        is_staff(actor)
+        and can_send_in_conversation(actor, conversation)
+        and can_share_material(actor, material, now)
+    )
+
+
+def can_review_chats(actor: Any) -> bool:
+    """Compliance auditors read every conversation, with the originals of edits and deletions."""
+    return _role(actor) is Role.COMPLIANCE and _active(actor)
+
+
+def can_manage_restricted_phrases(actor: Any) -> bool:
+    return can_administer(actor)

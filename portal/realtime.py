@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 _PENDING = "portal.pending_emits"
+_CALLBACKS = "portal.after_commit_calls"
 
 
 def emit_after_commit(session: Session, event_name: str, data: Any, **kwargs: Any) -> None:
     """Queue a Socket.IO emit on ``session``: it is sent after commit and dropped on rollback."""
     session.info.setdefault(_PENDING, []).append((event_name, data, kwargs))
+
+
+def call_after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once ``session`` commits (dropped on rollback): real-time side effects
+    other than emits, such as taking sockets out of a room."""
+    session.info.setdefault(_CALLBACKS, []).append(callback)
 
 
 def pending_emits(session: Session) -> list[tuple[str, Any, dict[str, Any]]]:
@@ -23,14 +31,17 @@ def pending_emits(session: Session) -> list[tuple[str, Any, dict[str, Any]]]:
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
     queued = session.info.pop(_PENDING, [])
-    if not queued:
-        return
-    from portal.extensions import socketio
+    callbacks = session.info.pop(_CALLBACKS, [])
+    if queued:
+        from portal.extensions import socketio
 
-    for event_name, data, kwargs in queued:
-        socketio.emit(event_name, data, **kwargs)
+        for event_name, data, kwargs in queued:
+            socketio.emit(event_name, data, **kwargs)
+    for callback in callbacks:
+        callback()
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_pending(session: Session, previous_transaction: Any) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_CALLBACKS, None)

@@ -242,6 +242,48 @@ def _open_pv_case(
     return case
 
 
+def report_possible_adverse_event(
+    actor: User | None,
+    *,
+    source: str,
+    source_ref: str,
+    text: str,
+    reasons: Sequence[str],
+    reporter: User,
+    received_at: dt.datetime,
+) -> PvCase:
+    """Open a PV case for something said outside a question (a chat message), on the adverse
+    event clock, in the CALLER's transaction (it never commits: the case exists only if what
+    was said is stored). Audit: ``pv_case.open``. Notifies Pharmacovigilance."""
+    sla = facts.slas()[Category.ADVERSE_EVENT.value]
+    due_at = facts.calendar().due_at(received_at, sla)
+    case = PvCase(
+        source=source,
+        source_ref=source_ref,
+        source_text=text,
+        reasons=list(reasons),
+        reporter_id=reporter.id,
+        reporter=reporter.name if reporter.is_hcp else "",
+        status=PvCaseStatus.OPEN,
+        due_at=due_at,
+        created_at=received_at,
+    )
+    db.session.add(case)
+    db.session.flush()
+    audit.record(
+        actor, "pv_case.open", case, source=source, ref=source_ref,
+        due_at=due_at.isoformat(), reasons=list(reasons),
+    )  # fmt: skip
+    notifications.notify(
+        _team_members(TeamKey.PHARMACOVIGILANCE),
+        kind="pv_case",
+        title=f"New possible adverse event {case.reference}, due {_when(due_at)}",
+        endpoint="questions.pv_case",
+        case_id=case.id,
+    )
+    return case
+
+
 def _when(moment: dt.datetime) -> str:
     return moment.strftime("%d %b %Y %H:%M UTC")
 

@@ -15,6 +15,12 @@ DEFAULT_WORDINGS: dict[str, str] = {
         "me about this question through the channel I chose. My question and the answer are "
         "kept as a record, as the law requires."
     ),
+    "chat": (
+        "I choose to chat privately with this company representative through the portal. I "
+        "understand that the conversation is recorded and may be reviewed by the company's "
+        "compliance team, that anything I write about a patient's side effect is passed to "
+        "Pharmacovigilance as the law requires, and that I can end the chat at any moment."
+    ),
 }
 
 
