@@ -364,9 +364,13 @@ def start_chat(hcp: User, staff_id: int, *, wording_id: Any) -> Conversation:
     if pending is not None:
         pending.status = InvitationStatus.ACCEPTED
         pending.decided_at = utcnow()
-    conversation = _opt_in(
-        hcp, staff, wording_id=wording_id, via="hcp_started", conversation=conversation
-    )
+    try:
+        conversation = _opt_in(
+            hcp, staff, wording_id=wording_id, via="hcp_started", conversation=conversation
+        )
+    except PortalError:
+        db.session.rollback()  # nothing of a refused opt-in is kept (the invitation stays pending)
+        raise
     db.session.commit()
     return conversation
 
@@ -478,10 +482,14 @@ def accept_invitation(hcp: User, invitation_id: int, *, wording_id: Any) -> Conv
     invitation.status = InvitationStatus.ACCEPTED
     invitation.decided_at = utcnow()
     audit.record(hcp, "chat.invitation_accepted", invitation)
-    conversation = _opt_in(
-        hcp, staff, wording_id=wording_id, via="invitation",
-        conversation=_conversation_between(hcp.id, staff.id),
-    )  # fmt: skip
+    try:
+        conversation = _opt_in(
+            hcp, staff, wording_id=wording_id, via="invitation",
+            conversation=_conversation_between(hcp.id, staff.id),
+        )  # fmt: skip
+    except PortalError:
+        db.session.rollback()  # the invitation stays pending, its acceptance unaudited
+        raise
     db.session.commit()
     return conversation
 
@@ -811,7 +819,8 @@ def _own_message(actor: User, message_id: Any) -> tuple[Message, Conversation]:
 
 def edit_message(actor: User, message_id: Any, body: Any) -> dict[str, Any]:
     """Change one's own message: the original is kept for compliance; participants see
-    "edited". Staff edits pass the restricted-phrase check too. Audit: ``chat.message_edited``."""
+    "edited". Staff edits pass the restricted-phrase check too; an edit describing a possible
+    adverse event flags the message and opens a PV case. Audit: ``chat.message_edited``."""
     message, conversation = _own_message(actor, message_id)
     if not policy.can_send_in_conversation(actor, conversation):
         raise ConsentRequired("This chat has ended.")
@@ -820,8 +829,21 @@ def edit_message(actor: User, message_id: Any, body: Any) -> dict[str, Any]:
         _check_restricted(actor, conversation, text)
     db.session.add(MessageRevision(message_id=message.id, kind="edit", previous_body=message.body))
     message.body = text
-    message.edited_at = utcnow()
+    message.edited_at = now = utcnow()
     audit.record(actor, "chat.message_edited", message, conversation=conversation.id)
+    # An edit is something said too: a possible adverse event it adds reaches PV like a new
+    # message would (a message already flagged has its case; PV sees the edit there).
+    finding = detection.detect_adverse_event(text)
+    if finding.flagged and "adverse_event" not in (message.flags or []):
+        from portal.inquiries.services import report_possible_adverse_event
+
+        message.flags = [*(message.flags or []), "adverse_event"]
+        is_staff = actor.id == conversation.staff_id
+        report_possible_adverse_event(
+            actor, source="chat", source_ref=f"C-{conversation.id}#{message.seq}", text=text,
+            reasons=finding.reasons, reporter=conversation.hcp if not is_staff else actor,
+            received_at=now,
+        )  # fmt: skip
     payload = serialize_message(message)
     _emit("message_updated", payload, room(conversation.id))
     db.session.commit()
@@ -933,3 +955,16 @@ def ensure_default_restricted_phrases() -> None:
 
 def is_participant_role(user: User) -> bool:
     return user.role is Role.HCP or user.role in policy.FIELD_ROLES
+
+
+def has_active_chat(hcp: User) -> bool:
+    """Whether the HCP has at least one chat they opted in to (offered as a reply channel for
+    their questions)."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Conversation)
+            .where(Conversation.hcp_id == hcp.id, Conversation.state == ConversationState.ACTIVE)
+        )
+        or 0
+    ) > 0

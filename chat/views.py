@@ -1,5 +1,264 @@
-"""Chat pages (the conversation UI arrives with the chat feature)."""
+"""Chat pages: "My team" (opt in, invitations), the conversation page, the HCP's chat settings.
 
-from flask import Blueprint
+Thin on purpose: each view parses its form, finds the actor and calls one service; refusals are
+flashed (``NotFound`` stays a 404, so ids reveal nothing). Everything live goes over the
+Socket.IO namespace ``/chat`` (:mod:`chat.events`); the page only paints the first state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from chat import services
+from chat.forms import ButtonForm, ConsentForm, EndForm, InviteForm, as_int
+from chat.models import Conversation
+from portal import policy
+from portal.errors import NotFound, PortalError
+from portal.models import Role, User
 
 blueprint = Blueprint("chat", __name__)
+
+
+def _actor() -> User:
+    actor: User = current_user._get_current_object()
+    return actor
+
+
+@blueprint.app_context_processor
+def _chat_unread() -> dict[str, int]:
+    # The unread badge next to "Chat" in the navigation bar.
+    actor = current_user
+    if not getattr(actor, "is_authenticated", False) or not policy.can_use_chat(actor):
+        return {"chat_unread": 0}
+    return {"chat_unread": services.unread_total(actor)}
+
+
+def _require_chat_user(actor: User) -> None:
+    """Chat is for verified HCPs and the reps and MSLs who talk with them."""
+    policy.require_visible(policy.can_use_chat(actor), "That page")
+
+
+def _require_hcp(actor: User) -> None:
+    _require_chat_user(actor)
+    policy.require_visible(actor.role is Role.HCP, "That page")
+
+
+def _form_problem(form: Any) -> str:
+    for errors in form.errors.values():
+        for error in errors:
+            return str(error)
+    return "Please try again."
+
+
+def _refused(exc: PortalError, endpoint: str, **values: Any) -> Response:
+    """A service's refusal: flashed on the page the person came from; not found stays 404."""
+    if isinstance(exc, NotFound):
+        raise exc
+    flash(exc.message, "danger")
+    return redirect(url_for(endpoint, **values))
+
+
+# --- the conversation page -----------------------------------------------------------------------
+@blueprint.route("/")
+@login_required
+def index() -> str:
+    actor = _actor()
+    _require_chat_user(actor)
+    conversations = services.list_conversations(actor)
+    selected: Conversation | None = None
+    wanted = request.args.get("conversation")
+    if wanted is not None:
+        selected = services.get_conversation(actor, as_int(wanted))
+        # Compliance reads through the review pages; this page is for the two participants.
+        policy.require_visible(selected.has(actor.id), "That conversation")
+    elif conversations:
+        selected = services.get_conversation(actor, conversations[0]["id"])
+    messages: list[dict[str, Any]] = []
+    more = False
+    receipts: dict[str, Any] = {}
+    materials: list[dict[str, Any]] = []
+    if selected is not None:
+        messages, more = services.latest_messages(actor, selected.id)
+        receipts = services.receipts(actor, selected.id)
+        materials = services.shareable_materials(actor, selected.id)
+    current = next((c for c in conversations if selected and c["id"] == selected.id), None)
+    data = {
+        "me": {"id": actor.id, "name": actor.name, "role": actor.role.value},
+        "is_hcp": actor.role is Role.HCP,
+        "conversations": conversations,
+        "selected": selected.id if selected else None,
+        "messages": messages,
+        "more": more,
+        "receipts": receipts,
+        "max_length": services.MAX_BODY,
+        "team_url": url_for(".team"),
+    }
+    return render_template(
+        "chat/index.html",
+        data=data,
+        conversations=conversations,
+        selected=selected,
+        current=current,
+        materials=materials,
+        end_form=EndForm(),
+        max_length=services.MAX_BODY,
+    )
+
+
+@blueprint.route("/<int:conversation_id>/end", methods=["POST"])
+@login_required
+def end(conversation_id: int) -> Response:
+    actor = _actor()
+    form = EndForm()
+    via = "settings" if form.via.data == "settings" else "conversation"
+    back = (
+        url_for(".settings")
+        if via == "settings"
+        else url_for(".index", conversation=conversation_id)
+    )
+    if not form.validate_on_submit():
+        flash(_form_problem(form), "danger")
+        return redirect(back)
+    try:
+        conversation = services.end_chat(actor, conversation_id, via=via)
+    except PortalError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        flash(exc.message, "danger")
+        return redirect(back)
+    flash(
+        f"You ended the chat with {conversation.staff.name}. They can no longer write to you.",
+        "success",
+    )
+    return redirect(back)
+
+
+# --- my team: opt in, invitations ----------------------------------------------------------------
+@blueprint.route("/team")
+@login_required
+def team() -> str:
+    actor = _actor()
+    _require_chat_user(actor)
+    if actor.role is Role.HCP:
+        return render_template(
+            "chat/team.html",
+            members=services.my_team(actor),
+            wording=services.consent_wording(),
+            form=ConsentForm(),
+            decline_form=ButtonForm(),
+        )
+    states = {c["peer"]["id"]: c for c in services.list_conversations(actor)}
+    return render_template(
+        "chat/invite.html",
+        hcps=services.invitable_hcps(actor),
+        states=states,
+        form=InviteForm(),
+    )
+
+
+@blueprint.route("/start", methods=["POST"])
+@login_required
+def start() -> Response:
+    actor = _actor()
+    _require_hcp(actor)
+    form = ConsentForm()
+    if not form.validate_on_submit():
+        flash(_form_problem(form), "danger")
+        return redirect(url_for(".team"))
+    try:
+        conversation = services.start_chat(
+            actor, as_int(form.staff_id.data) or 0, wording_id=as_int(form.wording_id.data)
+        )
+    except PortalError as exc:
+        return _refused(exc, ".team")
+    flash(f"You can now chat with {conversation.staff.name}.", "success")
+    return redirect(url_for(".index", conversation=conversation.id))
+
+
+@blueprint.route("/invitations/<int:invitation_id>/accept", methods=["POST"])
+@login_required
+def accept(invitation_id: int) -> Response:
+    actor = _actor()
+    _require_hcp(actor)
+    form = ConsentForm()
+    if not form.validate_on_submit():
+        flash(_form_problem(form), "danger")
+        return redirect(url_for(".team"))
+    try:
+        conversation = services.accept_invitation(
+            actor, invitation_id, wording_id=as_int(form.wording_id.data)
+        )
+    except PortalError as exc:
+        return _refused(exc, ".team")
+    flash(f"You can now chat with {conversation.staff.name}.", "success")
+    return redirect(url_for(".index", conversation=conversation.id))
+
+
+@blueprint.route("/invitations/<int:invitation_id>/decline", methods=["POST"])
+@login_required
+def decline(invitation_id: int) -> Response:
+    actor = _actor()
+    _require_hcp(actor)
+    if not ButtonForm().validate_on_submit():
+        return redirect(url_for(".team"))
+    try:
+        invitation = services.decline_invitation(actor, invitation_id)
+    except PortalError as exc:
+        return _refused(exc, ".team")
+    flash(f"You declined {invitation.staff.name}'s invitation.", "success")
+    return redirect(url_for(".team"))
+
+
+@blueprint.route("/invite", methods=["POST"])
+@login_required
+def invite() -> Response:
+    actor = _actor()
+    _require_chat_user(actor)
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return redirect(url_for(".team"))
+    try:
+        invitation = services.invite(
+            actor, as_int(form.hcp_id.data) or 0, note=form.note.data or ""
+        )
+    except PortalError as exc:
+        return _refused(exc, ".team")
+    flash(f"Invitation sent to {invitation.hcp.name}. They choose whether to chat.", "success")
+    return redirect(url_for(".team"))
+
+
+# --- the HCP's chat settings ---------------------------------------------------------------------
+@blueprint.route("/settings")
+@login_required
+def settings() -> str:
+    actor = _actor()
+    _require_hcp(actor)
+    active = [c for c in services.list_conversations(actor) if c["state"] == "active"]
+    return render_template(
+        "chat/settings.html",
+        active=active,
+        end_form=EndForm(via="settings"),
+        end_all_form=ButtonForm(),
+    )
+
+
+@blueprint.route("/settings/end-all", methods=["POST"])
+@login_required
+def end_all() -> Response:
+    actor = _actor()
+    _require_hcp(actor)
+    if not ButtonForm().validate_on_submit():
+        return redirect(url_for(".settings"))
+    try:
+        ended = services.end_all_chats(actor)
+    except PortalError as exc:
+        return _refused(exc, ".settings")
+    flash(
+        f"You ended {ended} chat{'s' if ended != 1 else ''}." if ended else "No chat was active.",
+        "success",
+    )
+    return redirect(url_for(".settings"))

@@ -493,3 +493,13 @@ def can_review_chats(actor: Any) -> bool:
 
 def can_manage_restricted_phrases(actor: Any) -> bool:
     return can_administer(actor)
+
+
+def can_use_chat(actor: Any) -> bool:
+    """Chat is for verified HCPs and the reps and MSLs who talk with them."""
+    role = _role(actor)
+    return (
+        (role is Role.HCP or role in FIELD_ROLES)
+        and _active(actor)
+        and can_see_professional_content(actor)
+    )

@@ -1,0 +1,140 @@
+"""The chat journey through the real page, two people at once: the HCP writes, the MSL sees it
+live and answers, both see read marks and typing, markup stays text, the HCP ends the chat."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import screenshot, sign_in
+
+MSL_NAME = "Dr. Morgan Liaison"
+HCP_NAME = "Dr. Harper Cole"
+
+
+@pytest.fixture
+def other_page(browser: Any, live_server: str) -> Iterator[Any]:
+    """A second browser (its own cookies): the other person in the conversation."""
+    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    new_page = context.new_page()
+    errors: list[str] = []
+    new_page.on("pageerror", lambda exc: errors.append(str(exc)))
+    new_page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    new_page.js_errors = errors
+    yield new_page
+    context.close()
+
+
+def _open_chat_with_msl(page: Any) -> str:
+    """The HCP's conversation with the MSL: the demo's, or one started on "My team"."""
+    page.goto("/chat/")
+    existing = page.locator("[data-testid=conversation]", has_text=MSL_NAME)
+    if existing.count():
+        existing.first.click()
+    if not existing.count() or page.get_by_test_id("chat-pane").get_attribute("data-state") != (
+        "active"
+    ):
+        page.goto("/chat/team")
+        member = page.locator("[data-testid=member]", has_text=MSL_NAME)
+        expect(member.get_by_test_id("consent-wording")).to_be_visible()
+        screenshot(page, "chat-team")
+        member.locator("input[name=consent]").check()
+        member.locator("button[type=submit]").click()
+    expect(page.get_by_test_id("chat-pane")).to_have_attribute("data-state", "active")
+    match = re.search(r"conversation=(\d+)", page.url)
+    assert match is not None, page.url
+    return match.group(1)
+
+
+def _live(page: Any) -> None:
+    expect(page.get_by_test_id("chat-pane")).to_have_attribute("data-live", "yes")
+
+
+def test_hcp_and_msl_chat_live_and_the_hcp_ends_it(page: Any, other_page: Any) -> None:
+    hcp, msl = page, other_page
+    sign_in(hcp, "hcp")
+    conversation_id = _open_chat_with_msl(hcp)
+    _live(hcp)
+
+    sign_in(msl, "msl")
+    msl.goto(f"/chat/?conversation={conversation_id}")
+    _live(msl)
+    expect(msl.get_by_test_id("end-chat")).to_have_count(0)
+
+    # The HCP types: the MSL sees it. Markup is shown as text, never run or rendered.
+    text = "Hello from the browser journey <b>x</b> <img src=x onerror=alert(1)>"
+    hcp.get_by_test_id("chat-input").fill(text[:10])
+    expect(msl.get_by_test_id("typing")).to_contain_text(f"{HCP_NAME} is typing")
+    hcp.get_by_test_id("chat-input").fill(text)
+    hcp.get_by_test_id("chat-input").press("Enter")
+    expect(hcp.get_by_test_id("chat-input")).to_have_value("")
+
+    mine = hcp.locator(".chat-msg.mine", has_text="Hello from the browser journey").last
+    received = msl.locator(".chat-msg.theirs", has_text="Hello from the browser journey").last
+    expect(received.get_by_test_id("message-body")).to_have_text(text)
+    expect(msl.locator("#chat-message-list b, #chat-message-list img")).to_have_count(0)
+    expect(msl.get_by_test_id("typing")).to_have_text("")
+    # The MSL's page is on screen, so the HCP's message turns "read".
+    expect(mine.get_by_test_id("mark")).to_have_attribute("data-mark", "read")
+
+    # The MSL answers (Shift+Enter makes a new line); the HCP sees it live and reads it.
+    box = msl.get_by_test_id("chat-input")
+    box.fill("Thank you, Dr. Cole.")
+    box.press("Shift+Enter")
+    box.type("Here is what the study says.")
+    box.press("Enter")
+    reply = hcp.locator(".chat-msg.theirs", has_text="Here is what the study says.").last
+    expect(reply.get_by_test_id("message-body")).to_have_text(
+        "Thank you, Dr. Cole.\nHere is what the study says."
+    )
+    answer = msl.locator(".chat-msg.mine", has_text="Here is what the study says.").last
+    expect(answer.get_by_test_id("mark")).to_have_attribute("data-mark", "read")
+    expect(hcp.locator("#chat-message-list [data-testid=message]")).to_have_count(
+        msl.locator("#chat-message-list [data-testid=message]").count()
+    )
+
+    # A side effect the HCP mentions: the MSL is reminded of the PV case; the HCP sees no banner.
+    hcp.get_by_test_id("chat-input").fill("My patient developed a rash after starting Cardiovex.")
+    hcp.get_by_test_id("chat-input").press("Enter")
+    flagged = msl.locator(".chat-msg.theirs", has_text="developed a rash").last
+    expect(flagged.get_by_test_id("ae-banner")).to_contain_text("a PV case was opened")
+    expect(hcp.get_by_test_id("ae-banner")).to_have_count(0)
+
+    # The MSL shares an approved material: the HCP gets a card linking to the library.
+    picker = msl.locator("#chat-material")
+    if picker.locator("option").count() > 1:
+        title = picker.locator("option").nth(1).inner_text()
+        picker.select_option(index=1)
+        msl.locator("#chat-share").click()
+        card = hcp.get_by_test_id("material-card").filter(has_text=title).last
+        expect(card.locator("a")).to_have_attribute("href", re.compile(r"^/library/"))
+    screenshot(hcp, "chat-hcp")
+    screenshot(msl, "chat-msl")
+
+    # The HCP ends the chat in one click: the MSL's composer closes at once, with the notice.
+    hcp.get_by_test_id("end-chat").locator("button").click()
+    expect(hcp.locator(".alert-success")).to_contain_text(f"You ended the chat with {MSL_NAME}")
+    expect(hcp.get_by_test_id("state-notice")).to_contain_text("Chat again")
+    expect(hcp.get_by_test_id("end-chat")).to_be_hidden()
+    expect(hcp.get_by_test_id("chat-input")).to_be_disabled()
+    expect(msl.get_by_test_id("state-notice")).to_contain_text(f"{HCP_NAME} ended this chat")
+    expect(msl.get_by_test_id("chat-input")).to_be_disabled()
+    expect(msl.get_by_test_id("send")).to_be_disabled()
+    screenshot(hcp, "chat-hcp-ended")
+    screenshot(msl, "chat-msl-ended")
+
+    # After a reload the history is all there, once, in order.
+    msl.reload()
+    seqs = [
+        int(s)
+        for s in msl.locator("[data-testid=message][data-seq]").evaluate_all(
+            "items => items.map(i => i.dataset.seq)"
+        )
+    ]
+    assert seqs == sorted(set(seqs))
+    assert hcp.js_errors == [] and msl.js_errors == []
