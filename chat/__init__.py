@@ -1,6 +1,9 @@
 """Secure chat: opt-in private conversations between HCPs and their reps or MSLs."""
 
-from chat import services
+from chat import (
+    demo,  # noqa: F401  (registers the demo chats with seed-demo)
+    services,
+)
 from chat.review_views import blueprint as review_blueprint
 from chat.views import blueprint
 from portal.inquiries.services import register_chat_opt_in_check

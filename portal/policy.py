@@ -503,3 +503,8 @@ def can_use_chat(actor: Any) -> bool:
         and _active(actor)
         and can_see_professional_content(actor)
     )
+
+
+def can_view_restricted_phrases(actor: Any) -> bool:
+    """Administrators maintain the list; compliance reads it."""
+    return can_manage_restricted_phrases(actor) or can_review_chats(actor)
