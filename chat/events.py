@@ -1,21 +1,296 @@
-"""Socket.IO handlers of the ``/chat`` namespace.
+"""Socket.IO handlers of the ``/chat`` namespace: the protocol of ``docs/chat-protocol.md``.
 
-A connection is accepted only with a signed-in, active Flask-Login session; every event handler
-authorises again on the server.
+A connection is accepted only with a signed-in, active Flask-Login session. Every event loads the
+user again (Flask-Login's user loader runs in each event's own app context, so a suspension or a
+password reset takes effect at the next event), checks the payload's shape, calls one service and
+answers through the acknowledgement: ``{"ok": true, ...}`` or ``{"ok": false, "error": CODE,
+"message": TEXT}``. The services own every rule and queue the room's events until they commit.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
+from flask import request
 from flask_login import current_user
+from flask_socketio import join_room, leave_room
 
-from portal.extensions import socketio
+from chat import presence, services
+from portal import policy
+from portal.errors import InvalidInput, PermissionDenied, PortalError
+from portal.extensions import db, socketio
+from portal.models import User
 
-NAMESPACE = "/chat"
+log = logging.getLogger(__name__)
+
+NAMESPACE = services.NAMESPACE
+TYPING_INTERVAL = 2.0  # seconds: at most one typing event per user and conversation
+# The codes the protocol documents; anything else a service raises is reported as ``invalid``.
+ERROR_CODES = frozenset(
+    {
+        "not_found",
+        "consent_required",
+        "too_long",
+        "rate_limited",
+        "invalid",
+        "unavailable",
+        "restricted",
+        "forbidden",
+    }
+)
+
+Ack = dict[str, Any]
+Handler = Callable[[User, dict[str, Any]], Ack]
+
+# Per process: which user holds each connection (sids are per process too), so that
+# ``disconnect`` can tell presence even if the session no longer loads a user.
+_lock = threading.Lock()
+_users_by_sid: dict[str, int] = {}
+_last_typing: dict[tuple[int, int], float] = {}
 
 
+# --- connection -----------------------------------------------------------------------------------
 @socketio.on("connect", namespace=NAMESPACE)
 def connect(auth: Any = None) -> bool:
-    """Refuse connections that carry no valid portal session."""
-    return bool(current_user.is_authenticated and current_user.is_active)
+    """Refuse connections that carry no valid portal session; count the user as online."""
+    sid = request.sid  # type: ignore[attr-defined]
+    try:
+        user = _actor()
+        if user is None:
+            return False
+        join_room(services.user_room(user.id))
+        with _lock:
+            _users_by_sid[sid] = user.id
+        if presence.connected(user.id, sid):
+            _tell_presence(user, online=True)
+        return True
+    except Exception:
+        log.exception("chat connect failed (sid %s)", sid)
+        db.session.rollback()
+        return False
+    finally:
+        _end_transaction()
+
+
+@socketio.on("disconnect", namespace=NAMESPACE)
+def disconnect(reason: Any = None) -> None:
+    sid = request.sid  # type: ignore[attr-defined]
+    with _lock:
+        user_id = _users_by_sid.pop(sid, None)
+    if user_id is None:
+        return
+    try:
+        if presence.disconnected(user_id, sid):
+            user = db.session.get(User, user_id)
+            if user is not None:
+                _tell_presence(user, online=False)
+    except Exception:
+        log.exception("chat disconnect failed (sid %s)", sid)
+        db.session.rollback()
+    finally:
+        _end_transaction()
+
+
+def _tell_presence(user: User, *, online: bool) -> None:
+    # Only the peers of open (consented) conversations learn that someone came or went.
+    data = {"user_id": user.id, "online": online}
+    for conversation in services.list_conversations(user):
+        if conversation["state"] == "active":
+            socketio.emit(
+                "presence",
+                data,
+                to=services.user_room(conversation["peer"]["id"]),
+                namespace=NAMESPACE,
+            )
+
+
+# --- the event wrapper ----------------------------------------------------------------------------
+def _actor() -> User | None:
+    """The signed-in, active user, loaded afresh for this event; ``None`` otherwise."""
+    if not (current_user.is_authenticated and current_user.is_active):
+        return None
+    user: User = current_user._get_current_object()
+    return user
+
+
+def _end_transaction() -> None:
+    # No transaction may outlive the event: under gevent a long one on SQLite blocks everyone.
+    try:
+        db.session.rollback()
+    finally:
+        db.session.remove()
+
+
+def _error(code: str, message: str, **extra: Any) -> Ack:
+    return {"ok": False, "error": code, "message": message, **extra}
+
+
+def _event(name: str, *, empty_allowed: bool = False) -> Callable[[Handler], Handler]:
+    """Register ``handler(user, payload) -> ack`` for the client event ``name``."""
+
+    def register(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def on_event(data: Any = None, *_ignored: Any) -> Ack:
+            sid = request.sid  # type: ignore[attr-defined]
+            try:
+                user = _actor()
+                if user is None:
+                    return _error("forbidden", "Your session has ended: sign in again.")
+                if data is None and empty_allowed:
+                    data = {}
+                if not isinstance(data, dict):
+                    raise InvalidInput("The payload must be an object.")
+                return handler(user, data)
+            except services.Restricted as exc:
+                return _error("restricted", str(exc), phrase=exc.phrase)
+            except PortalError as exc:
+                code = services.error_code(exc)
+                return _error(code if code in ERROR_CODES else "invalid", str(exc))
+            except Exception:
+                log.exception("chat event %r failed (sid %s)", name, sid)
+                db.session.rollback()
+                return _error("unavailable", "Something went wrong on our side; please retry.")
+            finally:
+                _end_transaction()
+
+        socketio.on_event(name, on_event, namespace=NAMESPACE)
+        return handler
+
+    return register
+
+
+# --- payload fields -------------------------------------------------------------------------------
+def _int(data: dict[str, Any], key: str, *, default: int | None = None) -> int:
+    value = data.get(key, default)
+    if value is None:
+        raise InvalidInput(f"{key} is required.", field=key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput(f"{key} must be an integer.", field=key)
+    return value
+
+
+def _str(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key} must be a string.", field=key)
+    return value
+
+
+def _participant(user: User, conversation_id: int) -> Any:
+    """The conversation if ``user`` takes part in it. Compliance may see every conversation but
+    reads them in the review pages: it joins no room and sends nothing (``forbidden``)."""
+    conversation = services.get_conversation(user, conversation_id)
+    if not conversation.has(user.id):
+        raise PermissionDenied("Compliance reads conversations in the review pages.")
+    return conversation
+
+
+# --- client events --------------------------------------------------------------------------------
+@_event("conversations", empty_allowed=True)
+def conversations(user: User, data: dict[str, Any]) -> Ack:
+    return {"ok": True, "conversations": services.list_conversations(user)}
+
+
+@_event("join")
+def join(user: User, data: dict[str, Any]) -> Ack:
+    """Replay what came after ``after_seq`` and, while the chat is open, follow it live."""
+    conversation = _participant(user, _int(data, "conversation_id"))
+    after_seq = _int(data, "after_seq", default=0)
+    live = policy.can_send_in_conversation(user, conversation)
+    if live:
+        room = services.room(conversation.id)
+        join_room(room)
+        # The HCP may have ended the chat between the check and the join: their end_chat took
+        # every socket of the staff member out of the room, so this one must leave too.
+        db.session.refresh(conversation)
+        if not policy.can_send_in_conversation(user, conversation):
+            leave_room(room)
+            live = False
+    messages, more = services.messages_after(user, conversation.id, after_seq)
+    return {"ok": True, "messages": messages, "more": more, "live": live}
+
+
+@_event("leave")
+def leave(user: User, data: dict[str, Any]) -> Ack:
+    conversation = _participant(user, _int(data, "conversation_id"))
+    leave_room(services.room(conversation.id))
+    return {"ok": True}
+
+
+@_event("history")
+def history(user: User, data: dict[str, Any]) -> Ack:
+    conversation = _participant(user, _int(data, "conversation_id"))
+    messages, more = services.messages_before(user, conversation.id, _int(data, "before_seq"))
+    return {"ok": True, "messages": messages, "more": more}
+
+
+@_event("send")
+def send(user: User, data: dict[str, Any]) -> Ack:
+    conversation_id = _int(data, "conversation_id")
+    client_id = _str(data, "client_id")
+    material_id = data.get("material_id")
+    if material_id is not None:
+        message, _created = services.send_message(
+            user, conversation_id, client_id=client_id, material_id=_int(data, "material_id")
+        )
+    else:
+        message, _created = services.send_message(
+            user, conversation_id, client_id=client_id, body=_str(data, "body")
+        )
+    return {"ok": True, "message": message}
+
+
+@_event("read")
+def read(user: User, data: dict[str, Any]) -> Ack:
+    services.mark_read(user, _int(data, "conversation_id"), _int(data, "seq"))
+    return {"ok": True}
+
+
+@_event("delivered")
+def delivered(user: User, data: dict[str, Any]) -> Ack:
+    services.mark_delivered(user, _int(data, "conversation_id"), _int(data, "seq"))
+    return {"ok": True}
+
+
+@_event("typing")
+def typing(user: User, data: dict[str, Any]) -> Ack:
+    """Ephemeral: nothing stored; at most one per user and conversation every two seconds."""
+    conversation = _participant(user, _int(data, "conversation_id"))
+    if not policy.can_send_in_conversation(user, conversation):
+        raise services.ConsentRequired("This chat has ended.")
+    key, now = (user.id, conversation.id), time.monotonic()
+    with _lock:
+        if now - _last_typing.get(key, float("-inf")) < TYPING_INTERVAL:
+            return {"ok": True, "sent": False}
+        _last_typing[key] = now
+    socketio.emit(
+        "typing",
+        {"conversation_id": conversation.id, "user_id": user.id},
+        to=services.room(conversation.id),
+        skip_sid=request.sid,  # type: ignore[attr-defined]
+        namespace=NAMESPACE,
+    )
+    return {"ok": True, "sent": True}
+
+
+@_event("edit")
+def edit(user: User, data: dict[str, Any]) -> Ack:
+    message = services.edit_message(user, _int(data, "message_id"), _str(data, "body"))
+    return {"ok": True, "message": message}
+
+
+@_event("delete")
+def delete(user: User, data: dict[str, Any]) -> Ack:
+    return {"ok": True, "message": services.delete_message(user, _int(data, "message_id"))}
+
+
+def reset() -> None:
+    """Forget this process's connections and typing throttles (tests)."""
+    with _lock:
+        _users_by_sid.clear()
+        _last_typing.clear()

@@ -92,7 +92,7 @@ def _init_extensions(app: Flask) -> None:
         app,
         async_mode=_async_mode(app),
         message_queue=app.config.get("REDIS_URL"),
-        cors_allowed_origins=[],  # same origin only
+        cors_allowed_origins=None,  # same origin only (an empty list would switch the check off)
         manage_session=False,
     )
 
