@@ -168,6 +168,14 @@ def serialize_conversation(actor: User, conversation: Conversation) -> dict[str,
     read_seq = read.read_seq if read else 0
     unread = 0
     if conversation.last_seq > read_seq:
+        # Writing a message means having read what came before it.
+        own_last = db.session.scalar(
+            select(func.max(Message.seq)).where(
+                Message.conversation_id == conversation.id, Message.sender_id == actor.id
+            )
+        )
+        read_seq = max(read_seq, own_last or 0)
+    if conversation.last_seq > read_seq:
         unread = int(
             db.session.scalar(
                 select(func.count())
@@ -617,14 +625,14 @@ def send_message(
     same transaction. Audit: ``chat.message_sent``.
     """
     cid = _check_client_id(client_id)
-    earlier = _existing(actor.id, cid)
-    if earlier is not None:
-        get_conversation(actor, conversation_id)  # still only for its own participants
-        return serialize_message(earlier), False
     conversation = get_conversation(actor, conversation_id)
     if not conversation.has(actor.id):
         raise PermissionDenied("Compliance reads conversations; it does not write in them.")
     if not policy.can_send_in_conversation(actor, conversation):
+        # A retry of a message stored before the chat ended still gets its acknowledgement.
+        earlier = _existing(actor.id, cid)
+        if earlier is not None and earlier.conversation_id == conversation.id:
+            return serialize_message(earlier), False
         raise ConsentRequired(
             "This chat has ended: the HCP has to opt in again before messages can be sent."
         )
@@ -657,11 +665,13 @@ def send_message(
     try:
         db.session.flush()
     except IntegrityError:
-        # The same client id raced in from another connection: the first one won.
+        # The same client id was stored before (a retry), or raced in from another connection:
+        # the first one stands, and nothing of this attempt (not even its number) is kept.
         db.session.rollback()
         earlier = _existing(actor.id, cid)
         if earlier is None:
             raise
+        get_conversation(actor, earlier.conversation_id)
         return serialize_message(earlier), False
     audit.record(
         actor, "chat.message_sent", message, conversation=conversation.id, seq=seq,
@@ -675,12 +685,9 @@ def send_message(
             reasons=finding.reasons, reporter=conversation.hcp if not is_staff else actor,
             received_at=now,
         )  # fmt: skip
-    sender_state = _read_state(conversation.id, actor.id)
-    sender_state.read_seq = sender_state.delivered_seq = seq
     payload = serialize_message(message, now=now)
     _emit("message", payload, room(conversation.id))
-    recipient = conversation.peer_of(actor.id)
-    _maybe_email(conversation, recipient, now)
+    _maybe_email(conversation, conversation.staff_id if not is_staff else conversation.hcp_id, now)
     db.session.commit()
     return payload, True
 
@@ -719,11 +726,12 @@ def shareable_materials(actor: User, conversation_id: Any) -> list[dict[str, Any
     ]
 
 
-def _maybe_email(conversation: Conversation, recipient: User, now: dt.datetime) -> None:
+def _maybe_email(conversation: Conversation, recipient_id: int, now: dt.datetime) -> None:
     # At most one "new message" e-mail per conversation and period, only when the recipient has
     # no live connection; it never contains the text (minimum necessary).
-    if presence.is_online(recipient.id):
+    if presence.is_online(recipient_id):
         return
+    recipient = conversation.hcp if recipient_id == conversation.hcp_id else conversation.staff
     state = _read_state(conversation.id, recipient.id)
     period = dt.timedelta(minutes=current_app.config["CHAT_EMAIL_INTERVAL_MINUTES"])
     if state.emailed_at is not None and state.emailed_at + period > now:

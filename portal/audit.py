@@ -72,18 +72,18 @@ def record(actor: User | None, action: str, target: Any = None, **details: Any) 
     and carries what changed; it never carries passwords or tokens.
     """
     target_type, target_id = _target_of(target)
-    # Lock the head first: whoever holds it is the only one extending the chain.
-    bumped = db.session.execute(
-        update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq + 1)
+    # Lock the head first: whoever holds it is the only one extending the chain. One statement
+    # bumps the sequence and reads the chain's tip under that lock.
+    bump = (
+        update(AuditHead)
+        .where(AuditHead.id == HEAD_ID)
+        .values(seq=AuditHead.seq + 1)
+        .returning(AuditHead.seq, AuditHead.last_hash)
     )
-    if bumped.rowcount == 0:  # type: ignore[attr-defined]
+    head = db.session.execute(bump).one_or_none()
+    if head is None:
         ensure_head()
-        db.session.execute(
-            update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq + 1)
-        )
-    head = db.session.execute(
-        select(AuditHead.seq, AuditHead.last_hash).where(AuditHead.id == HEAD_ID)
-    ).one()
+        head = db.session.execute(bump).one()
     entry = AuditRecord(
         id=head.seq,
         at=utcnow(),
