@@ -2,13 +2,17 @@
 
 from chat import (
     demo,  # noqa: F401  (registers the demo chats with seed-demo)
+    presence,
     services,
 )
 from chat.review_views import blueprint as review_blueprint
 from chat.views import blueprint
 from portal.inquiries.services import register_chat_opt_in_check
+from portal.realtime import register_socket_closer
 
 # Questions offer "reply in my chat" only to HCPs who opted in to a chat.
 register_chat_opt_in_check(services.has_active_chat)
+# A suspended account (or one whose password was reset) keeps no live chat socket.
+register_socket_closer(presence.disconnect_user)
 
 __all__ = ["blueprint", "review_blueprint"]

@@ -99,6 +99,18 @@ def remove_user_from_room(user_id: int, room: str) -> None:
         server.leave_room(sid, room, namespace=NAMESPACE)
 
 
+def disconnect_user(user_id: int) -> None:
+    """Disconnect every live ``/chat`` socket of the user, in every process (through the
+    message queue): used when the user's sessions become void."""
+    from portal.extensions import socketio
+
+    server = getattr(socketio, "server", None)
+    if server is None:
+        return
+    for sid in sids_of(user_id):
+        server.disconnect(sid, namespace=NAMESPACE)
+
+
 def reset() -> None:
     """Forget this process's connections (tests)."""
     with _lock:

@@ -45,3 +45,35 @@ def _send_pending(session: Session) -> None:
 def _drop_pending(session: Session, previous_transaction: Any) -> None:
     session.info.pop(_PENDING, None)
     session.info.pop(_CALLBACKS, None)
+
+
+# Feature packages that hold live connections (chat) register how to close a user's sockets.
+_socket_closers: list[Callable[[int], None]] = []
+
+
+def register_socket_closer(closer: Callable[[int], None]) -> Callable[[int], None]:
+    """Register ``closer(user_id)``, which disconnects every live socket of a user."""
+    if closer not in _socket_closers:
+        _socket_closers.append(closer)
+    return closer
+
+
+def close_sockets_after_commit(session: Session, user_id: int) -> None:
+    """Once ``session`` commits, disconnect every live socket of the user (suspension, password
+    reset: the sessions those sockets were opened with are void).
+
+    The sockets are closed from a background task with an application context of its own: their
+    disconnect handlers use the database, which the committing session may not do any more.
+    """
+    from flask import current_app
+
+    from portal.extensions import socketio
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def close() -> None:
+        with app.app_context():
+            for closer in _socket_closers:
+                closer(user_id)
+
+    call_after_commit(session, lambda: socketio.start_background_task(close))

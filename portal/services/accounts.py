@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit
+from portal import audit, realtime
 from portal.errors import AccountLocked, Conflict, InvalidInput, PermissionDenied
 from portal.extensions import db
 from portal.models import HcpProfile, Profession, Role, User, Verification, utcnow
@@ -301,6 +301,7 @@ def reset_password(token: str, new_password: str) -> User:
         # Following a link sent to the address proves it is theirs.
         user.email_confirmed_at = utcnow()
     audit.record(user, "auth.password_reset", user)
+    realtime.close_sockets_after_commit(db.session(), user.id)
     db.session.commit()
     return user
 

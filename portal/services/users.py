@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from portal import audit, policy
+from portal import audit, policy, realtime
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.extensions import db
 from portal.models import (
@@ -303,7 +303,8 @@ def reject_hcp(actor: User, hcp: User, *, reason: str) -> User:
 
 
 def suspend_user(actor: User, target: User, *, reason: str) -> User:
-    """Suspend an account: it cannot sign in and its open sessions end at once.
+    """Suspend an account: it cannot sign in, its open sessions end at once and its live
+    sockets are disconnected.
 
     Administrators only, never themselves. Audits ``user.suspended``.
     """
@@ -315,6 +316,7 @@ def suspend_user(actor: User, target: User, *, reason: str) -> User:
     target.suspended_reason = reason
     target.session_version += 1
     audit.record(actor, "user.suspended", target, reason=reason)
+    realtime.close_sockets_after_commit(db.session(), target.id)
     db.session.commit()
     return target
 

@@ -4,6 +4,7 @@ services)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -129,14 +130,30 @@ def test_suspended_users_session_is_refused(client, connect):
 
 
 def test_suspended_users_open_socket_has_its_events_refused(connect, pair):
+    # Before the disconnection reaches the socket (e.g. suspended through another process), every
+    # event is authorised again and refused.
     hcp, _msl, conversation = pair
     socket = connect(hcp)
 
-    suspend_user(make_user(Role.ADMIN), hcp, reason="Licence revoked by the board")
+    hcp.suspended = True
+    db.session.commit()
     ack = _send(socket, conversation.id, "Still there?")
 
     assert ack["ok"] is False and ack["error"] == "forbidden"
     assert _rows(conversation.id) == 0
+
+
+def test_suspending_a_user_disconnects_their_live_sockets(connect, pair):
+    hcp, msl, _conversation = pair
+    suspended, colleague = connect(hcp), connect(msl)
+
+    suspend_user(make_user(Role.ADMIN), hcp, reason="Licence revoked by the board")
+
+    deadline = time.monotonic() + 5  # the sockets are closed by a background task
+    while suspended.connected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not suspended.connected
+    assert colleague.connected
 
 
 def test_session_from_before_a_password_reset_is_refused(client, connect):
