@@ -195,7 +195,9 @@ def serialize_conversation(actor: User, conversation: Conversation) -> dict[str,
             "name": peer.name,
             "role": peer.role.value,
             "role_label": peer.role.label,
-            "online": presence.is_online(peer.id),
+            # Presence is shared with the peers of active chats only (as the presence events).
+            "online": conversation.state is ConversationState.ACTIVE
+            and presence.is_online(peer.id),
         },
         "state": _state_for(actor, conversation),
         "last_seq": conversation.last_seq,
