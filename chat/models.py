@@ -68,9 +68,6 @@ class Conversation(Base):
     def peer_of(self, user_id: int) -> User:
         return self.staff if user_id == self.hcp_id else self.hcp
 
-    def has(self, user_id: int) -> bool:
-        return user_id in (self.hcp_id, self.staff_id)
-
 
 class ConsentPeriod(Base):
     """An opt-in: who, with whom, when, and the exact wording agreed to; closed on withdrawal."""

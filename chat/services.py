@@ -221,6 +221,17 @@ def get_conversation(actor: User, conversation_id: Any) -> Conversation:
     return found
 
 
+def get_own_conversation(actor: User, conversation_id: Any) -> Conversation:
+    """The conversation if ``actor`` takes part in it: ``NotFound`` for outsiders,
+    ``PermissionDenied`` for compliance, who reads conversations but never takes part."""
+    conversation = get_conversation(actor, conversation_id)
+    policy.require(
+        policy.takes_part_in_conversation(actor, conversation),
+        "Compliance reads conversations in the review pages; it does not take part in them.",
+    )
+    return conversation
+
+
 def _is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
 
@@ -627,9 +638,7 @@ def send_message(
     same transaction. Audit: ``chat.message_sent``.
     """
     cid = _check_client_id(client_id)
-    conversation = get_conversation(actor, conversation_id)
-    if not conversation.has(actor.id):
-        raise PermissionDenied("Compliance reads conversations; it does not write in them.")
+    conversation = get_own_conversation(actor, conversation_id)
     if not policy.can_send_in_conversation(actor, conversation):
         # A retry of a message stored before the chat ended still gets its acknowledgement.
         earlier = _existing(actor.id, cid)
@@ -779,9 +788,7 @@ def mark_delivered(actor: User, conversation_id: Any, seq: Any) -> dict[str, Any
 
 
 def _receipt(actor: User, conversation_id: Any, seq: Any, *, kind: str) -> dict[str, Any] | None:
-    conversation = get_conversation(actor, conversation_id)
-    if not conversation.has(actor.id):
-        raise PermissionDenied("Only participants send receipts.")
+    conversation = get_own_conversation(actor, conversation_id)
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         raise InvalidInput("seq must be a sequence number.", field="seq")
     seq = min(seq, conversation.last_seq)

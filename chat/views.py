@@ -74,7 +74,9 @@ def index() -> str:
     if wanted is not None:
         selected = services.get_conversation(actor, as_int(wanted))
         # Compliance reads through the review pages; this page is for the two participants.
-        policy.require_visible(selected.has(actor.id), "That conversation")
+        policy.require_visible(
+            policy.takes_part_in_conversation(actor, selected), "That conversation"
+        )
     elif conversations:
         selected = services.get_conversation(actor, conversations[0]["id"])
     messages: list[dict[str, Any]] = []

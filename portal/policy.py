@@ -458,13 +458,15 @@ def can_view_conversation(actor: Any, conversation: Any) -> bool:
     return actor.id in (conversation.hcp_id, conversation.staff_id)
 
 
+def takes_part_in_conversation(actor: Any, conversation: Any) -> bool:
+    """The HCP and the staff member of a conversation take part in it (send, receipts, live
+    room); compliance may read it, in the review pages, but never takes part."""
+    return _active(actor) and actor.id in (conversation.hcp_id, conversation.staff_id)
+
+
 def can_send_in_conversation(actor: Any, conversation: Any) -> bool:
     """Participants send only while the HCP's consent is open (the conversation is active)."""
-    return (
-        can_view_conversation(actor, conversation)
-        and actor.id in (conversation.hcp_id, conversation.staff_id)
-        and str(conversation.state) == "active"
-    )
+    return takes_part_in_conversation(actor, conversation) and str(conversation.state) == "active"
 
 
 def can_end_conversation(actor: Any, conversation: Any) -> bool:
