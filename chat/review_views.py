@@ -13,15 +13,12 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms import StringField, SubmitField
 
 from chat import services
-from chat.models import ConsentPeriod, Conversation, Message
 from portal import policy
 from portal.errors import PortalError
-from portal.extensions import db
 from portal.forms import attach_errors
 from portal.models import User
 
@@ -53,40 +50,7 @@ def _actor() -> User:
 @login_required
 def index() -> str:
     actor = _actor()
-    conversations = services.review_list(actor)
-    # review_list is every conversation, so these two reads need no filter.
-    consent_counts = {
-        conversation_id: count
-        for conversation_id, count in db.session.execute(
-            select(ConsentPeriod.conversation_id, func.count()).group_by(
-                ConsentPeriod.conversation_id
-            )
-        )
-    }
-    last_senders = {
-        conversation_id: sender_id
-        for conversation_id, sender_id in db.session.execute(
-            select(Message.conversation_id, Message.sender_id).join(
-                Conversation,
-                (Conversation.id == Message.conversation_id)
-                & (Message.seq == Conversation.last_seq),
-            )
-        )
-    }
-    rows = []
-    for c in conversations:
-        sender_id = last_senders.get(c.id)
-        rows.append(
-            {
-                "conversation": c,
-                # Sequences are gap-free from 1, so the last one is the number of messages.
-                "messages": c.last_seq,
-                "consents": consent_counts.get(c.id, 0),
-                "last_from": None
-                if sender_id is None
-                else (c.hcp if sender_id == c.hcp_id else c.staff),
-            }
-        )
+    rows = services.review_list(actor)
     return render_template("chat/review/index.html", rows=rows)
 
 

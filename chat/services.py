@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app
@@ -883,14 +882,57 @@ def delete_message(actor: User, message_id: Any) -> dict[str, Any]:
 
 
 # --- compliance ----------------------------------------------------------------------------------
-def review_list(actor: User) -> Sequence[Conversation]:
-    """Every conversation, for compliance review."""
+@dataclasses.dataclass(frozen=True)
+class ReviewRow:
+    conversation: Conversation
+    messages: int
+    consents: int
+    last_from: User | None
+
+
+def review_list(actor: User) -> list[ReviewRow]:
+    """Every conversation, most recent first, for compliance review: how many messages and
+    consent periods, and who wrote last."""
     policy.require_visible(policy.can_review_chats(actor), "Chat review")
-    return db.session.scalars(
+    conversations = db.session.scalars(
         select(Conversation).order_by(
             Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc()
         )
     ).all()
+    consents = dict(
+        db.session.execute(
+            select(ConsentPeriod.conversation_id, func.count()).group_by(
+                ConsentPeriod.conversation_id
+            )
+        )
+        .tuples()
+        .all()
+    )
+    last_senders = dict(
+        db.session.execute(
+            select(Message.conversation_id, Message.sender_id).join(
+                Conversation,
+                (Conversation.id == Message.conversation_id)
+                & (Message.seq == Conversation.last_seq),
+            )
+        )
+        .tuples()
+        .all()
+    )
+    rows = []
+    for c in conversations:
+        sender_id = last_senders.get(c.id)
+        rows.append(
+            ReviewRow(
+                conversation=c,
+                messages=c.last_seq,  # sequences are gap-free from 1
+                consents=consents.get(c.id, 0),
+                last_from=None
+                if sender_id is None
+                else (c.hcp if sender_id == c.hcp_id else c.staff),
+            )
+        )
+    return rows
 
 
 def transcript(actor: User, conversation_id: Any) -> tuple[Conversation, list[Message]]:

@@ -657,7 +657,7 @@ def test_compliance_reads_every_conversation_but_cannot_write(pair):
     assert [c.granted_via for c in services.consent_history(compliance, conversation.id)] == [
         "hcp_started"
     ]
-    assert [c.id for c in services.review_list(compliance)] == [conversation.id]
+    assert [row.conversation.id for row in services.review_list(compliance)] == [conversation.id]
     with pytest.raises(PermissionDenied):
         send(compliance, conversation, "Compliance here")
     with pytest.raises(PermissionDenied):
