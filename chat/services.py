@@ -904,9 +904,7 @@ def review_list(actor: User) -> list[ReviewRow]:
             select(ConsentPeriod.conversation_id, func.count()).group_by(
                 ConsentPeriod.conversation_id
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     last_senders = dict(
         db.session.execute(
@@ -915,9 +913,7 @@ def review_list(actor: User) -> list[ReviewRow]:
                 (Conversation.id == Message.conversation_id)
                 & (Message.seq == Conversation.last_seq),
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     rows = []
     for c in conversations:
