@@ -762,22 +762,18 @@ def reassign_question(actor: User, question_id: int, *, to_team: str, reason: st
     if to_team not in {t.value for t in QUEUE_TEAMS}:
         raise InvalidInput("Choose a team to hand the question to.", field="to_team")
     target = TeamKey(to_team)
-    if target in COMMERCIAL_TEAMS and (question.category.is_medical or question.off_label_flag):
+    if not policy.can_reassign_question(actor, question, target):
+        # The owning team may work it (checked above): the team chosen is the refusal.
         raise InvalidInput(
-            "Medical and off-label questions never go to commercial teams.", field="to_team"
+            f"Choose another team: it is with {team_label(question.owner_team)} already, and "
+            "medical and off-label questions never go to commercial teams.",
+            field="to_team",
         )
-    policy.require(policy.can_reassign_question(actor, question, target), "Choose another team.")
     why = _reason(reason)
     previous = question.owner_team
-    counts = facts.open_counts()
-    staff = [
-        facts.staff_facts(u, counts.get(u.id, 0))
-        for u in _team_members(target)
-        if u.role in policy.QUESTION_ROLES
-    ]
     assignee_id, assignment = routing.assign(
         target, facts.hcp_facts(question.hcp), question.product.code if question.product else None,
-        staff,
+        facts.staff(),
     )  # fmt: skip
     question.owner_team = target
     question.assignee_id = assignee_id
