@@ -30,20 +30,6 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = services.NAMESPACE
 TYPING_INTERVAL = 2.0  # seconds: at most one typing event per user and conversation
-# The codes the protocol documents; anything else a service raises is reported as ``invalid``.
-ERROR_CODES = frozenset(
-    {
-        "not_found",
-        "consent_required",
-        "too_long",
-        "rate_limited",
-        "invalid",
-        "unavailable",
-        "restricted",
-        "forbidden",
-    }
-)
-
 Ack = dict[str, Any]
 Handler = Callable[[User, dict[str, Any]], Ack]
 
@@ -149,8 +135,7 @@ def _event(name: str, *, empty_allowed: bool = False) -> Callable[[Handler], Han
             except services.Restricted as exc:
                 return _error("restricted", str(exc), phrase=exc.phrase)
             except PortalError as exc:
-                code = services.error_code(exc)
-                return _error(code if code in ERROR_CODES else "invalid", str(exc))
+                return _error(services.error_code(exc), str(exc))
             except Exception:
                 log.exception("chat event %r failed (sid %s)", name, sid)
                 db.session.rollback()

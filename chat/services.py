@@ -72,18 +72,19 @@ class Restricted(InvalidInput):
         self.phrase = phrase
 
 
+# The codes the protocol documents (docs/chat-protocol.md).
+ERROR_CODES = frozenset(
+    {
+        "not_found", "consent_required", "too_long", "rate_limited", "invalid", "unavailable",
+        "restricted", "forbidden",
+    }
+)  # fmt: skip
+
+
 def error_code(exc: PortalError) -> str:
-    """The protocol's error code for a domain exception."""
-    explicit = getattr(exc, "code", None)
-    if isinstance(explicit, str):
-        return explicit
-    if isinstance(exc, NotFound):
-        return "not_found"
-    if isinstance(exc, PermissionDenied):
-        return "forbidden"
-    if isinstance(exc, InvalidInput | Conflict):
-        return "invalid"
-    return "unavailable"
+    """The protocol's error code for a domain exception: its own code when the protocol has
+    it (``not_found``, ``forbidden``, ``too_long``...), else ``invalid`` (e.g. a conflict)."""
+    return exc.code if exc.code in ERROR_CODES else "invalid"
 
 
 # --- rooms ---------------------------------------------------------------------------------------
