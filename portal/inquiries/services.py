@@ -649,6 +649,13 @@ def _attachable(actor: User, material_ids: Iterable[int]) -> list[int]:
     return ids
 
 
+def about_material(actor: User, family_id: int) -> Any:
+    """The current version of the material an HCP asks about, if they may see it (else None)."""
+    from content import services as content_services
+
+    return content_services.get_current_version(actor, family_id)
+
+
 def shareable_materials(actor: User, *, product_id: int | None = None) -> list[Any]:
     """Published materials ``actor`` may attach to a reply: the question's product first."""
     from content import services as content_services

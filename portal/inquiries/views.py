@@ -130,11 +130,7 @@ def _material_of_family(actor: User, family_id: Any) -> Any:
         family = int(family_id or 0)
     except (TypeError, ValueError):
         return None
-    if not family:
-        return None
-    from content import services as content_services  # the content package's own read
-
-    return content_services.get_current_version(actor, family)
+    return services.about_material(actor, family) if family else None
 
 
 @blueprint.route("/")
