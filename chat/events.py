@@ -14,13 +14,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import request
 from flask_login import current_user
 from flask_socketio import join_room, leave_room
 
-from chat import presence, services
+from chat import presence, sending, services
+from chat.sending import Identity
 from portal import policy
 from portal.errors import InvalidInput, PortalError
 from portal.extensions import db, socketio
@@ -31,12 +32,12 @@ log = logging.getLogger(__name__)
 NAMESPACE = services.NAMESPACE
 TYPING_INTERVAL = 2.0  # seconds: at most one typing event per user and conversation
 Ack = dict[str, Any]
-Handler = Callable[[User, dict[str, Any]], Ack]
+Caller = TypeVar("Caller", User, Identity)
 
 # Per process: which user holds each connection (sids are per process too), so that
 # ``disconnect`` can tell presence even if the session no longer loads a user.
 _lock = threading.Lock()
-_users_by_sid: dict[str, int] = {}
+_identities: dict[str, Identity] = {}
 _last_typing: dict[tuple[int, int], float] = {}
 
 
@@ -51,7 +52,7 @@ def connect(auth: Any = None) -> bool:
             return False
         join_room(services.user_room(user.id))
         with _lock:
-            _users_by_sid[sid] = user.id
+            _identities[sid] = Identity(user.id, user.session_version)
         if presence.connected(user.id, sid):
             _tell_presence(user, online=True)
         return True
@@ -67,9 +68,10 @@ def connect(auth: Any = None) -> bool:
 def disconnect(reason: Any = None) -> None:
     sid = request.sid  # type: ignore[attr-defined]
     with _lock:
-        user_id = _users_by_sid.pop(sid, None)
-    if user_id is None:
+        identity = _identities.pop(sid, None)
+    if identity is None:
         return
+    user_id = identity.user_id
     try:
         if presence.disconnected(user_id, sid):
             user = db.session.get(User, user_id)
@@ -104,8 +106,16 @@ def _actor() -> User | None:
     return user
 
 
+def _identity() -> Identity | None:
+    """The connection's user and session version as they were at connect; the service checks
+    them against the database (``send`` stores most messages without loading the user)."""
+    return _identities.get(request.sid)  # type: ignore[attr-defined]
+
+
 def _end_transaction() -> None:
     # No transaction may outlive the event: under gevent a long one on SQLite blocks everyone.
+    if not db.session.registry.has():
+        return  # the event never touched the database
     try:
         db.session.rollback()
     finally:
@@ -116,22 +126,30 @@ def _error(code: str, message: str, **extra: Any) -> Ack:
     return {"ok": False, "error": code, "message": message, **extra}
 
 
-def _event(name: str, *, empty_allowed: bool = False) -> Callable[[Handler], Handler]:
-    """Register ``handler(user, payload) -> ack`` for the client event ``name``."""
+def _event(
+    name: str,
+    *,
+    empty_allowed: bool = False,
+    caller: Callable[[], Caller | None] = _actor,  # type: ignore[assignment]
+) -> Callable[[Callable[[Caller, dict[str, Any]], Ack]], Callable[[Caller, dict[str, Any]], Ack]]:
+    """Register ``handler(caller, payload) -> ack`` for the client event ``name``; the caller is
+    the user loaded afresh from the session, or what ``caller`` finds instead."""
 
-    def register(handler: Handler) -> Handler:
+    def register(
+        handler: Callable[[Caller, dict[str, Any]], Ack],
+    ) -> Callable[[Caller, dict[str, Any]], Ack]:
         @functools.wraps(handler)
         def on_event(data: Any = None, *_ignored: Any) -> Ack:
             sid = request.sid  # type: ignore[attr-defined]
             try:
-                user = _actor()
-                if user is None:
+                who = caller()
+                if who is None:
                     return _error("forbidden", "Your session has ended: sign in again.")
                 if data is None and empty_allowed:
                     data = {}
                 if not isinstance(data, dict):
                     raise InvalidInput("The payload must be an object.")
-                return handler(user, data)
+                return handler(who, data)
             except services.Restricted as exc:
                 return _error("restricted", str(exc), phrase=exc.phrase)
             except PortalError as exc:
@@ -211,18 +229,17 @@ def history(user: User, data: dict[str, Any]) -> Ack:
     return {"ok": True, "messages": messages, "more": more}
 
 
-@_event("send")
-def send(user: User, data: dict[str, Any]) -> Ack:
+@_event("send", caller=_identity)
+def send(identity: Identity, data: dict[str, Any]) -> Ack:
     conversation_id = _int(data, "conversation_id")
     client_id = _str(data, "client_id")
-    material_id = data.get("material_id")
-    if material_id is not None:
-        message, _created = services.send_message(
-            user, conversation_id, client_id=client_id, material_id=_int(data, "material_id")
+    if data.get("material_id") is not None:
+        message = sending.send(
+            identity, conversation_id, client_id=client_id, material_id=_int(data, "material_id")
         )
     else:
-        message, _created = services.send_message(
-            user, conversation_id, client_id=client_id, body=_str(data, "body")
+        message = sending.send(
+            identity, conversation_id, client_id=client_id, body=_str(data, "body")
         )
     return {"ok": True, "message": message}
 
@@ -274,5 +291,5 @@ def delete(user: User, data: dict[str, Any]) -> Ack:
 def reset() -> None:
     """Forget this process's connections and typing throttles (tests)."""
     with _lock:
-        _users_by_sid.clear()
+        _identities.clear()
         _last_typing.clear()

@@ -7,6 +7,7 @@ presence; without it this process is the only one and counts in memory.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from flask import current_app
@@ -85,6 +86,19 @@ def is_online(user_id: int) -> bool:
         return bool(client.scard(_KEY.format(user_id)))
     with _lock:
         return bool(_local.get(user_id))
+
+
+def online_among(user_ids: Iterable[int]) -> set[int]:
+    """Which of ``user_ids`` are online: one round trip to Redis for them all."""
+    wanted = sorted(set(user_ids))
+    client = _redis()
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
+        for user_id in wanted:
+            pipe.scard(_KEY.format(user_id))
+        return {user_id for user_id, count in zip(wanted, pipe.execute(), strict=True) if count}
+    with _lock:
+        return {user_id for user_id in wanted if _local.get(user_id)}
 
 
 def remove_user_from_room(user_id: int, room: str) -> None:

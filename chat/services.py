@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from flask import current_app
@@ -124,24 +125,59 @@ def serialize_message(message: Message, *, now: dt.datetime | None = None) -> di
     "body", "sent_at", "edited", "deleted", "flags", "kind", "material"}``. A deleted message's
     body is empty for participants (compliance reads the original in the review pages)."""
     deleted = message.deleted_at is not None
-    return {
-        "id": message.id,
-        "conversation_id": message.conversation_id,
-        "client_id": message.client_id,
-        "seq": message.seq,
-        "sender_id": message.sender_id,
-        "sender_name": message.sender.name,
-        "body": "" if deleted else message.body,
-        "sent_at": message.sent_at.isoformat(),
-        "edited": message.edited_at is not None,
-        "deleted": deleted,
-        "flags": list(message.flags or []),
-        "kind": message.kind.value,
-        "material": (
+    return message_payload(
+        id=message.id,
+        conversation_id=message.conversation_id,
+        client_id=message.client_id,
+        seq=message.seq,
+        sender_id=message.sender_id,
+        sender_name=message.sender.name,
+        body="" if deleted else message.body,
+        sent_at=message.sent_at,
+        edited=message.edited_at is not None,
+        deleted=deleted,
+        flags=message.flags or [],
+        kind=message.kind,
+        material=(
             _material_card(message.material_id, now or utcnow())
             if message.material_id and not deleted
             else None
         ),
+    )
+
+
+def message_payload(
+    *,
+    id: int,
+    conversation_id: int,
+    client_id: str,
+    seq: int,
+    sender_id: int,
+    sender_name: str,
+    body: str,
+    sent_at: dt.datetime,
+    edited: bool = False,
+    deleted: bool = False,
+    flags: Sequence[str] = (),
+    kind: MessageKind = MessageKind.TEXT,
+    material: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """MESSAGE from its fields (:func:`serialize_message` reads them off a stored message; a
+    batch of new messages has them at hand)."""
+    return {
+        "id": id,
+        "conversation_id": conversation_id,
+        "client_id": client_id,
+        "seq": seq,
+        "sender_id": sender_id,
+        "sender_name": sender_name,
+        "body": body,
+        "sent_at": sent_at.isoformat(),
+        "edited": edited,
+        "deleted": deleted,
+        "flags": list(flags),
+        "kind": kind.value,
+        "material": material,
     }
 
 
@@ -568,7 +604,9 @@ def end_all_chats(hcp: User) -> int:
 
 
 # --- messages ------------------------------------------------------------------------------------
-def _check_body(body: Any) -> str:
+def check_body(body: Any) -> str:
+    """A message text: not blank (``InvalidInput``), at most ``MAX_BODY`` characters
+    (``TooLong``)."""
     if not isinstance(body, str) or not body.strip():
         raise InvalidInput("Write a message first.", field="body")
     if len(body) > MAX_BODY:
@@ -576,7 +614,8 @@ def _check_body(body: Any) -> str:
     return body
 
 
-def _check_client_id(client_id: Any) -> str:
+def check_client_id(client_id: Any) -> str:
+    """The client's message id in canonical UUID form (``InvalidInput`` otherwise)."""
     if not isinstance(client_id, str):
         raise InvalidInput("client_id must be a UUID string.", field="client_id")
     try:
@@ -595,11 +634,24 @@ def restricted_phrases() -> list[RestrictedPhrase]:
     )
 
 
+def active_phrases() -> list[str]:
+    """The texts of the restricted phrases in force, in the order they were added."""
+    return list(
+        db.session.scalars(
+            select(RestrictedPhrase.phrase)
+            .where(RestrictedPhrase.active.is_(True))
+            .order_by(RestrictedPhrase.id)
+        )
+    )
+
+
+def restricted_hit(body: str, phrases: Sequence[str]) -> detection.Hit | None:
+    """The first of the restricted ``phrases`` in a staff member's ``body``, if any."""
+    return detection.keyword_hit(body, phrases) if phrases else None
+
+
 def _check_restricted(actor: User, conversation: Conversation, body: str) -> None:
-    phrases = restricted_phrases()
-    if not phrases:
-        return
-    hit = detection.keyword_hit(body, [p.phrase for p in phrases])
+    hit = restricted_hit(body, active_phrases())
     if hit is None:
         return
     # The refusal is itself a record: committed on its own, the message is not stored.
@@ -627,6 +679,7 @@ def send_message(
     client_id: Any,
     body: Any = "",
     material_id: Any = None,
+    rate_checked: bool = False,
 ) -> tuple[dict[str, Any], bool]:
     """Store a message with the conversation's next sequence number, then (after commit) emit it
     to the conversation's room. Returns ``(MESSAGE, created)``.
@@ -635,9 +688,10 @@ def send_message(
     nothing. Staff need the HCP's open consent (``ConsentRequired``), may not use restricted
     phrases (``Restricted``, audited) and share only material their role may share. Every
     message is checked for a possible adverse event: a hit flags it and opens a PV case in the
-    same transaction. Audit: ``chat.message_sent``.
+    same transaction. Audit: ``chat.message_sent``. ``rate_checked``: the caller already counted
+    this send against the rate limit (:mod:`chat.sending`).
     """
-    cid = _check_client_id(client_id)
+    cid = check_client_id(client_id)
     conversation = get_own_conversation(actor, conversation_id)
     if not policy.can_send_in_conversation(actor, conversation):
         # A retry of a message stored before the chat ended still gets its acknowledgement.
@@ -654,12 +708,13 @@ def send_message(
         text = material.title
         kind = MessageKind.MATERIAL
     else:
-        text = _check_body(body)
+        text = check_body(body)
         kind = MessageKind.TEXT
     is_staff = actor.id == conversation.staff_id
     if is_staff and kind is MessageKind.TEXT:
         _check_restricted(actor, conversation, text)
-    _check_rate(actor)
+    if not rate_checked:
+        check_rate(actor.id)
     seq = db.session.execute(
         update(Conversation)
         .where(Conversation.id == conversation.id)
@@ -760,7 +815,8 @@ def _maybe_email(conversation: Conversation, recipient_id: int, now: dt.datetime
 _rate: dict[str, Any] = {}
 
 
-def _check_rate(actor: User) -> None:
+def check_rate(user_id: int) -> None:
+    """Count one send of ``user_id`` against ``CHAT_RATE_LIMIT`` (``RateLimited`` when over)."""
     from limits import parse
     from limits.storage import storage_from_string
     from limits.strategies import MovingWindowRateLimiter
@@ -773,7 +829,7 @@ def _check_rate(actor: User) -> None:
     if limiter is None:
         limiter = _rate[uri] = MovingWindowRateLimiter(storage_from_string(uri))
     item = parse(config["CHAT_RATE_LIMIT"])
-    if not limiter.hit(item, "chat-send", str(actor.id)):
+    if not limiter.hit(item, "chat-send", str(user_id)):
         raise RateLimited("You are sending messages too fast; wait a moment and retry.")
 
 
@@ -841,7 +897,7 @@ def edit_message(actor: User, message_id: Any, body: Any) -> dict[str, Any]:
     message, conversation = _own_message(actor, message_id)
     if not policy.can_send_in_conversation(actor, conversation):
         raise ConsentRequired("This chat has ended.")
-    text = _check_body(body)
+    text = check_body(body)
     if actor.id == conversation.staff_id:
         _check_restricted(actor, conversation, text)
     db.session.add(MessageRevision(message_id=message.id, kind="edit", previous_body=message.body))

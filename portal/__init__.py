@@ -100,16 +100,15 @@ def _init_extensions(app: Flask) -> None:
     import content.models  # noqa: F401
     import portal.inquiries.models  # noqa: F401
     from portal.models import User
+    from portal.services import accounts
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
-        ident, _, version = user_id.partition(":")
-        if not ident.isdigit() or not version.isdigit():
+        parsed = accounts.parse_session_id(user_id)
+        if parsed is None:
             return None
-        user = db.session.get(User, int(ident))
-        if user is None or user.session_version != int(version) or user.suspended:
-            return None
-        return user
+        user = db.session.get(User, parsed[0])
+        return user if accounts.session_is_current(user, parsed[1]) else None
 
 
 def _register_blueprints(app: Flask) -> None:

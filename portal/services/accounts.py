@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -21,6 +22,20 @@ from portal.services.territories import find_territory_for
 from portal.urls import external_url
 
 BAD_CREDENTIALS = "Email or password is incorrect."
+
+
+def parse_session_id(value: str) -> tuple[int, int] | None:
+    """A signed-in session's ``"<user id>:<session version>"`` (``User.get_id``) as numbers."""
+    ident, _, version = value.partition(":")
+    if not ident.isdigit() or not version.isdigit():
+        return None
+    return int(ident), int(version)
+
+
+def session_is_current(user: Any, session_version: int) -> bool:
+    """Whether a session opened at ``session_version`` still stands for ``user``: the account
+    exists, is not suspended, and no password reset or "sign out everywhere" came since."""
+    return user is not None and user.session_version == session_version and not user.suspended
 
 
 def normalize_email(raw: str, *, check_deliverability: bool = False) -> str:

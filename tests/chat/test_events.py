@@ -399,7 +399,7 @@ def test_staff_share_a_material_card(connect, pair, monkeypatch):
     assert ack == {"ok": True, "message": {"id": 1, "kind": "material"}}
     assert seen == {
         "actor": msl.id, "conversation_id": conversation.id, "client_id": client_id,
-        "material_id": 7,
+        "material_id": 7, "body": None, "rate_checked": False,
     }  # fmt: skip
 
 

@@ -1,0 +1,327 @@
+"""Sending chat messages at volume: concurrent sends share one transaction (group commit).
+
+The ``send`` event calls :func:`send`. The common message (plain text from a signed-in
+participant of an open chat, to a peer who is online, no restricted phrase, nothing that may
+describe an adverse event, not a retry) waits in a queue; whoever holds the turn stores
+everything queued in one transaction: one read of the senders, the conversations, the restricted
+phrases and earlier client ids, one counter update per conversation, one insert for the
+messages, two statements on the audit chain's head and one commit. Every rule is the one
+:func:`chat.services.send_message` applies: the same policy functions, session check, phrase
+check and audit action, read inside the batch's transaction.
+
+Everything else (a material card, a possible adverse event to report, an e-mail to an offline
+peer, a retry, a refusal to explain, a batch that failed) goes through
+:func:`chat.services.send_message`, one message per transaction, which also knows how to answer
+each refusal. A batch that fails is rolled back whole and its messages take that path, so a
+failure costs time, never a message.
+
+Under gevent, the holder of the turn first lets the event loop run until it is idle, so that
+every send already received joins the batch; with threads, senders queue up on their own while
+a batch is being stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, cast
+
+from flask import current_app
+from sqlalchemy import Table, insert, select, update
+
+from chat import presence, services
+from chat.models import Conversation, ConversationState, Message, MessageKind
+from portal import audit, policy
+from portal.errors import PermissionDenied, PortalError
+from portal.extensions import db
+from portal.inquiries import detection
+from portal.models import Role, User, utcnow
+from portal.realtime import emit_after_commit
+from portal.services.accounts import session_is_current
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 256  # messages per transaction: bounds how long one commit holds the writers
+
+
+class SessionEnded(PermissionDenied):
+    """Your session has ended: sign in again."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """Who a live connection belongs to, as its session said at connect: a user and the
+    session version, checked against the database with every message."""
+
+    user_id: int
+    session_version: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sender:
+    """The columns of ``users`` that policy and the audit trail need, read in the batch."""
+
+    id: int
+    name: str
+    email: str
+    role: Role
+    suspended: bool
+    session_version: int
+    is_authenticated: bool = True
+
+
+@dataclasses.dataclass(eq=False)
+class _Pending:
+    identity: Identity
+    conversation_id: int
+    client_id: str
+    body: str
+    message: dict[str, Any] | None = None  # set once stored by a batch
+    done: bool = False  # a batch has dealt with it: stored, or left to the full path
+
+
+def load_user(identity: Identity) -> User:
+    """The connection's user, if its session still stands (``SessionEnded`` otherwise)."""
+    user = db.session.get(User, identity.user_id)
+    if not session_is_current(user, identity.session_version):
+        raise SessionEnded("Your session has ended: sign in again.")
+    assert user is not None
+    return user
+
+
+def send(
+    identity: Identity,
+    conversation_id: int,
+    *,
+    client_id: str,
+    body: Any = None,
+    material_id: int | None = None,
+) -> dict[str, Any]:
+    """Send a message as the connection's user and return MESSAGE, as
+    :func:`chat.services.send_message` does (same rules, errors, audit and events), storing the
+    common message together with others sent at the same moment."""
+    rate_checked = False
+    if material_id is None and _fits_batch(client_id, body):
+        services.check_rate(identity.user_id)
+        rate_checked = True
+        pending = _Pending(identity, conversation_id, services.check_client_id(client_id), body)
+        _group().submit(pending)
+        if pending.message is not None:
+            return pending.message
+    message, _created = services.send_message(
+        load_user(identity),
+        conversation_id,
+        client_id=client_id,
+        body=body,
+        material_id=material_id,
+        rate_checked=rate_checked,
+    )
+    return message
+
+
+def _fits_batch(client_id: Any, body: Any) -> bool:
+    # Anything the batch would have to refuse or report goes the full path, which explains it.
+    try:
+        services.check_client_id(client_id)
+        services.check_body(body)
+    except PortalError:
+        return False
+    return not detection.detect_adverse_event(body).flagged
+
+
+class _GroupCommit:
+    """One batch at a time: a sender queues its message, then waits for the turn; whoever gets
+    it stores everything queued by then, so a sender may find its message already stored."""
+
+    def __init__(self, store: Callable[[list[_Pending]], None]) -> None:
+        self._store = store
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        self._turn = threading.Lock()
+
+    def submit(self, pending: _Pending) -> None:
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._turn:
+            while not pending.done:
+                _let_others_queue()
+                with self._queue_lock:
+                    batch = self._queue[:MAX_BATCH]
+                    del self._queue[:MAX_BATCH]
+                try:
+                    self._store(batch)
+                finally:
+                    for item in batch:
+                        item.done = True
+
+
+def _let_others_queue() -> None:
+    from gevent import monkey
+
+    if monkey.is_module_patched("threading"):
+        import gevent
+
+        gevent.idle()  # every send already received gets to queue before the batch is taken
+
+
+def _group() -> _GroupCommit:
+    # Per application: tests run several apps (several databases) in one process.
+    extensions = current_app.extensions
+    group = extensions.get("chat.group_commit")
+    if group is None:
+        group = extensions.setdefault("chat.group_commit", _GroupCommit(_store_safely))
+    assert isinstance(group, _GroupCommit)
+    return group
+
+
+def _store_safely(batch: list[_Pending]) -> None:
+    try:
+        _store(batch)
+    except Exception:
+        # A duplicate that raced in from another process, a busy database, a missing audit
+        # head: nothing of the batch is kept and each message goes the full path on its own.
+        log.info("chat batch of %d rolled back; sending one by one", len(batch), exc_info=True)
+        db.session.rollback()
+        for pending in batch:
+            pending.message = None
+
+
+def _store(batch: list[_Pending]) -> None:
+    now = utcnow()
+    senders = {
+        row.id: _Sender(**row._asdict())
+        for row in db.session.execute(
+            select(
+                User.id, User.name, User.email, User.role, User.suspended, User.session_version
+            ).where(User.id.in_({p.identity.user_id for p in batch}))
+        )
+    }
+    conversations = {
+        row.id: row
+        for row in db.session.execute(
+            select(
+                Conversation.id, Conversation.hcp_id, Conversation.staff_id, Conversation.state
+            ).where(Conversation.id.in_({p.conversation_id for p in batch}))
+        )
+    }
+    retries = set(
+        db.session.execute(
+            select(Message.sender_id, Message.client_id).where(
+                Message.client_id.in_({p.client_id for p in batch})
+            )
+        ).all()
+    )
+    peers = {
+        p.conversation_id: c.hcp_id if p.identity.user_id == c.staff_id else c.staff_id
+        for p in batch
+        if (c := conversations.get(p.conversation_id)) is not None
+    }
+    online = presence.online_among(peers.values())
+    phrases: list[str] | None = None
+
+    accepted: defaultdict[int, list[tuple[_Pending, _Sender]]] = defaultdict(list)
+    for pending in batch:
+        sender = senders.get(pending.identity.user_id)
+        conversation = conversations.get(pending.conversation_id)
+        key = (pending.identity.user_id, pending.client_id)
+        if (
+            sender is None
+            or conversation is None
+            or not session_is_current(sender, pending.identity.session_version)
+            or not policy.can_send_in_conversation(sender, conversation)
+            or key in retries
+            or peers[conversation.id] not in online  # the full path e-mails an offline peer
+        ):
+            continue
+        if sender.id == conversation.staff_id:
+            if phrases is None:
+                phrases = services.active_phrases()
+            if services.restricted_hit(pending.body, phrases) is not None:
+                continue  # the full path refuses it, names the phrase and audits the refusal
+        retries.add(key)  # the same client id twice in one batch: the second is a retry
+        accepted[conversation.id].append((pending, sender))
+
+    stored: list[tuple[_Pending, _Sender, int]] = []
+    for conversation_id, items in accepted.items():
+        last_seq = db.session.execute(
+            update(Conversation)
+            .where(
+                Conversation.id == conversation_id,
+                Conversation.state == ConversationState.ACTIVE,  # consent still open, row locked
+            )
+            .values(last_seq=Conversation.last_seq + len(items), last_message_at=now)
+            .returning(Conversation.last_seq)
+        ).scalar_one_or_none()
+        if last_seq is None:
+            continue  # the HCP ended the chat a moment ago: the full path says so
+        first = last_seq - len(items) + 1
+        stored.extend((p, s, seq) for seq, (p, s) in enumerate(items, start=first))
+    if not stored:
+        db.session.rollback()
+        return
+
+    table = cast(Table, Message.__table__)
+    ids = db.session.scalars(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "conversation_id": p.conversation_id,
+                "seq": seq,
+                "client_id": p.client_id,
+                "sender_id": s.id,
+                "kind": MessageKind.TEXT,
+                "body": p.body,
+                "material_id": None,
+                "sent_at": now,
+                "flags": [],
+            }
+            for p, s, seq in stored
+        ],
+    ).all()
+    audit.record_many(
+        [
+            audit.Entry(
+                actor_id=s.id,
+                actor_label=s.email,
+                action="chat.message_sent",
+                target_type=table.name,
+                target_id=str(message_id),
+                details={
+                    "conversation": p.conversation_id,
+                    "seq": seq,
+                    "kind": MessageKind.TEXT.value,
+                    "flags": [],
+                },
+            )
+            for (p, s, seq), message_id in zip(stored, ids, strict=True)
+        ]
+    )
+    for (pending, sender, seq), message_id in zip(stored, ids, strict=True):
+        pending.message = _payload(message_id, pending, sender, seq, now)
+        emit_after_commit(
+            db.session(),
+            "message",
+            pending.message,
+            to=services.room(pending.conversation_id),
+            namespace=services.NAMESPACE,
+        )
+    db.session.commit()
+
+
+def _payload(
+    message_id: int, pending: _Pending, sender: _Sender, seq: int, now: dt.datetime
+) -> dict[str, Any]:
+    return services.message_payload(
+        id=message_id,
+        conversation_id=pending.conversation_id,
+        client_id=pending.client_id,
+        seq=seq,
+        sender_id=sender.id,
+        sender_name=sender.name,
+        body=pending.body,
+        sent_at=now,
+    )
