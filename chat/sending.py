@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from chat import presence, services
 from chat.models import Conversation, ConversationState, Message, MessageKind
@@ -190,31 +192,70 @@ def _store_safely(batch: list[_Pending]) -> None:
             pending.message = None
 
 
+@functools.cache
+def _statements() -> SimpleNamespace:
+    """The batch's statements, built once: only their parameters change from batch to batch."""
+    users, conversations = cast(Table, User.__table__), cast(Table, Conversation.__table__)
+    messages = cast(Table, Message.__table__)
+    return SimpleNamespace(
+        senders=select(
+            users.c.id, users.c.name, users.c.email, users.c.role, users.c.suspended,
+            users.c.session_version,
+        ).where(users.c.id.in_(bindparam("ids", expanding=True))),
+        conversations=select(
+            conversations.c.id, conversations.c.hcp_id, conversations.c.staff_id,
+            conversations.c.state,
+        ).where(conversations.c.id.in_(bindparam("ids", expanding=True))),
+        # Both columns, so the (sender_id, client_id) unique index finds them.
+        retries=select(messages.c.sender_id, messages.c.client_id).where(
+            messages.c.sender_id.in_(bindparam("senders", expanding=True)),
+            messages.c.client_id.in_(bindparam("client_ids", expanding=True)),
+        ),
+        # Consent still open, checked under the row's lock: the same row end_chat updates.
+        next_seqs=update(conversations)
+        .where(
+            conversations.c.id == bindparam("conversation_id"),
+            conversations.c.state == ConversationState.ACTIVE,
+        )
+        .values(
+            last_seq=conversations.c.last_seq + bindparam("count"),
+            last_message_at=bindparam("at"),
+        )
+        .returning(conversations.c.last_seq),
+        # (conversation, seq) names each new row: no reliance on the order rows come back in.
+        insert=insert(messages).returning(
+            messages.c.id, messages.c.conversation_id, messages.c.seq
+        ),
+        table=messages.name,
+    )  # fmt: skip
+
+
 def _store(batch: list[_Pending]) -> None:
+    sql = _statements()
+    connection = db.session.connection()
     now = utcnow()
     senders = {
-        row.id: _Sender(**row._asdict())
-        for row in db.session.execute(
-            select(
-                User.id, User.name, User.email, User.role, User.suspended, User.session_version
-            ).where(User.id.in_({p.identity.user_id for p in batch}))
+        row.id: _Sender(*row)
+        for row in connection.execute(
+            sql.senders, {"ids": sorted({p.identity.user_id for p in batch})}
         )
     }
     conversations = {
         row.id: row
-        for row in db.session.execute(
-            select(
-                Conversation.id, Conversation.hcp_id, Conversation.staff_id, Conversation.state
-            ).where(Conversation.id.in_({p.conversation_id for p in batch}))
+        for row in connection.execute(
+            sql.conversations, {"ids": sorted({p.conversation_id for p in batch})}
         )
     }
-    retries = set(
-        db.session.execute(
-            select(Message.sender_id, Message.client_id).where(
-                Message.client_id.in_({p.client_id for p in batch})
-            )
-        ).all()
-    )
+    retries: set[tuple[int, str]] = {
+        (row.sender_id, row.client_id)
+        for row in connection.execute(
+            sql.retries,
+            {
+                "senders": sorted({p.identity.user_id for p in batch}),
+                "client_ids": sorted({p.client_id for p in batch}),
+            },
+        )
+    }
     peers = {
         p.conversation_id: c.hcp_id if p.identity.user_id == c.staff_id else c.staff_id
         for p in batch
@@ -247,14 +288,8 @@ def _store(batch: list[_Pending]) -> None:
 
     stored: list[tuple[_Pending, _Sender, int]] = []
     for conversation_id, items in accepted.items():
-        last_seq = db.session.execute(
-            update(Conversation)
-            .where(
-                Conversation.id == conversation_id,
-                Conversation.state == ConversationState.ACTIVE,  # consent still open, row locked
-            )
-            .values(last_seq=Conversation.last_seq + len(items), last_message_at=now)
-            .returning(Conversation.last_seq)
+        last_seq = connection.execute(
+            sql.next_seqs, {"conversation_id": conversation_id, "count": len(items), "at": now}
         ).scalar_one_or_none()
         if last_seq is None:
             continue  # the HCP ended the chat a moment ago: the full path says so
@@ -264,32 +299,23 @@ def _store(batch: list[_Pending]) -> None:
         db.session.rollback()
         return
 
-    table = cast(Table, Message.__table__)
-    ids = db.session.scalars(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
-        [
-            {
-                "conversation_id": p.conversation_id,
-                "seq": seq,
-                "client_id": p.client_id,
-                "sender_id": s.id,
-                "kind": MessageKind.TEXT,
-                "body": p.body,
-                "material_id": None,
-                "sent_at": now,
-                "flags": [],
-            }
-            for p, s, seq in stored
-        ],
-    ).all()
+    rows: list[dict[str, Any]] = [
+        {
+            "conversation_id": p.conversation_id, "seq": seq, "client_id": p.client_id,
+            "sender_id": s.id, "kind": MessageKind.TEXT, "body": p.body, "material_id": None,
+            "sent_at": now, "flags": [],
+        }
+        for p, s, seq in stored
+    ]  # fmt: skip
+    ids = {(r.conversation_id, r.seq): r.id for r in connection.execute(sql.insert, rows)}
     audit.record_many(
         [
             audit.Entry(
                 actor_id=s.id,
                 actor_label=s.email,
                 action="chat.message_sent",
-                target_type=table.name,
-                target_id=str(message_id),
+                target_type=sql.table,
+                target_id=str(ids[p.conversation_id, seq]),
                 details={
                     "conversation": p.conversation_id,
                     "seq": seq,
@@ -297,11 +323,11 @@ def _store(batch: list[_Pending]) -> None:
                     "flags": [],
                 },
             )
-            for (p, s, seq), message_id in zip(stored, ids, strict=True)
+            for p, s, seq in stored
         ]
     )
-    for (pending, sender, seq), message_id in zip(stored, ids, strict=True):
-        pending.message = _payload(message_id, pending, sender, seq, now)
+    for pending, sender, seq in stored:
+        pending.message = _payload(ids[pending.conversation_id, seq], pending, sender, seq, now)
         emit_after_commit(
             db.session(),
             "message",

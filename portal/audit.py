@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
+from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from portal.extensions import db
 from portal.models import AuditHead, AuditRecord, User, utcnow
@@ -152,24 +154,37 @@ def record_many(entries: Sequence[Entry]) -> None:
     """
     if not entries:
         return
-    head = db.session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == HEAD_ID)
-        .values(seq=AuditHead.seq + len(entries))
-        .returning(AuditHead.seq, AuditHead.last_hash)
-    ).one_or_none()
+    sql = _append_statements()
+    connection = db.session.connection()
+    head = connection.execute(sql.bump, {"count": len(entries)}).one_or_none()
     if head is None:
         raise LookupError("the audit chain has no head row yet")
     at, prev_hash = utcnow(), head.last_hash
     rows = []
     for number, entry in enumerate(entries, start=head.seq - len(entries) + 1):
-        row = dataclasses.asdict(entry)
-        row.update(id=number, at=at, details=_json_safe(entry.details))
+        row: dict[str, Any] = {
+            "id": number, "at": at, "actor_id": entry.actor_id, "actor_label": entry.actor_label,
+            "action": entry.action, "target_type": entry.target_type,
+            "target_id": entry.target_id, "details": _json_safe(entry.details),
+        }  # fmt: skip
         row["hash"] = _content_hash(**row, prev_hash=prev_hash)
         row["prev_hash"], prev_hash = prev_hash, row["hash"]
         rows.append(row)
-    db.session.execute(insert(cast(Table, AuditRecord.__table__)), rows)
-    db.session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(last_hash=prev_hash))
+    connection.execute(sql.insert, rows)
+    connection.execute(sql.set_tip, {"tip": prev_hash})
+
+
+@functools.cache
+def _append_statements() -> SimpleNamespace:
+    head = cast(Table, AuditHead.__table__)
+    return SimpleNamespace(
+        bump=update(head)
+        .where(head.c.id == HEAD_ID)
+        .values(seq=head.c.seq + bindparam("count"))
+        .returning(head.c.seq, head.c.last_hash),
+        insert=insert(cast(Table, AuditRecord.__table__)),
+        set_tip=update(head).where(head.c.id == HEAD_ID).values(last_hash=bindparam("tip")),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
