@@ -192,36 +192,47 @@ def _store_safely(batch: list[_Pending]) -> None:
             pending.message = None
 
 
+@dataclasses.dataclass(frozen=True)
+class _Conversation:
+    """The columns of ``conversations`` that policy needs."""
+
+    id: int
+    hcp_id: int
+    staff_id: int
+    state: ConversationState
+
+
+_SENDER_COLUMNS = ("id", "name", "email", "role", "suspended", "session_version")
+
+
 @functools.cache
 def _statements() -> SimpleNamespace:
     """The batch's statements, built once: only their parameters change from batch to batch."""
     users, conversations = cast(Table, User.__table__), cast(Table, Conversation.__table__)
     messages = cast(Table, Message.__table__)
+    hcp, staff = users.alias("hcp"), users.alias("staff")
     return SimpleNamespace(
-        senders=select(
-            users.c.id, users.c.name, users.c.email, users.c.role, users.c.suspended,
-            users.c.session_version,
-        ).where(users.c.id.in_(bindparam("ids", expanding=True))),
+        # Each conversation with both participants: whoever sends, the sender is one of them.
         conversations=select(
             conversations.c.id, conversations.c.hcp_id, conversations.c.staff_id,
             conversations.c.state,
-        ).where(conversations.c.id.in_(bindparam("ids", expanding=True))),
-        # Both columns, so the (sender_id, client_id) unique index finds them.
-        retries=select(messages.c.sender_id, messages.c.client_id).where(
-            messages.c.sender_id.in_(bindparam("senders", expanding=True)),
-            messages.c.client_id.in_(bindparam("client_ids", expanding=True)),
-        ),
-        # Consent still open, checked under the row's lock: the same row end_chat updates.
+            *(hcp.c[name] for name in _SENDER_COLUMNS),
+            *(staff.c[name] for name in _SENDER_COLUMNS),
+        )
+        .join_from(conversations, hcp, conversations.c.hcp_id == hcp.c.id)
+        .join(staff, conversations.c.staff_id == staff.c.id)
+        .where(conversations.c.id.in_(bindparam("ids", expanding=True))),
+        # Consent still open, checked under the rows' locks: the rows end_chat updates.
         next_seqs=update(conversations)
         .where(
-            conversations.c.id == bindparam("conversation_id"),
+            conversations.c.id.in_(bindparam("ids", expanding=True)),
             conversations.c.state == ConversationState.ACTIVE,
         )
         .values(
             last_seq=conversations.c.last_seq + bindparam("count"),
             last_message_at=bindparam("at"),
         )
-        .returning(conversations.c.last_seq),
+        .returning(conversations.c.id, conversations.c.last_seq),
         # (conversation, seq) names each new row: no reliance on the order rows come back in.
         insert=insert(messages).returning(
             messages.c.id, messages.c.conversation_id, messages.c.seq
@@ -234,63 +245,61 @@ def _store(batch: list[_Pending]) -> None:
     sql = _statements()
     connection = db.session.connection()
     now = utcnow()
-    senders = {
-        row.id: _Sender(*row)
-        for row in connection.execute(
-            sql.senders, {"ids": sorted({p.identity.user_id for p in batch})}
-        )
-    }
-    conversations = {
-        row.id: row
-        for row in connection.execute(
-            sql.conversations, {"ids": sorted({p.conversation_id for p in batch})}
-        )
-    }
-    retries: set[tuple[int, str]] = {
-        (row.sender_id, row.client_id)
-        for row in connection.execute(
-            sql.retries,
-            {
-                "senders": sorted({p.identity.user_id for p in batch}),
-                "client_ids": sorted({p.client_id for p in batch}),
-            },
-        )
-    }
+    conversations: dict[int, tuple[_Conversation, _Sender, _Sender]] = {}
+    width = len(_SENDER_COLUMNS)
+    for row in connection.execute(
+        sql.conversations, {"ids": sorted({p.conversation_id for p in batch})}
+    ):
+        conversations[row[0]] = (
+            _Conversation(*row[:4]), _Sender(*row[4 : 4 + width]), _Sender(*row[4 + width :])
+        )  # fmt: skip
     peers = {
-        p.conversation_id: c.hcp_id if p.identity.user_id == c.staff_id else c.staff_id
+        p.conversation_id: staff.id if p.identity.user_id == hcp.id else hcp.id
         for p in batch
-        if (c := conversations.get(p.conversation_id)) is not None
+        if p.conversation_id in conversations
+        for _conversation, hcp, staff in [conversations[p.conversation_id]]
     }
     online = presence.online_among(peers.values())
     phrases: list[str] | None = None
 
+    # A retry of a stored message is not looked for here: the unique (sender, client id) index
+    # refuses it, the batch rolls back and the full path answers it with the first message.
+    seen: set[tuple[int, str]] = set()
     accepted: defaultdict[int, list[tuple[_Pending, _Sender]]] = defaultdict(list)
     for pending in batch:
-        sender = senders.get(pending.identity.user_id)
-        conversation = conversations.get(pending.conversation_id)
+        found = conversations.get(pending.conversation_id)
+        if found is None:
+            continue
+        conversation, hcp, staff = found
+        sender = hcp if pending.identity.user_id == hcp.id else staff
         key = (pending.identity.user_id, pending.client_id)
         if (
-            sender is None
-            or conversation is None
+            sender.id != pending.identity.user_id
             or not session_is_current(sender, pending.identity.session_version)
             or not policy.can_send_in_conversation(sender, conversation)
-            or key in retries
+            or key in seen
             or peers[conversation.id] not in online  # the full path e-mails an offline peer
         ):
             continue
-        if sender.id == conversation.staff_id:
+        if sender is staff:
             if phrases is None:
                 phrases = services.active_phrases()
             if services.restricted_hit(pending.body, phrases) is not None:
                 continue  # the full path refuses it, names the phrase and audits the refusal
-        retries.add(key)  # the same client id twice in one batch: the second is a retry
+        seen.add(key)  # the same client id twice in one batch: the second is a retry
         accepted[conversation.id].append((pending, sender))
 
+    by_count: defaultdict[int, list[int]] = defaultdict(list)
+    for conversation_id, items in accepted.items():
+        by_count[len(items)].append(conversation_id)
+    last_seqs = {
+        row.id: row.last_seq
+        for count, ids in by_count.items()
+        for row in connection.execute(sql.next_seqs, {"ids": ids, "count": count, "at": now})
+    }
     stored: list[tuple[_Pending, _Sender, int]] = []
     for conversation_id, items in accepted.items():
-        last_seq = connection.execute(
-            sql.next_seqs, {"conversation_id": conversation_id, "count": len(items), "at": now}
-        ).scalar_one_or_none()
+        last_seq = last_seqs.get(conversation_id)
         if last_seq is None:
             continue  # the HCP ended the chat a moment ago: the full path says so
         first = last_seq - len(items) + 1
