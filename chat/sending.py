@@ -77,7 +77,9 @@ class _Sender:
 
 
 @dataclasses.dataclass(eq=False)
-class _Pending:
+class PendingMessage:
+    """A text message waiting for its batch."""
+
     identity: Identity
     conversation_id: int
     client_id: str
@@ -110,7 +112,9 @@ def send(
     if material_id is None and _fits_batch(client_id, body):
         services.check_rate(identity.user_id)
         rate_checked = True
-        pending = _Pending(identity, conversation_id, services.check_client_id(client_id), body)
+        pending = PendingMessage(
+            identity, conversation_id, services.check_client_id(client_id), body
+        )
         _group().submit(pending)
         if pending.message is not None:
             return pending.message
@@ -139,13 +143,13 @@ class _GroupCommit:
     """One batch at a time: a sender queues its message, then waits for the turn; whoever gets
     it stores everything queued by then, so a sender may find its message already stored."""
 
-    def __init__(self, store: Callable[[list[_Pending]], None]) -> None:
+    def __init__(self, store: Callable[[list[PendingMessage]], None]) -> None:
         self._store = store
-        self._queue: list[_Pending] = []
+        self._queue: list[PendingMessage] = []
         self._queue_lock = threading.Lock()
         self._turn = threading.Lock()
 
-    def submit(self, pending: _Pending) -> None:
+    def submit(self, pending: PendingMessage) -> None:
         with self._queue_lock:
             self._queue.append(pending)
         with self._turn:
@@ -175,12 +179,15 @@ def _group() -> _GroupCommit:
     extensions = current_app.extensions
     group = extensions.get("chat.group_commit")
     if group is None:
-        group = extensions.setdefault("chat.group_commit", _GroupCommit(_store_safely))
+        group = extensions.setdefault("chat.group_commit", _GroupCommit(store_batch))
     assert isinstance(group, _GroupCommit)
     return group
 
 
-def _store_safely(batch: list[_Pending]) -> None:
+def store_batch(batch: list[PendingMessage]) -> None:
+    """Store what of ``batch`` the common path can take, in one transaction, and set each one's
+    ``message`` (MESSAGE, emitted to its room after commit); the rest keep ``message=None`` for
+    the full path. Never raises: a failed batch is rolled back whole."""
     try:
         _store(batch)
     except Exception:
@@ -241,7 +248,7 @@ def _statements() -> SimpleNamespace:
     )  # fmt: skip
 
 
-def _store(batch: list[_Pending]) -> None:
+def _store(batch: list[PendingMessage]) -> None:
     sql = _statements()
     connection = db.session.connection()
     now = utcnow()
@@ -265,7 +272,7 @@ def _store(batch: list[_Pending]) -> None:
     # A retry of a stored message is not looked for here: the unique (sender, client id) index
     # refuses it, the batch rolls back and the full path answers it with the first message.
     seen: set[tuple[int, str]] = set()
-    accepted: defaultdict[int, list[tuple[_Pending, _Sender]]] = defaultdict(list)
+    accepted: defaultdict[int, list[tuple[PendingMessage, _Sender]]] = defaultdict(list)
     for pending in batch:
         found = conversations.get(pending.conversation_id)
         if found is None:
@@ -297,7 +304,7 @@ def _store(batch: list[_Pending]) -> None:
         for count, ids in by_count.items()
         for row in connection.execute(sql.next_seqs, {"ids": ids, "count": count, "at": now})
     }
-    stored: list[tuple[_Pending, _Sender, int]] = []
+    stored: list[tuple[PendingMessage, _Sender, int]] = []
     for conversation_id, items in accepted.items():
         last_seq = last_seqs.get(conversation_id)
         if last_seq is None:
@@ -348,7 +355,7 @@ def _store(batch: list[_Pending]) -> None:
 
 
 def _payload(
-    message_id: int, pending: _Pending, sender: _Sender, seq: int, now: dt.datetime
+    message_id: int, pending: PendingMessage, sender: _Sender, seq: int, now: dt.datetime
 ) -> dict[str, Any]:
     return services.message_payload(
         id=message_id,

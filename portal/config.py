@@ -51,7 +51,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY") or instance_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A server can drop idle connections (restart, failover): test each one before use. A
+        # SQLite file cannot, and the test would cost a statement on every request.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not database_url.startswith("sqlite")},
         "REDIS_URL": redis_url,
         # Flask-Limiter shares its counters across processes when Redis is there.
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",

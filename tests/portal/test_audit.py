@@ -490,3 +490,48 @@ def test_cli_json_output_for_a_broken_chain(app, unprotected):
     assert report["broken_id"] == 4
     assert report["checked"] == 3
     assert "missing" in report["problem"]
+
+
+# --- several records in one go (a batch of chat messages) ----------------------------------------
+def _entries(actor: User, count: int) -> list[audit.Entry]:
+    return [
+        audit.Entry(actor.id, actor.email, "test.batch", "thing", str(n), {"step": n})
+        for n in range(count)
+    ]
+
+
+def test_records_appended_together_chain_like_records_appended_one_by_one(app):
+    actor = make_user(Role.ADMIN)
+    who = (actor.id, actor.email)
+    write_chain(2)
+
+    audit.record_many(_entries(actor, 3))
+    audit.record(None, "test.after")
+    db.session.commit()
+
+    result = audit.verify()
+    assert result.ok and result.checked == 6
+    batch = [stored(n) for n in (3, 4, 5)]
+    assert [(r.action, r.target_id, r.details) for r in batch] == [
+        ("test.batch", str(n), {"step": n}) for n in range(3)
+    ]
+    assert {(r.actor_id, r.actor_label) for r in batch} == {who}
+    assert [r.prev_hash for r in batch[1:]] == [r.hash for r in batch[:-1]]
+    assert stored(6).prev_hash == batch[-1].hash
+
+
+def test_nothing_to_append_writes_nothing(app):
+    write_chain(1)
+    audit.record_many([])
+    db.session.commit()
+    assert record_count() == 1
+
+
+def test_a_batch_record_edited_afterwards_is_found(app, unprotected):
+    write_chain(1)
+    audit.record_many(_entries(make_user(Role.ADMIN), 3))
+    db.session.commit()
+    raw_update(3, details={"step": 99})
+
+    result = audit.verify()
+    assert not result.ok and result.broken_id == 3
