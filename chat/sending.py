@@ -260,13 +260,10 @@ def _store(batch: list[PendingMessage]) -> None:
         conversations[row[0]] = (
             _Conversation(*row[:4]), _Sender(*row[4 : 4 + width]), _Sender(*row[4 + width :])
         )  # fmt: skip
-    peers = {
-        p.conversation_id: staff.id if p.identity.user_id == hcp.id else hcp.id
-        for p in batch
-        if p.conversation_id in conversations
-        for _conversation, hcp, staff in [conversations[p.conversation_id]]
-    }
-    online = presence.online_among(peers.values())
+    # Who is online, asked once for every participant of the batch's conversations.
+    online = presence.online_among(
+        user.id for _conversation, hcp, staff in conversations.values() for user in (hcp, staff)
+    )
     phrases: list[str] | None = None
 
     # A retry of a stored message is not looked for here: the unique (sender, client id) index
@@ -285,7 +282,8 @@ def _store(batch: list[PendingMessage]) -> None:
             or not session_is_current(sender, pending.identity.session_version)
             or not policy.can_send_in_conversation(sender, conversation)
             or key in seen
-            or peers[conversation.id] not in online  # the full path e-mails an offline peer
+            # The full path e-mails an offline peer.
+            or (staff if sender is hcp else hcp).id not in online
         ):
             continue
         if sender is staff:
