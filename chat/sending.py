@@ -40,9 +40,9 @@ from chat.models import Conversation, ConversationState, Message, MessageKind
 from portal import audit, policy
 from portal.errors import PermissionDenied, PortalError
 from portal.extensions import db
-from portal.inquiries import detection
 from portal.models import Role, User, utcnow
 from portal.realtime import emit_after_commit
+from portal.safety import detection
 from portal.services.accounts import session_is_current
 
 log = logging.getLogger(__name__)

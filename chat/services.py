@@ -34,9 +34,10 @@ from chat.models import (
 from portal import audit, policy
 from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PortalError
 from portal.extensions import db
-from portal.inquiries import detection
 from portal.models import Role, User, utcnow
 from portal.realtime import call_after_commit, emit_after_commit
+from portal.safety import detection
+from portal.safety import services as safety
 from portal.services import mail, notifications
 from portal.services.consent import current_wording
 from portal.services.coverage import field_team_for
@@ -744,12 +745,10 @@ def send_message(
         kind=kind.value, flags=message.flags,
     )  # fmt: skip
     if finding is not None and finding.flagged:
-        from portal.inquiries.services import report_possible_adverse_event
-
-        report_possible_adverse_event(
-            actor, source="chat", source_ref=f"C-{conversation.id}#{seq}", text=text,
-            reasons=finding.reasons, reporter=conversation.hcp if not is_staff else actor,
-            received_at=now,
+        safety.open_case(
+            actor, source=safety.CaseSource.CHAT, source_ref=f"C-{conversation.id}#{seq}",
+            text=text, reasons=finding.reasons,
+            reporter=conversation.hcp if not is_staff else actor, received_at=now,
         )  # fmt: skip
     payload = serialize_message(message, now=now)
     _emit("message", payload, room(conversation.id))
@@ -908,14 +907,12 @@ def edit_message(actor: User, message_id: Any, body: Any) -> dict[str, Any]:
     # message would (a message already flagged has its case; PV sees the edit there).
     finding = detection.detect_adverse_event(text)
     if finding.flagged and "adverse_event" not in (message.flags or []):
-        from portal.inquiries.services import report_possible_adverse_event
-
         message.flags = [*(message.flags or []), "adverse_event"]
         is_staff = actor.id == conversation.staff_id
-        report_possible_adverse_event(
-            actor, source="chat", source_ref=f"C-{conversation.id}#{message.seq}", text=text,
-            reasons=finding.reasons, reporter=conversation.hcp if not is_staff else actor,
-            received_at=now,
+        safety.open_case(
+            actor, source=safety.CaseSource.CHAT, source_ref=f"C-{conversation.id}#{message.seq}",
+            text=text, reasons=finding.reasons,
+            reporter=conversation.hcp if not is_staff else actor, received_at=now,
         )  # fmt: skip
     payload = serialize_message(message)
     _emit("message_updated", payload, room(conversation.id))

@@ -98,7 +98,8 @@ def _init_extensions(app: Flask) -> None:
 
     import chat.models  # noqa: F401  (every model must be known to Alembic)
     import content.models  # noqa: F401
-    import portal.inquiries.models  # noqa: F401
+    import portal.inquiries.models
+    import portal.safety.models  # noqa: F401
     from portal.models import User
     from portal.services import accounts
 

@@ -16,6 +16,7 @@ from portal.inquiries import services, settings
 from portal.inquiries.models import ProductLabel, Question, RoutingRule
 from portal.models import Product, TeamKey, User, utcnow
 from portal.services.consent import current_wording
+from portal.services.users import team_members
 from portal.services.demo import demo_email, register_demo_seeder
 
 LABELS = {
@@ -116,7 +117,7 @@ def _user(who: str) -> User:
 def _staff_for(question: Question) -> User | None:
     if question.assignee is not None:
         return question.assignee
-    members = services._team_members(question.owner_team)
+    members = team_members(question.owner_team)
     return members[0] if members else None
 
 

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.inquiries.calendar import BusinessCalendar, Sla, SlaUnit
-from portal.inquiries.detection import LabelFacts
 from portal.inquiries.models import (
     QUEUE_TEAMS,
     Holiday,
@@ -28,6 +27,7 @@ from portal.inquiries.models import (
 from portal.inquiries.routing import DEFAULT_SLAS, HcpFacts, RuleFacts, StaffFacts
 from portal.models import Product, Team, TeamMembership, User
 from portal.policy import QUESTION_ROLES
+from portal.safety.detection import LabelFacts
 
 
 def _time(value: str, name: str) -> dt.time:

@@ -23,8 +23,9 @@ from wtforms import (
 from portal.admin.forms import CheckboxesField
 from portal.forms import choices
 from portal.inquiries.models import Category, Channel, Urgency, team_label
-from portal.inquiries.services import PvCaseInput, QuestionInput
+from portal.inquiries.services import QuestionInput
 from portal.models import Product, TeamKey
+from portal.safety.services import PvCaseInput
 
 
 def optional_int(value: Any) -> int | None:

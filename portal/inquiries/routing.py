@@ -22,9 +22,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from portal.inquiries import detection
 from portal.inquiries.calendar import BusinessCalendar, Sla, SlaUnit
-from portal.inquiries.detection import Hit, LabelFacts
 from portal.inquiries.models import (
     COMMERCIAL_TEAMS,
     TERRITORY_TEAMS,
@@ -32,6 +30,8 @@ from portal.inquiries.models import (
     team_label,
 )
 from portal.models.reference import COUNTRIES, TeamKey
+from portal.safety import detection
+from portal.safety.detection import Hit, LabelFacts
 
 MI = TeamKey.MEDICAL_INFORMATION
 PV = TeamKey.PHARMACOVIGILANCE

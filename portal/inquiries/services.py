@@ -19,15 +19,13 @@ from sqlalchemy.orm import selectinload
 from portal import audit, policy
 from portal.errors import InvalidInput, NotFound
 from portal.extensions import db
-from portal.inquiries import detection, facts, routing
+from portal.inquiries import facts, routing
 from portal.inquiries.models import (
     COMMERCIAL_TEAMS,
     QUEUE_TEAMS,
     Category,
     Channel,
     EntryKind,
-    PvCase,
-    PvCaseStatus,
     Question,
     QuestionAttachment,
     QuestionEntry,
@@ -38,8 +36,10 @@ from portal.inquiries.models import (
     team_label,
 )
 from portal.inquiries.routing import Decision, QuestionFacts
-from portal.models import Product, Side, Team, TeamKey, TeamMembership, User, utcnow
-from portal.services import notifications
+from portal.models import Product, Side, TeamKey, User, utcnow
+from portal.safety import detection
+from portal.safety import services as safety
+from portal.services import notifications, users
 from portal.services.consent import current_wording
 
 log = logging.getLogger(__name__)
@@ -174,21 +174,8 @@ def triage(text: str, *, category: str | None = None, product: str | None = None
 
 
 # --- notifications -------------------------------------------------------------------------------
-def _team_members(team: TeamKey, *, leads_only: bool = False) -> list[User]:
-    query = (
-        select(User)
-        .join(TeamMembership, TeamMembership.user_id == User.id)
-        .join(Team, Team.id == TeamMembership.team_id)
-        .where(Team.key == team, User.suspended.is_(False))
-        .order_by(User.id)
-    )
-    if leads_only:
-        query = query.where(TeamMembership.is_lead.is_(True))
-    return list(db.session.scalars(query))
-
-
 def _notify_team_or_assignee(question: Question, *, kind: str, title: str) -> None:
-    people = [question.assignee] if question.assignee else _team_members(question.owner_team)
+    people = [question.assignee] if question.assignee else users.team_members(question.owner_team)
     notifications.notify(
         [p for p in people if p is not None],
         kind=kind,
@@ -196,92 +183,6 @@ def _notify_team_or_assignee(question: Question, *, kind: str, title: str) -> No
         endpoint="questions.detail",
         question_id=question.id,
     )
-
-
-def _open_pv_case(
-    question: Question,
-    *,
-    text: str,
-    reasons: Sequence[str],
-    due_at: dt.datetime,
-    entry: QuestionEntry | None = None,
-    actor: User | None,
-) -> PvCase:
-    case = PvCase(
-        question=question,
-        entry_id=entry.id if entry is not None else None,
-        source="follow_up" if entry is not None else "question",
-        source_ref=question.reference,
-        source_text=text,
-        reasons=list(reasons),
-        reporter_id=question.hcp_id,
-        product_id=question.product_id,
-        status=PvCaseStatus.OPEN,
-        due_at=due_at,
-        reporter=question.hcp.name,
-        suspect_product=question.product.name if question.product else "",
-    )
-    db.session.add(case)
-    db.session.flush()
-    audit.record(
-        actor,
-        "pv_case.open",
-        case,
-        question=question.id,
-        source=case.source,
-        due_at=due_at.isoformat(),
-        reasons=list(reasons),
-    )
-    notifications.notify(
-        _team_members(TeamKey.PHARMACOVIGILANCE),
-        kind="pv_case",
-        title=f"New possible adverse event {case.reference}, due {_when(due_at)}",
-        endpoint="questions.pv_case",
-        case_id=case.id,
-    )
-    return case
-
-
-def report_possible_adverse_event(
-    actor: User | None,
-    *,
-    source: str,
-    source_ref: str,
-    text: str,
-    reasons: Sequence[str],
-    reporter: User,
-    received_at: dt.datetime,
-) -> PvCase:
-    """Open a PV case for something said outside a question (a chat message), on the adverse
-    event clock, in the CALLER's transaction (it never commits: the case exists only if what
-    was said is stored). Audit: ``pv_case.open``. Notifies Pharmacovigilance."""
-    sla = facts.slas()[Category.ADVERSE_EVENT.value]
-    due_at = facts.calendar().due_at(received_at, sla)
-    case = PvCase(
-        source=source,
-        source_ref=source_ref,
-        source_text=text,
-        reasons=list(reasons),
-        reporter_id=reporter.id,
-        reporter=reporter.name if reporter.is_hcp else "",
-        status=PvCaseStatus.OPEN,
-        due_at=due_at,
-        created_at=received_at,
-    )
-    db.session.add(case)
-    db.session.flush()
-    audit.record(
-        actor, "pv_case.open", case, source=source, ref=source_ref,
-        due_at=due_at.isoformat(), reasons=list(reasons),
-    )  # fmt: skip
-    notifications.notify(
-        _team_members(TeamKey.PHARMACOVIGILANCE),
-        kind="pv_case",
-        title=f"New possible adverse event {case.reference}, due {_when(due_at)}",
-        endpoint="questions.pv_case",
-        case_id=case.id,
-    )
-    return case
 
 
 def _when(moment: dt.datetime) -> str:
@@ -387,13 +288,14 @@ def ask_question(actor: User, data: QuestionInput, *, now: dt.datetime | None = 
         title=f"New question {question.reference} for {team_label(question.owner_team)}",
     )
     if decision.ae or decision.patient_affected:
-        _open_pv_case(
-            question,
-            text=question.text,
-            reasons=decision.ae_reasons or decision.reasons,
+        safety.open_case(
+            actor, source=safety.CaseSource.QUESTION, text=question.text,
+            reasons=decision.ae_reasons or decision.reasons, reporter=question.hcp,
+            received_at=question.created_at, source_ref=question.reference,
+            question_id=question.id, product_id=question.product_id,
+            product_name=question.product.name if question.product else "",
             due_at=decision.pv_due_at or decision.due_at,
-            actor=actor,
-        )
+        )  # fmt: skip
     db.session.commit()
     return question
 
@@ -426,18 +328,13 @@ def follow_up(actor: User, question_id: int, text: str, *, now: dt.datetime | No
     )
     finding = detection.detect_adverse_event(text)
     if finding.flagged:
-        calendar = facts.calendar()
-        sla = facts.slas()[Category.ADVERSE_EVENT.value]
-        if not question.ae_flag:
-            question.ae_flag = True
-        _open_pv_case(
-            question,
-            text=entry.body,
-            reasons=finding.reasons,
-            due_at=calendar.due_at(at, sla),
-            entry=entry,
-            actor=actor,
-        )
+        question.ae_flag = True
+        safety.open_case(
+            actor, source=safety.CaseSource.FOLLOW_UP, text=entry.body, reasons=finding.reasons,
+            reporter=question.hcp, received_at=at, source_ref=question.reference,
+            question_id=question.id, entry_id=entry.id, product_id=question.product_id,
+            product_name=question.product.name if question.product else "",
+        )  # fmt: skip
     db.session.commit()
 
 
@@ -588,17 +485,6 @@ def queue_teams(actor: User) -> list[TeamKey]:
 
 def reassign_choices(actor: User, question: Question) -> list[TeamKey]:
     return [t for t in QUEUE_TEAMS if policy.can_reassign_question(actor, question, t)]
-
-
-def pv_case_for(question: Question, actor: User) -> list[PvCase]:
-    """The PV cases of a question, for PV and compliance only."""
-    if not policy.can_view_pv_cases(actor):
-        return []
-    return list(
-        db.session.scalars(
-            select(PvCase).where(PvCase.question_id == question.id).order_by(PvCase.id)
-        )
-    )
 
 
 # --- the staff side ------------------------------------------------------------------------------
@@ -819,7 +705,7 @@ def escalate_question(actor: User, question_id: int, *, reason: str) -> Question
     question = _work(actor, question_id)
     policy.require(policy.can_escalate_question(actor, question), "It is already escalated.")
     why = _reason(reason)
-    leads = _team_members(question.owner_team, leads_only=True)
+    leads = users.team_members(question.owner_team, leads_only=True)
     if not leads:
         raise InvalidInput(
             f"{team_label(question.owner_team)} has no team lead to escalate to; ask an "
@@ -860,95 +746,6 @@ def close_question(actor: User, question_id: int, *, reason: str = "") -> Questi
     return question
 
 
-# --- PV cases ------------------------------------------------------------------------------------
-def pv_cases(actor: User, *, status: str = "open") -> Sequence[PvCase]:
-    """PV cases, soonest due first (``open``, ``acknowledged``, ``closed`` or ``all``)."""
-    policy.require_visible(policy.can_view_pv_cases(actor), "The PV case list")
-    query = select(PvCase)
-    if status in set(PvCaseStatus):
-        query = query.where(PvCase.status == PvCaseStatus(status))
-    return db.session.scalars(query.order_by(PvCase.due_at, PvCase.id).limit(500)).all()
-
-
-def get_pv_case(actor: User, case_id: int) -> PvCase:
-    case = db.session.get(PvCase, case_id)
-    policy.require_visible(case is not None and policy.can_view_pv_cases(actor), "That PV case")
-    assert case is not None
-    return case
-
-
-def acknowledge_pv_case(actor: User, case_id: int) -> PvCase:
-    """PV takes the case: the clock stops. Audit: ``pv_case.acknowledge``."""
-    case = get_pv_case(actor, case_id)
-    policy.require(policy.can_work_pv_case(actor, case), "Only Pharmacovigilance can do that.")
-    if case.status is not PvCaseStatus.OPEN:
-        raise InvalidInput("This case is already acknowledged.")
-    now = utcnow()
-    case.status = PvCaseStatus.ACKNOWLEDGED
-    case.acknowledged_at = now
-    case.acknowledged_by_id = actor.id
-    audit.record(actor, "pv_case.acknowledge", case, late=now > case.due_at)
-    db.session.commit()
-    return case
-
-
-@dataclasses.dataclass
-class PvCaseInput:
-    patient: str = ""
-    reporter: str = ""
-    suspect_product: str = ""
-    event: str = ""
-    serious: bool | None = None
-
-
-PV_FIELD_MAX = 4_000
-
-
-def update_pv_case(actor: User, case_id: int, data: PvCaseInput) -> PvCase:
-    """Complete the four elements of a valid report (patient, reporter, product, event).
-
-    Audit: ``pv_case.update`` naming the fields that changed."""
-    case = get_pv_case(actor, case_id)
-    policy.require(policy.can_work_pv_case(actor, case), "Only Pharmacovigilance can do that.")
-    values = {
-        "patient": data.patient, "reporter": data.reporter,
-        "suspect_product": data.suspect_product, "event": data.event,
-    }  # fmt: skip
-    problems = {
-        k: "Keep it under 4,000 characters." for k, v in values.items() if len(v) > PV_FIELD_MAX
-    }
-    if problems:
-        raise InvalidInput("Please correct the highlighted fields.", errors=problems)
-    changed = [k for k, v in values.items() if getattr(case, k) != v.strip()]
-    for key, value in values.items():
-        setattr(case, key, value.strip())
-    if case.serious != data.serious:
-        changed.append("serious")
-        case.serious = data.serious
-    audit.record(actor, "pv_case.update", case, fields=changed)
-    db.session.commit()
-    return case
-
-
-def close_pv_case(actor: User, case_id: int) -> PvCase:
-    """Close a case once acknowledged and complete. Audit: ``pv_case.close``."""
-    case = get_pv_case(actor, case_id)
-    policy.require(policy.can_work_pv_case(actor, case), "Only Pharmacovigilance can do that.")
-    if case.status is PvCaseStatus.OPEN:
-        raise InvalidInput("Acknowledge the case before closing it.")
-    if case.missing_elements:
-        raise InvalidInput(
-            "A valid report needs all four elements; still missing: "
-            + ", ".join(case.missing_elements)
-            + "."
-        )
-    case.status = PvCaseStatus.CLOSED
-    case.closed_at = utcnow()
-    audit.record(actor, "pv_case.close", case)
-    db.session.commit()
-    return case
-
-
 # --- the clock -----------------------------------------------------------------------------------
 def sweep_overdue(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Tell people about what went overdue since the last sweep (each item once).
@@ -969,9 +766,9 @@ def sweep_overdue(*, now: dt.datetime | None = None) -> dict[str, int]:
         _event(question, QuestionEventKind.OVERDUE, None, team=question.owner_team)
         audit.record(None, "question.overdue", question, due_at=question.due_at.isoformat())
         people = [question.assignee] if question.assignee else []
-        people += _team_members(question.owner_team, leads_only=True)
+        people += users.team_members(question.owner_team, leads_only=True)
         if not people:
-            people = _team_members(question.owner_team)
+            people = users.team_members(question.owner_team)
         notifications.notify(
             [p for p in people if p is not None],
             kind="question_overdue",
@@ -979,25 +776,9 @@ def sweep_overdue(*, now: dt.datetime | None = None) -> dict[str, int]:
             endpoint="questions.detail",
             question_id=question.id,
         )
-    overdue_cases = db.session.scalars(
-        select(PvCase).where(
-            PvCase.status == PvCaseStatus.OPEN,
-            PvCase.due_at < now,
-            PvCase.overdue_notified_at.is_(None),
-        )
-    ).all()
-    for case in overdue_cases:
-        case.overdue_notified_at = now
-        audit.record(None, "pv_case.overdue", case, due_at=case.due_at.isoformat())
-        notifications.notify(
-            _team_members(TeamKey.PHARMACOVIGILANCE),
-            kind="pv_case_overdue",
-            title=f"PV case {case.reference} is overdue",
-            endpoint="questions.pv_case",
-            case_id=case.id,
-        )
+    overdue_cases = safety.flag_overdue_cases(now)
     db.session.commit()
-    return {"questions": len(overdue_questions), "pv_cases": len(overdue_cases)}
+    return {"questions": len(overdue_questions), "pv_cases": overdue_cases}
 
 
 def staff_dashboard(actor: User) -> dict[str, int]:

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from portal import audit, policy
 from portal.errors import InvalidInput, NotFound
 from portal.extensions import db
-from portal.inquiries import detection, facts, routing
+from portal.inquiries import facts, routing
 from portal.inquiries.calendar import Sla, SlaUnit, parse_named_holidays
 from portal.inquiries.models import (
     COMMERCIAL_TEAMS,
@@ -40,6 +40,7 @@ from portal.inquiries.models import (
 from portal.inquiries.routing import DEFAULT_SLAS, DEFAULT_TEAMS, URGENT, Decision
 from portal.models import Product, TeamKey, Territory, User, utcnow
 from portal.models.reference import COUNTRIES
+from portal.safety import detection
 
 MAX_NAME = 120
 MAX_KEYWORD = 100

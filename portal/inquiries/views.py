@@ -29,14 +29,14 @@ from portal.inquiries.forms import (
 )
 from portal.inquiries.models import (
     EntryKind,
-    PvCase,
-    PvCaseStatus,
     Question,
     QuestionStatus,
     team_label,
 )
 from portal.main.panels import register_home_panel
 from portal.models import User, utcnow
+from portal.safety import services as safety
+from portal.safety.models import PvCase, PvCaseStatus
 from portal.services.consent import current_wording
 from portal.services.users import list_products
 
@@ -81,7 +81,7 @@ def _questions_panel(user: User) -> tuple[str, dict[str, Any]] | None:
         else:
             context["board"] = services.staff_dashboard(user)
         if policy.can_view_pv_cases(user):
-            context["pv_open"] = len(services.pv_cases(user, status="open"))
+            context["pv_open"] = len(safety.pv_cases(user, status="open"))
         return "portal/questions/panels/staff.html", context
     return None
 
@@ -183,7 +183,7 @@ def _render_detail(actor: User, question: Question, **forms: Any) -> str:
         profile=question.hcp.hcp_profile,
         entries=entries,
         attachments=attachments,
-        pv_cases=services.pv_case_for(question, actor),
+        pv_cases=safety.cases_of_question(actor, question.id),
         can_work=can_work,
         reassign_teams=teams,
         reply_form=reply_form,
@@ -371,7 +371,7 @@ def pv_cases() -> str:
         status = "open"
     return render_template(
         "portal/questions/pv_cases.html",
-        cases=services.pv_cases(actor, status=status),
+        cases=safety.pv_cases(actor, status=status),
         status=status,
         statuses=PV_STATUSES,
     )
@@ -381,11 +381,11 @@ def pv_cases() -> str:
 @login_required
 def pv_case(case_id: int) -> Response | str:
     actor = _actor()
-    case = services.get_pv_case(actor, case_id)
+    case = safety.get_pv_case(actor, case_id)
     form = PvCaseForm.of(case) if request.method == "GET" else PvCaseForm()
     if form.validate_on_submit():
         try:
-            services.update_pv_case(actor, case_id, form.to_input())
+            safety.update_pv_case(actor, case_id, form.to_input())
         except InvalidInput as exc:
             attach_errors(form, exc)
         except PortalError as exc:
@@ -427,7 +427,7 @@ def _pv_act(case_id: int, action: Callable[[User], str]) -> Response:
 @login_required
 def pv_acknowledge(case_id: int) -> Response:
     def run(actor: User) -> str:
-        case = services.acknowledge_pv_case(actor, case_id)
+        case = safety.acknowledge_pv_case(actor, case_id)
         return f"{case.reference} acknowledged: the clock has stopped."
 
     return _pv_act(case_id, run)
@@ -437,7 +437,7 @@ def pv_acknowledge(case_id: int) -> Response:
 @login_required
 def pv_close(case_id: int) -> Response:
     def run(actor: User) -> str:
-        case = services.close_pv_case(actor, case_id)
+        case = safety.close_pv_case(actor, case_id)
         return f"{case.reference} is closed."
 
     return _pv_act(case_id, run)

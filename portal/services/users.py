@@ -345,3 +345,17 @@ def list_territories() -> Sequence[Territory]:
 
 def list_products() -> Sequence[Product]:
     return db.session.scalars(select(Product).order_by(Product.name)).all()
+
+
+def team_members(team: TeamKey, *, leads_only: bool = False) -> list[User]:
+    """Active members of ``team`` (only its leads with ``leads_only``), by id."""
+    query = (
+        select(User)
+        .join(TeamMembership, TeamMembership.user_id == User.id)
+        .join(Team, Team.id == TeamMembership.team_id)
+        .where(Team.key == team, User.suspended.is_(False))
+        .order_by(User.id)
+    )
+    if leads_only:
+        query = query.where(TeamMembership.is_lead.is_(True))
+    return list(db.session.scalars(query))

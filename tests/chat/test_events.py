@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from chat import events, presence, services
 from chat.models import Message, RestrictedPhrase
 from portal.extensions import db, socketio
-from portal.inquiries.models import PvCase
 from portal.models import AuditRecord, Role, User
+from portal.safety.models import PvCase
 from portal.services.users import suspend_user
 from tests.chat.factories import active_conversation, chat_pair, send
 from tests.conftest import login

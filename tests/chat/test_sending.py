@@ -18,8 +18,8 @@ from chat.models import Conversation, Message, RestrictedPhrase
 from portal import audit
 from portal.errors import NotFound
 from portal.extensions import db, socketio
-from portal.inquiries.models import PvCase
 from portal.models import AuditRecord, OutboxMail, Role, User
+from portal.safety.models import PvCase
 from tests.chat.factories import active_conversation, chat_pair, send
 from tests.factories import make_hcp
 

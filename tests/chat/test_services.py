@@ -27,9 +27,9 @@ from content.models import Classification
 from content.services import withdraw_material
 from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db, socketio
-from portal.inquiries.models import PvCase
 from portal.models import AuditRecord, Notification, OutboxMail, Role, User, Verification
 from portal.models.base import utcnow
+from portal.safety.models import PvCase
 from tests.chat.factories import active_conversation, chat_pair, send
 from tests.content.factories import make_author, make_material
 from tests.factories import make_hcp, make_user

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.inquiries import services
-from portal.inquiries.models import PvCase, Question
+from portal.inquiries.models import Question
 from portal.models import AuditRecord, Notification, OutboxMail, User
+from portal.safety.models import PvCase
 from portal.services.consent import current_wording
 
 

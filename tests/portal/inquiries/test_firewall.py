@@ -15,8 +15,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from portal.inquiries import services
-from portal.inquiries.models import PvCase, Question, QuestionStatus
+from portal.inquiries.models import Question, QuestionStatus
 from portal.models import Role, TeamKey, User
+from portal.safety.models import PvCase
 from tests.conftest import IsolatedClient, login
 from tests.factories import make_hcp, make_territory, make_user
 from tests.portal.inquiries.factories import ask, pv_cases_of

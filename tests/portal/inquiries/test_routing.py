@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from portal.inquiries.calendar import BusinessCalendar, Sla, SlaUnit
-from portal.inquiries.detection import LabelFacts
 from portal.inquiries.models import Category
 from portal.inquiries.routing import (
     DEFAULT_SLAS,
@@ -25,6 +24,7 @@ from portal.inquiries.routing import (
     route,
 )
 from portal.models.reference import TeamKey
+from portal.safety.detection import LabelFacts
 
 MI = TeamKey.MEDICAL_INFORMATION
 MSL = TeamKey.MSL

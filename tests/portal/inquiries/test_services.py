@@ -14,12 +14,13 @@ from portal.inquiries import routing, services
 from portal.inquiries.models import (
     EntryKind,
     Holiday,
-    PvCaseStatus,
     Question,
     QuestionEventKind,
     QuestionStatus,
 )
 from portal.models import OutboxMail, Role, Side, TeamKey, Verification
+from portal.safety import services as safety
+from portal.safety.models import PvCaseStatus
 from portal.services import mail
 from tests.content.factories import make_material
 from tests.factories import make_hcp, make_product, make_territory, make_user
@@ -391,23 +392,23 @@ def test_acknowledging_stops_the_clock_and_closing_needs_four_elements(hcp, mi):
     question = ask(hcp, text="The patient died a week after the first dose.")
     [case] = pv_cases_of(question)
     with pytest.raises(InvalidInput):
-        services.close_pv_case(pv, case.id)
-    services.acknowledge_pv_case(pv, case.id)
+        safety.close_pv_case(pv, case.id)
+    safety.acknowledge_pv_case(pv, case.id)
     assert case.status is PvCaseStatus.ACKNOWLEDGED
     assert not case.is_overdue(case.due_at + dt.timedelta(days=5))
     with pytest.raises(InvalidInput) as missing:
-        services.close_pv_case(pv, case.id)
+        safety.close_pv_case(pv, case.id)
     assert "patient" in missing.value.message
 
-    services.update_pv_case(
+    safety.update_pv_case(
         pv,
         case.id,
-        services.PvCaseInput(
+        safety.PvCaseInput(
             patient="Male, 70s", reporter=hcp.name, suspect_product="Cardiovex", event="Death",
             serious=True,
         ),
     )  # fmt: skip
-    services.close_pv_case(pv, case.id)
+    safety.close_pv_case(pv, case.id)
     assert case.status is PvCaseStatus.CLOSED
 
 
@@ -418,8 +419,8 @@ def test_only_pv_and_compliance_open_pv_cases(hcp, mi, role):
     question = ask(hcp, text="The patient had an overdose.")
     [case] = pv_cases_of(question)
     with pytest.raises(NotFound):
-        services.get_pv_case(make_user(role), case.id)
-    assert services.get_pv_case(make_user(Role.COMPLIANCE), case.id) is case
+        safety.get_pv_case(make_user(role), case.id)
+    assert safety.get_pv_case(make_user(Role.COMPLIANCE), case.id) is case
 
 
 # --- the clock ----------------------------------------------------------------------------------

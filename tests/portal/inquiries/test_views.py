@@ -13,8 +13,9 @@ from werkzeug.test import TestResponse
 
 from portal.extensions import db
 from portal.inquiries import services
-from portal.inquiries.models import PvCaseStatus, Question, QuestionStatus
+from portal.inquiries.models import Question, QuestionStatus
 from portal.models import Role, TeamKey, User, Verification, utcnow
+from portal.safety.models import PvCaseStatus
 from portal.services.consent import current_wording
 from tests.conftest import IsolatedClient, login
 from tests.content.factories import make_material

@@ -5,7 +5,7 @@ Pure functions, no database and no Flask: the routing engine calls them on every
 chat on every message, so they are cheap (the phrase lists are parsed once and indexed by their
 first word; a text is scanned once and the scan is cached).
 
-What is searched for is data, not code: the phrase lists in ``portal/inquiries/phrases/`` are
+What is searched for is data, not code: the phrase lists in ``portal/safety/phrases/`` are
 plain text files a safety officer reads and extends (``phrases/README.md`` explains the format).
 Text and phrases go through the same normalization (:func:`normalize`), so matching is on whole
 words, in English, Spanish, French and German alike, whatever the case and accents:

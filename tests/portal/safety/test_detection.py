@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from portal.inquiries import detection
-from portal.inquiries.detection import (
+from portal.safety import detection
+from portal.safety.detection import (
     Finding,
     Hit,
     LabelFacts,
