@@ -61,6 +61,10 @@ class Conversation(Base):
     last_message_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The staff member's safety attestation covers messages 1..attested_seq; the next one is due
+    # when the chat ends, or 7 days after the last one while it stays open (portal.safety).
+    attested_seq: Mapped[int] = mapped_column(Integer, default=0)
+    attested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     hcp: Mapped[User] = relationship(foreign_keys=[hcp_id])
     staff: Mapped[User] = relationship(foreign_keys=[staff_id])

@@ -10,7 +10,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models import Product, User
@@ -29,6 +29,47 @@ class PvCaseStatus(enum.StrEnum):
     @property
     def label(self) -> str:
         return self.value.capitalize()
+
+
+class CaseOrigin(enum.StrEnum):
+    """How a case came to be: the detector, a colleague's one-click report, or an attestation."""
+
+    DETECTED = "detected"
+    STAFF_REPORT = "staff_report"
+    ATTESTATION = "attestation"
+
+    @property
+    def label(self) -> str:
+        return {
+            "detected": "Automatic detection",
+            "staff_report": "Reported by a colleague",
+            "attestation": "Attested by the answerer",
+        }[self.value]
+
+
+class Seriousness(enum.StrEnum):
+    """ICH E2A seriousness criteria."""
+
+    DEATH = "death"
+    LIFE_THREATENING = "life_threatening"
+    HOSPITALISATION = "hospitalisation"
+    DISABILITY = "disability"
+    CONGENITAL_ANOMALY = "congenital_anomaly"
+    MEDICALLY_IMPORTANT = "medically_important"
+
+    @property
+    def label(self) -> str:
+        return SERIOUSNESS_LABELS[self]
+
+
+SERIOUSNESS_LABELS: dict[Seriousness, str] = {
+    Seriousness.DEATH: "Results in death",
+    Seriousness.LIFE_THREATENING: "Life-threatening",
+    Seriousness.HOSPITALISATION: "Requires or prolongs hospitalisation",
+    Seriousness.DISABILITY: "Persistent or significant disability or incapacity",
+    Seriousness.CONGENITAL_ANOMALY: "Congenital anomaly or birth defect",
+    Seriousness.MEDICALLY_IMPORTANT: "Other medically important condition",
+}
 
 
 class PvCase(Base):
@@ -67,11 +108,31 @@ class PvCase(Base):
     suspect_product: Mapped[str] = mapped_column(Text, default="")
     event: Mapped[str] = mapped_column(Text, default="")
     serious: Mapped[bool | None] = mapped_column(Boolean)
+    seriousness: Mapped[list[str]] = mapped_column(JSON, default=list)  # Seriousness values
+    patient_initials: Mapped[str] = mapped_column(String(16), default="")
+    patient_age: Mapped[str] = mapped_column(String(32), default="")
+    patient_sex: Mapped[str] = mapped_column(String(16), default="")
+    # How the case came to be, and the colleague who reported or attested it (None: detection).
+    origin: Mapped[CaseOrigin] = mapped_column(
+        enum_column(CaseOrigin), default=CaseOrigin.DETECTED
+    )
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A product quality complaint goes to Quality as well.
+    product_complaint: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The chat message a case came from (source "chat").
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id"), index=True
+    )
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("chat_messages.id"), index=True)
 
     question: Mapped[Question | None] = relationship()
     reporter_user: Mapped[User | None] = relationship(foreign_keys=[reporter_id])
     acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
     product: Mapped[Product | None] = relationship()
+    reported_by: Mapped[User | None] = relationship(foreign_keys=[reported_by_id])
+    follow_ups: Mapped[list[PvFollowUp]] = relationship(
+        back_populates="case", order_by="PvFollowUp.id", cascade="all, delete-orphan"
+    )
 
     @property
     def reference(self) -> str:
@@ -90,3 +151,55 @@ class PvCase(Base):
 
     def is_overdue(self, now: dt.datetime) -> bool:
         return self.status is PvCaseStatus.OPEN and self.due_at < now
+
+
+class PvFollowUp(Base):
+    """PV asks the reporting HCP for what the report still lacks, through the portal; the HCP
+    answers there. The question and the answer are records: never edited or deleted."""
+
+    __tablename__ = "pv_follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("pv_cases.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    hcp_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    case: Mapped[PvCase] = relationship(back_populates="follow_ups")
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    hcp: Mapped[User] = relationship(foreign_keys=[hcp_id])
+
+
+class AttestationSubject(enum.StrEnum):
+    QUESTION = "question"
+    CONVERSATION = "conversation"
+
+
+class SafetyAttestation(Base):
+    """A staff member's statement that an HCP's words (a question, or a chat's messages up to
+    ``through_seq``) did or did not hold an adverse event or product complaint. Append-only."""
+
+    __tablename__ = "safety_attestations"
+    __table_args__ = (
+        Index("ix_safety_attestations_question", "question_id"),
+        Index("ix_safety_attestations_conversation", "conversation_id", "through_seq"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[AttestationSubject] = mapped_column(enum_column(AttestationSubject))
+    question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE")
+    )
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    through_seq: Mapped[int | None] = mapped_column(Integer)  # chat: messages 1..through_seq
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    adverse_event: Mapped[bool] = mapped_column(Boolean)
+    product_complaint: Mapped[bool] = mapped_column(Boolean, default=False)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("pv_cases.id"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    actor: Mapped[User] = relationship()
+
