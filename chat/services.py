@@ -749,6 +749,7 @@ def send_message(
             actor, source=safety.CaseSource.CHAT, source_ref=f"C-{conversation.id}#{seq}",
             text=text, reasons=finding.reasons,
             reporter=conversation.hcp if not is_staff else actor, received_at=now,
+            conversation_id=conversation.id, message_id=message.id,
         )  # fmt: skip
     payload = serialize_message(message, now=now)
     _emit("message", payload, room(conversation.id))
@@ -913,6 +914,7 @@ def edit_message(actor: User, message_id: Any, body: Any) -> dict[str, Any]:
             actor, source=safety.CaseSource.CHAT, source_ref=f"C-{conversation.id}#{message.seq}",
             text=text, reasons=finding.reasons,
             reporter=conversation.hcp if not is_staff else actor, received_at=now,
+            conversation_id=conversation.id, message_id=message.id,
         )  # fmt: skip
     payload = serialize_message(message)
     _emit("message_updated", payload, room(conversation.id))

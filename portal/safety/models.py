@@ -113,16 +113,12 @@ class PvCase(Base):
     patient_age: Mapped[str] = mapped_column(String(32), default="")
     patient_sex: Mapped[str] = mapped_column(String(16), default="")
     # How the case came to be, and the colleague who reported or attested it (None: detection).
-    origin: Mapped[CaseOrigin] = mapped_column(
-        enum_column(CaseOrigin), default=CaseOrigin.DETECTED
-    )
+    origin: Mapped[CaseOrigin] = mapped_column(enum_column(CaseOrigin), default=CaseOrigin.DETECTED)
     reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # A product quality complaint goes to Quality as well.
     product_complaint: Mapped[bool] = mapped_column(Boolean, default=False)
     # The chat message a case came from (source "chat").
-    conversation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("conversations.id"), index=True
-    )
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("chat_messages.id"), index=True)
 
     question: Mapped[Question | None] = relationship()
@@ -190,9 +186,7 @@ class SafetyAttestation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[AttestationSubject] = mapped_column(enum_column(AttestationSubject))
-    question_id: Mapped[int | None] = mapped_column(
-        ForeignKey("questions.id", ondelete="CASCADE")
-    )
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     through_seq: Mapped[int | None] = mapped_column(Integer)  # chat: messages 1..through_seq
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -202,4 +196,3 @@ class SafetyAttestation(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     actor: Mapped[User] = relationship()
-

@@ -19,7 +19,7 @@ from portal import audit, policy
 from portal.errors import InvalidInput
 from portal.extensions import db
 from portal.models import TeamKey, User, utcnow
-from portal.safety.models import PvCase, PvCaseStatus
+from portal.safety.models import CaseOrigin, PvCase, PvCaseStatus
 from portal.services import notifications, users
 
 
@@ -53,12 +53,18 @@ def open_case(
     product_id: int | None = None,
     product_name: str = "",
     due_at: dt.datetime | None = None,
+    origin: CaseOrigin = CaseOrigin.DETECTED,
+    reported_by: User | None = None,
+    conversation_id: int | None = None,
+    message_id: int | None = None,
+    product_complaint: bool = False,
 ) -> PvCase:
     """Open a PV case on the adverse-event clock, in the CALLER's transaction (never commits).
 
     The only way a PV case is created. ``reporter`` is the person whose words these are (the
-    HCP, or the staff member who wrote them); ``received_at`` is day zero. Audit:
-    ``pv_case.open``. Notifies Pharmacovigilance.
+    HCP, or the staff member who wrote them); ``received_at`` is day zero; ``origin`` says
+    whether detection, a colleague's report (``reported_by``) or an attestation opened it.
+    Audit: ``pv_case.open``. Notifies Pharmacovigilance.
     """
     due = due_at or adverse_event_due_at(received_at)
     case = PvCase(
@@ -75,12 +81,18 @@ def open_case(
         status=PvCaseStatus.OPEN,
         due_at=due,
         created_at=received_at,
+        origin=origin,
+        reported_by_id=reported_by.id if reported_by is not None else None,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        product_complaint=product_complaint,
     )
     db.session.add(case)
     db.session.flush()
     audit.record(
         actor, "pv_case.open", case, source=case.source, ref=source_ref, question=question_id,
-        due_at=due.isoformat(), reasons=list(reasons),
+        due_at=due.isoformat(), reasons=list(reasons), origin=origin.value,
+        message=message_id, product_complaint=product_complaint,
     )  # fmt: skip
     notifications.notify(
         users.team_members(TeamKey.PHARMACOVIGILANCE),
