@@ -16,8 +16,8 @@ from portal.inquiries import services, settings
 from portal.inquiries.models import ProductLabel, Question, RoutingRule
 from portal.models import Product, TeamKey, User, utcnow
 from portal.services.consent import current_wording
-from portal.services.users import team_members
 from portal.services.demo import demo_email, register_demo_seeder
+from portal.services.users import team_members
 
 LABELS = {
     # product code: (indications, min age, max age, dose range in mg, populations)
