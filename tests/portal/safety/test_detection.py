@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.safety import detection
+from portal.safety import detection, matching
 from portal.safety.detection import (
     Finding,
     Hit,
@@ -268,7 +268,7 @@ def test_one_typing_slip_in_a_long_word_is_forgiven(text, matched):
     ],
 )
 def test_a_different_real_word_is_not_a_slip(word, other):
-    assert not detection._one_slip(word, other)
+    assert not matching._one_slip(word, other)
 
 
 def test_decomposed_accents_are_read_like_composed_ones():
