@@ -34,6 +34,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from portal.safety import shape
 from portal.safety.matching import (
     _Abbreviations,
     _content_lines,
@@ -205,6 +206,7 @@ def _load_vocabulary(directory: Path) -> _Vocabulary:
         directory / f"{CONDITIONS_FILE}.txt", abbreviations
     )
     phrases.extend(condition_phrases)
+    phrases.extend(shape.phrases(abbreviations))
     return _Vocabulary(abbreviations, entries, conditions, _Matcher(phrases))
 
 
@@ -249,7 +251,7 @@ class _Scan:
 def _scan(text: str) -> _Scan:
     # Cached because the routing engine asks several detectors about the same text in a row.
     vocabulary = _vocabulary()
-    words = vocabulary.abbreviations.expand(text)
+    words = vocabulary.abbreviations.expand(shape.clean(text))
     return _Scan(words, tuple(vocabulary.matcher.find(words.words)))
 
 
@@ -351,14 +353,56 @@ def find_phrases(text: str, list_name: str) -> tuple[Hit, ...]:
 
 
 # --- the detectors --------------------------------------------------------------------------------
-def detect_adverse_event(text: str) -> Finding:
-    """Phrases of ``adverse_event.txt`` in ``text``: anything that may describe a patient harmed
-    by, or reacting to, a product (side effect, overdose, pregnancy exposure, death,
-    hospitalisation, lack of effect, medication error...). Negated mentions are hits too, with
-    ``negated=True``: PV reviews them rather than the detector deciding."""
+def detect_adverse_event(text: str, *, products: Sequence[str] = ()) -> Finding:
+    """Anything in ``text`` that may describe a patient harmed by, or reacting to, a product.
+
+    Two readings, both flagging: the safety officer's phrases of ``adverse_event.txt`` (side
+    effect, overdose, hospitalised...; negated mentions are hits too, with ``negated=True``, PV
+    reviews them rather than the detector deciding), and the shape of a report
+    (:mod:`portal.safety.shape`): a clinical event, an abnormal value or a special situation
+    told as something that happened to someone exposed. ``products`` are the company's product
+    names (a misspelt one counts too): a named product is an exposure."""
     scan = _scan(text)
-    located = _outermost(_phrase_hits(scan, "adverse_event", HitList.ADVERSE_EVENT))
-    return Finding(tuple(x.hit for x in located))
+    located = [
+        x
+        for x in _phrase_hits(scan, "adverse_event", HitList.ADVERSE_EVENT)
+        if x.hit.negated or not shape.is_topic(scan.words, scan.matches, x.first)
+    ]
+    # The safety officer's phrase keeps its own words where the shape reads the same place.
+    taken = {i for x in located for i in range(x.first, x.last + 1)}
+    located += [
+        x for x in _shape_hits(scan, products) if taken.isdisjoint(range(x.first, x.last + 1))
+    ]
+    return Finding(tuple(x.hit for x in _outermost(located)))
+
+
+def _shape_hits(scan: _Scan, products: Sequence[str]) -> list[_Located]:
+    negators = scan.of("negations")
+    negated = [
+        m.phrase.source == shape.EVENT and _negator_before(scan, m, negators) is not None
+        for m in scan.matches
+    ]
+    product_at = [m.first for m in _product_matcher(tuple(products)).find(scan.words.words)]
+    located = []
+    for part in shape.read(scan.words, scan.matches, negated, product_at):
+        matched = scan.raw(part.first, part.last)
+        reason = f"the text mentions '{matched}': {part.why}, told as something that happened"
+        hit = Hit(HitList.ADVERSE_EVENT, part.phrase, matched, part.lang, reason=reason)
+        located.append(_Located(part.first, part.last, hit))
+    return located
+
+
+@lru_cache(maxsize=64)
+def _product_matcher(products: tuple[str, ...]) -> _Matcher:
+    abbreviations = _vocabulary().abbreviations
+    phrases = []
+    for name in products:
+        try:
+            # Product names are long invented words: one slip is forgiven even in short ones.
+            phrases.append(_parse_phrase(name, abbreviations, source="product", lang=""))
+        except ValueError:
+            continue
+    return _Matcher(phrases)
 
 
 def detect_patient_affected(text: str) -> Finding:
@@ -367,7 +411,9 @@ def detect_patient_affected(text: str) -> Finding:
     keep ``list="adverse_event"``), in text order."""
     scan = _scan(text)
     affected = _outermost(_phrase_hits(scan, "patient_affected", HitList.PATIENT_AFFECTED))
-    events = _outermost(_phrase_hits(scan, "adverse_event", HitList.ADVERSE_EVENT))
+    events = _outermost(
+        _phrase_hits(scan, "adverse_event", HitList.ADVERSE_EVENT) + _shape_hits(scan, ())
+    )
     both = sorted(affected + events, key=lambda x: (x.first, -x.last))
     return Finding(tuple(x.hit for x in both))
 

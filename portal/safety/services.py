@@ -11,16 +11,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import audit, policy
 from portal.errors import InvalidInput
 from portal.extensions import db
 from portal.models import TeamKey, User, utcnow
-from portal.safety.models import CaseOrigin, PvCase, PvCaseStatus
+from portal.safety.models import CaseOrigin, PvCase, PvCaseStatus, Seriousness
 from portal.services import notifications, users
+from portal.urls import external_url
 
 
 class CaseSource(enum.StrEnum):
@@ -98,7 +101,7 @@ def open_case(
         users.team_members(TeamKey.PHARMACOVIGILANCE),
         kind="pv_case",
         title=f"New possible adverse event {case.reference}, due {_when(due)}",
-        endpoint="questions.pv_case",
+        endpoint="safety.case",
         case_id=case.id,
     )
     return case
@@ -119,13 +122,172 @@ def cases_of_question(actor: User, question_id: int) -> list[PvCase]:
     )
 
 
-def pv_cases(actor: User, *, status: str = "open") -> Sequence[PvCase]:
-    """PV cases, soonest due first (``open``, ``acknowledged``, ``closed`` or ``all``)."""
+def cases_of_conversation(actor: User, conversation_id: int) -> list[PvCase]:
+    """The PV cases opened from a chat conversation's messages, for PV and compliance only
+    (others get an empty list)."""
+    if not policy.can_view_pv_cases(actor):
+        return []
+    return list(
+        db.session.scalars(
+            select(PvCase).where(PvCase.conversation_id == conversation_id).order_by(PvCase.id)
+        )
+    )
+
+
+def conversation_holds_case(conversation_id: int) -> bool:
+    """Whether any PV case was opened from this conversation (PV may then read its transcript:
+    see :func:`portal.policy.can_read_chat_transcript`). A fact, not a permission."""
+    found = db.session.scalar(
+        select(PvCase.id).where(PvCase.conversation_id == conversation_id).limit(1)
+    )
+    return found is not None
+
+
+def case_notices(
+    viewer: User, conversation: Any, message_ids: Collection[int]
+) -> dict[int, dict[str, str]]:
+    """For the chat: which of ``message_ids`` (of ``conversation``) went to PV, as ``viewer`` may
+    be told: ``{message_id: {"reference": "PV-000123"}}``, with ``"url"`` (the case page) only for
+    those who may open the case. Empty for anyone else (the HCP included). Reads only."""
+    if not message_ids or not policy.can_know_pv_case_reference(viewer, conversation):
+        return {}
+    rows = db.session.execute(
+        select(PvCase.message_id, PvCase.id)
+        .where(PvCase.conversation_id == conversation.id, PvCase.message_id.in_(message_ids))
+        .order_by(PvCase.id)
+    ).all()
+    with_link = policy.can_view_pv_cases(viewer)
+    notices: dict[int, dict[str, str]] = {}
+    for message_id, case_id in rows:
+        if message_id is None or message_id in notices:
+            continue  # the first case of a message is the one to name
+        notice = {"reference": reference_of(case_id)}
+        if with_link:
+            notice["url"] = case_path(case_id)
+        notices[message_id] = notice
+    return notices
+
+
+def reference_of(case_id: int) -> str:
+    """``PV-000123``: how a case is named everywhere (same as :attr:`PvCase.reference`)."""
+    return f"PV-{case_id:06d}"
+
+
+def case_path(case_id: int) -> str:
+    """The case page's path on this site (for payloads that carry a link, not for e-mail)."""
+    return urlsplit(external_url("safety.case", case_id=case_id)).path
+
+
+class ListStatus(enum.StrEnum):
+    """The case list's status tabs: one per case status, and everything."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
+    ALL = "all"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseFilter:
+    """What the case list shows. Unknown values fall back to the default (a bookmarked URL with a
+    stale value still opens the list)."""
+
+    status: ListStatus = ListStatus.OPEN
+    source: CaseSource | None = None
+    origin: CaseOrigin | None = None
+    overdue: bool = False
+
+    @classmethod
+    def of(
+        cls, *, status: str = "", source: str = "", origin: str = "", overdue: bool = False
+    ) -> CaseFilter:
+        return cls(
+            status=ListStatus(status) if status in set(ListStatus) else ListStatus.OPEN,
+            source=CaseSource(source) if source in set(CaseSource) else None,
+            origin=CaseOrigin(origin) if origin in set(CaseOrigin) else None,
+            overdue=overdue,
+        )
+
+
+PAGE_SIZE = 25
+
+
+@dataclasses.dataclass(frozen=True)
+class CasePage:
+    """One page of the case list, and where it sits in the whole."""
+
+    cases: list[PvCase]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def case_page(
+    actor: User,
+    filters: CaseFilter,
+    *,
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+    now: dt.datetime | None = None,
+) -> CasePage:
+    """A page of PV cases, for PV and compliance (anyone else: ``NotFound``).
+
+    Open cases come soonest due first (the clock); the other tabs most recently received first.
+    ``overdue`` keeps open cases past their due time. A page past the end shows the last one."""
     policy.require_visible(policy.can_view_pv_cases(actor), "The PV case list")
-    query = select(PvCase)
-    if status in set(PvCaseStatus):
-        query = query.where(PvCase.status == PvCaseStatus(status))
-    return db.session.scalars(query.order_by(PvCase.due_at, PvCase.id).limit(500)).all()
+    now = now or utcnow()
+    conditions: list[Any] = []
+    if filters.status is not ListStatus.ALL:
+        conditions.append(PvCase.status == PvCaseStatus(filters.status.value))
+    if filters.source is not None:
+        conditions.append(PvCase.source == filters.source.value)
+    if filters.origin is not None:
+        conditions.append(PvCase.origin == filters.origin)
+    if filters.overdue:
+        conditions += [PvCase.status == PvCaseStatus.OPEN, PvCase.due_at < now]
+    total = int(db.session.scalar(select(func.count()).select_from(PvCase).where(*conditions)) or 0)
+    per_page = max(1, per_page)
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    order: tuple[Any, ...] = (PvCase.due_at, PvCase.id)
+    if not (filters.status is ListStatus.OPEN or filters.overdue):
+        order = (PvCase.created_at.desc(), PvCase.id.desc())
+    cases = db.session.scalars(
+        select(PvCase)
+        .where(*conditions)
+        .order_by(*order)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return CasePage(cases=list(cases), total=total, page=page, per_page=per_page)
+
+
+def count_open_cases(actor: User) -> int:
+    """How many cases wait on the clock (the home panel), for PV and compliance; 0 otherwise."""
+    if not policy.can_view_pv_cases(actor):
+        return 0
+    return int(
+        db.session.scalar(
+            select(func.count()).select_from(PvCase).where(PvCase.status == PvCaseStatus.OPEN)
+        )
+        or 0
+    )
 
 
 def get_pv_case(actor: User, case_id: int) -> PvCase:
@@ -151,39 +313,78 @@ def acknowledge_pv_case(actor: User, case_id: int) -> PvCase:
     return case
 
 
+class PatientSex(enum.StrEnum):
+    """The patient's sex as reported (E2B D.5); empty when not given."""
+
+    FEMALE = "female"
+    MALE = "male"
+    UNKNOWN = "unknown"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
 @dataclasses.dataclass
 class PvCaseInput:
     patient: str = ""
     reporter: str = ""
     suspect_product: str = ""
     event: str = ""
-    serious: bool | None = None
+    seriousness: Sequence[str] = ()
+    patient_initials: str = ""
+    patient_age: str = ""
+    patient_sex: str = ""
 
 
 PV_FIELD_MAX = 4_000
+PATIENT_INITIALS_MAX = 16
+PATIENT_AGE_MAX = 32
 
 
 def update_pv_case(actor: User, case_id: int, data: PvCaseInput) -> PvCase:
-    """Complete the four elements of a valid report (patient, reporter, product, event).
+    """Complete the report: the four elements (patient, reporter, product, event), the patient's
+    initials, age and sex, and the seriousness criteria (ICH E2A). The case is serious when any
+    criterion is ticked, not serious when none is (``serious`` stays unknown until PV saves).
 
-    Audit: ``pv_case.update`` naming the fields that changed."""
+    PV only, while the case is not closed (``PermissionDenied``); every bad field at once
+    (``InvalidInput``). Audit: ``pv_case.update`` naming the fields that changed."""
     case = get_pv_case(actor, case_id)
     policy.require(policy.can_work_pv_case(actor, case), "Only Pharmacovigilance can do that.")
     values = {
-        "patient": data.patient, "reporter": data.reporter,
-        "suspect_product": data.suspect_product, "event": data.event,
+        "patient": data.patient.strip(), "reporter": data.reporter.strip(),
+        "suspect_product": data.suspect_product.strip(), "event": data.event.strip(),
+        "patient_initials": data.patient_initials.strip(),
+        "patient_age": data.patient_age.strip(), "patient_sex": data.patient_sex.strip(),
     }  # fmt: skip
     problems = {
-        k: "Keep it under 4,000 characters." for k, v in values.items() if len(v) > PV_FIELD_MAX
+        k: "Keep it under 4,000 characters."
+        for k in ("patient", "reporter", "suspect_product", "event")
+        if len(values[k]) > PV_FIELD_MAX
     }
+    if len(values["patient_initials"]) > PATIENT_INITIALS_MAX:
+        problems["patient_initials"] = f"Initials only: at most {PATIENT_INITIALS_MAX} characters."
+    if len(values["patient_age"]) > PATIENT_AGE_MAX:
+        problems["patient_age"] = f"Keep it under {PATIENT_AGE_MAX} characters (e.g. 72 years)."
+    if values["patient_sex"] and values["patient_sex"] not in set(PatientSex):
+        problems["patient_sex"] = "Choose female, male or unknown."
+    unknown = [c for c in data.seriousness if c not in set(Seriousness)]
+    if unknown:
+        problems["seriousness"] = "Choose among the listed criteria."
     if problems:
         raise InvalidInput("Please correct the highlighted fields.", errors=problems)
-    changed = [k for k, v in values.items() if getattr(case, k) != v.strip()]
+    # Stored in the criteria's own order, so the same choice never reads as a change.
+    criteria: list[str] = [str(c) for c in Seriousness if c.value in set(data.seriousness)]
+    changed = [k for k, v in values.items() if getattr(case, k) != v]
     for key, value in values.items():
-        setattr(case, key, value.strip())
-    if case.serious != data.serious:
+        setattr(case, key, value)
+    if list(case.seriousness or []) != criteria:
+        changed.append("seriousness")
+        case.seriousness = criteria
+    serious = bool(criteria)
+    if case.serious != serious:
         changed.append("serious")
-        case.serious = data.serious
+        case.serious = serious
     audit.record(actor, "pv_case.update", case, fields=changed)
     db.session.commit()
     return case
@@ -225,7 +426,7 @@ def flag_overdue_cases(now: dt.datetime) -> int:
             users.team_members(TeamKey.PHARMACOVIGILANCE),
             kind="pv_case_overdue",
             title=f"PV case {case.reference} is overdue",
-            endpoint="questions.pv_case",
+            endpoint="safety.case",
             case_id=case.id,
         )
     return len(overdue)

