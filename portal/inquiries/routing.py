@@ -65,6 +65,8 @@ class QuestionFacts:
     text: str
     product: str | None = None  # product code
     urgent: bool = False
+    # The company's product names: one named in the text (even misspelt) is an exposure.
+    products: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,6 +170,17 @@ def _quoted(hits: Iterable[Hit]) -> list[str]:
     return [h.reason or f"the text mentions '{h.matched}'" for h in hits]
 
 
+def first_match(
+    question: QuestionFacts, hcp: HcpFacts, rules: Sequence[RuleFacts]
+) -> tuple[RuleFacts, list[str]] | None:
+    """The first of ``rules`` (active, in position order) that applies, with what matched."""
+    for rule in rules:
+        why = rule.match(question, hcp)
+        if why is not None:
+            return rule, why
+    return None
+
+
 def classify(
     question: QuestionFacts,
     hcp: HcpFacts,
@@ -183,20 +196,18 @@ def classify(
     reasons: list[str] = []
     owner: TeamKey | None = None
     rule_id: int | None = None
-    for rule in rules:
-        why = rule.match(question, hcp)
-        if why is not None:
-            owner, rule_id = rule.team, rule.id
-            because = f" because {' and '.join(why)}" if why else ""
-            reasons.append(f"routed to {team_label(owner)} by rule '{rule.name}'{because}")
-            break
+    if (found := first_match(question, hcp, rules)) is not None:
+        rule, why = found
+        owner, rule_id = rule.team, rule.id
+        because = f" because {' and '.join(why)}" if why else ""
+        reasons.append(f"routed to {team_label(owner)} by rule '{rule.name}'{because}")
     if owner is None:
         owner = DEFAULT_TEAMS[category]
         reasons.append(
             f"routed to {team_label(owner)}: the default team for '{category.label}' questions"
         )
 
-    ae_finding = detection.detect_adverse_event(question.text)
+    ae_finding = detection.detect_adverse_event(question.text, products=question.products)
     ae = ae_finding.flagged or category is Category.ADVERSE_EVENT
     label = labels.get(question.product) if question.product else None
     off_label_finding = detection.detect_off_label(question.text, label)
@@ -342,4 +353,152 @@ def route(
         assignee_id=assignee_id,
         due_at=due_at,
         pv_due_at=pv_due_at,
+    )
+
+
+# --- follow-ups ----------------------------------------------------------------------------------
+# What the team that loses a question keeps knowing about it: never the words themselves.
+MOVED_WHY = "medical content in a follow-up"
+
+
+@dataclasses.dataclass(frozen=True)
+class FollowUpDecision:
+    """What a follow-up changes about its question.
+
+    ``move_to`` is Medical Information when the follow-up brought medical content to a question
+    a commercial team owns (then ``assignee_id`` and ``due_at`` say who has it now and by when);
+    ``pv`` says a PV case opens for the follow-up. ``words`` are the follow-up's own words that
+    made it medical, for the reasons staff on the medical side read.
+    """
+
+    reasons: tuple[str, ...] = ()
+    move_to: TeamKey | None = None
+    ae: bool = False
+    off_label: bool = False
+    patient_affected: bool = False
+    pv: bool = False
+    ae_reasons: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
+    assignee_id: int | None = None
+    due_at: dt.datetime | None = None
+
+
+def _mentions(found: Sequence[tuple[str, str]], *, limit: int = 3) -> str:
+    """``'off-label' (a use outside the label) and 'hospitalised' (a possible adverse event)``."""
+    shown = [f"'{word}' ({what})" for word, what in found[:limit]]
+    more = f" and {len(found) - limit} more" if len(found) > limit else ""
+    if len(shown) > 1:
+        return f"{', '.join(shown[:-1])} and {shown[-1]}{more}"
+    return f"{shown[0]}{more}"
+
+
+def classify_follow_up(
+    text: str,
+    question: QuestionFacts,
+    owner: TeamKey,
+    hcp: HcpFacts,
+    rules: Sequence[RuleFacts],
+    labels: Mapping[str, LabelFacts],
+) -> FollowUpDecision:
+    """Read a follow-up the way :func:`classify` reads a question, for the team that owns it.
+
+    ``question`` holds the question's own facts (category, product, urgency; its text is not
+    read again), ``text`` the follow-up's. The follow-up carries medical content when it shows
+    off-label intent (generic phrases or the product's label facts), may describe an adverse
+    event or a patient affected, or when the first administrator rule it matches sends it to a
+    medical team because of its keywords (the same rules, in the same order, as a new question).
+    The hard limits then apply to the new words: medical content never stays with a commercial
+    team (Medical Information takes the question); a possible adverse event involves
+    Pharmacovigilance whoever owns the question, and so does a patient affected by a quality
+    problem. A question a medical team owns stays with it.
+    """
+    facts = dataclasses.replace(question, text=text)
+    label = labels.get(question.product) if question.product else None
+    off_label = detection.detect_off_label(text, label)
+    ae = detection.detect_adverse_event(text)
+    affected = detection.detect_patient_affected(text)
+    found: list[tuple[str, str]] = []
+    found += [(h.matched, "a use outside the label") for h in off_label.hits]
+    found += [(h.matched, "a possible adverse event") for h in ae.hits]
+    found += [
+        (h.matched, "a patient affected")
+        for h in affected.hits
+        if h.list == detection.HitList.PATIENT_AFFECTED  # its adverse-event hits are above
+    ]
+    matched = first_match(facts, hcp, rules)
+    if matched is not None and matched[0].keywords and matched[0].team not in COMMERCIAL_TEAMS:
+        rule = matched[0]
+        hit = detection.keyword_hit(text, rule.keywords)
+        if hit is not None:
+            found.append((hit.matched, f"for {team_label(rule.team)} by rule '{rule.name}'"))
+    distinct: dict[str, tuple[str, str]] = {}  # each word once, first reason kept
+    for word, why in found:
+        distinct.setdefault(word.casefold(), (word, why))
+    medical = list(distinct.values())
+
+    reasons: list[str] = []
+    move_to: TeamKey | None = None
+    if owner in COMMERCIAL_TEAMS and medical:
+        move_to = MI
+        reasons.append(
+            f"moved to {team_label(MI)} because the follow-up mentions {_mentions(medical)}: "
+            f"medical content never stays with {team_label(owner)}"
+        )
+    elif off_label.flagged:
+        words = [(h.matched, "a use outside the label") for h in off_label.hits]
+        reasons.append(f"possible off-label question: the follow-up mentions {_mentions(words)}")
+    quality = question.category is Category.QUALITY or owner is TeamKey.QUALITY
+    pv_hits = ae.hits or (affected.hits if quality else ())
+    if ae.flagged:
+        words = [(h.matched, "a possible adverse event") for h in ae.hits]
+        if owner is PV:
+            reasons.append(f"possible adverse event: the follow-up mentions {_mentions(words)}")
+        else:
+            reasons.append(
+                f"routed to {team_label(PV)} as well because the follow-up mentions "
+                f"{_mentions(words)}"
+            )
+    elif pv_hits:
+        reasons.append(
+            f"routed to {team_label(PV)} as well: a patient was affected (the follow-up "
+            f"mentions '{pv_hits[0].matched}')"
+        )
+    return FollowUpDecision(
+        reasons=tuple(reasons),
+        move_to=move_to,
+        ae=ae.flagged,
+        off_label=off_label.flagged,
+        patient_affected=affected.flagged,
+        pv=bool(pv_hits),
+        ae_reasons=tuple(_quoted(pv_hits)),
+        words=tuple(w for w, _ in medical),
+    )
+
+
+def route_follow_up(
+    text: str,
+    question: QuestionFacts,
+    owner: TeamKey,
+    hcp: HcpFacts,
+    *,
+    rules: Sequence[RuleFacts],
+    staff: Sequence[StaffFacts],
+    labels: Mapping[str, LabelFacts],
+    calendar: BusinessCalendar,
+    slas: Mapping[str, Sla],
+    received_at: dt.datetime,
+) -> FollowUpDecision:
+    """The whole decision for a follow-up: :func:`classify_follow_up`, and when the question
+    moves, its assignee within Medical Information (:func:`assign`) and a due time on the SLA the
+    question would get as new (:func:`sla_for`), counted from the follow-up."""
+    decision = classify_follow_up(text, question, owner, hcp, rules, labels)
+    if decision.move_to is None:
+        return decision
+    assignee_id, why = assign(decision.move_to, hcp, question.product, staff)
+    sla = sla_for(question, slas)
+    return dataclasses.replace(
+        decision,
+        reasons=(*decision.reasons, why, f"due within {sla.describe()} of the follow-up"),
+        assignee_id=assignee_id,
+        due_at=calendar.due_at(received_at, sla),
     )
