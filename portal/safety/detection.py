@@ -363,28 +363,31 @@ def detect_adverse_event(text: str, *, products: Sequence[str] = ()) -> Finding:
     told as something that happened to someone exposed. ``products`` are the company's product
     names (a misspelt one counts too): a named product is an exposure."""
     scan = _scan(text)
+    product_at = [m.first for m in _product_matcher(tuple(products)).find(scan.words.words)]
+    reading = shape.Reading(scan.words, scan.matches, product_at)
+    # The safety officer's phrases flag wherever they are, except in a sentence that only asks
+    # about a possibility or a rate, or names the patient's past ("history of stroke").
     located = [
         x
         for x in _phrase_hits(scan, "adverse_event", HitList.ADVERSE_EVENT)
-        if x.hit.negated or not shape.is_topic(scan.words, scan.matches, x.first)
+        if x.hit.negated or not (reading.is_topic(x.first) or reading.is_history(x.first, x.last))
     ]
     # The safety officer's phrase keeps its own words where the shape reads the same place.
     taken = {i for x in located for i in range(x.first, x.last + 1)}
     located += [
-        x for x in _shape_hits(scan, products) if taken.isdisjoint(range(x.first, x.last + 1))
+        x for x in _shape_hits(scan, reading) if taken.isdisjoint(range(x.first, x.last + 1))
     ]
     return Finding(tuple(x.hit for x in _outermost(located)))
 
 
-def _shape_hits(scan: _Scan, products: Sequence[str]) -> list[_Located]:
+def _shape_hits(scan: _Scan, reading: shape.Reading) -> list[_Located]:
     negators = scan.of("negations")
     negated = [
         m.phrase.source == shape.EVENT and _negator_before(scan, m, negators) is not None
         for m in scan.matches
     ]
-    product_at = [m.first for m in _product_matcher(tuple(products)).find(scan.words.words)]
     located = []
-    for part in shape.read(scan.words, scan.matches, negated, product_at):
+    for part in reading.parts(negated):
         matched = scan.raw(part.first, part.last)
         reason = f"the text mentions '{matched}': {part.why}, told as something that happened"
         hit = Hit(HitList.ADVERSE_EVENT, part.phrase, matched, part.lang, reason=reason)
@@ -412,7 +415,8 @@ def detect_patient_affected(text: str) -> Finding:
     scan = _scan(text)
     affected = _outermost(_phrase_hits(scan, "patient_affected", HitList.PATIENT_AFFECTED))
     events = _outermost(
-        _phrase_hits(scan, "adverse_event", HitList.ADVERSE_EVENT) + _shape_hits(scan, ())
+        _phrase_hits(scan, "adverse_event", HitList.ADVERSE_EVENT)
+        + _shape_hits(scan, shape.Reading(scan.words, scan.matches))
     )
     both = sorted(affected + events, key=lambda x: (x.first, -x.last))
     return Finding(tuple(x.hit for x in both))

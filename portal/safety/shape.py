@@ -413,7 +413,12 @@ def abnormal_values(text: str) -> Iterator[Value]:
 
 
 # --- reading a text -------------------------------------------------------------------------------
-_SENTENCE_BREAK_RE = re.compile(r"[.!?;\n]|\s[-–—]\s")
+# A sentence ends at these; a period right after a short word is an abbreviation ("Pat.", "pt.",
+# "Z.n.", "ca."), not an end.
+_SENTENCE_BREAK_RE = re.compile(r"[!?;\n]|\s[-\u2013\u2014]\s|\.(?=\s)")
+# Conditionals: a sentence opening with one is a possibility, whatever follows ("if she
+# develops a rash").
+CONDITIONAL_WORDS = frozenset("if si wenn falls should".split())
 
 
 @dataclass(frozen=True)
@@ -424,7 +429,7 @@ class Part:
     last: int
     phrase: str  # the vocabulary term, or what was found
     lang: str
-    why: str  # completes "the text mentions '...' ..."
+    why: str  # completes "the text mentions '...': ..."
 
 
 def _sentences(words: _Words) -> list[int]:
@@ -432,13 +437,14 @@ def _sentences(words: _Words) -> list[int]:
     numbers = []
     sentence = 0
     text = words.text
-    previous_end = None
     for i in range(len(words.words)):
-        start = words.start(i)
-        if previous_end is not None and _SENTENCE_BREAK_RE.search(text, previous_end, start):
-            sentence += 1
+        if i:
+            gap = text[words.end(i - 1) : words.start(i)]
+            ends = _SENTENCE_BREAK_RE.search(gap) is not None
+            if ends and gap.lstrip().startswith(".") and len(words.words[i - 1]) <= 3:
+                ends = "\n" in gap  # an abbreviation's period ("Pat.", "Z.n.")
+            sentence += ends
         numbers.append(sentence)
-        previous_end = words.end(i)
     return numbers
 
 
@@ -450,159 +456,171 @@ def _word_at(words: _Words, position: int) -> int:
     return max(0, len(words.words) - 1)
 
 
-@dataclass(frozen=True)
-class _Sentences:
-    """What each sentence of a text says, as sets of sentence numbers."""
+class Reading:
+    """What each sentence of a text says, and the parts that make the text a report.
 
-    of_word: list[int]
-    happened: set[int]  # wording that something happened
-    topic: set[int]  # a possibility, a plan, a question with nothing that happened, a rate
-    earlier: set[int]  # the patient's past, before the product
-    person: set[int]  # a patient, the writer, a relative, a baby
-    drug: set[int]  # a product, its form, a medicine
-
-    @property
-    def exposed(self) -> set[int]:
-        return self.person | self.drug
-
-
-# Words a question opens with, in the four languages (folded).
-QUESTION_WORDS = frozenset(
-    """can could does do is are will would should may might what which how any has have when
-    where why whats puede pueden se es son hay cual cuales que como existe debo debe conviene
-    peut peuvent est sont quel quelle quels quelles comment faut doit doisje y existe atil
-    kann konnen darf durfen ist sind gibt welche welcher welches wie sollte sollten muss soll
-    wann warum hat haben""".split()
-)
-
-
-def _read_sentences(
-    words: _Words, by_source: dict[str, list[_Match]], product_at: Sequence[int]
-) -> _Sentences:
-    of_word = _sentences(words)
-
-    def having(source: str) -> set[int]:
-        return {of_word[m.first] for m in by_source.get(source, ())}
-
-    happened = having(OCCURRENCE)
-    population = having(POPULATION)
-    # A percentage of patients is a rate, whatever else the sentence says.
-    text = words.text
-    for i in range(len(words.words) - 1):
-        if words.words[i + 1] == "of" and "%" in text[words.end(i) : words.start(i + 1)]:
-            population.add(of_word[i])
-    # A sentence that asks ("Can it cause gout?", "¿Puede...?", "Kann es...?") is a topic
-    # unless it also says something happened.
-    questions = set()
-    firsts: dict[int, int] = {}
-    lasts: dict[int, int] = {}
-    for i, number in enumerate(of_word):
-        firsts.setdefault(number, i)
-        lasts[number] = i
-    for number, first in firsts.items():
-        asks = "?" in text[words.end(lasts[number]) : words.end(lasts[number]) + 3]
-        opening = text[max(0, words.start(first) - 2) : words.start(first)]
-        if (asks and words.words[first] in QUESTION_WORDS) or "¿" in opening:
-            questions.add(number)
-    topic = population | ((having(HYPOTHETICAL) | questions) - happened)
-    return _Sentences(
-        of_word=of_word,
-        happened=happened,
-        topic=topic,
-        earlier=having(EARLIER),
-        person=having(EXPOSURE),
-        drug=having(PRODUCT) | {of_word[i] for i in product_at},
-    )
-
-
-def read(
-    words: _Words, matches: Sequence[_Match], negated: Sequence[bool], product_at: Sequence[int]
-) -> list[Part]:
-    """The parts that make ``words`` a possible adverse-event report (empty: none).
-
-    ``matches`` are the matcher's hits over the text (this module's sources among them),
-    ``negated`` says for each whether a negation precedes it, and ``product_at`` lists the word
-    indexes where a company product is named.
+    Sentences are sets of sentence numbers: ``happened`` (wording that something happened),
+    ``topic`` (a possibility, a plan, a question or a rate with nothing that happened),
+    ``earlier`` (the patient's past), ``person`` and ``drug`` (someone exposed, a product).
     """
-    if not words.words:
-        return []
-    by_source: dict[str, list[_Match]] = {}
-    for m in matches:
-        by_source.setdefault(m.phrase.source, []).append(m)
-    said = _read_sentences(words, by_source, product_at)
-    of_word = said.of_word
-    anything_happened = bool(said.happened)
-    background = [(m.first, m.last) for m in by_source.get(BACKGROUND, ())]
-    preexisting_ends = {m.last for m in by_source.get(PREEXISTING, ())}
-    occurrence_spans = [(m.first, m.last) for m in by_source.get(OCCURRENCE, ())]
 
-    def as_background(first: int, last: int) -> bool:
-        if any(b_first <= first and last <= b_last for b_first, b_last in background):
+    def __init__(
+        self, words: _Words, matches: Sequence[_Match], product_at: Sequence[int] = ()
+    ) -> None:
+        self.words = words
+        self.matches = matches
+        self.by_source: dict[str, list[_Match]] = {}
+        for m in matches:
+            self.by_source.setdefault(m.phrase.source, []).append(m)
+        self.of_word = _sentences(words)
+        self.happened = self._having(OCCURRENCE)
+        self.earlier = self._having(EARLIER)
+        self.person = self._having(EXPOSURE)
+        self.drug = self._having(PRODUCT) | {self.of_word[i] for i in product_at}
+        asked = (self._having(HYPOTHETICAL) | self._questions()) - self.happened
+        self.topic = self._population() | asked | self._conditionals()
+        self._background = [(m.first, m.last) for m in self.by_source.get(BACKGROUND, ())]
+        markers = self.by_source.get(PREEXISTING, ())
+        self._marker_ends = {m.last for m in markers}
+        # "history of", "Z.n.", "antecedentes de": background whatever else the sentence says.
+        self._history_ends = {m.last for m in markers if len(m.phrase.words) > 1}
+        self._occurrences = [(m.first, m.last) for m in self.by_source.get(OCCURRENCE, ())]
+
+    def _having(self, source: str) -> set[int]:
+        return {self.of_word[m.first] for m in self.by_source.get(source, ())}
+
+    def _population(self) -> set[int]:
+        found = self._having(POPULATION)
+        words, text = self.words, self.words.text
+        for i in range(len(words.words) - 1):  # "5% of patients" is a rate
+            if words.words[i + 1] == "of" and "%" in text[words.end(i) : words.start(i + 1)]:
+                found.add(self.of_word[i])
+        return found
+
+    def _bounds(self) -> dict[int, tuple[int, int]]:
+        bounds: dict[int, tuple[int, int]] = {}
+        for i, number in enumerate(self.of_word):
+            first = bounds.get(number, (i, i))[0]
+            bounds[number] = (first, i)
+        return bounds
+
+    def _questions(self) -> set[int]:
+        """Sentences that ask ("Can it cause gout?", "¿Puede...?")."""
+        words, text = self.words, self.words.text
+        found = set()
+        for number, (first, last) in self._bounds().items():
+            asks = "?" in text[words.end(last) : words.end(last) + 3]
+            opening = text[max(0, words.start(first) - 2) : words.start(first)]
+            if asks or "\u00bf" in opening:
+                found.add(number)
+        return found
+
+    def _conditionals(self) -> set[int]:
+        """Sentences that open with "if": what follows is a possibility, even "develops"."""
+        return {
+            number
+            for number, (first, _) in self._bounds().items()
+            if self.words.words[first] in CONDITIONAL_WORDS
+        }
+
+    def is_topic(self, first: int) -> bool:
+        """Whether the sentence of word ``first`` only asks about a possibility or a rate."""
+        return self.of_word[first] in self.topic
+
+    def is_history(self, first: int, last: int) -> bool:
+        """Whether words ``first``..``last`` are the patient's past or a standing condition:
+        inside a background condition, after "history of", or in a sentence about the past that
+        does not also tell something happening on a product."""
+        if any(b_first <= first and last <= b_last for b_first, b_last in self._background):
             return True
-        sentence = of_word[first]
-        # The patient's past, before the product: unless the same sentence has both.
-        if sentence in said.earlier and not (sentence in said.happened and sentence in said.drug):
+        if self._history_ends.intersection({first - 1, first - 2, first - 3}):
             return True
-        # "a patient with CKD": a background marker right before, and nothing in the sentence
-        # says anything happened.
-        if sentence in said.happened or not preexisting_ends.intersection({first - 1, first - 2}):
-            return False
-        return not any(o_first <= first - 1 <= o_last for o_first, o_last in occurrence_spans)
+        sentence = self.of_word[first]
+        return sentence in self.earlier and not (
+            sentence in self.happened and sentence in self.drug
+        )
 
-    def counts(first: int, last: int) -> bool:
-        sentence = of_word[first]
-        if sentence in said.topic or as_background(first, last):
+    def is_background(self, first: int, last: int) -> bool:
+        """:meth:`is_history`, or right after "with"/"has" in a sentence where nothing
+        happened ("a patient with CKD")."""
+        if self.is_history(first, last):
+            return True
+        sentence = self.of_word[first]
+        if sentence in self.happened or not self._marker_ends.intersection({first - 1, first - 2}):
             return False
-        return sentence in said.happened or (anything_happened and bool(said.exposed))
+        return not any(o_first <= first - 1 <= o_last for o_first, o_last in self._occurrences)
 
-    parts: list[Part] = []
-    negated_at = {(m.first, m.last) for m, neg in zip(matches, negated, strict=True) if neg}
-    for m in by_source.get(EVENT, ()):
-        if (m.first, m.last) not in negated_at and counts(m.first, m.last):
-            parts.append(Part(m.first, m.last, m.phrase.written, m.phrase.lang, "a clinical event"))
-    for i, word in enumerate(words.words):
-        if morphology_event(word) and counts(i, i):
-            parts.append(Part(i, i, word, "", "a clinical event"))
-    for value in abnormal_values(words.text):
-        first = _word_at(words, value.start)
-        last = max(first, _word_at(words, value.end - 1))
-        sentence = of_word[first]
-        if sentence in said.topic:
-            continue
-        # A value next to the product is read as on the product, whatever its baseline was;
-        # elsewhere it needs the product in the text and something that happened.
-        on_product = sentence in said.drug
-        if not on_product and (as_background(first, last) or not anything_happened):
-            continue
-        if on_product or said.drug:
-            parts.append(Part(first, last, "abnormal value", "", value.why))
-    for source, found in by_source.items():
-        if not source.startswith(f"{SITUATION}:"):
-            continue
-        kind = source.split(":", 1)[1]
-        for m in found:
-            sentence = of_word[m.first]
-            if sentence in said.topic:
-                continue
-            if kind in ("off_label", "device", "error") and sentence not in said.happened:
-                continue  # asking about an off-label use, a defect or a switch is no report
-            if kind in ("lack_of_effect", "withdrawal", "misuse") and not (
-                sentence in said.drug or (sentence in said.happened and said.drug)
-            ):
-                continue  # "poorly controlled" is about a product only when one is there
-            if sentence in said.exposed or sentence in said.happened:
-                why = SITUATION_KINDS[kind]
+    def _event_counts(self, first: int, last: int) -> bool:
+        sentence = self.of_word[first]
+        if sentence in self.topic or self.is_background(first, last):
+            return False
+        if sentence in self.happened or (sentence in self.person and sentence in self.drug):
+            return True  # something happened, or someone on a product, in this very sentence
+        return bool(self.happened) and bool(self.person | self.drug)
+
+    def parts(self, negated: Sequence[bool]) -> list[Part]:
+        """The parts that make the text a possible adverse-event report (empty: none).
+        ``negated`` says for each match whether a negation precedes it."""
+        parts: list[Part] = []
+        negated_at = {
+            (m.first, m.last) for m, neg in zip(self.matches, negated, strict=True) if neg
+        }
+        for m in self.by_source.get(EVENT, ()):
+            if (m.first, m.last) not in negated_at and self._event_counts(m.first, m.last):
+                why = "a clinical event"
                 parts.append(Part(m.first, m.last, m.phrase.written, m.phrase.lang, why))
-    return parts
+        for i, word in enumerate(self.words.words):
+            if morphology_event(word) and self._event_counts(i, i):
+                parts.append(Part(i, i, word, "", "a clinical event"))
+        parts += self._values()
+        parts += self._situations()
+        return parts
 
+    def _values(self) -> list[Part]:
+        parts = []
+        for value in abnormal_values(self.words.text):
+            first = _word_at(self.words, value.start)
+            last = max(first, _word_at(self.words, value.end - 1))
+            sentence = self.of_word[first]
+            if sentence in self.topic:
+                continue
+            # A value next to the product is read as on the product, whatever its baseline,
+            # unless it describes the patient's standing condition and nothing happened.
+            background = self.is_background(first, last) or self._after_background(first)
+            if sentence in self.drug:
+                if background and sentence not in self.happened:
+                    continue
+            elif background or not self.happened or not self.drug:
+                continue
+            parts.append(Part(first, last, "abnormal value", "", value.why))
+        return parts
 
-def is_topic(words: _Words, matches: Sequence[_Match], first: int) -> bool:
-    """Whether the sentence holding word ``first`` only asks about a possibility or a rate."""
-    by_source: dict[str, list[_Match]] = {}
-    for m in matches:
-        by_source.setdefault(m.phrase.source, []).append(m)
-    said = _read_sentences(words, by_source, ())
-    return said.of_word[first] in said.topic
+    def _after_background(self, first: int) -> bool:
+        """A value right after a background condition: "renal impairment (eGFR 25)"."""
+        return any(0 <= first - b_last <= 2 for _, b_last in self._background)
+
+    def _situations(self) -> list[Part]:
+        parts = []
+        for source, found in self.by_source.items():
+            if not source.startswith(f"{SITUATION}:"):
+                continue
+            kind = source.split(":", 1)[1]
+            for m in found:
+                sentence = self.of_word[m.first]
+                if sentence in self.topic:
+                    continue
+                if kind in ("off_label", "device", "error") and sentence not in self.happened:
+                    continue  # asking about an off-label use, a defect or a switch is no report
+                if kind == "lack_of_effect" and sentence not in self.drug:
+                    continue  # "poorly controlled" is about a product only when one is named
+                if kind in ("withdrawal", "misuse") and not (
+                    sentence in self.drug or (sentence in self.happened and self.drug)
+                ):
+                    continue
+                if sentence in self.person | self.drug or sentence in self.happened:
+                    why = SITUATION_KINDS[kind]
+                    parts.append(Part(m.first, m.last, m.phrase.written, m.phrase.lang, why))
+        return parts
 
 
 def folded_words(text: str) -> list[str]:

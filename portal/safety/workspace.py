@@ -174,6 +174,8 @@ def _within_one_edit(word: str, target: str) -> bool:
 
 # Shorter names must match exactly: one typo away from a four-letter name is too many words.
 TYPO_MIN_LENGTH = 5
+# Shorter codes are ordinary words ("ON", "IT"): they name nothing.
+CODE_MIN_LENGTH = 3
 
 
 def _matches_name(window: Sequence[str], name: Sequence[str]) -> bool:
@@ -189,8 +191,8 @@ def _matches_name(window: Sequence[str], name: Sequence[str]) -> bool:
 
 def named_products(text: str, products: Iterable[Product]) -> list[tuple[Product, str]]:
     """The products ``text`` names, by name (case and accents ignored, one typo tolerated in
-    names of five letters or more) or by code (exactly), in the order they are first named;
-    each with the words that matched."""
+    names of five letters or more) or by code (exactly, codes of three characters or more), in
+    the order they are first named; each with the words that matched."""
     words = _words(text)
     found: list[tuple[int, Product, str]] = []
     for product in products:
@@ -203,7 +205,11 @@ def named_products(text: str, products: Iterable[Product]) -> list[tuple[Product
                 if _matches_name(words[i : i + len(name)], name):
                     position, matched = i, " ".join(words[i : i + len(name)])
                     break
-        if code and code in words and (position is None or words.index(code) < position):
+        if (
+            len(code) >= CODE_MIN_LENGTH
+            and code in words
+            and (position is None or words.index(code) < position)
+        ):
             position, matched = words.index(code), code
         if position is not None:
             found.append((position, product, matched))
