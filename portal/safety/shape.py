@@ -266,11 +266,28 @@ _FRENCH_ITE_RE = re.compile(
 )
 
 
+# German writes events as compounds ending in the event ("Asthmaanfall", "Gelenkschmerzen",
+# "Hautausschlag"): a folded word of three more letters ending in one of these is an event.
+_GERMAN_HEADS = tuple(
+    """anfall anfalle schmerz schmerzen ausschlag schwindel blutung blutungen entzundung
+    entzundungen krampf krampfe lahmung schwellung schwellungen juckreiz ubelkeit erbrechen
+    durchfall husten fieber atemnot luftnot infarkt embolie thrombose nekrose geschwur
+    geschwure odem odeme storung storungen versagen ausfall verlust pilz soor reaktion
+    reaktionen beschwerden verletzung verletzungen""".split()
+)
+# ...unless the compound names logistics, not a body ("Lieferausfall", "Datenverlust").
+_GERMAN_NOT_EVENTS = ("liefer", "daten", "strom", "zahlungs", "gewichtsverlust_ok", "system")
+
+
 def morphology_event(word: str) -> bool:
     """Whether a folded word is built like a clinical event in one of the four languages."""
     if len(word) < 7 or word in _NOT_EVENTS:
         return False
-    return bool(_MORPHOLOGY_RE.match(word) or _FRENCH_ITE_RE.match(word))
+    if _MORPHOLOGY_RE.match(word) or _FRENCH_ITE_RE.match(word):
+        return True
+    return any(
+        word.endswith(head) and len(word) >= len(head) + 3 for head in _GERMAN_HEADS
+    ) and not word.startswith(_GERMAN_NOT_EVENTS)
 
 
 # --- abnormal values ------------------------------------------------------------------------------
@@ -584,13 +601,16 @@ class Reading:
             sentence = self.of_word[first]
             if sentence in self.topic:
                 continue
-            # A value next to the product is read as on the product, whatever its baseline,
-            # unless it describes the patient's standing condition and nothing happened.
-            background = self.is_background(first, last) or self._after_background(first)
+            # A value next to the product is read as on the product, whatever its baseline
+            # was, unless it is given as the patient's standing condition ("CKD (eGFR 25)",
+            # "with an eGFR of 22") and nothing happened.
             if sentence in self.drug:
-                if background and sentence not in self.happened:
+                standing = self._after_background(first) or bool(
+                    self._marker_ends.intersection({first - 1, first - 2, first - 3})
+                )
+                if standing and sentence not in self.happened:
                     continue
-            elif background or not self.happened or not self.drug:
+            elif self.is_background(first, last) or not self.happened or not self.drug:
                 continue
             parts.append(Part(first, last, "abnormal value", "", value.why))
         return parts
