@@ -429,6 +429,18 @@ def abnormal_values(text: str) -> Iterator[Value]:
             yield Value(m.start(), m.end(), m.group(), "an abnormal value")
 
 
+# Doses counted per day or per hour, in the four languages.
+_OVERUSE_RE = re.compile(
+    r"(?P<low>\d{1,3})(?:\s*(?:-|\u2013|to|a|\u00e0|bis|y|or|o|ou|oder)\s*(?P<high>\d{1,3}))?\s*"
+    r"(?:x\s*)?(?:puffs?|h[\u00fcu]be?|hub|inhalations?|inhalaciones|inh|bouff[\u00e9e]es|"
+    r"pulverisations?|veces|times|fois|mal|tablets?|tabs?|pills?|comprimid[oa]s|comprim[\u00e9e]s|"
+    r"tabletten|capsules?|c[\u00e1a]psulas|kapseln|g[\u00e9e]lules|doses?|dosis|sprays?|hits?)\s+"
+    r"(?:a|per|al|par|am|pro|each|por|cada|every|/)\s*(?:the\s+|le\s+|la\s+|el\s+)?"
+    r"(?P<per>day|d[\u00edi]a|jour|tag|d\b|hour|hora|heure|stunde|h\b)",
+    re.IGNORECASE,
+)
+
+
 # --- reading a text -------------------------------------------------------------------------------
 # A sentence ends at these; a period right after a short word is an abbreviation ("Pat.", "pt.",
 # "Z.n.", "ca."), not an end.
@@ -533,12 +545,18 @@ class Reading:
         return found
 
     def _conditionals(self) -> set[int]:
-        """Sentences that open with "if": what follows is a possibility, even "develops"."""
-        return {
+        """Sentences that open with "if", or say "if a patient...": what follows is a
+        possibility, even "develops"."""
+        found = {
             number
             for number, (first, _) in self._bounds().items()
             if self.words.words[first] in CONDITIONAL_WORDS
         }
+        people = {m.first for m in self.by_source.get(EXPOSURE, ())}
+        for i, word in enumerate(self.words.words):
+            if word in CONDITIONAL_WORDS and people.intersection(range(i + 1, i + 4)):
+                found.add(self.of_word[i])
+        return found
 
     def is_topic(self, first: int) -> bool:
         """Whether the sentence of word ``first`` only asks about a possibility or a rate."""
@@ -591,6 +609,22 @@ class Reading:
                 parts.append(Part(i, i, word, "", "a clinical event"))
         parts += self._values()
         parts += self._situations()
+        parts += self._overuse()
+        return parts
+
+    def _overuse(self) -> list[Part]:
+        """Many doses a day ("15-20 puffs a day", "15 à 20 bouffées par jour"): misuse."""
+        parts = []
+        for m in _OVERUSE_RE.finditer(self.words.text):
+            first = _word_at(self.words, m.start())
+            if self.of_word[first] in self.topic:
+                continue
+            count = int(m.group("high") or m.group("low"))
+            hourly = m.group("per").lower().startswith(("h", "st"))
+            if count >= 8 or (hourly and count >= 1):
+                last = max(first, _word_at(self.words, m.end() - 1))
+                why = SITUATION_KINDS["misuse"]
+                parts.append(Part(first, last, "doses a day", "", why))
         return parts
 
     def _values(self) -> list[Part]:
@@ -608,7 +642,7 @@ class Reading:
                 standing = self._after_background(first) or bool(
                     self._marker_ends.intersection({first - 1, first - 2, first - 3})
                 )
-                if standing and sentence not in self.happened:
+                if standing:
                     continue
             elif self.is_background(first, last) or not self.happened or not self.drug:
                 continue
@@ -631,7 +665,9 @@ class Reading:
                     continue
                 if kind in ("off_label", "device", "error") and sentence not in self.happened:
                     continue  # asking about an off-label use, a defect or a switch is no report
-                if kind == "lack_of_effect" and sentence not in self.drug:
+                if kind == "lack_of_effect" and (
+                    sentence not in self.drug or self.is_background(m.first, m.last)
+                ):
                     continue  # "poorly controlled" is about a product only when one is named
                 if kind in ("withdrawal", "misuse") and not (
                     sentence in self.drug or (sentence in self.happened and self.drug)
