@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from portal.safety.matching import (
@@ -279,15 +279,17 @@ _GERMAN_HEADS = tuple(
 _GERMAN_NOT_EVENTS = ("liefer", "daten", "strom", "zahlungs", "gewichtsverlust_ok", "system")
 
 
+_GERMAN_COMPOUND_RE = re.compile(r"^[a-z]{3,}(?:" + "|".join(_GERMAN_HEADS) + r")$")
+
+
+@lru_cache(maxsize=65536)
 def morphology_event(word: str) -> bool:
     """Whether a folded word is built like a clinical event in one of the four languages."""
     if len(word) < 7 or word in _NOT_EVENTS:
         return False
     if _MORPHOLOGY_RE.match(word) or _FRENCH_ITE_RE.match(word):
         return True
-    return any(
-        word.endswith(head) and len(word) >= len(head) + 3 for head in _GERMAN_HEADS
-    ) and not word.startswith(_GERMAN_NOT_EVENTS)
+    return bool(_GERMAN_COMPOUND_RE.match(word)) and not word.startswith(_GERMAN_NOT_EVENTS)
 
 
 # --- abnormal values ------------------------------------------------------------------------------
@@ -346,6 +348,20 @@ _TESTS = (
     _Test(r"troponin\w*|tropo", None, None),
     _Test(r"tsh", 0.1, 10),
     _Test(r"hba1c|a1c", None, None),
+    _Test(r"ggt|gamma-?gt|\u03b3-?gt|alp|alkaline phosphatase|pal|fosfatasa alcalina|ap", None, 300),
+    _Test(r"crp|pcr|c-reactive protein|prot[ée]ine c r[ée]active|prote[íi]na c reactiva", None, 50),
+    _Test(r"ldh|lactate dehydrogenase", None, 500),
+    _Test(r"calcium|calcio|calc[ée]mie|kalzium|ca2?\+|ca", 2.0, 2.8, scale_at=5, scale=4.0),
+    _Test(r"magnesium|magnesio|magn[ée]s[ée]mie|mg2\+", 0.6, None, scale_at=5, scale=2.43),
+    _Test(r"uric acid|urate|[áa]cido [úu]rico|acide urique|harns[äa]ure", None, 9, 30, 59.5),
+    _Test(r"lvef|ef|fevi|fevg|fe|ejection fraction|fracci[óo]n de eyecci[óo]n|ejektionsfraktion", 40, None),
+    _Test(r"fev1|vems|pef|peak flow|peakflow|dlco", None, None),
+    _Test(r"eos\w*|eosin\w*|[ée]osinophil\w*", None, 1.5, scale_at=50, scale=1000),
+    _Test(r"lymph\w*|linfocit\w*", 0.5, None, scale_at=50, scale=1000),
+    _Test(r"lactat\w*|lactato|lactate", None, 4),
+    _Test(r"ammonia|amonio|ammoni[ée]mie|ammoniak", None, 100),
+    _Test(r"bnp|nt-?probnp|troponine?|troponina", None, None),
+    _Test(r"weight|peso|poids|gewicht", None, None),
 )
 _TEST_RE = re.compile(
     r"(?<![\w])(?:" + "|".join(f"(?P<t{k}>{t.names})" for k, t in enumerate(_TESTS)) + r")"
@@ -378,7 +394,7 @@ _CHANGE_RE = re.compile(
 _CHANGE_WORDS = re.compile(
     r"\b(?:rose|risen|rising|jumped|spiked|doubled|tripled|dropped|fell|fallen|falling|drop"
     r"|elevated|raised|high|higher|low|lower|abnormal|deranged|up to|down to|increase\w*|decrease\w*"
-    r"|subi[óo]|baj[óo]|aument\w*|disminu\w*|elevad\w*|alterad\w*|ca[íi]do|cay[óo]"
+    r"|up|down|gained|lost|subi[óo]|baj[óo]|aument\w*|disminu\w*|elevad\w*|alterad\w*|ca[íi]do|cay[óo]"
     r"|augment\w*|diminu\w*|[ée]lev[ée]\w*|baiss\w*|chut\w*|pass[ée]e?s?"
     r"|gestiegen|erh[öo]ht\w*|abgefallen|gefallen|gesunken|angestiegen|entgleist)\b",
     re.IGNORECASE,
@@ -398,6 +414,8 @@ class Value:
 def abnormal_values(text: str) -> Iterator[Value]:
     """Lab values and vital signs in ``text`` outside their reference range, or said to have
     changed ("eGFR dropped from 60 to 30"), and multiples of the upper limit of normal."""
+    if not any(c.isdigit() for c in text):
+        return
     for m in _ULN_RE.finditer(text):
         if _number(m.group(1)) >= 1.5:
             yield Value(m.start(), m.end(), m.group(), "above the upper limit of normal")
@@ -591,7 +609,9 @@ class Reading:
             return False
         if sentence in self.happened or (sentence in self.person and sentence in self.drug):
             return True  # something happened, or someone on a product, in this very sentence
-        return bool(self.happened) and bool(self.person | self.drug)
+        # Erring on the side of flagging: an event in a text about someone or a product is
+        # read as a report unless its sentence is a topic or the patient's background.
+        return bool(self.person | self.drug)
 
     def parts(self, negated: Sequence[bool]) -> list[Part]:
         """The parts that make the text a possible adverse-event report (empty: none).
