@@ -60,10 +60,18 @@ BACKGROUND = "background"
 POPULATION = "population"
 EARLIER = "earlier"
 PRODUCT = "product"
+NOT_YET = "not_yet"
 SITUATION = "situation"  # sources are "situation:<kind>"
 CUE_FILES = (
     OCCURRENCE, HYPOTHETICAL, PREEXISTING, EXPOSURE, PRODUCT, BACKGROUND, POPULATION, EARLIER,
+    NOT_YET,
 )  # fmt: skip
+# One-word cues of time or exposure ("after", "since", "nach", "sous"): they make an event an
+# occurrence, but are too common to turn a question into a report.
+WEAK_CUES = frozenset(
+    """after since now following currently nach seit unter jetzt aktuell tras desde ahora
+    actualmente depuis apres sous maintenant actuellement""".split()
+)
 
 SITUATION_KINDS = {
     "pregnancy": "exposure in pregnancy or breastfeeding",
@@ -354,13 +362,19 @@ _TESTS = (
     _Test(r"troponin\w*|tropo", None, None),
     _Test(r"tsh", 0.1, 10),
     _Test(r"hba1c|a1c", None, None),
-    _Test(r"ggt|gamma-?gt|\u03b3-?gt|alp|alkaline phosphatase|pal|fosfatasa alcalina|ap", None, 300),
+    _Test(
+        r"ggt|gamma-?gt|\u03b3-?gt|alp|alkaline phosphatase|pal|fosfatasa alcalina|ap", None, 300
+    ),
     _Test(r"crp|pcr|c-reactive protein|prot[ée]ine c r[ée]active|prote[íi]na c reactiva", None, 50),
     _Test(r"ldh|lactate dehydrogenase", None, 500),
     _Test(r"calcium|calcio|calc[ée]mie|kalzium|ca2?\+|ca", 2.0, 2.8, scale_at=5, scale=4.0),
     _Test(r"magnesium|magnesio|magn[ée]s[ée]mie|mg2\+", 0.6, None, scale_at=5, scale=2.43),
     _Test(r"uric acid|urate|[áa]cido [úu]rico|acide urique|harns[äa]ure", None, 9, 30, 59.5),
-    _Test(r"lvef|ef|fevi|fevg|fe|ejection fraction|fracci[óo]n de eyecci[óo]n|ejektionsfraktion", 40, None),
+    _Test(
+        r"lvef|ef|fevi|fevg|fe|ejection fraction|fracci[óo]n de eyecci[óo]n|ejektionsfraktion",
+        40,
+        None,
+    ),
     _Test(r"fev1|vems|pef|peak flow|peakflow|dlco", None, None),
     _Test(r"eos\w*|eosin\w*|[ée]osinophil\w*", None, 1.5, scale_at=50, scale=1000),
     _Test(r"lymph\w*|linfocit\w*", 0.5, None, scale_at=50, scale=1000),
@@ -380,6 +394,7 @@ _ULN_RE = re.compile(
     r"(?:the\s+)?(?:uln|lsn|ln|lns|oln|norm\w*|upper|la normale|obere?|l[ií]mite|limite|n\b)",
     re.IGNORECASE,
 )
+_TIMES_N_RE = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)?)\s?N\b")
 # A blood pressure: "180/110", with or without its name.
 _BP_RE = re.compile(r"(?<![\d/.,])(\d{2,3})\s*/\s*(\d{2,3})(?![\d/])")
 _BP_NAME_RE = re.compile(
@@ -399,7 +414,7 @@ _CHANGE_RE = re.compile(
 )
 _CHANGE_WORDS = re.compile(
     r"\b(?:rose|risen|rising|jumped|spiked|doubled|tripled|dropped|fell|fallen|falling|drop"
-    r"|elevated|raised|high|higher|low|lower|abnormal|deranged|up to|down to|increase\w*|decrease\w*"
+    r"|was|vorher|antes|avant|previously|elevated|raised|high|higher|low|lower|abnormal|deranged|up to|down to|increase\w*|decrease\w*"
     r"|up|down|gained|lost|subi[óo]|baj[óo]|aument\w*|disminu\w*|elevad\w*|alterad\w*|ca[íi]do|cay[óo]"
     r"|augment\w*|diminu\w*|[ée]lev[ée]\w*|baiss\w*|chut\w*|pass[ée]e?s?"
     r"|gestiegen|erh[öo]ht\w*|abgefallen|gefallen|gesunken|angestiegen|entgleist)\b",
@@ -422,6 +437,9 @@ def abnormal_values(text: str) -> Iterator[Value]:
     changed ("eGFR dropped from 60 to 30"), and multiples of the upper limit of normal."""
     if not any(c.isdigit() for c in text):
         return
+    for m in _TIMES_N_RE.finditer(text):  # "ALAT 4N": four times the upper limit of normal
+        if _number(m.group(1)) >= 1.5:
+            yield Value(m.start(), m.end(), m.group(), "above the upper limit of normal")
     for m in _ULN_RE.finditer(text):
         if _number(m.group(1)) >= 1.5:
             yield Value(m.start(), m.end(), m.group(), "above the upper limit of normal")
@@ -432,11 +450,11 @@ def abnormal_values(text: str) -> Iterator[Value]:
             continue
         if not named and (systolic < 100 or diastolic < 50):  # "2/10" is a date, not a pressure
             continue
-        if systolic >= 160 or diastolic >= 100 or systolic <= 85 or diastolic <= 45:
+        if systolic >= 160 or diastolic >= 100 or systolic < 100 or diastolic <= 55:
             yield Value(m.start(), m.end(), m.group(), "a blood pressure out of range")
     for m in _HR_RE.finditer(text):
         rate = int(m.group(1))
-        if rate >= 120 or 20 <= rate <= 45:
+        if rate >= 120 or 20 <= rate <= 50:
             yield Value(m.start(), m.end(), m.group(), "a heart rate out of range")
     for m in _TEST_RE.finditer(text):
         test = next(_TESTS[int(k[1:])] for k, v in m.groupdict().items() if v is not None)
@@ -527,11 +545,20 @@ class Reading:
             self.by_source.setdefault(m.phrase.source, []).append(m)
         self.of_word = _sentences(words)
         self.happened = self._having(OCCURRENCE)
+        strongly = {
+            self.of_word[m.first]
+            for m in self.by_source.get(OCCURRENCE, ())
+            if len(m.phrase.words) > 1 or m.phrase.words[0].text not in WEAK_CUES
+        }
+        not_yet = self._having(NOT_YET)
+        self.nothing_yet = bool(not_yet)
         self.earlier = self._having(EARLIER)
         self.person = self._having(EXPOSURE)
         self.drug = self._having(PRODUCT) | {self.of_word[i] for i in product_at}
-        asked = (self._having(HYPOTHETICAL) | self._questions()) - self.happened
-        self.topic = self._population() | asked | self._conditionals()
+        # A one-word cue ("after", "nach") does not answer a hypothetical ("I am thinking of
+        # it for cough after Covid"); any cue makes a question about what happened.
+        asked = (self._having(HYPOTHETICAL) - strongly) | (self._questions() - self.happened)
+        self.topic = self._population() | asked | self._conditionals() | not_yet
         self._background = [(m.first, m.last) for m in self.by_source.get(BACKGROUND, ())]
         markers = self.by_source.get(PREEXISTING, ())
         self._marker_ends = {m.last for m in markers}
@@ -616,8 +643,9 @@ class Reading:
         if sentence in self.happened or (sentence in self.person and sentence in self.drug):
             return True  # something happened, or someone on a product, in this very sentence
         # Erring on the side of flagging: an event in a text about someone or a product is
-        # read as a report unless its sentence is a topic or the patient's background.
-        return bool(self.person | self.drug)
+        # read as a report unless its sentence is a topic or the patient's background, or the
+        # text says the product was not given yet.
+        return not self.nothing_yet and bool(self.person | self.drug)
 
     def parts(self, negated: Sequence[bool]) -> list[Part]:
         """The parts that make the text a possible adverse-event report (empty: none).
@@ -670,7 +698,7 @@ class Reading:
                 )
                 if standing:
                     continue
-            elif self.is_background(first, last) or not self.happened or not self.drug:
+            elif self.is_background(first, last) or self.nothing_yet or not self.drug:
                 continue
             parts.append(Part(first, last, "abnormal value", "", value.why))
         return parts
@@ -689,7 +717,10 @@ class Reading:
                 sentence = self.of_word[m.first]
                 if sentence in self.topic:
                     continue
-                if kind in ("off_label", "device", "error") and sentence not in self.happened:
+                if kind in ("off_label", "device", "error") and not (
+                    sentence in self.happened
+                    or (self.happened and sentence in self.drug and not self.nothing_yet)
+                ):
                     continue  # asking about an off-label use, a defect or a switch is no report
                 if kind == "lack_of_effect" and (
                     sentence not in self.drug or self.is_background(m.first, m.last)
