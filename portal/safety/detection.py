@@ -44,6 +44,7 @@ from portal.safety.matching import (
     _Matcher,
     _parse_phrase,
     _Phrase,
+    _plain_words,
     _Words,
 )
 
@@ -363,7 +364,7 @@ def detect_adverse_event(text: str, *, products: Sequence[str] = ()) -> Finding:
     told as something that happened to someone exposed. ``products`` are the company's product
     names (a misspelt one counts too): a named product is an exposure."""
     scan = _scan(text)
-    product_at = [m.first for m in _product_matcher(tuple(products)).find(scan.words.words)]
+    product_at = product_mentions(scan.words.words, products)
     reading = shape.Reading(scan.words, scan.matches, product_at)
     # The safety officer's phrases flag wherever they are, except in a sentence that only asks
     # about a possibility or a rate, or names the patient's past ("history of stroke").
@@ -395,17 +396,43 @@ def _shape_hits(scan: _Scan, reading: shape.Reading) -> list[_Located]:
     return located
 
 
+def product_mentions(words: Sequence[str], products: Sequence[str]) -> list[int]:
+    """Indexes of the words that name one of ``products`` (folded words of a scan), allowing
+    one typing slip anywhere but the first letter in names of five letters or more: writers
+    misspell brand names ("cardiovax", "Oncorra", "respirra") more than any other word."""
+    names = _product_names(tuple(products))
+    if not names:
+        return []
+    return [i for i, word in enumerate(words) if _names_product(word, names)]
+
+
 @lru_cache(maxsize=64)
-def _product_matcher(products: tuple[str, ...]) -> _Matcher:
-    abbreviations = _vocabulary().abbreviations
-    phrases = []
-    for name in products:
-        try:
-            # Product names are long invented words: one slip is forgiven even in short ones.
-            phrases.append(_parse_phrase(name, abbreviations, source="product", lang=""))
-        except ValueError:
-            continue
-    return _Matcher(phrases)
+def _product_names(products: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(w for name in products for w in _plain_words(name) if len(w) >= 4)
+
+
+@lru_cache(maxsize=65536)
+def _names_product(word: str, names: frozenset[str]) -> bool:
+    if word in names:
+        return True
+    return len(word) >= 5 and any(_within_one_edit(word, name) for name in names)
+
+
+def _within_one_edit(word: str, name: str) -> bool:
+    """Damerau-Levenshtein distance 1, the first letter kept."""
+    if word[0] != name[0] or abs(len(word) - len(name)) > 1 or len(name) < 5:
+        return False
+    i = 0
+    while i < min(len(word), len(name)) and word[i] == name[i]:
+        i += 1
+    if len(word) == len(name):
+        if i == len(word) - 1:
+            return False  # the last letter is where words inflect ("respire", "Respira")
+        return word[i + 1 :] == name[i + 1 :] or (
+            word[i + 2 :] == name[i + 2 :] and word[i : i + 2] == name[i : i + 2][::-1]
+        )
+    longer, shorter = (word, name) if len(word) > len(name) else (name, word)
+    return longer[i + 1 :] == shorter[i:]
 
 
 def detect_patient_affected(text: str) -> Finding:

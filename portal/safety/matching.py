@@ -297,6 +297,8 @@ class _Matcher:
     lookups per word of text whatever the number of phrases."""
 
     def __init__(self, phrases: Iterable[_Phrase]) -> None:
+        phrases = tuple(phrases)
+        self._all = phrases
         self._exact: dict[str, list[_Phrase]] = {}
         self._prefix: dict[int, dict[str, list[_Phrase]]] = {}
         # Phrases whose first word may match with a slip, by its first two letters (which a slip
@@ -313,6 +315,10 @@ class _Matcher:
                 self._fuzzy.setdefault(first.text[:2], []).append(phrase)
         self._lengths = sorted(self._prefix)
         self._cache: dict[str, _Starts] = {}
+
+    def _phrases(self) -> tuple[_Phrase, ...]:
+        """Every phrase, in the order given (for tests and tools)."""
+        return self._all
 
     def _starting_with(self, token: str) -> _Starts:
         found = list(self._exact.get(token, ()))

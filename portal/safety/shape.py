@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 
 from portal.safety.matching import (
@@ -68,6 +68,13 @@ CUE_FILES = (
 )  # fmt: skip
 # One-word cues of time or exposure ("after", "since", "nach", "sous"): they make an event an
 # occurrence, but are too common to turn a question into a report.
+# Verbs that read the same in a report and in a question about one ("can it be used", "should
+# it be given"): they do not make a question a report.
+AMBIGUOUS_CUES = frozenset(
+    """used treated prescribed tried administered dispensed taken received given usado
+    utilizado administrado prescrito tratado utilise utilisee administre prescrit traite
+    eingesetzt verabreicht verordnet behandelt gegeben genommen angewendet""".split()
+)
 WEAK_CUES = frozenset(
     """after since now following currently nach seit unter jetzt aktuell tras desde ahora
     actualmente depuis apres sous maintenant actuellement""".split()
@@ -355,7 +362,7 @@ _TESTS = (
     _Test(r"glucose|glyc[ée]mie|glucemia|blutzucker|bz|bg|blood sugar", 60, 300),
     _Test(r"ck|cpk|creatine kinase|creatina quinasa", None, 1000),
     _Test(r"lipase|lipasa|amylase|amilasa", None, 200),
-    _Test(r"spo2|sats?|sat|o2 sat\w*|saturation|saturaci[oó]n|s[äa]ttigung", 90, None),
+    _Test(r"spo2|sats|o2 sat\w*|saturation|saturaci[oó]n|s[äa]ttigung", 90, None),
     _Test(r"egfr|gfr|dfg|fg|tfg|clcr|crcl|clairance", 30, None),
     _Test(r"crea\w*|cr|kreatinin", None, 2.0, scale_at=20, scale=88.4),
     _Test(r"temp\w*|fieber|fi[eè]vre|fiebre|t[°º]", 35, 38.4),
@@ -390,7 +397,7 @@ _TEST_RE = re.compile(
 )
 # Times the upper limit of normal, in the four languages.
 _ULN_RE = re.compile(
-    _NUM + r"\s*(?:x|×|\*|fold|fach|fois|veces|times|-fache?)\s*"
+    _NUM + r"\s*(?:x|\u00d7|\*|fold|fach|fois|veces|times|-fache?)\s*"
     r"(?:the\s+)?(?:uln|lsn|ln|lns|oln|norm\w*|upper|la normale|obere?|l[ií]mite|limite|n\b)",
     re.IGNORECASE,
 )
@@ -398,7 +405,7 @@ _TIMES_N_RE = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)?)\s?N\b")
 # A blood pressure: "180/110", with or without its name.
 _BP_RE = re.compile(r"(?<![\d/.,])(\d{2,3})\s*/\s*(\d{2,3})(?![\d/])")
 _BP_NAME_RE = re.compile(
-    r"\b(?:bp|b\.p|blood pressure|ta|pa|rr|tension|presi[oó]n|blutdruck|druck)\W{0,3}$",
+    r"\b(?:bp|b\.p|blood pressure|ta|pa|rr|tension|presi[oó]n|blutdruck|druck)\b[^\d\n]{0,15}$",
     re.IGNORECASE,
 )
 # A heart rate: its name, then a number (or "in the 130s").
@@ -414,7 +421,8 @@ _CHANGE_RE = re.compile(
 )
 _CHANGE_WORDS = re.compile(
     r"\b(?:rose|risen|rising|jumped|spiked|doubled|tripled|dropped|fell|fallen|falling|drop"
-    r"|was|vorher|antes|avant|previously|elevated|raised|high|higher|low|lower|abnormal|deranged|up to|down to|increase\w*|decrease\w*"
+    r"|was|vorher|antes|avant|previously|elevated|raised|high|higher|low|lower|abnormal"
+    r"|deranged|up to|down to|increase\w*|decrease\w*"
     r"|up|down|gained|lost|subi[óo]|baj[óo]|aument\w*|disminu\w*|elevad\w*|alterad\w*|ca[íi]do|cay[óo]"
     r"|augment\w*|diminu\w*|[ée]lev[ée]\w*|baiss\w*|chut\w*|pass[ée]e?s?"
     r"|gestiegen|erh[öo]ht\w*|abgefallen|gefallen|gesunken|angestiegen|entgleist)\b",
@@ -550,6 +558,12 @@ class Reading:
             for m in self.by_source.get(OCCURRENCE, ())
             if len(m.phrase.words) > 1 or m.phrase.words[0].text not in WEAK_CUES
         }
+        self.strongly = strongly
+        told = {
+            self.of_word[m.first]
+            for m in self.by_source.get(OCCURRENCE, ())
+            if len(m.phrase.words) > 1 or m.phrase.words[0].text not in AMBIGUOUS_CUES
+        }
         not_yet = self._having(NOT_YET)
         self.nothing_yet = bool(not_yet)
         self.earlier = self._having(EARLIER)
@@ -557,7 +571,7 @@ class Reading:
         self.drug = self._having(PRODUCT) | {self.of_word[i] for i in product_at}
         # A one-word cue ("after", "nach") does not answer a hypothetical ("I am thinking of
         # it for cough after Covid"); any cue makes a question about what happened.
-        asked = (self._having(HYPOTHETICAL) - strongly) | (self._questions() - self.happened)
+        asked = (self._having(HYPOTHETICAL) - strongly) | (self._questions() - told)
         self.topic = self._population() | asked | self._conditionals() | not_yet
         self._background = [(m.first, m.last) for m in self.by_source.get(BACKGROUND, ())]
         markers = self.by_source.get(PREEXISTING, ())
@@ -565,6 +579,7 @@ class Reading:
         # "history of", "Z.n.", "antecedentes de": background whatever else the sentence says.
         self._history_ends = {m.last for m in markers if len(m.phrase.words) > 1}
         self._occurrences = [(m.first, m.last) for m in self.by_source.get(OCCURRENCE, ())]
+        self._event_counted = False
 
     def _having(self, source: str) -> set[int]:
         return {self.of_word[m.first] for m in self.by_source.get(source, ())}
@@ -601,7 +616,7 @@ class Reading:
         found = {
             number
             for number, (first, _) in self._bounds().items()
-            if self.words.words[first] in CONDITIONAL_WORDS
+            if CONDITIONAL_WORDS.intersection(self.words.words[first : first + 3])
         }
         people = {m.first for m in self.by_source.get(EXPOSURE, ())}
         for i, word in enumerate(self.words.words):
@@ -661,6 +676,7 @@ class Reading:
         for i, word in enumerate(self.words.words):
             if morphology_event(word) and self._event_counts(i, i):
                 parts.append(Part(i, i, word, "", "a clinical event"))
+        self._event_counted = bool(parts)
         parts += self._values()
         parts += self._situations()
         parts += self._overuse()
@@ -717,15 +733,25 @@ class Reading:
                 sentence = self.of_word[m.first]
                 if sentence in self.topic:
                     continue
-                if kind in ("off_label", "device", "error") and not (
+                if kind == "device" and (self._event_counted or sentence in self.happened):
+                    pass  # a defect and an injury: what it did is said
+                elif kind in ("off_label", "device", "error") and not (
                     sentence in self.happened
                     or (self.happened and sentence in self.drug and not self.nothing_yet)
                 ):
                     continue  # asking about an off-label use, a defect or a switch is no report
                 if kind == "lack_of_effect" and (
-                    sentence not in self.drug or self.is_background(m.first, m.last)
+                    self.is_background(m.first, m.last)
+                    or not (
+                        sentence in self.drug
+                        or (self.drug and self.person and self.strongly and not self.nothing_yet)
+                    )
                 ):
-                    continue  # "poorly controlled" is about a product only when one is named
+                    continue  # "poorly controlled" is about a product only when one is there
+                if kind == "device" and sentence not in self.drug:
+                    continue  # "broken down by age" is no defect: the product or its device is
+                if kind == "off_label" and sentence not in self.strongly:
+                    continue
                 if kind in ("withdrawal", "misuse") and not (
                     sentence in self.drug or (sentence in self.happened and self.drug)
                 ):
