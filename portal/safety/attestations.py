@@ -52,10 +52,7 @@ MAX_NOTE = 1_000
 ATTEST_PAGE = 500
 LIVE_CASE = (PvCaseStatus.OPEN, PvCaseStatus.ACKNOWLEDGED)
 
-CHOOSE = (
-    "Say whether it held an adverse event or a product complaint: your answer is your "
-    "attestation, so nothing is chosen for you."
-)
+CHOOSE = "Say whether it held an adverse event or a product complaint: nothing is chosen for you."
 
 
 # --- what staff attest -------------------------------------------------------------------------

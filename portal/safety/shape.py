@@ -339,7 +339,7 @@ class _Test:
 _TESTS = (
     _Test(r"alt|ast|alat|asat|gpt|got|sgpt|sgot|transaminas\w*|aminotransferas\w*", None, 120),
     _Test(r"bili\w*", None, 3.0, scale_at=20, scale=17.1),
-    _Test(r"k\+?|potassium|potasio|kalium|kali[ae]mie|kaliemia|serum k", 3.0, 5.5),
+    _Test(r"k\+?|potass?i\w*|potasio|kalium|kali[ae]mie|kaliemia|serum k", 3.0, 5.5),
     _Test(r"na\+?|sodium|sodio|natrium|natr[ae]mie|natremia", 130, 150),
     _Test(r"inr", None, 3.5),
     _Test(r"qtc?|qtcf|qt-zeit|qt interval", None, 480),
@@ -359,7 +359,13 @@ _TESTS = (
         scale=1000,
     ),
     _Test(r"wbc|leuco\w*|leuko\w*|leucocit\w*|globules blancs|gb", 3.0, None, 100, 1000),
-    _Test(r"glucose|glyc[ée]mie|glucemia|blutzucker|bz|bg|blood sugar", 60, 300),
+    _Test(
+        r"glucose|glyc[ée]mie|glucemia|blutzucker|bz|bg|blood sugar|sugars?|az[úu]car",
+        3.3,
+        16.7,
+        scale_at=35,
+        scale=18,
+    ),
     _Test(r"ck|cpk|creatine kinase|creatina quinasa", None, 1000),
     _Test(r"lipase|lipasa|amylase|amilasa", None, 200),
     _Test(r"spo2|sats|o2 sat\w*|saturation|saturaci[oó]n|s[äa]ttigung", 90, None),
@@ -495,6 +501,14 @@ _OVERUSE_RE = re.compile(
 # A sentence ends at these; a period right after a short word is an abbreviation ("Pat.", "pt.",
 # "Z.n.", "ca."), not an end.
 _SENTENCE_BREAK_RE = re.compile(r"[!?;\n]|\s[-\u2013\u2014]\s|\.(?=\s)")
+# Words written with a period that does not end the sentence (folded, abbreviations expanded).
+ABBREVIATED = frozenset(
+    """patient patients pat pte pcte dr dra drs mr mrs ms mme mlle sr sra st ca approx vs etc bzw
+    usw inkl ggf vgl z n nr no tbl tab tabs caps cp inh j h min max wo wk wks dh zb sog evtl
+    ev resp ref""".split()
+)
+# Words that end a remark with a question mark without asking ("..., right?", "..., oder?").
+TAG_WORDS = frozenset("right oder no non nicht ne eh stimmt verdad vrai".split())
 # Conditionals: a sentence opening with one is a possibility, whatever follows ("if she
 # develops a rash").
 CONDITIONAL_WORDS = frozenset("if si wenn falls should".split())
@@ -520,7 +534,7 @@ def _sentences(words: _Words) -> list[int]:
         if i:
             gap = text[words.end(i - 1) : words.start(i)]
             ends = _SENTENCE_BREAK_RE.search(gap) is not None
-            if ends and gap.lstrip().startswith(".") and len(words.words[i - 1]) <= 3:
+            if ends and gap.lstrip().startswith(".") and words.words[i - 1] in ABBREVIATED:
                 ends = "\n" in gap  # an abbreviation's period ("Pat.", "Z.n.")
             sentence += ends
         numbers.append(sentence)
@@ -605,6 +619,8 @@ class Reading:
         found = set()
         for number, (first, last) in self._bounds().items():
             asks = "?" in text[words.end(last) : words.end(last) + 3]
+            if asks and words.words[last] in TAG_WORDS and last > first:
+                asks = False  # "...in a 4-year-old, right?": a remark, not a question
             opening = text[max(0, words.start(first) - 2) : words.start(first)]
             if asks or "\u00bf" in opening:
                 found.add(number)
