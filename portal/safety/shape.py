@@ -196,6 +196,8 @@ def _load_list(
 
 HPO_FILE = VOCABULARY_DIR / "hpo_en.txt"
 _HEADING_RE = re.compile(r"[/()]|^.{0,3}$")
+# HPO names that are ordinary words of the other languages ("falls" is German "if").
+HPO_LEFT_OUT = frozenset({"Falls"})
 
 
 def hpo_terms() -> tuple[str, ...]:
@@ -210,7 +212,10 @@ def hpo_terms() -> tuple[str, ...]:
     names = {
         term.name
         for term in Ontology
-        if term.id != HPO_ROOT and root in term.all_parents and not _HEADING_RE.search(term.name)
+        if term.id != HPO_ROOT
+        and root in term.all_parents
+        and not _HEADING_RE.search(term.name)
+        and term.name not in HPO_LEFT_OUT
     }
     return tuple(sorted(names, key=str.casefold))
 
@@ -507,6 +512,12 @@ ABBREVIATED = frozenset(
     usw inkl ggf vgl z n nr no tbl tab tabs caps cp inh j h min max wo wk wks dh zb sog evtl
     ev resp ref""".split()
 )
+# Family words of the accidental-exposure list: alone, they need a sentence telling what
+# happened ("her daughter swallowed two", not "she is moving in with her daughter").
+FAMILY_WORDS = frozenset(
+    """child kid son daughter nene nena hijo hija nino nina enfant fils fille gamin gamine bub
+    kind sohn tochter""".split()
+)
 # Words that end a remark with a question mark without asking ("..., right?", "..., oder?").
 TAG_WORDS = frozenset("right oder no non nicht ne eh stimmt verdad vrai".split())
 # Conditionals: a sentence opening with one is a possibility, whatever follows ("if she
@@ -581,6 +592,11 @@ class Reading:
         not_yet = self._having(NOT_YET)
         self.nothing_yet = bool(not_yet)
         self.earlier = self._having(EARLIER)
+        self._long_ago = {
+            self.of_word[m.first]
+            for m in self.by_source.get(EARLIER, ())
+            if len(m.phrase.words) > 2 or m.phrase.written.startswith(("before", "avant", "antes"))
+        }
         self.person = self._having(EXPOSURE)
         self.drug = self._having(PRODUCT) | {self.of_word[i] for i in product_at}
         # A one-word cue ("after", "nach") does not answer a hypothetical ("I am thinking of
@@ -653,6 +669,8 @@ class Reading:
         if self._history_ends.intersection({first - 1, first - 2, first - 3}):
             return True
         sentence = self.of_word[first]
+        if sentence in self._long_ago:
+            return True  # "before any treatment with Respira": said outright
         return sentence in self.earlier and not (
             sentence in self.happened and sentence in self.drug
         )
@@ -730,7 +748,12 @@ class Reading:
                 )
                 if standing:
                     continue
-            elif self.is_background(first, last) or self.nothing_yet or not self.drug:
+            elif (
+                self.is_background(first, last)
+                or self.nothing_yet
+                or not self.drug
+                or not self.happened
+            ):
                 continue
             parts.append(Part(first, last, "abnormal value", "", value.why))
         return parts
@@ -749,9 +772,18 @@ class Reading:
                 sentence = self.of_word[m.first]
                 if sentence in self.topic:
                     continue
-                if kind == "device" and (self._event_counted or sentence in self.happened):
-                    pass  # a defect and an injury: what it did is said
-                elif kind in ("off_label", "device", "error") and not (
+                if kind == "device" and not (
+                    self._event_counted or (sentence in self.person and sentence in self.strongly)
+                ):
+                    continue  # a defect that touched nobody is a quality complaint, not a report
+                if (
+                    kind == "accidental"
+                    and len(m.phrase.words) == 1
+                    and m.phrase.words[0].text in FAMILY_WORDS
+                    and not (sentence in self.strongly or self._event_counted)
+                ):
+                    continue  # "her daughter", "a child" alone tell no exposure
+                if kind in ("off_label", "error") and not (
                     sentence in self.happened
                     or (self.happened and sentence in self.drug and not self.nothing_yet)
                 ):

@@ -361,7 +361,8 @@ def test_patient_affected_includes_every_adverse_event_hit():
     finding = detect_patient_affected("The vial was cracked; he got a rash after injecting it.")
     lists = {hit.list for hit in finding.hits}
     assert lists == {"adverse_event", "patient_affected"}
-    assert [h.matched for h in finding.hits] == ["rash", "after injecting"]
+    # The cracked vial that hurt someone is itself a reason (a defect with an injury).
+    assert [h.matched for h in finding.hits] == ["cracked", "rash", "after injecting"]
 
 
 @pytest.mark.parametrize(
