@@ -61,10 +61,11 @@ POPULATION = "population"
 EARLIER = "earlier"
 PRODUCT = "product"
 NOT_YET = "not_yet"
+REPORTING = "reporting"
 SITUATION = "situation"  # sources are "situation:<kind>"
 CUE_FILES = (
     OCCURRENCE, HYPOTHETICAL, PREEXISTING, EXPOSURE, PRODUCT, BACKGROUND, POPULATION, EARLIER,
-    NOT_YET,
+    NOT_YET, REPORTING,
 )  # fmt: skip
 # One-word cues of time or exposure ("after", "since", "nach", "sous"): they make an event an
 # occurrence, but are too common to turn a question into a report.
@@ -714,7 +715,21 @@ class Reading:
         parts += self._values()
         parts += self._situations()
         parts += self._overuse()
+        if not parts:
+            parts += self._passed_on()
         return parts
+
+    def _passed_on(self) -> list[Part]:
+        """A colleague passing on what happened ("is this known?", "je vous le signale"): someone
+        on a product, wording that something happened outside any topic sentence, and the
+        reporting wording itself, even when no event word was recognised."""
+        told = self.strongly - self.topic
+        if self.nothing_yet or not told or not (self.person and self.drug):
+            return []
+        return [
+            Part(m.first, m.last, m.phrase.written, m.phrase.lang, "a colleague reporting it")
+            for m in self.by_source.get(REPORTING, ())[:1]
+        ]
 
     def _overuse(self) -> list[Part]:
         """Many doses a day ("15-20 puffs a day", "15 à 20 bouffées par jour"): misuse."""
