@@ -358,7 +358,7 @@ _TESTS = (
     ),
     _Test(r"hb|hgb|ha?emoglobin\w*|hemoglobina|h[ée]moglobine|h[äa]moglobin", 9, None, 30, 10),
     _Test(
-        r"anc|neutrophil\w*|neutr[oó]filos|pnn|neutros?|neutrophile?s?|granulozyt\w*",
+        r"anc|neutrophil\w*|neutr[oó]filos|pnn|neuts?|neutros?|neutrophile?s?|granulozyt\w*",
         1.0,
         None,
         scale_at=50,
@@ -433,7 +433,7 @@ _CHANGE_RE = re.compile(
 )
 _CHANGE_WORDS = re.compile(
     r"\b(?:rose|risen|rising|jumped|spiked|doubled|tripled|dropped|fell|fallen|falling|drop"
-    r"|was|vorher|antes|avant|previously|elevated|raised|high|higher|low|lower|abnormal"
+    r"|was|vorher|antes|avant|previously|baseline|basal|ausgangswert|initial|elevated|raised|high|higher|low|lower|abnormal"
     r"|deranged|up to|down to|increase\w*|decrease\w*"
     r"|up|down|gained|lost|subi[óo]|baj[óo]|aument\w*|disminu\w*|elevad\w*|alterad\w*|ca[íi]do|cay[óo]"
     r"|augment\w*|diminu\w*|[ée]lev[ée]\w*|baiss\w*|chut\w*|pass[ée]e?s?"
@@ -676,6 +676,9 @@ class Reading:
             sentence in self.happened and sentence in self.drug
         )
 
+    def _inside_background(self, first: int, last: int) -> bool:
+        return any(b_first <= first and last <= b_last for b_first, b_last in self._background)
+
     def is_background(self, first: int, last: int) -> bool:
         """:meth:`is_history`, or right after "with"/"has" in a sentence where nothing
         happened ("a patient with CKD")."""
@@ -785,7 +788,7 @@ class Reading:
             kind = source.split(":", 1)[1]
             for m in found:
                 sentence = self.of_word[m.first]
-                if sentence in self.topic:
+                if sentence in self.topic or self._inside_background(m.first, m.last):
                     continue
                 if kind == "device" and not (
                     self._event_counted or (sentence in self.person and sentence in self.strongly)
