@@ -31,6 +31,7 @@ its one matcher, so a text is still scanned once.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -506,11 +507,11 @@ _OVERUSE_RE = re.compile(
 # --- reading a text -------------------------------------------------------------------------------
 # A sentence ends at these; a period right after a short word is an abbreviation ("Pat.", "pt.",
 # "Z.n.", "ca."), not an end.
-_SENTENCE_BREAK_RE = re.compile(r"[!?;\n]|\s[-\u2013\u2014]\s|\.(?=\s)")
+_SENTENCE_BREAK_RE = re.compile(r"[!?;\n\u00bf\u00a1]|\s[-\u2013\u2014]\s|\.(?=\s)")
 # Words written with a period that does not end the sentence (folded, abbreviations expanded).
 ABBREVIATED = frozenset(
     """patient patients pat pte pcte dr dra drs mr mrs ms mme mlle sr sra st ca approx vs etc bzw
-    usw inkl ggf vgl z n nr no tbl tab tabs caps cp inh j h min max wo wk wks dh zb sog evtl
+    usw inkl ggf vgl z n nr no tbl tab tabs caps cp inh min max wo wk wks dh zb sog evtl
     ev resp ref""".split()
 )
 # Family words of the accidental-exposure list: alone, they need a sentence telling what
@@ -518,6 +519,23 @@ ABBREVIATED = frozenset(
 FAMILY_WORDS = frozenset(
     """child kid son daughter nene nena hijo hija nino nina enfant fils fille gamin gamine bub
     kind sohn tochter""".split()
+)
+# A past tense or participle, read on the raw word: English "-ed", Spanish preterite ("tomó",
+# "empezaron", "tuvieron"), Spanish and French participles ("presentado", "présenté"),
+# German participles ("aufgetreten", "bekommen", "gemerkt").
+_PAST_RE = re.compile(
+    r"^(?:[A-Za-z]{3,}ed|\w{2,}[óÓ]|\w{3,}(?:aron|ieron)|\w{3,}(?:ado|ada|ido|ida)s?"
+    r"|\w{3,}(?:é|ée|és|ées)|(?:\w{0,6})ge\w{3,}(?:t|en))$"
+)
+# Words that look like a past tense and are not one (folded).
+_NOT_PAST = frozenset(
+    """need needed based related indicated approved licensed recommended advised required
+    supposed interested concerned worried scheduled planned used red bed feed speed seed
+    need proceed exceed shed hundred united limited detailed advanced
+    cuidado lado todo nada cada estado dado pasado mercado grado apartado vida medida salida
+    comida unida partida tamaño
+    santé café idée année journée entrée durée arrivée société marché côté été
+    gegen genau gestern gern gesamt gerade genug geben gesehen_ok gegeben_ok""".split()
 )
 # Words that end a remark with a question mark without asking ("..., right?", "..., oder?").
 TAG_WORDS = frozenset("right oder no non nicht ne eh stimmt verdad vrai".split())
@@ -578,7 +596,7 @@ class Reading:
         for m in matches:
             self.by_source.setdefault(m.phrase.source, []).append(m)
         self.of_word = _sentences(words)
-        self.happened = self._having(OCCURRENCE)
+        self.happened = self._having(OCCURRENCE) | self._past_tense()
         strongly = {
             self.of_word[m.first]
             for m in self.by_source.get(OCCURRENCE, ())
@@ -611,6 +629,19 @@ class Reading:
         self._history_ends = {m.last for m in markers if len(m.phrase.words) > 1}
         self._occurrences = [(m.first, m.last) for m in self.by_source.get(OCCURRENCE, ())]
         self._event_counted = False
+
+    def _past_tense(self) -> set[int]:
+        """Sentences with a verb in a past tense, read on the writer's own spelling ("tomó",
+        "a présenté", "ist aufgetreten", "developed"): something happened, though too weakly
+        to turn a question into a report."""
+        found = set()
+        words = self.words
+        for k, raw in enumerate(words.raw_words):
+            if _PAST_RE.match(raw) and raw.casefold() not in _NOT_PAST:
+                index = bisect.bisect_left(words.firsts, k)
+                if index < len(words.words):
+                    found.add(self.of_word[index])
+        return found
 
     def _having(self, source: str) -> set[int]:
         return {self.of_word[m.first] for m in self.by_source.get(source, ())}
@@ -822,7 +853,8 @@ class Reading:
                     sentence in self.drug or (sentence in self.happened and self.drug)
                 ):
                     continue
-                if sentence in self.person | self.drug or sentence in self.happened:
+                exposed = self.person | self.drug
+                if exposed and (sentence in exposed or sentence in self.happened):
                     why = SITUATION_KINDS[kind]
                     parts.append(Part(m.first, m.last, m.phrase.written, m.phrase.lang, why))
         return parts
