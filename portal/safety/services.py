@@ -205,6 +205,7 @@ class CaseFilter:
     def of(
         cls, *, status: str = "", source: str = "", origin: str = "", overdue: bool = False
     ) -> CaseFilter:
+        """The filter from the list's query parameters (unknown values: the defaults)."""
         return cls(
             status=ListStatus(status) if status in set(ListStatus) else ListStatus.OPEN,
             source=CaseSource(source) if source in set(CaseSource) else None,
