@@ -188,7 +188,7 @@ def report(split: str, outcomes: Sequence[Outcome], bare: Sequence[float]) -> di
 
 def _fmt(value: Any) -> str:
     if value is None:
-        return "–"
+        return "\u2013"
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)

@@ -4,8 +4,12 @@ invitation, made through the chat services so consent, audit, PV cases and cards
 - ``hcp`` ↔ ``msl``: active, both ways, an HCP message describing a side effect (flagged, with
   its PV case and the staff banner) and a medical material shared as a card;
 - ``hcp`` ↔ ``rep``: active, a few messages and a promotional material card;
-- ``hcp2`` ↔ ``msl``: ended by the HCP (the MSL covers US West too);
+- ``hcp2`` ↔ ``msl``: ended by the HCP (the MSL covers US West too), waiting for the MSL's
+  safety attestation (the MSL's home page lists it);
 - ``rep.west`` has invited ``hcp2`` (US West) and waits for an answer.
+
+The rep has attested the rep chat ("no adverse event, no complaint"), so compliance sees an
+attestation in its transcript.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from chat import services
 from chat.models import Conversation
 from portal.extensions import db
 from portal.models import User, utcnow
+from portal.safety import attestations
 from portal.services.demo import demo_email, register_demo_seeder
 
 # (who speaks: "hcp" or "staff", text); "CARD" shares the material chosen for that chat.
@@ -102,7 +107,11 @@ def seed_chats() -> str | None:
 
     library_note = seed_materials()
     _chat(hcp, msl, MSL_CHAT, _card_material(msl, "medical"))
-    _chat(hcp, rep, REP_CHAT, _card_material(rep, "promotional"))
+    rep_chat = _chat(hcp, rep, REP_CHAT, _card_material(rep, "promotional"))
+    attestations.attest_conversation(
+        rep, rep_chat.id, adverse_event=False, product_complaint=False,
+        through_seq=rep_chat.last_seq,
+    )  # fmt: skip
     ended = _chat(hcp2, msl, ENDED_CHAT, None)
     services.end_chat(hcp2, ended.id)
     services.invite(rep_west, hcp2.id, note="I'd be glad to answer questions about Oncora here.")

@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SubmitField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired
+
+from portal.forms import choices
+from portal.safety.attestations import Attestation, AttestationChoice
 
 CONFIRM_MESSAGE = "Tick the box to confirm you agree before the chat starts."
 
@@ -44,6 +47,23 @@ class EndForm(FlaskForm):
 
     via = HiddenField(default="conversation")
     submit = SubmitField("End chat")
+
+
+class AttestForm(FlaskForm):
+    """The staff participant's safety attestation for the messages shown (up to
+    ``through_seq``): an explicit choice, nothing chosen beforehand."""
+
+    through_seq = HiddenField()
+    attestation = RadioField(
+        "Did these messages hold an adverse event or a product complaint?",
+        choices=choices((c.value, c.label) for c in AttestationChoice),
+        default=None,
+        validate_choice=False,
+    )
+    submit = SubmitField("Record my attestation")
+
+    def to_attestation(self) -> Attestation | None:
+        return Attestation.from_choice(self.attestation.data)
 
 
 class ButtonForm(FlaskForm):

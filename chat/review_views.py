@@ -1,5 +1,7 @@
 """Compliance review of chat conversations (read-only) and the restricted-phrase list.
 
+Pharmacovigilance reads, read-only, the transcript of a conversation a PV case came from.
+
 Thin on purpose: each view finds the actor, calls one service in :mod:`chat.services` and renders
 or redirects. Compliance auditors read every conversation with the originals of edits and
 deletions; administrators maintain the restricted phrases, which compliance sees read-only;
@@ -21,6 +23,8 @@ from portal import policy
 from portal.errors import PortalError
 from portal.forms import attach_errors
 from portal.models import User
+from portal.safety import attestations
+from portal.safety import services as safety
 
 blueprint = Blueprint("chat_review", __name__)
 
@@ -65,12 +69,24 @@ def transcript(conversation_id: int) -> str:
         for m in messages
         if m.material_id is not None and m.deleted_at is None
     }
+    attested: dict[int, list[Any]] = {}
+    # PV may read this transcript (a case came from it) without seeing the conversation
+    # otherwise: its attestations are asked for only by those who may.
+    if policy.can_view_conversation_attestations(actor, conversation):
+        for row in attestations.attestations_of_conversation(actor, conversation.id):
+            attested.setdefault(row.through_seq or 0, []).append(row)
     return render_template(
         "chat/review/transcript.html",
         conversation=conversation,
         messages=messages,
         consents=consents,
         cards=cards,
+        attested=attested,
+        # The cases its messages went to (PV and compliance only: empty for anyone else).
+        pv_cases={
+            case.message_id: case
+            for case in reversed(safety.cases_of_conversation(actor, conversation.id))
+        },
     )
 
 

@@ -36,7 +36,7 @@ from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Po
 from portal.extensions import db
 from portal.models import Role, User, utcnow
 from portal.realtime import call_after_commit, emit_after_commit
-from portal.safety import detection
+from portal.safety import attestations, detection
 from portal.safety import services as safety
 from portal.services import mail, notifications
 from portal.services.consent import current_wording
@@ -182,6 +182,31 @@ def message_payload(
     }
 
 
+def with_pv_cases(
+    viewer: User, conversation: Conversation, payloads: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """MESSAGEs as ``viewer`` may see them: those that went to Pharmacovigilance carry
+    ``pv_case`` (``{"reference"}``, plus ``"url"`` for those who may open the case) when policy
+    lets the viewer know (the staff participant; never the HCP). New dicts: a payload already
+    queued for the room is never changed."""
+    notices = safety.case_notices(viewer, conversation, [p["id"] for p in payloads])
+    if not notices:
+        return payloads
+    return [{**p, "pv_case": notices[p["id"]]} if p["id"] in notices else p for p in payloads]
+
+
+def _tell_staff_of_case(conversation: Conversation, message: Message) -> None:
+    # The room's MESSAGE reaches the HCP too, so the reference goes to the staff member's own
+    # room, after commit like every event.
+    notice = safety.case_notices(conversation.staff, conversation, [message.id]).get(message.id)
+    if notice is not None:
+        event = {
+            "conversation_id": conversation.id, "message_id": message.id, "seq": message.seq,
+            "pv_case": notice,
+        }  # fmt: skip
+        _emit("pv_case", event, user_room(conversation.staff_id))
+
+
 def _read_state(conversation_id: int, user_id: int) -> ReadState:
     state = db.session.get(ReadState, (conversation_id, user_id))
     if state is None:
@@ -303,7 +328,23 @@ def messages_after(
         .limit(limit + 1)
     ).all()
     now = utcnow()
-    return [serialize_message(m, now=now) for m in rows[:limit]], len(rows) > limit
+    page = [serialize_message(m, now=now) for m in rows[:limit]]
+    return with_pv_cases(actor, conversation, page), len(rows) > limit
+
+
+def message_id_at(actor: User, conversation_id: Any, seq: Any) -> int:
+    """The id of message ``seq`` of a conversation ``actor`` may read (``NotFound`` otherwise)."""
+    conversation = get_conversation(actor, conversation_id)
+    found = (
+        db.session.scalar(
+            select(Message.id).where(Message.conversation_id == conversation.id, Message.seq == seq)
+        )
+        if _is_id(seq)
+        else None
+    )
+    if found is None:
+        raise NotFound("That message was not found.")
+    return int(found)
 
 
 def messages_before(
@@ -321,7 +362,8 @@ def messages_before(
     ).all()
     now = utcnow()
     page = list(reversed(rows[:limit]))
-    return [serialize_message(m, now=now) for m in page], len(rows) > limit
+    payloads = [serialize_message(m, now=now) for m in page]
+    return with_pv_cases(actor, conversation, payloads), len(rows) > limit
 
 
 def latest_messages(
@@ -569,7 +611,8 @@ def decline_invitation(hcp: User, invitation_id: int) -> Invitation:
 def end_chat(hcp: User, conversation_id: Any, *, via: str = "conversation") -> Conversation:
     """The HCP ends the chat, at once: the consent period closes, the server refuses staff
     messages from this instant, every live socket of the staff member leaves the conversation's
-    room (in every process), and both sides get ``conversation_ended``.
+    room (in every process), and both sides get ``conversation_ended``. The staff member is asked
+    to attest for safety for the messages not attested yet (a notification).
     Audit: ``chat.consent_withdrawn``."""
     conversation = get_conversation(hcp, conversation_id)
     policy.require(policy.can_end_conversation(hcp, conversation), "This chat is not active.")
@@ -581,6 +624,7 @@ def end_chat(hcp: User, conversation_id: Any, *, via: str = "conversation") -> C
     conversation.state = ConversationState.ENDED
     conversation.ended_at = now
     audit.record(hcp, "chat.consent_withdrawn", conversation, via=via, staff=conversation.staff_id)
+    attestations.ask_for_attestation(conversation)
     ended = {"conversation_id": conversation.id}
     _emit("conversation_ended", ended, user_room(conversation.staff_id))
     _emit("conversation_ended", ended, user_room(conversation.hcp_id))
@@ -753,8 +797,13 @@ def send_message(
         )  # fmt: skip
     payload = serialize_message(message, now=now)
     _emit("message", payload, room(conversation.id))
+    if finding is not None and finding.flagged:
+        _tell_staff_of_case(conversation, message)
     _maybe_email(conversation, conversation.staff_id if not is_staff else conversation.hcp_id, now)
     db.session.commit()
+    if finding is not None and finding.flagged:
+        # The sender's acknowledgement is theirs alone: it may name the case (staff only).
+        return with_pv_cases(actor, conversation, [payload])[0], True
     return payload, True
 
 
@@ -918,8 +967,10 @@ def edit_message(actor: User, message_id: Any, body: Any) -> dict[str, Any]:
         )  # fmt: skip
     payload = serialize_message(message)
     _emit("message_updated", payload, room(conversation.id))
+    if finding.flagged:
+        _tell_staff_of_case(conversation, message)
     db.session.commit()
-    return payload
+    return with_pv_cases(actor, conversation, [payload])[0]
 
 
 def delete_message(actor: User, message_id: Any) -> dict[str, Any]:
@@ -987,10 +1038,25 @@ def review_list(actor: User) -> list[ReviewRow]:
     return rows
 
 
+def _reviewable_conversation(actor: User, conversation_id: Any) -> Conversation:
+    """The conversation if ``actor`` may read its review transcript: compliance, or PV when a
+    PV case came from it (:func:`portal.policy.can_read_chat_transcript`); ``NotFound``
+    otherwise, whatever the id."""
+    found = db.session.get(Conversation, conversation_id) if _is_id(conversation_id) else None
+    holds_case = found is not None and safety.conversation_holds_case(found.id)
+    policy.require_visible(
+        found is not None
+        and policy.can_read_chat_transcript(actor, found, holds_pv_case=holds_case),
+        "That conversation",
+    )
+    assert found is not None
+    return found
+
+
 def transcript(actor: User, conversation_id: Any) -> tuple[Conversation, list[Message]]:
-    """A conversation with every message and its revisions (originals included)."""
-    policy.require_visible(policy.can_review_chats(actor), "Chat review")
-    conversation = get_conversation(actor, conversation_id)
+    """A conversation with every message and its revisions (originals included): compliance
+    reads every conversation, Pharmacovigilance those a PV case came from (read-only, both)."""
+    conversation = _reviewable_conversation(actor, conversation_id)
     messages = list(
         db.session.scalars(
             select(Message).where(Message.conversation_id == conversation.id).order_by(Message.seq)
@@ -1000,7 +1066,8 @@ def transcript(actor: User, conversation_id: Any) -> tuple[Conversation, list[Me
 
 
 def consent_history(actor: User, conversation_id: Any) -> list[ConsentPeriod]:
-    conversation = get_conversation(actor, conversation_id)
+    """The conversation's consent periods, for those who read its review transcript."""
+    conversation = _reviewable_conversation(actor, conversation_id)
     return list(
         db.session.scalars(
             select(ConsentPeriod)

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
 from chat import services
-from chat.forms import ButtonForm, ConsentForm, EndForm, InviteForm, as_int
+from chat.forms import AttestForm, ButtonForm, ConsentForm, EndForm, InviteForm, as_int
 from chat.models import Conversation
 from portal import policy
-from portal.errors import NotFound, PortalError
+from portal.errors import InvalidInput, NotFound, PortalError
+from portal.forms import attach_errors
+from portal.main.panels import register_home_panel
 from portal.models import Role, User
+from portal.safety import attestations
 
 blueprint = Blueprint("chat", __name__)
 
@@ -62,6 +66,18 @@ def _refused(exc: PortalError, endpoint: str, **values: Any) -> Response:
     return redirect(url_for(endpoint, **values))
 
 
+# --- home page panel -----------------------------------------------------------------------------
+@register_home_panel
+def _attestation_panel(user: User) -> tuple[str, dict[str, Any]] | None:
+    """Staff home: the chats whose safety attestation is due (hidden when none is)."""
+    if user.role is Role.HCP or not policy.can_use_chat(user):
+        return None
+    waiting = attestations.conversations_awaiting_attestation(user)
+    if not waiting:
+        return None
+    return "chat/panels/attestations.html", {"conversations": waiting}
+
+
 # --- the conversation page -----------------------------------------------------------------------
 @blueprint.route("/")
 @login_required
@@ -88,6 +104,7 @@ def index() -> str:
         receipts = services.receipts(actor, selected.id)
         materials = services.shareable_materials(actor, selected.id)
     current = next((c for c in conversations if selected and c["id"] == selected.id), None)
+    attest_due = selected is not None and attestations.attestation_due(actor, selected.id)
     data = {
         "me": {"id": actor.id, "name": actor.name, "role": actor.role.value},
         "is_hcp": actor.role is Role.HCP,
@@ -99,6 +116,12 @@ def index() -> str:
         "max_length": services.MAX_BODY,
         "team_url": url_for(".team"),
     }
+    if selected is not None and actor.role is not Role.HCP:
+        # Staff report messages to PV (POST, with the page's CSRF token) and attest for safety.
+        data["chat_url"] = url_for(".index")
+        data["csrf_token"] = generate_csrf()
+        data["attested_seq"] = selected.attested_seq
+        data["attest_url"] = url_for(".attest", conversation_id=selected.id)
     return render_template(
         "chat/index.html",
         data=data,
@@ -108,6 +131,70 @@ def index() -> str:
         materials=materials,
         end_form=EndForm(),
         max_length=services.MAX_BODY,
+        attest_due=attest_due,
+    )
+
+
+@blueprint.route("/<int:conversation_id>/messages/<int:seq>/report-pv", methods=["POST"])
+@login_required
+def report_message(conversation_id: int, seq: int) -> tuple[Response, int]:
+    """One click on a message: its words go to Pharmacovigilance at once (JSON for chat.js;
+    refusals answer JSON too, through the error handlers)."""
+    actor = _actor()
+    message_id = services.message_id_at(actor, conversation_id, seq)
+    report = attestations.report_to_pv(
+        actor, message_id=message_id, note=request.form.get("note", "")
+    )
+    body = {
+        "ok": True,
+        "case": report.case.reference,
+        "created": report.created,
+        "message": report.message,
+    }
+    return jsonify(body), 201 if report.created else 200
+
+
+@blueprint.route("/<int:conversation_id>/attest", methods=["GET", "POST"])
+@login_required
+def attest(conversation_id: int) -> Response | str:
+    """The staff participant's safety attestation for the messages not attested yet."""
+    actor = _actor()
+    conversation, messages = attestations.unattested_messages(actor, conversation_id)
+    back = url_for(".index", conversation=conversation.id)
+    if not messages:
+        flash("Every message of this chat is attested already.", "info")
+        return redirect(back)
+    form = AttestForm()
+    if form.validate_on_submit():
+        attestation = form.to_attestation()
+        try:
+            if attestation is None:
+                raise InvalidInput(attestations.CHOOSE, field="attestation")
+            row = attestations.attest_conversation(
+                actor, conversation.id, adverse_event=attestation.adverse_event,
+                product_complaint=attestation.product_complaint,
+                through_seq=as_int(form.through_seq.data),
+            )  # fmt: skip
+        except InvalidInput as exc:
+            attach_errors(form, exc)
+        except PortalError as exc:
+            if isinstance(exc, NotFound):
+                raise
+            flash(exc.message, "danger")
+            return redirect(url_for(".attest", conversation_id=conversation.id))
+        else:
+            done = f"Attested for messages up to #{row.through_seq}."
+            if row.case_id is not None:
+                done += f" Reported to Pharmacovigilance as PV-{row.case_id:06d}."
+            flash(done, "success")
+            return redirect(back)
+    form.through_seq.data = str(messages[-1].seq)
+    return render_template(
+        "chat/attest.html",
+        conversation=conversation,
+        messages=messages,
+        form=form,
+        more=conversation.last_seq > messages[-1].seq,
     )
 
 

@@ -117,6 +117,7 @@ def _register_blueprints(app: Flask) -> None:
     from chat import blueprint as chat_blueprint
     from chat import review_blueprint as chat_review_blueprint
     from content import blueprint as content_blueprint
+    from portal import safety
     from portal.admin.views import blueprint as admin_blueprint
     from portal.auth.views import blueprint as auth_blueprint
     from portal.inquiries.admin_views import blueprint as routing_admin_blueprint
@@ -131,3 +132,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(chat_review_blueprint, url_prefix="/compliance/chats")
     app.register_blueprint(questions_blueprint, url_prefix="/questions")
     app.register_blueprint(routing_admin_blueprint, url_prefix="/admin/routing")
+    safety.init_app(app)

@@ -96,5 +96,8 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "CHAT_DECLINE_COOLDOWN_DAYS": env_int("CHAT_DECLINE_COOLDOWN_DAYS", 30),
         "CHAT_MAX_PENDING_INVITATIONS": env_int("CHAT_MAX_PENDING_INVITATIONS", 3),
         "CHAT_EMAIL_INTERVAL_MINUTES": env_int("CHAT_EMAIL_INTERVAL_MINUTES", 60),
+        # While a chat stays open, its staff participant attests for safety at least this often
+        # (and always once it ends): were the HCP's words an adverse event or a complaint?
+        "SAFETY_ATTESTATION_DAYS": env_int("SAFETY_ATTESTATION_DAYS", 7),
         "DEMO_PASSWORD": "demo-pass-2026",
     }

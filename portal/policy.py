@@ -308,7 +308,13 @@ def can_view_question_queue(actor: Any) -> bool:
 
 
 def _is_medical_question(question: Any) -> bool:
-    return bool(question.category.is_medical or question.off_label_flag)
+    # A question moved to medical because a follow-up brought medical content stays medical: its
+    # thread now holds words the commercial side must never read.
+    return bool(
+        question.category.is_medical
+        or question.off_label_flag
+        or getattr(question, "moved_to_medical", False)
+    )
 
 
 def can_view_question(actor: Any, question: Any) -> bool:
@@ -389,6 +395,17 @@ def can_close_question(actor: Any, question: Any) -> bool:
     return can_work_question(actor, question)
 
 
+def can_view_question_move(actor: Any, *, from_team: Any, from_assignee_id: int | None) -> bool:
+    """Whether ``actor`` keeps a trace of a question the routing engine moved away from a team:
+    its members and whoever had it assigned. The trace is the reference, the date and where it
+    went, never the text (the firewall decides whether they may still open the question)."""
+    return (
+        is_staff(actor)
+        and _active(actor)
+        and (str(from_team) in _team_keys(actor) or from_assignee_id == actor.id)
+    )
+
+
 def can_follow_up_question(actor: Any, question: Any) -> bool:
     """The HCP adds to their question until it is closed."""
     return (
@@ -407,6 +424,63 @@ def can_rate_answer(actor: Any, question: Any) -> bool:
     )
 
 
+# --- Safety: attestations and colleagues' reports ----------------------------------------------
+# Automatic detection is a safety net, not the control: the people who read an HCP's words close
+# the loop (PRODUCT.md, Adverse events).
+
+
+def must_attest_question(actor: Any) -> bool:
+    """Staff who answer or close a question attest whether it held an adverse event or a product
+    complaint; the HCP closing their own question does not (they are not the company)."""
+    return is_staff(actor)
+
+
+def can_report_to_pv(actor: Any) -> bool:
+    """Anyone of the company who reads an HCP's words may report them to Pharmacovigilance at
+    once. Not the HCP (they ask a question instead), and not compliance, who changes nothing."""
+    return _active(actor) and is_staff(actor) and not is_read_only(actor)
+
+
+def can_report_question_to_pv(actor: Any, question: Any) -> bool:
+    """The question's words, for staff who may read the question (the firewall holds: a rep
+    reports only the commercial questions they can open)."""
+    return can_report_to_pv(actor) and can_view_question(actor, question)
+
+
+def can_report_question_entry_to_pv(actor: Any, question: Any, entry: Any) -> bool:
+    """A follow-up or reply of a question one may report, or an internal note one may read."""
+    if not can_report_question_to_pv(actor, question) or entry.question_id != question.id:
+        return False
+    return str(entry.kind) != "note" or can_view_question_note(actor, entry)
+
+
+def can_report_chat_message_to_pv(actor: Any, conversation: Any) -> bool:
+    """The staff participant of a chat reports its messages; nobody else reads them but
+    compliance, who only reviews."""
+    return can_report_to_pv(actor) and takes_part_in_conversation(actor, conversation)
+
+
+def can_attest_conversation(actor: Any, conversation: Any) -> bool:
+    """The staff participant attests for the chat's messages (when it ends, and periodically
+    while it stays open); the HCP and compliance do not."""
+    return (
+        _active(actor)
+        and is_staff(actor)
+        and not is_read_only(actor)
+        and actor.id == conversation.staff_id
+    )
+
+
+def can_view_conversation_attestations(actor: Any, conversation: Any) -> bool:
+    """A chat's attestations: compliance (in its review) and the staff participant."""
+    return is_staff(actor) and can_view_conversation(actor, conversation)
+
+
+def can_view_question_attestations(actor: Any, question: Any) -> bool:
+    """Who attested what, when: staff who may open the question (compliance included)."""
+    return is_staff(actor) and can_view_question(actor, question)
+
+
 def can_view_pv_cases(actor: Any) -> bool:
     """PV cases are Pharmacovigilance's; compliance reads them. Nobody else, firewall or not."""
     return _active(actor) and _role(actor) in (Role.PHARMACOVIGILANCE, Role.COMPLIANCE)
@@ -416,6 +490,59 @@ def can_work_pv_case(actor: Any, case: Any) -> bool:
     return (
         _active(actor) and _role(actor) is Role.PHARMACOVIGILANCE and str(case.status) != "closed"
     )
+
+
+def can_export_pv_cases(actor: Any) -> bool:
+    """The E2B-style case export is for those who read cases: Pharmacovigilance and compliance."""
+    return can_view_pv_cases(actor)
+
+
+def can_ask_pv_follow_up(actor: Any, case: Any) -> bool:
+    """PV asks the reporting HCP for what a report lacks, through the portal, while it works the
+    case. Only an HCP reporter can be asked (a colleague who wrote the words is asked in person)."""
+    reporter = case.reporter_user
+    return (
+        can_work_pv_case(actor, case)
+        and reporter is not None
+        and _role(reporter) is Role.HCP
+        and not reporter.suspended
+    )
+
+
+def can_receive_pv_follow_ups(actor: Any) -> bool:
+    """PV's follow-up questions go to HCPs, who answer them in the portal."""
+    return _role(actor) is Role.HCP and _active(actor)
+
+
+def can_view_pv_follow_up(actor: Any, follow_up: Any) -> bool:
+    """An HCP sees the questions PV asked *them*, and nothing else of the case (not its reasons,
+    notes or other follow-ups). PV and compliance read follow-ups on the case itself."""
+    return can_receive_pv_follow_ups(actor) and actor.id == follow_up.hcp_id
+
+
+def can_answer_pv_follow_up(actor: Any, follow_up: Any) -> bool:
+    """Once: an answer is a record and is never edited."""
+    return can_view_pv_follow_up(actor, follow_up) and follow_up.answered_at is None
+
+
+def can_know_pv_case_reference(actor: Any, conversation: Any) -> bool:
+    """Who may learn that a chat message went to PV, and under which reference (not the case
+    itself): the staff participant of the conversation, so they know it is reported, and those
+    who read cases. The HCP is not told: detection is the company's internal safety net."""
+    if can_view_pv_cases(actor):
+        return True
+    return is_staff(actor) and _active(actor) and actor.id == conversation.staff_id
+
+
+def can_read_chat_transcript(actor: Any, conversation: Any, *, holds_pv_case: bool) -> bool:
+    """The review transcript (every message, with the originals of edits and deletions).
+
+    Compliance reads every conversation. Pharmacovigilance reads, read-only, a conversation in
+    which a PV case was opened (``holds_pv_case``): what was said around the event is part of the
+    report. Nobody else, participants included (they have the chat page)."""
+    if can_review_chats(actor):
+        return True
+    return holds_pv_case and _active(actor) and _role(actor) is Role.PHARMACOVIGILANCE
 
 
 def can_manage_routing(actor: Any) -> bool:

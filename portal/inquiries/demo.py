@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.inquiries import services, settings
-from portal.inquiries.models import ProductLabel, Question, RoutingRule
+from portal.inquiries.models import Category, ProductLabel, Question, RoutingRule
 from portal.models import Product, TeamKey, User, utcnow
+from portal.safety.attestations import Attestation
 from portal.services.consent import current_wording
 from portal.services.demo import demo_email, register_demo_seeder
 from portal.services.users import team_members
@@ -129,12 +130,18 @@ def _work(question: Question, then: str) -> None:
         services.claim_question(staff, question.id)
     if then == "claim":
         return
+    # The answerer attests what the demo question holds (an adverse event PV already has, or a
+    # quality complaint), as anyone answering must.
+    attestation = Attestation(
+        adverse_event=question.ae_flag, product_complaint=question.category is Category.QUALITY
+    )
     services.reply_to_question(
         staff,
         question.id,
         body="Thank you for your question. Please find our answer below.\n\n"
         "- The data you asked about are summarised in the prescribing information.\n"
         "- Contact us again here if anything is unclear.",
+        attestation=attestation,
     )
     hcp = question.hcp
     if then == "rated":

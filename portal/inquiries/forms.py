@@ -25,7 +25,7 @@ from portal.forms import choices
 from portal.inquiries.models import Category, Channel, Urgency, team_label
 from portal.inquiries.services import QuestionInput
 from portal.models import Product, TeamKey
-from portal.safety.services import PvCaseInput
+from portal.safety.attestations import Attestation, AttestationChoice
 
 
 def optional_int(value: Any) -> int | None:
@@ -90,7 +90,25 @@ class NoteForm(FlaskForm):
     submit = SubmitField("Add note")
 
 
-class ReplyForm(FlaskForm):
+def attestation_field() -> RadioField:
+    """The safety attestation: an explicit choice with nothing chosen beforehand, so nobody
+    attests by accident."""
+    return RadioField(
+        "Did this question or its follow-ups hold an adverse event or a product complaint?",
+        choices=choices((c.value, c.label) for c in AttestationChoice),
+        default=None,
+        validate_choice=False,
+    )
+
+
+class AttestedForm(FlaskForm):
+    attestation = attestation_field()
+
+    def to_attestation(self) -> Attestation | None:
+        return Attestation.from_choice(self.attestation.data)
+
+
+class ReplyForm(AttestedForm):
     body = TextAreaField(
         "Answer (Markdown)",
         description="Markdown: **bold**, *italic*, lists, links. The HCP sees it formatted.",
@@ -111,6 +129,13 @@ class ReasonForm(FlaskForm):
     submit = SubmitField("Confirm")
 
 
+class CloseForm(AttestedForm):
+    """Close: the reason is optional; staff attest (the HCP's page shows no attestation)."""
+
+    reason = StringField("Reason")
+    submit = SubmitField("Confirm")
+
+
 class ReassignForm(FlaskForm):
     to_team = SelectField("Hand to team", validate_choice=False)
     reason = StringField("Reason")
@@ -126,42 +151,3 @@ class ButtonForm(FlaskForm):
     """A button that posts nothing but the CSRF token (claim, close, acknowledge)."""
 
     submit = SubmitField("Confirm")
-
-
-SERIOUS = {"yes": True, "no": False, "unknown": None}
-
-
-class PvCaseForm(FlaskForm):
-    patient = TextAreaField("Patient", description="Age, sex, initials: enough to identify.")
-    reporter = TextAreaField("Reporter", description="Who reported it, and how to reach them.")
-    suspect_product = TextAreaField("Suspect product", description="Name, dose, batch.")
-    event = TextAreaField("Event", description="What happened, when, and the outcome.")
-    serious = RadioField(
-        "Serious?",
-        choices=choices([("yes", "Yes"), ("no", "No"), ("unknown", "Unknown")]),
-        default="unknown",
-        validate_choice=False,
-    )
-    submit = SubmitField("Save the case")
-
-    @classmethod
-    def of(cls, case: Any) -> PvCaseForm:
-        serious = {True: "yes", False: "no"}.get(case.serious, "unknown")
-        return cls(
-            data={
-                "patient": case.patient,
-                "reporter": case.reporter,
-                "suspect_product": case.suspect_product,
-                "event": case.event,
-                "serious": serious,
-            }
-        )
-
-    def to_input(self) -> PvCaseInput:
-        return PvCaseInput(
-            patient=self.patient.data or "",
-            reporter=self.reporter.data or "",
-            suspect_product=self.suspect_product.data or "",
-            event=self.event.data or "",
-            serious=SERIOUS.get(self.serious.data or "unknown"),
-        )

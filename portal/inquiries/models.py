@@ -145,6 +145,9 @@ class QuestionEventKind(enum.StrEnum):
     ASSIGNED = "assigned"
     CLAIMED = "claimed"
     REASSIGNED = "reassigned"
+    # Moved by the routing engine, not a person: medical content in a follow-up took the
+    # question from a commercial team to Medical Information.
+    REROUTED = "rerouted"
     ESCALATED = "escalated"
     ANSWERED = "answered"
     FOLLOW_UP = "follow_up"
@@ -221,6 +224,17 @@ class Question(Base):
     @property
     def reasons(self) -> list[str]:
         return list(self.routing.get("reasons", []))
+
+    @property
+    def moves(self) -> list[dict[str, Any]]:
+        """Each time the routing engine moved the question to another team after it was routed
+        (``from_team``, ``to_team``, ``from_assignee``, ``at``), oldest first."""
+        return list(self.routing.get("moves", []))
+
+    @property
+    def moved_to_medical(self) -> bool:
+        """Medical content in a follow-up moved it to a medical team: medical from then on."""
+        return bool(self.moves)
 
 
 class QuestionEntry(Base):

@@ -415,7 +415,7 @@ def classify_follow_up(
     facts = dataclasses.replace(question, text=text)
     label = labels.get(question.product) if question.product else None
     off_label = detection.detect_off_label(text, label)
-    ae = detection.detect_adverse_event(text)
+    ae = detection.detect_adverse_event(text, products=question.products)
     affected = detection.detect_patient_affected(text)
     found: list[tuple[str, str]] = []
     found += [(h.matched, "a use outside the label") for h in off_label.hits]

@@ -37,8 +37,9 @@ from portal.inquiries.models import (
 )
 from portal.inquiries.routing import Decision, QuestionFacts
 from portal.models import Product, Side, TeamKey, User, utcnow
-from portal.safety import detection
+from portal.safety import attestations
 from portal.safety import services as safety
+from portal.safety.attestations import Attestation
 from portal.services import notifications, users
 from portal.services.consent import current_wording
 
@@ -166,7 +167,7 @@ def triage(text: str, *, category: str | None = None, product: str | None = None
     """
     chosen = Category(category) if category else Category.OTHER
     return routing.classify(
-        QuestionFacts(category=chosen, text=text, product=product),
+        QuestionFacts(category=chosen, text=text, product=product, products=facts.product_names()),
         routing.HcpFacts(),
         facts.rules(),
         facts.labels(),
@@ -230,6 +231,7 @@ def ask_question(actor: User, data: QuestionInput, *, now: dt.datetime | None = 
         text=data.text,
         product=product.code if product else None,
         urgent=data.urgency == Urgency.URGENT.value,
+        products=facts.product_names(),
     )
     try:
         decision = _decide(question_facts, actor, received_at)
@@ -301,18 +303,35 @@ def ask_question(actor: User, data: QuestionInput, *, now: dt.datetime | None = 
 
 
 def follow_up(actor: User, question_id: int, text: str, *, now: dt.datetime | None = None) -> None:
-    """The HCP adds to their question. It goes back to the team's attention; a follow-up that may
-    describe an adverse event opens a PV case like the question would.
+    """The HCP adds to their question; it goes back to the team's attention. Only that HCP may,
+    until the question is closed (``NotFound`` / ``PermissionDenied``; ``InvalidInput`` for the
+    text).
 
-    Audit: ``question.follow_up`` (and ``pv_case.open``). Notifies the assignee or the team.
+    The follow-up is routed like a question (:func:`routing.route_follow_up`): medical content
+    (off-label intent, a possible adverse event, a patient affected, words an administrator's
+    rule sends to a medical team) on a question a commercial team owns moves it to Medical
+    Information, with a new assignee and due time; the team it left keeps a trace without the
+    text (a notification, and :func:`moved_away`) and, by the firewall, can no longer open it. A
+    possible adverse event, whoever owns the question, opens a PV case.
+
+    Audit: ``question.follow_up``, ``question.reroute`` when it moves, ``pv_case.open``.
+    Notifies the assignee or the team; when it moves, Medical Information (assignee or team) and
+    the assignee (or team) it left. No notification carries the text.
     """
     question = get_question(actor, question_id)
     policy.require(policy.can_follow_up_question(actor, question), "This question is closed.")
     if (p := _text_problem(text, what="follow-up", maximum=max_text_length())) is not None:
         raise InvalidInput(p, field="text")
     at = now or utcnow()
+    body = text.strip()
+    try:
+        decision = _route_follow_up(question, body, at)
+    except Exception:
+        log.exception("routing a follow-up failed; it goes to manual triage")
+        db.session.rollback()
+        decision = _fallback_follow_up(question, at)
     entry = QuestionEntry(
-        question=question, author_id=actor.id, kind=EntryKind.FOLLOW_UP, body=text.strip(),
+        question=question, author_id=actor.id, kind=EntryKind.FOLLOW_UP, body=body,
         side=Side.OUTSIDE, created_at=at,
     )  # fmt: skip
     db.session.add(entry)
@@ -323,19 +342,159 @@ def follow_up(actor: User, question_id: int, text: str, *, now: dt.datetime | No
     _event(question, QuestionEventKind.FOLLOW_UP, actor, at=at)
     db.session.flush()
     audit.record(actor, "question.follow_up", question, entry=entry.id)
-    _notify_team_or_assignee(
-        question, kind="question_follow_up", title=f"Follow-up on question {question.reference}"
-    )
-    finding = detection.detect_adverse_event(text)
-    if finding.flagged:
-        question.ae_flag = True
+    _record_follow_up_routing(question, decision, at=at)
+    if decision.move_to is not None:
+        _move_after_follow_up(question, decision, entry=entry, at=at)
+    else:
+        _notify_team_or_assignee(
+            question, kind="question_follow_up", title=f"Follow-up on question {question.reference}"
+        )
+    if decision.pv:
+        question.ae_flag = question.ae_flag or decision.ae
         safety.open_case(
-            actor, source=safety.CaseSource.FOLLOW_UP, text=entry.body, reasons=finding.reasons,
-            reporter=question.hcp, received_at=at, source_ref=question.reference,
-            question_id=question.id, entry_id=entry.id, product_id=question.product_id,
+            actor, source=safety.CaseSource.FOLLOW_UP, text=entry.body,
+            reasons=decision.ae_reasons or decision.reasons, reporter=question.hcp,
+            received_at=at, source_ref=question.reference, question_id=question.id,
+            entry_id=entry.id, product_id=question.product_id,
             product_name=question.product.name if question.product else "",
         )  # fmt: skip
     db.session.commit()
+
+
+def _question_facts(question: Question, text: str) -> QuestionFacts:
+    return QuestionFacts(
+        category=question.category,
+        text=text,
+        product=question.product.code if question.product else None,
+        urgent=question.urgency is Urgency.URGENT,
+        products=facts.product_names(),
+    )
+
+
+def _route_follow_up(question: Question, text: str, at: dt.datetime) -> routing.FollowUpDecision:
+    return routing.route_follow_up(
+        text,
+        _question_facts(question, question.text),
+        question.owner_team,
+        facts.hcp_facts(question.hcp),
+        rules=facts.rules(),
+        staff=facts.staff(),
+        labels=facts.labels(),
+        calendar=facts.calendar(),
+        slas=facts.slas(),
+        received_at=at,
+    )
+
+
+def _fallback_follow_up(question: Question, at: dt.datetime) -> routing.FollowUpDecision:
+    # As for a new question: if routing fails, a follow-up on a commercial question goes to
+    # Medical Information for manual triage (it may hold anything), and PV is involved too
+    # (detection errs on the side of flagging).
+    why = (
+        "routing a follow-up failed: Pharmacovigilance is involved in case it describes an "
+        "adverse event"
+    )
+    if question.owner_team not in COMMERCIAL_TEAMS:
+        return routing.FollowUpDecision(reasons=(why,), ae=True, pv=True)
+    due = facts.calendar().due_at(at, routing.DEFAULT_SLAS[Category.ADVERSE_EVENT.value])
+    return routing.FollowUpDecision(
+        reasons=(
+            f"routing a follow-up failed: moved to {team_label(routing.MI)} for manual triage",
+            why,
+        ),
+        move_to=routing.MI,
+        ae=True,
+        pv=True,
+        due_at=due,
+    )
+
+
+def _record_follow_up_routing(
+    question: Question, decision: routing.FollowUpDecision, *, at: dt.datetime
+) -> None:
+    """Add what the follow-up changed to the question's stored routing decision and flags."""
+    if decision.off_label:
+        question.off_label_flag = True
+    if not decision.reasons:
+        return
+    record = dict(question.routing)
+    teams = [TeamKey(t) for t in record.get("teams", [])] or [question.owner_team]
+    if decision.move_to is not None:
+        # The commercial team is no longer involved at all: only the trace below says it was.
+        teams = [decision.move_to, *[t for t in teams if t not in COMMERCIAL_TEAMS]]
+    if decision.pv:
+        teams.append(routing.PV)
+    record["teams"] = [t.value for t in dict.fromkeys(teams)]
+    record["reasons"] = [*record.get("reasons", []), *decision.reasons]
+    record["ae"] = bool(record.get("ae")) or decision.ae
+    record["off_label"] = bool(record.get("off_label")) or decision.off_label
+    record["patient_affected"] = bool(record.get("patient_affected")) or (
+        decision.patient_affected and decision.pv
+    )
+    record["ae_reasons"] = [*record.get("ae_reasons", []), *decision.ae_reasons]
+    if decision.move_to is not None:
+        move = {
+            "from_team": question.owner_team.value,
+            "to_team": decision.move_to.value,
+            "from_assignee": question.assignee_id,
+            "at": at.isoformat(),
+        }
+        record["moves"] = [*record.get("moves", []), move]
+    question.routing = record  # a new dict, so the JSON column knows it changed
+
+
+def _move_after_follow_up(
+    question: Question, decision: routing.FollowUpDecision, *, entry: QuestionEntry, at: dt.datetime
+) -> None:
+    """Give the question to the team the follow-up's decision names; tell both teams."""
+    assert decision.move_to is not None and decision.due_at is not None
+    previous_team, previous_assignee = question.owner_team, question.assignee
+    target = decision.move_to
+    question.owner_team = target
+    question.assignee = db.session.get(User, decision.assignee_id) if decision.assignee_id else None
+    question.status = (
+        QuestionStatus.IN_PROGRESS if decision.assignee_id else QuestionStatus.RECEIVED
+    )
+    question.due_at = decision.due_at
+    question.escalated_at = None  # a new team, a new clock: nothing escalated or overdue yet
+    question.overdue_notified_at = None
+    _event(
+        question, QuestionEventKind.REROUTED, None, team=target,
+        detail=f"from {team_label(previous_team)}: {routing.MOVED_WHY}", at=at,
+    )  # fmt: skip
+    if decision.assignee_id:
+        _event(question, QuestionEventKind.ASSIGNED, None, team=target, at=at)
+    # The routing engine moved it (the HCP's own record is ``question.follow_up``).
+    audit.record(
+        None,
+        "question.reroute",
+        question,
+        from_team=previous_team.value,
+        to_team=target.value,
+        reasons=list(decision.reasons),
+        entry=entry.id,
+        previous_assignee=previous_assignee.id if previous_assignee else None,
+        assignee=decision.assignee_id,
+        due_at=decision.due_at.isoformat(),
+    )
+    db.session.flush()
+    _notify_team_or_assignee(
+        question,
+        kind="question_rerouted",
+        title=f"Question {question.reference} moved to {team_label(target)} after a follow-up",
+    )
+    # The team it left keeps knowing that it moved, and where: never what was said.
+    left = [previous_assignee] if previous_assignee else users.team_members(previous_team)
+    notifications.notify(
+        [p for p in left if p is not None],
+        kind="question_moved",
+        title=(
+            f"Question {question.reference} moved to {team_label(target)} on "
+            f"{at.strftime('%d %b %Y')} ({routing.MOVED_WHY})"
+        ),
+        endpoint="questions.queue",
+        _anchor="moved",
+    )
 
 
 def rate_answer(actor: User, question_id: int, *, helpful: bool) -> None:
@@ -392,6 +551,12 @@ class Step:
     current: bool = False
 
 
+# The events after which a question is "with" its current team.
+_ROUTING_EVENTS = frozenset(
+    {QuestionEventKind.ROUTED, QuestionEventKind.REASSIGNED, QuestionEventKind.REROUTED}
+)
+
+
 def timeline(question: Question) -> list[Step]:
     """The four steps an HCP understands: received → with <team> → answered → closed."""
     with_team = f"With {team_label(question.owner_team)}"
@@ -404,8 +569,8 @@ def timeline(question: Question) -> list[Step]:
         QuestionStatus.CLOSED: 3,
     }[question.status]
     routed_at = next(
-        (e.at for e in reversed(question.events) if e.kind is QuestionEventKind.ROUTED
-         or e.kind is QuestionEventKind.REASSIGNED), question.created_at,
+        (e.at for e in reversed(question.events) if e.kind in _ROUTING_EVENTS),
+        question.created_at,
     )  # fmt: skip
     return [
         Step("Received", True, question.created_at, current == 0),
@@ -474,6 +639,49 @@ def queue(
         .order_by(Question.due_at, Question.id)
         .limit(500)
     ).all()
+
+
+@dataclasses.dataclass(frozen=True)
+class MovedQuestion:
+    """What the team a question left still knows of it: the reference, when, where to. Never the
+    text, the HCP or the reasons (the medical side's to read)."""
+
+    reference: str
+    at: dt.datetime
+    to_team: TeamKey
+    why: str = routing.MOVED_WHY
+
+
+MOVED_SCAN = 500
+
+
+def moved_away(actor: User, *, limit: int = 20) -> list[MovedQuestion]:
+    """Questions the routing engine moved away from ``actor``'s teams or hands, newest first
+    (``policy.can_view_question_move``). Read-only; shown on the queue page."""
+    if not policy.can_view_question_queue(actor):
+        return []
+    rerouted = select(QuestionEvent.question_id).where(
+        QuestionEvent.kind == QuestionEventKind.REROUTED
+    )
+    questions = db.session.scalars(
+        select(Question)
+        .where(Question.id.in_(rerouted))
+        .order_by(Question.updated_at.desc(), Question.id.desc())
+        .limit(MOVED_SCAN)
+    ).all()
+    found = [
+        MovedQuestion(
+            reference=question.reference,
+            at=dt.datetime.fromisoformat(move["at"]),
+            to_team=TeamKey(move["to_team"]),
+        )
+        for question in questions
+        for move in question.moves
+        if policy.can_view_question_move(
+            actor, from_team=move["from_team"], from_assignee_id=move.get("from_assignee")
+        )
+    ]
+    return sorted(found, key=lambda m: (m.at, m.reference), reverse=True)[:limit]
 
 
 def queue_teams(actor: User) -> list[TeamKey]:
@@ -572,21 +780,34 @@ def attachments_for(actor: User, entry: QuestionEntry) -> list[tuple[Any, bool]]
 
 
 def reply_to_question(
-    actor: User, question_id: int, *, body: str, material_ids: Sequence[int] = ()
+    actor: User,
+    question_id: int,
+    *,
+    body: str,
+    material_ids: Sequence[int] = (),
+    attestation: Attestation | None = None,
 ) -> QuestionEntry:
     """Answer the HCP: sanitised rich text (Markdown), optionally with approved materials the
     replying role may share. The question becomes "answered" and the HCP is told (the e-mail
     carries no text).
 
-    Audit: ``question.reply``. Notifies the HCP.
+    The answerer attests whether the question held an adverse event or a product complaint
+    (``attestation``; missing: ``InvalidInput`` and nothing changes); a "yes" opens a PV case
+    (:func:`portal.safety.attestations.attest_question`).
+    Audit: ``question.reply``, ``safety.attest``. Notifies the HCP.
     """
     from content.rendering import render_markdown
 
     question = _work(actor, question_id)
+    problems: dict[str, str] = {}
     if not body.strip():
-        raise InvalidInput("Write the answer before sending it.", field="body")
-    if len(body) > MAX_REPLY:
-        raise InvalidInput(f"Keep the answer under {MAX_REPLY:,} characters.", field="body")
+        problems["body"] = "Write the answer before sending it."
+    elif len(body) > MAX_REPLY:
+        problems["body"] = f"Keep the answer under {MAX_REPLY:,} characters."
+    if (p := attestations.question_attestation_problem(actor, attestation)) is not None:
+        problems["attestation"] = p
+    if problems:
+        raise InvalidInput(next(iter(problems.values())), errors=problems)
     ids = _attachable(actor, material_ids)
     at = utcnow()
     entry = QuestionEntry(
@@ -603,6 +824,8 @@ def reply_to_question(
     _event(question, QuestionEventKind.ANSWERED, actor, team=question.owner_team)
     db.session.flush()
     audit.record(actor, "question.reply", question, entry=entry.id, materials=ids)
+    assert attestation is not None  # staff answer, and staff attest (checked above)
+    attestations.attest_question(actor, question, attestation, at=at, on="reply")
     notifications.notify(
         [question.hcp],
         kind="question_answered",
@@ -730,18 +953,28 @@ def escalate_question(actor: User, question_id: int, *, reason: str) -> Question
     return question
 
 
-def close_question(actor: User, question_id: int, *, reason: str = "") -> Question:
+def close_question(
+    actor: User, question_id: int, *, reason: str = "", attestation: Attestation | None = None
+) -> Question:
     """Close a question: the HCP who asked, or the owning team.
 
-    Audit: ``question.close``."""
+    Staff closing it attest whether it held an adverse event or a product complaint
+    (``attestation``; missing: ``InvalidInput`` and nothing changes; a "yes" opens a PV case);
+    the HCP does not attest. Audit: ``question.close`` (and ``safety.attest``)."""
     question = get_question(actor, question_id)
     policy.require(policy.can_close_question(actor, question), "You cannot close this question.")
+    if (p := attestations.question_attestation_problem(actor, attestation)) is not None:
+        raise InvalidInput(p, field="attestation")
     question.status = QuestionStatus.CLOSED
     question.closed_at = utcnow()
     question.updated_at = question.closed_at
     detail = reason.strip()[:MAX_REASON]
     _event(question, QuestionEventKind.CLOSED, actor, detail=detail)
     audit.record(actor, "question.close", question, reason=detail, by_hcp=actor.is_hcp)
+    if attestation is not None and policy.must_attest_question(actor):
+        attestations.attest_question(
+            actor, question, attestation, at=question.closed_at, on="close"
+        )
     db.session.commit()
     return question
 

@@ -746,7 +746,12 @@ def preview_routing(
         raise InvalidInput(next(iter(problems.values())), errors=problems)
     rules = [facts.rule_facts(r) for r in _ordered_rules()] if include_disabled else facts.rules()
     return routing.classify(
-        routing.QuestionFacts(category=Category(category), text=text, product=product),
+        routing.QuestionFacts(
+            category=Category(category),
+            text=text,
+            product=product,
+            products=facts.product_names(),
+        ),
         routing.HcpFacts(country=country, territory=territory),
         rules,
         facts.labels(),

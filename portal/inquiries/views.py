@@ -1,4 +1,4 @@
-"""Questions: the HCP's "ask" and "my questions", the staff queues, PV cases.
+"""Questions: the HCP's "ask" and "my questions", the staff queues (PV cases: portal.safety).
 
 Thin on purpose: each view parses its form, finds the actor, calls one service and flashes,
 redirects or renders. Every rule lives in :mod:`portal.policy` and :mod:`portal.inquiries.services`.
@@ -20,9 +20,9 @@ from portal.inquiries import services
 from portal.inquiries.forms import (
     AskForm,
     ButtonForm,
+    CloseForm,
     FollowUpForm,
     NoteForm,
-    PvCaseForm,
     ReasonForm,
     ReassignForm,
     ReplyForm,
@@ -35,14 +35,12 @@ from portal.inquiries.models import (
 )
 from portal.main.panels import register_home_panel
 from portal.models import User, utcnow
+from portal.safety import attestations
 from portal.safety import services as safety
-from portal.safety.models import PvCase, PvCaseStatus
 from portal.services.consent import current_wording
 from portal.services.users import list_products
 
 blueprint = Blueprint("questions", __name__)
-
-PV_STATUSES = ("open", "acknowledged", "closed", "all")
 
 
 def _actor() -> User:
@@ -81,7 +79,7 @@ def _questions_panel(user: User) -> tuple[str, dict[str, Any]] | None:
         else:
             context["board"] = services.staff_dashboard(user)
         if policy.can_view_pv_cases(user):
-            context["pv_open"] = len(safety.pv_cases(user, status="open"))
+            context["pv_open"] = safety.count_open_cases(user)
         return "portal/questions/panels/staff.html", context
     return None
 
@@ -184,13 +182,15 @@ def _render_detail(actor: User, question: Question, **forms: Any) -> str:
         entries=entries,
         attachments=attachments,
         pv_cases=safety.cases_of_question(actor, question.id),
+        attestations=attestations.attestations_of_question(actor, question),
+        can_report=policy.can_report_question_to_pv(actor, question),
         can_work=can_work,
         reassign_teams=teams,
         reply_form=reply_form,
         note_form=forms.get("note") or NoteForm(prefix="note"),
         reassign_form=reassign_form,
         escalate_form=forms.get("escalate") or ReasonForm(prefix="escalate"),
-        close_form=forms.get("close") or ReasonForm(prefix="close"),
+        close_form=forms.get("close") or CloseForm(prefix="close"),
     )
 
 
@@ -257,10 +257,12 @@ def helpful(question_id: int) -> Response | str:
 @blueprint.route("/<int:question_id>/close", methods=["POST"])
 @login_required
 def close(question_id: int) -> Response | str:
-    form = ReasonForm(prefix="close")
+    form = CloseForm(prefix="close")
 
     def run(actor: User) -> str:
-        question = services.close_question(actor, question_id, reason=form.reason.data or "")
+        question = services.close_question(
+            actor, question_id, reason=form.reason.data or "", attestation=form.to_attestation()
+        )
         return f"Question {question.reference} is closed."
 
     return _act(question_id, run, form=form, form_name="close")
@@ -283,11 +285,33 @@ def reply(question_id: int) -> Response | str:
 
     def run(actor: User) -> str:
         services.reply_to_question(
-            actor, question_id, body=form.body.data or "", material_ids=form.materials.data or []
+            actor,
+            question_id,
+            body=form.body.data or "",
+            material_ids=form.materials.data or [],
+            attestation=form.to_attestation(),
         )
         return "Answer sent. The HCP is told it is waiting for them in the portal."
 
     return _act(question_id, run, form=form, form_name="reply")
+
+
+@blueprint.route("/<int:question_id>/report-pv", methods=["POST"])
+@login_required
+def report_pv(question_id: int) -> Response | str:
+    """One click: the question's words (or one follow-up's, ``entry_id``) go to PV at once."""
+    entry_id = request.form.get("entry_id", type=int)
+
+    def run(actor: User) -> str:
+        report = attestations.report_to_pv(
+            actor,
+            question_id=question_id,
+            entry_id=entry_id,
+            note=request.form.get("note", ""),
+        )
+        return report.message
+
+    return _act(question_id, run, form=ButtonForm())
 
 
 @blueprint.route("/<int:question_id>/note", methods=["POST"])
@@ -358,86 +382,30 @@ def queue() -> str:
         teams=teams,
         include_closed=include_closed,
         read_only=read_only,
+        moved=services.moved_away(actor),
     )
 
 
-# --- PV cases ------------------------------------------------------------------------------------
+# --- PV cases: moved to /safety/cases (portal.safety.views) -------------------------------------
+# Bookmarks, and notifications stored before the move, still lead to the case: these old URLs
+# (and endpoint names) answer with a redirect. POSTs keep their method (308).
 @blueprint.route("/pv")
-@login_required
-def pv_cases() -> str:
-    actor = _actor()
-    status = request.args.get("status", "open")
-    if status not in PV_STATUSES:
-        status = "open"
-    return render_template(
-        "portal/questions/pv_cases.html",
-        cases=safety.pv_cases(actor, status=status),
-        status=status,
-        statuses=PV_STATUSES,
-    )
+def pv_cases() -> Response:
+    # The old list knew one parameter; nothing else from the query is passed on to url_for.
+    return redirect(url_for("safety.cases", status=request.args.get("status")), code=301)
 
 
 @blueprint.route("/pv/<int:case_id>", methods=["GET", "POST"])
-@login_required
-def pv_case(case_id: int) -> Response | str:
-    actor = _actor()
-    case = safety.get_pv_case(actor, case_id)
-    form = PvCaseForm.of(case) if request.method == "GET" else PvCaseForm()
-    if form.validate_on_submit():
-        try:
-            safety.update_pv_case(actor, case_id, form.to_input())
-        except InvalidInput as exc:
-            attach_errors(form, exc)
-        except PortalError as exc:
-            if exc.status == 404:
-                raise
-            flash(exc.message, "danger")
-            return redirect(url_for(".pv_case", case_id=case_id))
-        else:
-            flash(f"{case.reference} saved.", "success")
-            return redirect(url_for(".pv_case", case_id=case_id))
-    return _render_pv_case(actor, case, form)
-
-
-def _render_pv_case(actor: User, case: PvCase, form: PvCaseForm) -> str:
-    return render_template(
-        "portal/questions/pv_case.html",
-        case=case,
-        form=form,
-        can_work=policy.can_work_pv_case(actor, case),
-        PvCaseStatus=PvCaseStatus,
-    )
-
-
-def _pv_act(case_id: int, action: Callable[[User], str]) -> Response:
-    actor = _actor()
-    if not ButtonForm().validate_on_submit():
-        flash("That form could not be read: try again.", "danger")
-        return redirect(url_for(".pv_case", case_id=case_id))
-    try:
-        flash(action(actor), "success")
-    except PortalError as exc:
-        if exc.status == 404:
-            raise
-        flash(exc.message, "danger")
-    return redirect(url_for(".pv_case", case_id=case_id))
+def pv_case(case_id: int) -> Response:
+    code = 308 if request.method == "POST" else 301
+    return redirect(url_for("safety.case", case_id=case_id), code=code)
 
 
 @blueprint.route("/pv/<int:case_id>/acknowledge", methods=["POST"])
-@login_required
 def pv_acknowledge(case_id: int) -> Response:
-    def run(actor: User) -> str:
-        case = safety.acknowledge_pv_case(actor, case_id)
-        return f"{case.reference} acknowledged: the clock has stopped."
-
-    return _pv_act(case_id, run)
+    return redirect(url_for("safety.acknowledge", case_id=case_id), code=308)
 
 
 @blueprint.route("/pv/<int:case_id>/close", methods=["POST"])
-@login_required
 def pv_close(case_id: int) -> Response:
-    def run(actor: User) -> str:
-        case = safety.close_pv_case(actor, case_id)
-        return f"{case.reference} is closed."
-
-    return _pv_act(case_id, run)
+    return redirect(url_for("safety.close", case_id=case_id), code=308)

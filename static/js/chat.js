@@ -8,6 +8,12 @@
   var TYPING_EVERY_MS = 3000;
   var TYPING_SHOWN_MS = 4000;
   var AE_BANNER = "This message may describe an adverse event: a PV case was opened; complete the report.";
+  // message id -> {reference, url?}: the PV case a message went to, as the server lets this
+  // viewer know (the staff participant; never the HCP). Kept across re-renders and replays.
+  var pvCases = {};
+  function notePvCase(messageId, notice) {
+    if (notice && typeof notice.reference === "string") { pvCases[messageId] = notice; }
+  }
   // Refusals that a retry cannot fix: the text goes back into the composer to be rephrased.
   var PERMANENT = { restricted: true, too_long: true, invalid: true, consent_required: true,
     not_found: true, forbidden: true };
@@ -196,11 +202,28 @@
     item.setAttribute("data-testid", "message");
     if (message.seq) { item.setAttribute("data-seq", message.seq); }
     item.setAttribute("data-client-id", message.client_id);
-    if (!data.is_hcp && (message.flags || []).indexOf("adverse_event") !== -1) {
+    notePvCase(message.id, message.pv_case);
+    var pvCase = pvCases[message.id];
+    if (!data.is_hcp && (pvCase || (message.flags || []).indexOf("adverse_event") !== -1)) {
       var banner = el("div", "chat-ae-banner", AE_BANNER);
       banner.setAttribute("data-testid", "ae-banner");
       banner.setAttribute("role", "alert");
       banner.prepend(el("i", "bi bi-exclamation-triangle-fill me-1"));
+      if (pvCase) {
+        var reported = el("span", "d-block", "Reported to Pharmacovigilance as ");
+        reported.setAttribute("data-testid", "ae-banner-case");
+        // A link only when the server gave one (to a viewer who may open the case), and only
+        // to this site.
+        if (typeof pvCase.url === "string" && /^\/(?!\/)/.test(pvCase.url)) {
+          var caseLink = el("a", "fw-semibold", pvCase.reference);
+          caseLink.href = pvCase.url;
+          reported.appendChild(caseLink);
+        } else {
+          reported.appendChild(el("strong", "", pvCase.reference));
+        }
+        reported.appendChild(document.createTextNode("."));
+        banner.appendChild(reported);
+      }
       item.appendChild(banner);
     }
     var bubble = el("div", "chat-bubble");
@@ -233,6 +256,9 @@
     }
     bubble.appendChild(meta);
     item.appendChild(bubble);
+    if (!mine && !pending && data.csrf_token && !message.deleted && message.kind !== "material") {
+      item.appendChild(reportControl(message));
+    }
     if (pending && message.status === "failed") {
       var failed = el("div", "chat-failed small");
       failed.setAttribute("data-testid", "failed");
@@ -245,6 +271,53 @@
       item.appendChild(failed);
     }
     return item;
+  }
+
+  // --- one-click reports to Pharmacovigilance (staff) -------------------------------------------
+  var reports = {};  // seq -> { ok, text }: the server's answer, kept across re-renders
+
+  function reportControl(message) {
+    var box = el("div", "chat-report");
+    var done = reports[message.seq];
+    if (!done || !done.ok) {
+      var button = el("button", "btn btn-link btn-sm p-0 chat-report-button");
+      button.type = "button";
+      button.setAttribute("data-testid", "report-pv");
+      button.title = "These words may describe an adverse event or a product complaint: " +
+        "Pharmacovigilance gets them at once.";
+      button.appendChild(el("i", "bi bi-shield-exclamation me-1"));
+      button.appendChild(document.createTextNode("Report to PV"));
+      button.addEventListener("click", function () { reportMessage(message.seq, button); });
+      box.appendChild(button);
+    }
+    if (done) {
+      var status = el("span", done.ok ? "text-success" : "text-danger ms-2", done.text);
+      status.setAttribute("data-testid", "report-status");
+      status.setAttribute("role", "status");
+      box.appendChild(status);
+    }
+    return box;
+  }
+
+  function reportMessage(seq, button) {
+    button.disabled = true;
+    var url = data.chat_url + selectedId + "/messages/" + seq + "/report-pv";
+    window.fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Accept": "application/json", "X-CSRFToken": data.csrf_token },
+    }).then(function (response) {
+      return response.json().catch(function () { return { ok: false }; });
+    }).then(function (answer) {
+      reports[seq] = {
+        ok: !!answer.ok,
+        text: answer.message || "The report could not be sent: try again.",
+      };
+      render();
+    }).catch(function () {
+      reports[seq] = { ok: false, text: "No connection: the report was not sent. Try again." };
+      render();
+    });
   }
 
   var renderQueued = false;
@@ -329,6 +402,13 @@
         parts.push(["Chat again", data.team_url]);
       } else {
         parts.push(c.peer.name + " ended this chat. You can no longer send messages in it.");
+        // Ended while the page was open: the attestation is due (the page's own notice, when
+        // it was due already on load, says so instead).
+        if (data.attest_url && !$("chat-attest-notice") &&
+            Math.max(lastSeq(), c.last_seq || 0) > (data.attested_seq || 0)) {
+          parts.push(" ");
+          parts.push(["Attest for safety", data.attest_url]);
+        }
       }
     } else if (c.state === "invited") {
       if (data.is_hcp) {
@@ -506,6 +586,13 @@
     if (message.sender_id !== me.id) { hideTyping(); }
     acknowledgeSeen();
     renderList();
+  });
+
+  socket.on("pv_case", function (event) {
+    // To the staff participant's own room: the case a message of theirs went to.
+    if (!event || typeof event.message_id !== "number") { return; }
+    notePvCase(event.message_id, event.pv_case);
+    if (event.conversation_id === selectedId) { render(); }
   });
 
   socket.on("message_updated", function (message) {

@@ -59,6 +59,18 @@ def test_hcp_question_is_answered_and_its_adverse_event_reaches_pv(page: Any) ->
     if page.get_by_test_id("claim").count():
         page.get_by_test_id("claim").click()
     page.fill("[data-testid=reply-form] textarea", "Keep **10 mg**; see the dosing guide.")
+    # Sent without the safety attestation first: refused, the answer kept.
+    page.locator("[data-testid=reply-attestation] input").first.evaluate(
+        "input => input.closest('form').noValidate = true"
+    )
+    page.locator("[data-testid=reply-form] button[type=submit]").click()
+    expect(page.get_by_test_id("reply-attestation")).to_contain_text("nothing is chosen for you")
+    expect(page.locator("[data-testid=reply-form] textarea")).to_have_value(
+        "Keep **10 mg**; see the dosing guide."
+    )
+    # The rash is a possible adverse event: the answerer says so (PV already has the case).
+    page.check("[data-testid=reply-attestation] input[value=adverse_event]")
+    screenshot(page, "questions-staff-attests")
     page.locator("[data-testid=reply-form] button[type=submit]").click()
     expect(page.locator(".alert-success")).to_be_visible()
     screenshot(page, "questions-staff-answered")
@@ -77,7 +89,7 @@ def test_hcp_question_is_answered_and_its_adverse_event_reaches_pv(page: Any) ->
 
     # Pharmacovigilance has a case on a one-business-day clock and acknowledges it.
     sign_in(page, "pv")
-    page.goto("/questions/pv")
+    page.goto("/safety/cases")
     row = page.get_by_test_id("pv-row").filter(has_text=reference.group(0))
     expect(row).to_have_count(1)
     screenshot(page, "questions-pv-cases")

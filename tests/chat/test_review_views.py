@@ -277,3 +277,26 @@ def test_phrase_text_is_escaped(client, app):
     raw = client.get("/compliance/chats/restricted-phrases").get_data(as_text=True)
 
     assert "<b>bold</b>" not in raw
+
+
+def test_compliance_sees_the_safety_attestations_in_the_transcript(client, chat):
+    from portal.safety import attestations
+
+    hcp, msl, conversation = chat
+    send(hcp, conversation, "Hello, a question about the titration schedule.")
+    send(msl, conversation, "Happy to help.")
+    send(hcp, conversation, "Thanks.")
+    attestations.attest_conversation(
+        msl, conversation.id, adverse_event=False, product_complaint=False, through_seq=2
+    )
+    sign_in(client, Role.COMPLIANCE)
+
+    text = page(client.get(f"/compliance/chats/{conversation.id}"))
+
+    assert "Attested for safety up to #2" in text and "#3\N{EN DASH}#3 not yet" in text
+    [line] = text.split('data-testid="attestation"')[1:]
+    assert msl.name in line and "messages up to #2" in line
+    assert "adverse event: <strong>no</strong>" in line
+    # The line follows message #2, before #3.
+    assert text.index('data-testid="attestation"') < text.index('data-seq="3"')
+    assert text.index('data-seq="2"') < text.index('data-testid="attestation"')

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from html import unescape
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -398,3 +399,130 @@ def test_staff_have_no_chat_settings(app, team):
     _hcp, msl, _rep = team
 
     assert client_for(app, msl).get("/chat/settings").status_code == 404
+
+
+# --- safety: one-click reports and attestations -------------------------------------------------
+JSON = {"Accept": "application/json"}
+
+
+def pv_cases() -> list[Any]:
+    from portal.safety.models import PvCase
+
+    return list(db.session.scalars(select(PvCase).order_by(PvCase.id)))
+
+
+def test_the_msl_reports_an_hcp_message_to_pv_in_one_click(app, team):
+    hcp, msl, _rep = team
+    conversation = active_conversation(hcp, msl)
+    send(hcp, conversation, "As I said on the phone, it happened again yesterday.")
+    browser = client_for(app, msl)
+    data = chat_data(browser.get(f"/chat/?conversation={conversation.id}"))
+    assert data["csrf_token"] and data["chat_url"] == "/chat/"
+
+    first = browser.post(f"/chat/{conversation.id}/messages/1/report-pv", headers=JSON)
+    assert first.status_code == 201
+    [case] = pv_cases()
+    assert first.json == {
+        "ok": True,
+        "case": case.reference,
+        "created": True,
+        "message": f"Reported to Pharmacovigilance as {case.reference}.",
+    }
+    assert (case.conversation_id, case.source_ref) == (conversation.id, f"C-{conversation.id}#1")
+    again = browser.post(f"/chat/{conversation.id}/messages/1/report-pv", headers=JSON)
+    assert again.status_code == 200 and again.json["created"] is False
+    assert len(pv_cases()) == 1
+
+
+def test_the_hcp_page_carries_no_report_token(app, team):
+    hcp, msl, _rep = team
+    conversation = active_conversation(hcp, msl)
+    data = chat_data(client_for(app, hcp).get(f"/chat/?conversation={conversation.id}"))
+    assert "csrf_token" not in data and "attest_url" not in data
+
+
+@pytest.mark.parametrize(("who", "status"), [("outsider", 404), ("hcp", 403), ("compliance", 403)])
+def test_who_may_not_report_a_chat_message(app, team, who, status):
+    hcp, msl, rep = team
+    conversation = active_conversation(hcp, msl)
+    send(hcp, conversation, "As I said on the phone, it happened again yesterday.")
+    user = {"outsider": rep, "hcp": hcp, "compliance": make_user(Role.COMPLIANCE)}[who]
+    refused = client_for(app, user).post(
+        f"/chat/{conversation.id}/messages/1/report-pv", headers=JSON
+    )
+    assert refused.status_code == status
+    assert refused.json["ok"] is False
+    assert pv_cases() == []
+
+
+def test_a_missing_message_is_not_found(app, team):
+    hcp, msl, _rep = team
+    conversation = active_conversation(hcp, msl)
+    missing = client_for(app, msl).post(f"/chat/{conversation.id}/messages/9/report-pv")
+    assert missing.status_code == 404
+
+
+def test_an_ended_chat_asks_its_staff_member_to_attest_and_the_attestation_is_recorded(app, team):
+    hcp, msl, _rep = team
+    conversation = active_conversation(hcp, msl)
+    send(hcp, conversation, "As I said on the phone, it happened again yesterday.")
+    send(msl, conversation, "Thank you, I will pass this on.")
+    browser = client_for(app, msl)
+    assert 'data-testid="attest-notice"' not in text_of(
+        browser.get(f"/chat/?conversation={conversation.id}")
+    )
+    services.end_chat(hcp, conversation.id)
+
+    chat_page = text_of(browser.get(f"/chat/?conversation={conversation.id}"))
+    assert 'data-testid="attest-notice"' in chat_page
+    assert f'href="/chat/{conversation.id}/attest"' in chat_page
+    home = text_of(browser.get("/"))
+    assert "Chats waiting for your safety attestation" in home
+    assert f'data-conversation="{conversation.id}"' in home
+
+    form = text_of(browser.get(f"/chat/{conversation.id}/attest"))
+    assert "it happened again yesterday" in form and "I will pass this on" in form
+    assert 'name="through_seq" type="hidden" value="2"' in form
+    assert "checked" not in form
+
+    unchosen = browser.post(f"/chat/{conversation.id}/attest", data={"through_seq": "2"})
+    assert unchosen.status_code == 200
+    assert "nothing is chosen for you" in text_of(unchosen)
+    assert conversations()[0].attested_seq == 0
+
+    done = browser.post(
+        f"/chat/{conversation.id}/attest",
+        data={"through_seq": "2", "attestation": "adverse_event"},
+        follow_redirects=True,
+    )
+    [case] = pv_cases()
+    expected = f"Attested for messages up to #2. Reported to Pharmacovigilance as {case.reference}."
+    assert expected in text_of(done)
+    assert conversations()[0].attested_seq == 2
+    assert "Chats waiting for your safety attestation" not in text_of(browser.get("/"))
+    nothing_left = browser.get(f"/chat/{conversation.id}/attest", follow_redirects=True)
+    assert "Every message of this chat is attested already." in text_of(nothing_left)
+
+    stale = browser.post(
+        f"/chat/{conversation.id}/attest",
+        data={"through_seq": "2", "attestation": "none"},
+        follow_redirects=True,
+    )
+    assert "Every message of this chat is attested already." in text_of(stale)
+    assert len(pv_cases()) == 1
+
+
+@pytest.mark.parametrize("who", ["hcp", "outsider", "compliance"])
+def test_the_attest_page_is_the_staff_participants_only(app, team, who):
+    hcp, msl, rep = team
+    conversation = active_conversation(hcp, msl)
+    send(hcp, conversation, "Hello, a question about the titration schedule.")
+    services.end_chat(hcp, conversation.id)
+    user = {"outsider": rep, "hcp": hcp, "compliance": make_user(Role.COMPLIANCE)}[who]
+    browser = client_for(app, user)
+    assert browser.get(f"/chat/{conversation.id}/attest").status_code == 404
+    posted = browser.post(
+        f"/chat/{conversation.id}/attest", data={"through_seq": "1", "attestation": "none"}
+    )
+    assert posted.status_code == 404
+    assert conversations()[0].attested_seq == 0

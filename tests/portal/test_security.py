@@ -355,7 +355,7 @@ PAGES = [
     ("hcp", "/notifications"),
     ("rep", "/questions/queue"),
     ("msl", "/questions/queue?view=all"),
-    ("compliance", "/questions/pv"),
+    ("compliance", "/safety/cases"),
     ("admin", "/admin/routing/"),
     ("admin", "/admin/routing/slas"),
     ("admin", "/admin/routing/holidays"),

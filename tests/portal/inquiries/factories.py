@@ -11,8 +11,12 @@ from portal.extensions import db
 from portal.inquiries import services
 from portal.inquiries.models import Question
 from portal.models import AuditRecord, Notification, OutboxMail, User
+from portal.safety.attestations import Attestation
 from portal.safety.models import PvCase
 from portal.services.consent import current_wording
+
+# What staff attest when answering or closing a question that held no adverse event.
+NOTHING = Attestation(adverse_event=False, product_complaint=False)
 
 
 def question_input(**overrides: Any) -> services.QuestionInput:

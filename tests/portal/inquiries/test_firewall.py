@@ -62,7 +62,7 @@ PAGES = {
     "medical question": lambda w: f"/questions/{w.medical.id}",
     "commercial question": lambda w: f"/questions/{w.commercial.id}",
     "queue": lambda w: "/questions/queue",
-    "pv case": lambda w: f"/questions/pv/{w.case.id}",
+    "pv case": lambda w: f"/safety/cases/{w.case.id}",
 }
 
 # role: (medical question, commercial question, queue, PV case)
@@ -94,9 +94,9 @@ def test_each_staff_role_sees_only_its_side(app, world, role, page, status):
 
 def test_the_pv_case_list_is_pvs_and_compliances(app, world):
     for role, status in [(Role.PHARMACOVIGILANCE, 200), (Role.COMPLIANCE, 200)]:
-        assert browser(app, make_user(role)).get("/questions/pv").status_code == status
+        assert browser(app, make_user(role)).get("/safety/cases").status_code == status
     for role in (Role.MEDICAL_INFORMATION, Role.MSL, Role.REP, Role.ADMIN):
-        assert browser(app, make_user(role)).get("/questions/pv").status_code == 404
+        assert browser(app, make_user(role)).get("/safety/cases").status_code == 404
 
 
 def test_a_rep_queue_never_lists_a_medical_question(app, world):
@@ -137,8 +137,8 @@ def test_hcp_a_cannot_open_or_change_hcp_b_question(app, world):
 def test_an_hcp_cannot_reach_staff_pages_or_actions(app, world):
     hcp = browser(app, world.hcp)
     assert hcp.get("/questions/queue").status_code == 404
-    assert hcp.get(f"/questions/pv/{world.case.id}").status_code == 404
-    assert hcp.post(f"/questions/pv/{world.case.id}/acknowledge").status_code == 404
+    assert hcp.get(f"/safety/cases/{world.case.id}").status_code == 404
+    assert hcp.post(f"/safety/cases/{world.case.id}/acknowledge").status_code == 404
     assert hcp.post(f"/questions/{world.medical.id}/claim").status_code == 302
     assert world.medical.assignee_id == world.mi.id  # refused with a flash, nothing changed
     note = hcp.post(f"/questions/{world.medical.id}/note", data={"note-text": "x" * 20})
@@ -189,11 +189,11 @@ def test_compliance_reads_everything_and_sees_no_forms(app, world):
             assert f'action="/questions/{question.id}/{action}"' not in html
     assert "Medical view: renal status." in html and "Samples shipped last month." in html
 
-    case_page = text_of(auditor.get(f"/questions/pv/{world.case.id}"))
+    case_page = text_of(auditor.get(f"/safety/cases/{world.case.id}"))
     assert 'data-testid="read-only"' in case_page
     assert 'data-testid="pv-form"' not in case_page
     assert "/acknowledge" not in case_page
-    refused = auditor.post(f"/questions/pv/{world.case.id}/acknowledge", follow_redirects=True)
+    refused = auditor.post(f"/safety/cases/{world.case.id}/acknowledge", follow_redirects=True)
     assert "Only Pharmacovigilance can do that." in text_of(refused)
     note = auditor.post(f"/questions/{world.medical.id}/note", data={"note-text": "x" * 20})
     assert note.status_code == 302

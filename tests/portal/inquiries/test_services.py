@@ -25,6 +25,7 @@ from portal.services import mail
 from tests.content.factories import make_material
 from tests.factories import make_hcp, make_product, make_territory, make_user
 from tests.portal.inquiries.factories import (
+    NOTHING,
     ask,
     mail_to,
     notifications_of,
@@ -177,8 +178,10 @@ def test_claim_reply_and_close_write_the_history_and_the_audit_trail(hcp, mi):
     colleague = make_user(Role.MEDICAL_INFORMATION)
     question = ask(hcp)
     services.claim_question(colleague, question.id)
-    services.reply_to_question(colleague, question.id, body="**Yes**, see section 4.2.")
-    services.close_question(colleague, question.id, reason="answered")
+    services.reply_to_question(
+        colleague, question.id, body="**Yes**, see section 4.2.", attestation=NOTHING
+    )
+    services.close_question(colleague, question.id, reason="answered", attestation=NOTHING)
 
     assert question.status is QuestionStatus.CLOSED
     assert question.assignee_id == colleague.id
@@ -195,7 +198,10 @@ def test_claim_reply_and_close_write_the_history_and_the_audit_trail(hcp, mi):
 def test_reply_html_is_sanitised(hcp, mi):
     question = ask(hcp)
     entry = services.reply_to_question(
-        mi, question.id, body="<script>alert(1)</script>[x](javascript:alert(1)) ok"
+        mi,
+        question.id,
+        body="<script>alert(1)</script>[x](javascript:alert(1)) ok",
+        attestation=NOTHING,
     )
     assert "<script" not in entry.body
     assert "href" not in entry.body
@@ -206,7 +212,7 @@ def test_someone_outside_the_owning_team_cannot_work_the_question(hcp, mi):
     question = ask(hcp)
     msl = make_user(Role.MSL)
     with pytest.raises(PermissionDenied):
-        services.reply_to_question(msl, question.id, body="Hello")
+        services.reply_to_question(msl, question.id, body="Hello", attestation=NOTHING)
     with pytest.raises(PermissionDenied):
         services.claim_question(msl, question.id)
 
@@ -219,9 +225,11 @@ def test_medical_staff_attach_medical_material_and_reps_only_promotional(hcp):
     assert question.assignee_id == rep.id
 
     with pytest.raises(InvalidInput):
-        services.reply_to_question(rep, question.id, body="See this", material_ids=[medical.id])
+        services.reply_to_question(
+            rep, question.id, body="See this", material_ids=[medical.id], attestation=NOTHING
+        )
     entry = services.reply_to_question(
-        rep, question.id, body="See this", material_ids=[promotional.id]
+        rep, question.id, body="See this", material_ids=[promotional.id], attestation=NOTHING
     )
     assert [a.material_id for a in entry.attachments] == [promotional.id]
 
@@ -232,7 +240,9 @@ def test_a_withdrawn_attachment_shows_as_unavailable(hcp, mi):
 
     material = make_material(classification="medical")
     question = ask(hcp)
-    entry = services.reply_to_question(mi, question.id, body="Here", material_ids=[material.id])
+    entry = services.reply_to_question(
+        mi, question.id, body="Here", material_ids=[material.id], attestation=NOTHING
+    )
     assert services.attachments_for(hcp, entry) == [(material, True)]
 
     content_services.withdraw_material(make_reviewer(), material, reason="outdated")
@@ -313,7 +323,7 @@ def test_compliance_reads_but_cannot_work(hcp, mi):
     with pytest.raises(PermissionDenied):
         services.add_note(auditor, question.id, body="A note from compliance")
     with pytest.raises(PermissionDenied):
-        services.close_question(auditor, question.id)
+        services.close_question(auditor, question.id, attestation=NOTHING)
 
 
 # --- the HCP side --------------------------------------------------------------------------------
@@ -328,7 +338,7 @@ def test_hcp_a_cannot_open_hcp_b_question(hcp, mi):
 
 def test_a_follow_up_puts_the_question_back_and_may_open_a_pv_case(hcp, mi):
     question = ask(hcp)
-    services.reply_to_question(mi, question.id, body="Use 10 mg.")
+    services.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=NOTHING)
     services.follow_up(hcp, question.id, "Thanks. Since then the patient developed a rash.")
 
     assert question.status is QuestionStatus.IN_PROGRESS
@@ -346,7 +356,7 @@ def test_timeline_reads_received_with_team_answered_closed(hcp, mi):
         "Received", "With Medical Information", "Answered", "Closed",
     ]  # fmt: skip
     assert [s.done for s in steps] == [True, True, False, False]
-    services.reply_to_question(mi, question.id, body="Answer")
+    services.reply_to_question(mi, question.id, body="Answer", attestation=NOTHING)
     services.rate_answer(hcp, question.id, helpful=False)
     services.close_question(hcp, question.id)
     assert [s.done for s in services.timeline(question)] == [True, True, True, True]
@@ -405,7 +415,7 @@ def test_acknowledging_stops_the_clock_and_closing_needs_four_elements(hcp, mi):
         case.id,
         safety.PvCaseInput(
             patient="Male, 70s", reporter=hcp.name, suspect_product="Cardiovex", event="Death",
-            serious=True,
+            seriousness=["death"],
         ),
     )  # fmt: skip
     safety.close_pv_case(pv, case.id)
@@ -449,7 +459,7 @@ def test_the_answer_email_is_retried_until_the_mail_server_takes_it(hcp, mi, app
     from tests.portal.services.test_mail import free_port, use_smtp
 
     question = ask(hcp)
-    services.reply_to_question(mi, question.id, body="Answer")
+    services.reply_to_question(mi, question.id, body="Answer", attestation=NOTHING)
     [answered] = mail_to(hcp)
     use_smtp(app, free_port())  # nobody listens: delivery fails
     app.config["MAIL_USE_TLS"] = False

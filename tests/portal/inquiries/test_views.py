@@ -13,14 +13,15 @@ from werkzeug.test import TestResponse
 
 from portal.extensions import db
 from portal.inquiries import services
-from portal.inquiries.models import Question, QuestionStatus
+from portal.inquiries.models import EntryKind, Question, QuestionStatus
 from portal.models import Role, TeamKey, User, Verification, utcnow
-from portal.safety.models import PvCaseStatus
+from portal.safety import attestations
+from portal.safety.models import CaseOrigin
 from portal.services.consent import current_wording
 from tests.conftest import IsolatedClient, login
 from tests.content.factories import make_material
 from tests.factories import PASSWORD, make_hcp, make_product, make_territory, make_user
-from tests.portal.inquiries.factories import ask, pv_cases_of
+from tests.portal.inquiries.factories import NOTHING, ask, pv_cases_of
 
 
 def text_of(response: TestResponse) -> str:
@@ -175,7 +176,11 @@ def test_an_hcp_asks_a_colleague_answers_and_the_hcp_rates_follows_up_and_closes
     staff.post(f"/questions/{question.id}/note", data={"note-text": "Checked the SmPC 4.2."})
     replied = staff.post(
         f"/questions/{question.id}/reply",
-        data={"body": "**Halve the dose** below 30 mL/min.", "materials": [str(material.id)]},
+        data={
+            "body": "**Halve the dose** below 30 mL/min.",
+            "materials": [str(material.id)],
+            "attestation": "none",
+        },
     )
     assert replied.status_code == 302
     assert question.status is QuestionStatus.ANSWERED
@@ -235,7 +240,9 @@ def test_rating_before_an_answer_is_refused_with_a_flash(client, hcp, mi):
 def test_an_empty_reply_keeps_the_page_and_says_why(app, hcp, mi):
     question = ask(hcp)
     staff = client_for(app, mi)
-    response = staff.post(f"/questions/{question.id}/reply", data={"body": "  "})
+    response = staff.post(
+        f"/questions/{question.id}/reply", data={"body": "  ", "attestation": "none"}
+    )
     assert response.status_code == 200
     assert "Write the answer before sending it." in text_of(response)
     assert question.status is QuestionStatus.IN_PROGRESS
@@ -341,46 +348,12 @@ def test_the_staff_page_shows_routing_reasons_flags_and_pv_cases_to_pv(app, hcp,
     assert "Possible adverse event" in html
     assert "hospitalised" in html
     assert 'data-testid="reasons"' in html
-    assert f'href="/questions/pv/{case.id}">{case.reference}</a>' in html
+    assert f'href="/safety/cases/{case.id}">{case.reference}</a>' in html
     mi_page = text_of(client_for(app, mi).get(f"/questions/{question.id}"))
     assert case.reference not in mi_page  # PV cases are PV's and compliance's
 
 
-# --- PV cases ------------------------------------------------------------------------------------
-def test_pv_acknowledges_completes_and_closes_a_case(app, hcp, mi):
-    question = ask(hcp, text="The patient died a week after the first dose.")
-    [case] = pv_cases_of(question)
-    pv = client_for(app, make_user(Role.PHARMACOVIGILANCE))
-
-    listed = text_of(pv.get("/questions/pv"))
-    assert case.reference in listed and question.reference in listed
-    page = text_of(pv.get(f"/questions/pv/{case.id}"))
-    assert "The patient died a week after the first dose." in page
-    assert 'data-testid="acknowledge"' in page
-
-    early = pv.post(f"/questions/pv/{case.id}/close", follow_redirects=True)
-    assert "Acknowledge the case before closing it." in text_of(early)
-    acknowledged = pv.post(f"/questions/pv/{case.id}/acknowledge", follow_redirects=True)
-    assert "acknowledged: the clock has stopped" in text_of(acknowledged)
-    assert case.status is PvCaseStatus.ACKNOWLEDGED
-
-    saved = pv.post(
-        f"/questions/pv/{case.id}",
-        data={
-            "patient": "Male, 70s",
-            "reporter": hcp.name,
-            "suspect_product": "Cardiovex 10 mg",
-            "event": "Death",
-            "serious": "yes",
-        },
-        follow_redirects=True,
-    )
-    assert f"{case.reference} saved." in text_of(saved)
-    assert case.serious is True and case.event == "Death"
-    closed = pv.post(f"/questions/pv/{case.id}/close", follow_redirects=True)
-    assert f"{case.reference} is closed." in text_of(closed)
-    assert case.status is PvCaseStatus.CLOSED
-    assert case.reference in text_of(pv.get("/questions/pv?status=closed"))
+# PV cases: tests/portal/safety/test_views.py
 
 
 # --- home page panels ----------------------------------------------------------------------------
@@ -427,3 +400,113 @@ def test_the_forms_work_with_csrf_protection_on(client, hcp, mi):
     assert closed.status_code == 302
     assert question.status is QuestionStatus.CLOSED
     assert client.post(f"/questions/{question.id}/close").status_code == 400
+
+
+# --- safety: attestations and one-click reports to PV -------------------------------------------
+def _attestation_fieldset(html: str, testid: str) -> str:
+    found = re.search(rf'data-testid="{testid}".*?</fieldset>', html, re.S)
+    assert found is not None, f"no {testid} on the page"
+    return found.group(0)
+
+
+def test_the_answer_form_asks_for_an_attestation_with_nothing_chosen(app, hcp, mi):
+    question = ask(hcp)
+    html = text_of(client_for(app, mi).get(f"/questions/{question.id}"))
+    for testid in ("reply-attestation", "close-attestation"):
+        fieldset = _attestation_fieldset(html, testid)
+        assert fieldset.count('type="radio"') == 4
+        assert "checked" not in fieldset
+        assert "Yes: a possible adverse event" in fieldset and "No: neither" in fieldset
+
+
+def test_an_answer_without_an_attestation_is_shown_again_with_the_text_kept(app, hcp, mi):
+    question = ask(hcp)
+    staff = client_for(app, mi)
+    response = staff.post(f"/questions/{question.id}/reply", data={"body": "Use **10 mg** daily."})
+    assert response.status_code == 200
+    html = text_of(response)
+    assert attestations.CHOOSE in html
+    assert re.search(r"<textarea[^>]*>\s*Use \*\*10 mg\*\* daily.</textarea>", html)
+    assert question.status is QuestionStatus.IN_PROGRESS
+    assert question.entries == []
+
+
+def test_an_answer_attesting_an_adverse_event_reaches_pv_and_compliance_sees_who_said_so(
+    app, hcp, mi
+):
+    question = ask(hcp)
+    staff = client_for(app, mi)
+    replied = staff.post(
+        f"/questions/{question.id}/reply",
+        data={"body": "PV will call you about it.", "attestation": "adverse_event"},
+    )
+    assert replied.status_code == 302
+    [case] = pv_cases_of(question)
+    assert case.origin is CaseOrigin.ATTESTATION
+
+    html = text_of(client_for(app, make_user(Role.COMPLIANCE)).get(f"/questions/{question.id}"))
+    [line] = re.findall(r'data-testid="attestation">(.*?)</li>', html, re.S)
+    assert "Mina Information" in line
+    assert "adverse event: <strong>yes</strong>" in line
+    assert "product complaint: <strong>no</strong>" in line
+    assert f'href="/safety/cases/{case.id}">{case.reference}</a>' in line
+
+
+def test_staff_close_a_question_only_with_an_attestation(app, hcp, mi):
+    question = ask(hcp)
+    staff = client_for(app, mi)
+    refused = staff.post(f"/questions/{question.id}/close", data={"close-reason": "by phone"})
+    assert refused.status_code == 200
+    assert attestations.CHOOSE in text_of(refused)
+    assert question.status is QuestionStatus.IN_PROGRESS
+    closed = staff.post(
+        f"/questions/{question.id}/close",
+        data={"close-reason": "by phone", "close-attestation": "none"},
+        follow_redirects=True,
+    )
+    assert f"Question {question.reference} is closed." in text_of(closed)
+    assert question.status is QuestionStatus.CLOSED
+    assert pv_cases_of(question) == []
+
+
+def test_mi_reports_the_question_and_a_follow_up_to_pv_in_one_click(app, hcp, mi):
+    question = ask(hcp)
+    services.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=NOTHING)
+    services.follow_up(hcp, question.id, "Thanks, we will check the creatinine first.")
+    [entry] = [e for e in question.entries if e.kind is EntryKind.FOLLOW_UP]
+    staff = client_for(app, mi)
+    html = text_of(staff.get(f"/questions/{question.id}"))
+    assert html.count(f'action="/questions/{question.id}/report-pv"') == 2
+    assert f'name="entry_id" value="{entry.id}"' in html
+
+    first = text_of(staff.post(f"/questions/{question.id}/report-pv", follow_redirects=True))
+    [case] = pv_cases_of(question)
+    assert f"Reported to Pharmacovigilance as {case.reference}." in first
+    again = text_of(staff.post(f"/questions/{question.id}/report-pv", follow_redirects=True))
+    assert f"Pharmacovigilance already has these words as {case.reference}" in again
+    followed = staff.post(f"/questions/{question.id}/report-pv", data={"entry_id": str(entry.id)})
+    assert followed.status_code == 302
+    assert sorted(c.entry_id or 0 for c in pv_cases_of(question)) == [0, entry.id]
+
+
+def test_a_rep_reports_a_commercial_question_but_a_medical_one_does_not_exist(app, hcp, mi):
+    rep = make_user(Role.REP, territories=[hcp.territory])
+    commercial = ask(hcp, category="samples", text="Could I get starter samples please?")
+    medical = ask(hcp)
+    browser = client_for(app, rep)
+    reported = text_of(browser.post(f"/questions/{commercial.id}/report-pv", follow_redirects=True))
+    assert "Reported to Pharmacovigilance as PV-" in reported
+    assert browser.post(f"/questions/{medical.id}/report-pv").status_code == 404
+    assert pv_cases_of(medical) == []
+
+
+@pytest.mark.parametrize("who", ["hcp", "compliance"])
+def test_the_hcp_and_compliance_get_no_report_button_and_are_refused(app, hcp, mi, who):
+    question = ask(hcp)
+    user = hcp if who == "hcp" else make_user(Role.COMPLIANCE)
+    browser = client_for(app, user)
+    assert "/report-pv" not in text_of(browser.get(f"/questions/{question.id}"))
+    refused = browser.post(f"/questions/{question.id}/report-pv", follow_redirects=True)
+    assert refused.status_code == 200
+    assert "alert-danger" in text_of(refused)
+    assert pv_cases_of(question) == []
