@@ -344,7 +344,9 @@ class _Test:
 
 
 _TESTS = (
-    _Test(r"alt|ast|alat|asat|gpt|got|sgpt|sgot|transaminas\w*|aminotransferas\w*", None, 120),
+    _Test(
+        r"alt|ast|alat|asat|gpt|got|sgpt|sgot|lfts?|transaminas\w*|aminotransferas\w*", None, 120
+    ),
     _Test(r"bili\w*", None, 3.0, scale_at=20, scale=17.1),
     _Test(r"k\+?|potass?i\w*|potasio|kalium|kali[ae]mie|kaliemia|serum k", 3.0, 5.5),
     _Test(r"na\+?|sodium|sodio|natrium|natr[ae]mie|natremia", 130, 150),
@@ -620,7 +622,9 @@ class Reading:
         self.drug = self._having(PRODUCT) | {self.of_word[i] for i in product_at}
         # A one-word cue ("after", "nach") does not answer a hypothetical ("I am thinking of
         # it for cough after Covid"); any cue makes a question about what happened.
-        asked = (self._having(HYPOTHETICAL) - strongly) | (self._questions() - told)
+        asked = (self._having(HYPOTHETICAL) - strongly) | (
+            self._questions() - told - self._told_before_asking()
+        )
         self.topic = self._population() | asked | self._conditionals() | not_yet
         self._background = [(m.first, m.last) for m in self.by_source.get(BACKGROUND, ())]
         markers = self.by_source.get(PREEXISTING, ())
@@ -630,18 +634,38 @@ class Reading:
         self._occurrences = [(m.first, m.last) for m in self.by_source.get(OCCURRENCE, ())]
         self._event_counted = False
 
-    def _past_tense(self) -> set[int]:
-        """Sentences with a verb in a past tense, read on the writer's own spelling ("tomó",
-        "a présenté", "ist aufgetreten", "developed"): something happened, though too weakly
-        to turn a question into a report."""
-        found = set()
+    def _past_words(self) -> list[int]:
+        """Indexes of the words in a past tense, read on the writer's own spelling ("tomó",
+        "a présenté", "ist aufgetreten", "developed")."""
+        found = []
         words = self.words
         for k, raw in enumerate(words.raw_words):
             if _PAST_RE.match(raw) and raw.casefold() not in _NOT_PAST:
                 index = bisect.bisect_left(words.firsts, k)
                 if index < len(words.words):
-                    found.add(self.of_word[index])
+                    found.append(index)
         return found
+
+    def _past_tense(self) -> set[int]:
+        """Sentences with a verb in a past tense: something happened, though too weakly to turn
+        a question into a report (but see :meth:`_told_before_asking`)."""
+        return {self.of_word[i] for i in self._past_words()}
+
+    def _told_before_asking(self) -> set[int]:
+        """Sentences that tell something in the past and then ask about it after a comma
+        ("pump was programmed for 30 min instead of 90, pt fine, do we need to report it?")."""
+        words, text = self.words, self.words.text
+        last_break: dict[int, int] = {}
+        for i in range(1, len(words.words)):
+            if self.of_word[i] == self.of_word[i - 1] and any(
+                c in ",;:" for c in text[words.end(i - 1) : words.start(i)]
+            ):
+                last_break[self.of_word[i]] = i
+        return {
+            self.of_word[i]
+            for i in self._past_words()
+            if i < last_break.get(self.of_word[i], -1)
+        }
 
     def _having(self, source: str) -> set[int]:
         return {self.of_word[m.first] for m in self.by_source.get(source, ())}
