@@ -91,6 +91,7 @@ SITUATION_KINDS = {
     "accidental": "an accidental exposure",
     "device": "a defect of the product or its device",
     "off_label": "an off-label use",
+    "intervention": "the product stopped, held or reduced, or an event treated",
 }
 
 # The HPO's root of phenotypic abnormalities: its descendants are what can happen to a patient
@@ -416,6 +417,11 @@ _ULN_RE = re.compile(
     r"(?:the\s+)?(?:uln|lsn|ln|lns|oln|norm\w*|upper|la normale|obere?|l[ií]mite|limite|n\b)",
     re.IGNORECASE,
 )
+_TIMES_AFTER_RE = re.compile(
+    r"\b(?:alt|ast|alat|asat|gpt|got|lfts?|transaminas\w*|bili\w*|ggt|alp|lipas\w*|amylas\w*"
+    r"|creat\w*|ck|cpk)\s*(?:x|\u00d7)\s*(\d+(?:[.,]\d+)?)\b",
+    re.IGNORECASE,
+)
 _TIMES_N_RE = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)?)\s?N\b")
 # A blood pressure: "180/110", with or without its name.
 _BP_RE = re.compile(r"(?<![\d/.,])(\d{2,3})\s*/\s*(\d{2,3})(?![\d/])")
@@ -460,6 +466,9 @@ def abnormal_values(text: str) -> Iterator[Value]:
     changed ("eGFR dropped from 60 to 30"), and multiples of the upper limit of normal."""
     if not any(c.isdigit() for c in text):
         return
+    for m in _TIMES_AFTER_RE.finditer(text):  # "transaminases x4", "ALT ×5"
+        if _number(m.group(1)) >= 1.5:
+            yield Value(m.start(), m.end(), m.group(), "above the upper limit of normal")
     for m in _TIMES_N_RE.finditer(text):  # "ALAT 4N": four times the upper limit of normal
         if _number(m.group(1)) >= 1.5:
             yield Value(m.start(), m.end(), m.group(), "above the upper limit of normal")
@@ -662,9 +671,7 @@ class Reading:
             ):
                 last_break[self.of_word[i]] = i
         return {
-            self.of_word[i]
-            for i in self._past_words()
-            if i < last_break.get(self.of_word[i], -1)
+            self.of_word[i] for i in self._past_words() if i < last_break.get(self.of_word[i], -1)
         }
 
     def _having(self, source: str) -> set[int]:
@@ -856,6 +863,10 @@ class Reading:
                     and not (sentence in self.strongly or self._event_counted)
                 ):
                     continue  # "her daughter", "a child" alone tell no exposure
+                if kind == "intervention" and not (
+                    self.drug and sentence in self.happened and not self.nothing_yet
+                ):
+                    continue  # "should I hold it?" is a question; "we held it" a report
                 if kind in ("off_label", "error") and not (
                     sentence in self.happened
                     or (self.happened and sentence in self.drug and not self.nothing_yet)
