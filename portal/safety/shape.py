@@ -864,7 +864,7 @@ class Reading:
                 ):
                     continue  # "her daughter", "a child" alone tell no exposure
                 if kind == "intervention" and not (
-                    self.drug and sentence in self.happened and not self.nothing_yet
+                    sentence in self.drug and sentence in self.happened and not self.nothing_yet
                 ):
                     continue  # "should I hold it?" is a question; "we held it" a report
                 if kind in ("off_label", "error") and not (
