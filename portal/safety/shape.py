@@ -466,7 +466,7 @@ def abnormal_values(text: str) -> Iterator[Value]:
     changed ("eGFR dropped from 60 to 30"), and multiples of the upper limit of normal."""
     if not any(c.isdigit() for c in text):
         return
-    for m in _TIMES_AFTER_RE.finditer(text):  # "transaminases x4", "ALT ×5"
+    for m in _TIMES_AFTER_RE.finditer(text):  # "transaminases x4", "ALT x5"
         if _number(m.group(1)) >= 1.5:
             yield Value(m.start(), m.end(), m.group(), "above the upper limit of normal")
     for m in _TIMES_N_RE.finditer(text):  # "ALAT 4N": four times the upper limit of normal
