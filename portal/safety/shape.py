@@ -426,7 +426,7 @@ _TIMES_N_RE = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)?)\s?N\b")
 # A blood pressure: "180/110", with or without its name.
 _BP_RE = re.compile(r"(?<![\d/.,])(\d{2,3})\s*/\s*(\d{2,3})(?![\d/])")
 _BP_NAME_RE = re.compile(
-    r"\b(?:bp|b\.p|blood pressure|ta|pa|rr|tension|presi[oó]n|blutdruck|druck)\b[^\d\n]{0,15}$",
+    r"\b(?:bp|b\.p|blood pressure|ta|pa|rr|tension|presi[oó]n|blutdruck|druck)\b[^\d\n]{0,25}$",
     re.IGNORECASE,
 )
 # A heart rate: its name, then a number (or "in the 130s").
@@ -521,8 +521,8 @@ _OVERUSE_RE = re.compile(
 _SENTENCE_BREAK_RE = re.compile(r"[!?;\n\u00bf\u00a1]|\s[-\u2013\u2014]\s|\.(?=\s)")
 # Words written with a period that does not end the sentence (folded, abbreviations expanded).
 ABBREVIATED = frozenset(
-    """patient patients pat pte pcte dr dra drs mr mrs ms mme mlle sr sra st ca approx vs etc bzw
-    usw inkl ggf vgl z n nr no tbl tab tabs caps cp inh min max wo wk wks dh zb sog evtl
+    """patient patients pat pte pcte dr dra drs mr mrs mme mlle sr sra ca approx vs etc bzw
+    usw inkl ggf vgl z n nr tbl tab tabs caps cp inh wo wk wks dh zb sog evtl
     ev resp ref""".split()
 )
 # Family words of the accidental-exposure list: alone, they need a sentence telling what
@@ -829,7 +829,9 @@ class Reading:
                 if standing:
                     continue
             elif (
-                self.is_background(first, last)
+                self._after_background(first)
+                or self._marker_ends.intersection({first - 1, first - 2, first - 3})
+                or self._inside_background(first, last)
                 or self.nothing_yet
                 or not self.drug
                 or not self.happened
