@@ -245,7 +245,11 @@ def phrases(abbreviations: _Abbreviations) -> list[_Phrase]:
     for name in CUE_FILES:
         # Cue words are short function words: a slip there would read unrelated text.
         found += _load_list(VOCABULARY_DIR / f"{name}.txt", abbreviations, source=name, fuzzy=False)
-    found += _load_list(VOCABULARY_DIR / "situations.txt", abbreviations, source=SITUATION)
+    # Without slips too: among thousands of short phrases a slip finds other words ("stillen",
+    # to breastfeed, is not "stellen").
+    found += _load_list(
+        VOCABULARY_DIR / "situations.txt", abbreviations, source=SITUATION, fuzzy=False
+    )
     return found
 
 
@@ -381,7 +385,7 @@ _TESTS = (
     _Test(r"spo2|sats|o2 sat\w*|saturation|saturaci[oó]n|s[äa]ttigung", 90, None),
     _Test(r"egfr|gfr|dfg|fg|tfg|clcr|crcl|clairance", 30, None),
     _Test(r"crea\w*|cr|kreatinin", None, 2.0, scale_at=20, scale=88.4),
-    _Test(r"temp\w*|fieber|fi[eè]vre|fiebre|t[°º]", 35, 38.4),
+    _Test(r"temp\w*|fieber|fi[eè]vre|fiebre|t[°º]", 35, 37.9),
     _Test(r"troponin\w*|tropo", None, None),
     _Test(r"tsh", 0.1, 10),
     _Test(r"hba1c|a1c", None, None),
@@ -548,6 +552,12 @@ _NOT_PAST = frozenset(
     santé café idée année journée entrée durée arrivée société marché côté été
     gegen genau gestern gern gesamt gerade genug geben gesehen_ok gegeben_ok""".split()
 )
+# Words a question clause opens with, after what was told ("..., pt fine, do we need to...").
+QUESTION_OPENERS = frozenset(
+    """do does did can could should shall is are was were will would what which how any who
+    why when where que como cual debo debemos hay es se est peut peux faut dois quel quelle
+    comment kann konnen sollen soll muss mussen ist sind gibt was wie welche""".split()
+)
 # Words that end a remark with a question mark without asking ("..., right?", "..., oder?").
 TAG_WORDS = frozenset("right oder no non nicht ne eh stimmt verdad vrai".split())
 # Conditionals: a sentence opening with one is a possibility, whatever follows ("if she
@@ -670,8 +680,13 @@ class Reading:
                 c in ",;:" for c in text[words.end(i - 1) : words.start(i)]
             ):
                 last_break[self.of_word[i]] = i
+        asking = {
+            number for number, start in last_break.items() if words.words[start] in QUESTION_OPENERS
+        }
         return {
-            self.of_word[i] for i in self._past_words() if i < last_break.get(self.of_word[i], -1)
+            self.of_word[i]
+            for i in self._past_words()
+            if self.of_word[i] in asking and i < last_break[self.of_word[i]]
         }
 
     def _having(self, source: str) -> set[int]:
@@ -755,6 +770,9 @@ class Reading:
         sentence = self.of_word[first]
         if sentence in self.topic or self.is_background(first, last):
             return False
+        if self.nothing_yet:
+            # The product was not given yet: only an event told beside the product counts.
+            return sentence in self.drug and sentence in self.strongly
         if sentence in self.happened or (sentence in self.person and sentence in self.drug):
             return True  # something happened, or someone on a product, in this very sentence
         # Erring on the side of flagging: an event in a text about someone or a product is
