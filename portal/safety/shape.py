@@ -455,6 +455,24 @@ _CHANGE_WORDS = re.compile(
 )
 
 
+_DIGITS_RE = re.compile(r"\d+")
+
+
+def _near_numbers(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """``pattern``'s matches that end at a number, looked for only in the stretch of text
+    before each number (a test's name is at most a few words before its value): most of a
+    long message has no number near it."""
+    windows: list[tuple[int, int]] = []
+    for number in _DIGITS_RE.finditer(text):
+        start, end = max(0, number.start() - 60), number.end() + 20
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+        else:
+            windows.append((start, end))
+    for start, end in windows:
+        yield from pattern.finditer(text, start, min(end, len(text)))
+
+
 @dataclass(frozen=True)
 class Value:
     """An abnormal value found in a text: where, and why it is abnormal."""
@@ -492,7 +510,7 @@ def abnormal_values(text: str) -> Iterator[Value]:
         rate = int(m.group(1))
         if rate >= 120 or 20 <= rate <= 50:
             yield Value(m.start(), m.end(), m.group(), "a heart rate out of range")
-    for m in _TEST_RE.finditer(text):
+    for m in _near_numbers(_TEST_RE, text):
         test = next(_TESTS[int(k[1:])] for k, v in m.groupdict().items() if v is not None)
         value = _number(m.group(m.lastindex or 0))
         if test.scale_at is not None and value >= test.scale_at:
