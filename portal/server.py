@@ -61,6 +61,11 @@ def serve(app: Flask, host: str | None = None, port: int | None = None) -> None:
     if socketio.async_mode != "gevent":
         raise RuntimeError("serve() needs gevent: start the portal with `python wsgi.py`")
     socketio.start_background_task(_outbox_worker, app)
+    # Read the detection vocabularies before the first request: otherwise the first question or
+    # chat message after a start waits for them (about two seconds).
+    from portal.safety import detection
+
+    detection.detect_adverse_event("")
     server = build_server(app, host, port)
     log.info("HCP portal listening on http://%s:%s", host, port)
     server.serve_forever()
