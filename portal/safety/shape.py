@@ -302,7 +302,7 @@ _FRENCH_ITE_RE = re.compile(
 # German writes events as compounds ending in the event ("Asthmaanfall", "Gelenkschmerzen",
 # "Hautausschlag"): a folded word of three more letters ending in one of these is an event.
 _GERMAN_HEADS = tuple(
-    """anfall anfalle schmerz schmerzen ausschlag schwindel blutung blutungen entzundung
+    """anfall anfalle anfaelle stoerung stoerungen entzuendung laehmung uebelkeit schmerz schmerzen ausschlag schwindel blutung blutungen entzundung
     entzundungen krampf krampfe lahmung schwellung schwellungen juckreiz ubelkeit erbrechen
     durchfall husten fieber atemnot luftnot infarkt embolie thrombose nekrose geschwur
     geschwure odem odeme storung storungen versagen ausfall verlust pilz soor reaktion
@@ -580,7 +580,9 @@ QUESTION_OPENERS = frozenset(
 TAG_WORDS = frozenset("right oder no non nicht ne eh stimmt verdad vrai".split())
 # Conditionals: a sentence opening with one is a possibility, whatever follows ("if she
 # develops a rash").
-CONDITIONAL_WORDS = frozenset("if si wenn falls should".split())
+CONDITIONAL_WORDS = frozenset(
+    "if si wenn falls should suppose supposing angenommen supongamos imaginons".split()
+)
 
 
 @dataclass(frozen=True)
@@ -809,7 +811,10 @@ class Reading:
             if (m.first, m.last) not in negated_at and self._event_counts(m.first, m.last):
                 why = "a clinical event"
                 parts.append(Part(m.first, m.last, m.phrase.written, m.phrase.lang, why))
+        negators = {m.last for m in self.by_source.get("negations", ())}
         for i, word in enumerate(self.words.words):
+            if negators.intersection(range(i - 3, i)):
+                continue  # "no proteinuria": a negated word built like an event
             if morphology_event(word) and self._event_counts(i, i):
                 parts.append(Part(i, i, word, "", "a clinical event"))
         self._event_counted = bool(parts)
@@ -905,6 +910,8 @@ class Reading:
                     sentence in self.drug and sentence in self.happened and not self.nothing_yet
                 ):
                     continue  # "should I hold it?" is a question; "we held it" a report
+                if kind == "error" and not self.person:
+                    continue  # an error reaches a patient: "expired samples" alone is stock
                 if kind in ("off_label", "error") and not (
                     sentence in self.happened
                     or (self.happened and sentence in self.drug and not self.nothing_yet)
