@@ -302,7 +302,8 @@ _FRENCH_ITE_RE = re.compile(
 # German writes events as compounds ending in the event ("Asthmaanfall", "Gelenkschmerzen",
 # "Hautausschlag"): a folded word of three more letters ending in one of these is an event.
 _GERMAN_HEADS = tuple(
-    """anfall anfalle anfaelle stoerung stoerungen entzuendung laehmung uebelkeit schmerz schmerzen ausschlag schwindel blutung blutungen entzundung
+    """anfall anfalle anfaelle stoerung stoerungen entzuendung laehmung uebelkeit
+    schmerz schmerzen ausschlag schwindel blutung blutungen entzundung
     entzundungen krampf krampfe lahmung schwellung schwellungen juckreiz ubelkeit erbrechen
     durchfall husten fieber atemnot luftnot infarkt embolie thrombose nekrose geschwur
     geschwure odem odeme storung storungen versagen ausfall verlust pilz soor reaktion
