@@ -383,8 +383,12 @@ def detect_adverse_event(text: str, *, products: Sequence[str] = ()) -> Finding:
 
 def _shape_hits(scan: _Scan, reading: shape.Reading) -> list[_Located]:
     negators = scan.of("negations")
+    # Only a negation of absence ("no rash", "sin fiebre") takes an event back; "hasn't been
+    # sleeping" or "nicht mehr laufen" still tell one.
     negated = [
-        m.phrase.source == shape.EVENT and _negator_before(scan, m, negators) is not None
+        m.phrase.source == shape.EVENT
+        and (negator := _negator_before(scan, m, negators)) is not None
+        and negator.phrase.written.rstrip("*").casefold() in shape.ABSENCE_NEGATIONS
         for m in scan.matches
     ]
     located = []

@@ -577,6 +577,16 @@ QUESTION_OPENERS = frozenset(
     why when where que como cual debo debemos hay es se est peut peux faut dois quel quelle
     comment kann konnen sollen soll muss mussen ist sind gibt was wie welche""".split()
 )
+# Negations that say something is absent (the negation list's phrases as written, folded
+# loosely): only these take back an event word.
+ABSENCE_NEGATIONS = frozenset(
+    {
+        "no", "without", "denies", "denied", "none", "no evidence of", "no sign of",
+        "no signs of", "negative for", "free of", "absence of", "nor", "sin", "ningun",
+        "nada de", "niega", "ausencia de", "pas de", "pas d", "pas eu de", "sans", "aucun",
+        "absence d", "kein", "ohne", "weder",
+    }
+)  # fmt: skip
 # Words that end a remark with a question mark without asking ("..., right?", "..., oder?").
 TAG_WORDS = frozenset("right oder no non nicht ne eh stimmt verdad vrai".split())
 # Conditionals: a sentence opening with one is a possibility, whatever follows ("if she
