@@ -385,7 +385,7 @@ _TESTS = (
     _Test(r"lipase|lipasa|amylase|amilasa", None, 200),
     _Test(r"spo2|sats|o2 sat\w*|saturation|saturaci[oó]n|s[äa]ttigung", 90, None),
     _Test(r"egfr|gfr|dfg|fg|tfg|clcr|crcl|clairance", 30, None),
-    _Test(r"crea\w*|cr|kreatinin", None, 2.0, scale_at=20, scale=88.4),
+    _Test(r"crea\w*|cr|scr|kreatinin", None, 2.0, scale_at=20, scale=88.4),
     _Test(r"temp\w*|fieber|fi[eè]vre|fiebre|t[°º]", 35, 37.9),
     _Test(r"troponin\w*|tropo", None, None),
     _Test(r"tsh", 0.1, 10),
@@ -408,7 +408,7 @@ _TESTS = (
     _Test(r"lymph\w*|linfocit\w*", 0.5, None, scale_at=50, scale=1000),
     _Test(r"lactat\w*|lactato|lactate", None, 4),
     _Test(r"ammonia|amonio|ammoni[ée]mie|ammoniak", None, 100),
-    _Test(r"bnp|nt-?probnp|troponine?|troponina", None, None),
+    _Test(r"bnp|nt-?probnp|troponine?|troponina|trop|aptt|ptt|ft4|t4|phos\w*|qrs", None, None),
     _Test(r"weight|peso|poids|gewicht", None, None),
 )
 _TEST_RE = re.compile(
@@ -417,6 +417,9 @@ _TEST_RE = re.compile(
     re.IGNORECASE,
 )
 # Times the upper limit of normal, in the four languages.
+_ULN_WORD_RE = re.compile(
+    r"(?<![\w.,])(\d+(?:[.,]\d+)?)\s*(?:x|\u00d7)?\s*(?:uln|lsn|oln|ulm)\b", re.IGNORECASE
+)
 _ULN_RE = re.compile(
     _NUM + r"\s*(?:x|\u00d7|\*|fold|fach|fois|veces|times|-fache?)\s*"
     r"(?:the\s+)?(?:uln|lsn|ln|lns|oln|norm\w*|upper|la normale|obere?|l[ií]mite|limite|n\b)",
@@ -495,6 +498,9 @@ def abnormal_values(text: str) -> Iterator[Value]:
     for m in _TIMES_N_RE.finditer(text):  # "ALAT 4N": four times the upper limit of normal
         if _number(m.group(1)) >= 1.5:
             yield Value(m.start(), m.end(), m.group(), "above the upper limit of normal")
+    for m in _ULN_WORD_RE.finditer(text):  # "5 ULN", "5xULN"
+        if _number(m.group(1)) >= 1.5:
+            yield Value(m.start(), m.end(), m.group(), "above the upper limit of normal")
     for m in _ULN_RE.finditer(text):
         if _number(m.group(1)) >= 1.5:
             yield Value(m.start(), m.end(), m.group(), "above the upper limit of normal")
@@ -534,6 +540,17 @@ _OVERUSE_RE = re.compile(
     r"tabletten|capsules?|c[\u00e1a]psulas|kapseln|g[\u00e9e]lules|doses?|dosis|sprays?|hits?)\s+"
     r"(?:a|per|al|par|am|pro|each|por|cada|every|/)\s*(?:the\s+|le\s+|la\s+|el\s+)?"
     r"(?P<per>day|d[\u00edi]a|jour|tag|d\b|hour|hora|heure|stunde|h\b)",
+    re.IGNORECASE,
+)
+
+
+# Many units taken at once: a verb of taking, then a count of tablets or capsules.
+_TOOK_MANY_RE = re.compile(
+    r"\b(?:took|taken|swallowed|ingested|ate|tom[oó]|tomado|ingiri[oó]|trag[oó]|pris|aval[ée]|"
+    r"ingér[ée]|genommen|geschluckt|eingenommen|gegessen)\b\W+(?:\w+\W+){0,3}?"
+    r"(?P<count>\d{1,3})\s*(?:x\s*)?(?:of\s+(?:his|her|the|their|my)\s+)?(?:\w+\s+)?"
+    r"(?:tablets?|tabs?|pills?|capsules?|caps|comprimid[oa]s|comprim[ée]s|cp|tabletten|tbl|"
+    r"kapseln|g[ée]lules|c[áa]psulas|pastillas)\b",
     re.IGNORECASE,
 )
 
@@ -849,8 +866,14 @@ class Reading:
         ]
 
     def _overuse(self) -> list[Part]:
-        """Many doses a day ("15-20 puffs a day", "15 à 20 bouffées par jour"): misuse."""
+        """Many doses a day ("15-20 puffs a day", "15 à 20 bouffées par jour"), or many taken at
+        once ("took 14 tablets"): misuse or overdose."""
         parts = []
+        for m in _TOOK_MANY_RE.finditer(self.words.text):
+            first = _word_at(self.words, m.start())
+            if self.of_word[first] not in self.topic and int(m.group("count")) >= 5:
+                last = max(first, _word_at(self.words, m.end() - 1))
+                parts.append(Part(first, last, "many taken at once", "", "an overdose"))
         for m in _OVERUSE_RE.finditer(self.words.text):
             first = _word_at(self.words, m.start())
             if self.of_word[first] in self.topic:
