@@ -69,9 +69,8 @@ def _refused(exc: PortalError, endpoint: str, **values: Any) -> Response:
 # --- home page panel -----------------------------------------------------------------------------
 @register_home_panel
 def _attestation_panel(user: User) -> tuple[str, dict[str, Any]] | None:
-    """Staff home: the chats whose safety attestation is due (hidden when none is)."""
-    if user.role is Role.HCP or not policy.can_use_chat(user):
-        return None
+    """Staff home: the chats whose safety attestation is due (hidden when none is; the service
+    answers none for anyone but staff)."""
     waiting = attestations.conversations_awaiting_attestation(user)
     if not waiting:
         return None
@@ -116,7 +115,7 @@ def index() -> str:
         "max_length": services.MAX_BODY,
         "team_url": url_for(".team"),
     }
-    if selected is not None and actor.role is not Role.HCP:
+    if selected is not None and policy.can_attest_conversation(actor, selected):
         # Staff report messages to PV (POST, with the page's CSRF token) and attest for safety.
         data["chat_url"] = url_for(".index")
         data["csrf_token"] = generate_csrf()
