@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -16,7 +15,7 @@ from chat import presence, services
 from chat.pv import PvChatSource
 from content.models import Classification
 from portal.errors import NotFound
-from portal.extensions import db, socketio
+from portal.extensions import db
 from portal.models import Role, User
 from portal.safety import services as safety
 from portal.safety.models import PvCase
@@ -38,17 +37,6 @@ def _nobody_online(app: Flask) -> Iterator[None]:
 def pair(app: Flask) -> tuple[User, User]:
     hcp, msl, _territory = chat_pair(Role.MSL)
     return hcp, msl
-
-
-@pytest.fixture
-def emitted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any, dict[str, Any]]]:
-    calls: list[tuple[str, Any, dict[str, Any]]] = []
-
-    def record(event: str, data: Any = None, **kwargs: Any) -> None:
-        calls.append((event, data, kwargs))
-
-    monkeypatch.setattr(socketio, "emit", record)
-    return calls
 
 
 def the_case() -> PvCase:

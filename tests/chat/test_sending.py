@@ -17,7 +17,7 @@ from chat import presence, sending, services
 from chat.models import Conversation, Message, RestrictedPhrase
 from portal import audit
 from portal.errors import NotFound
-from portal.extensions import db, socketio
+from portal.extensions import db
 from portal.models import AuditRecord, OutboxMail, Role, User
 from portal.safety.models import PvCase
 from tests.chat.factories import active_conversation, chat_pair, send
@@ -31,15 +31,6 @@ def _fresh_presence(app: Flask) -> Iterator[None]:
     presence.reset()
     yield
     presence.reset()
-
-
-@pytest.fixture
-def emitted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any, dict[str, Any]]]:
-    calls: list[tuple[str, Any, dict[str, Any]]] = []
-    monkeypatch.setattr(
-        socketio, "emit", lambda event, data=None, **kw: calls.append((event, data, kw))
-    )
-    return calls
 
 
 def online(*users: User) -> None:

@@ -26,7 +26,7 @@ from chat.models import (
 from content.models import Classification
 from content.services import withdraw_material
 from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from portal.extensions import db, socketio
+from portal.extensions import db
 from portal.models import AuditRecord, Notification, OutboxMail, Role, User, Verification
 from portal.models.base import utcnow
 from portal.safety.models import PvCase
@@ -48,18 +48,6 @@ def _nobody_online(app: Flask) -> Iterator[None]:
 def pair(app: Flask) -> tuple[User, User]:
     hcp, msl, _territory = chat_pair(Role.MSL)
     return hcp, msl
-
-
-@pytest.fixture
-def emitted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any, dict[str, Any]]]:
-    """Every Socket.IO emit actually sent (after commit), in order."""
-    calls: list[tuple[str, Any, dict[str, Any]]] = []
-
-    def record(event: str, data: Any = None, **kwargs: Any) -> None:
-        calls.append((event, data, kwargs))
-
-    monkeypatch.setattr(socketio, "emit", record)
-    return calls
 
 
 def audit_actions(action: str) -> list[AuditRecord]:
