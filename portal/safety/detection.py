@@ -34,7 +34,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from portal.safety import shape
+from portal.safety import learned, shape
 from portal.safety.matching import (
     _Abbreviations,
     _content_lines,
@@ -354,7 +354,9 @@ def find_phrases(text: str, list_name: str) -> tuple[Hit, ...]:
 
 
 # --- the detectors --------------------------------------------------------------------------------
-def detect_adverse_event(text: str, *, products: Sequence[str] = ()) -> Finding:
+def detect_adverse_event(
+    text: str, *, products: Sequence[str] = (), second_reader: bool = True
+) -> Finding:
     """Anything in ``text`` that may describe a patient harmed by, or reacting to, a product.
 
     Two readings, both flagging: the safety officer's phrases of ``adverse_event.txt`` (side
@@ -362,7 +364,9 @@ def detect_adverse_event(text: str, *, products: Sequence[str] = ()) -> Finding:
     reviews them rather than the detector deciding), and the shape of a report
     (:mod:`portal.safety.shape`): a clinical event, an abnormal value or a special situation
     told as something that happened to someone exposed. ``products`` are the company's product
-    names (a misspelt one counts too): a named product is an exposure."""
+    names (a misspelt one counts too): a named product is an exposure. When neither reading
+    flags, the second reader (:mod:`portal.safety.learned`, a model learned from labelled texts)
+    may; ``second_reader=False`` measures the rules alone (``bench/``)."""
     scan = _scan(text)
     product_at = product_mentions(scan.words.words, products)
     reading = shape.Reading(scan.words, scan.matches, product_at)
@@ -378,7 +382,23 @@ def detect_adverse_event(text: str, *, products: Sequence[str] = ()) -> Finding:
     located += [
         x for x in _shape_hits(scan, reading) if taken.isdisjoint(range(x.first, x.last + 1))
     ]
+    if not located and second_reader:
+        # The second reader: a model learned from labelled texts, for what no vocabulary names.
+        return Finding(_learned_hits(text))
     return Finding(tuple(x.hit for x in _outermost(located)))
+
+
+def _learned_hits(text: str) -> tuple[Hit, ...]:
+    reader = learned.model()
+    score = reader.score(text)
+    if score < reader.threshold:
+        return ()
+    reason = (
+        f"the wording reads like an adverse-event report to a model learned from "
+        f"{reader.texts} labelled texts (score {score:.2f})"
+    )
+    word = reader.strongest_word(text)
+    return (Hit(HitList.ADVERSE_EVENT, "learned model", word, "", reason=reason),)
 
 
 def _shape_hits(scan: _Scan, reading: shape.Reading) -> list[_Located]:
