@@ -9,10 +9,21 @@ on every file but one and scores the one left out: what the model does on a writ
 seen. It prints the rules alone, the model alone and both together (either flags) at several
 thresholds.
 
-The threshold (``THRESHOLD``) was chosen before the last six corpus files were added
-(``en_h``, ``en_k``, ``en_l``, ``es_j``, ``fr_j``, ``de_j``, 480 texts): a model trained on the
-files before them, with the rules, found 0.987 of their adverse events at 0.7 with 0.117 false
-positives (0.990 and 0.151 at 0.6; 0.977 and 0.112 at 0.8). Needs scikit-learn (``make
+How ``THRESHOLD`` and ``VETO`` were chosen, on dev alone. The corpus files came in three
+batches after the rules were last changed; each batch was scored by a model trained on the files
+before it, with the rules, before it joined the training set (none of it was seen by the rules
+or the model):
+
+| batch (texts) | rules alone | 0.7, veto 0.1 | 0.6, veto 0.1 | 0.6, veto 0.2 |
+|---|---|---|---|---|
+| h, j, k, l (480) | 0.910 / 0.112 | 0.983 / 0.106 | 0.990 / 0.134 | 0.990 / 0.117 |
+| m, n (400) | 0.864 / 0.140 | 0.996 / 0.107 | 1.000 / 0.107 | 1.000 / 0.087 |
+| o (320) | 0.911 / 0.128 | 0.995 / 0.103 | 1.000 / 0.111 | 1.000 / 0.094 |
+
+(recall / false positives). Leaving one file out of the whole dev split, 0.7 gave 0.992 recall,
+short of the 0.995 margin wanted over the 0.98 target (the rules were tuned on dev, so dev
+flatters them); 0.6 gives 0.995 with 0.063 false positives at veto 0.2. The rules' false
+positives on new writers (0.11 to 0.14) are what the veto takes back. Needs scikit-learn (``make
 install-dev``).
 """
 
@@ -32,7 +43,8 @@ if str(ROOT) not in sys.path:
 from portal.safety import learned  # noqa: E402
 
 DEV = ROOT / "bench" / "ae_corpus" / "dev"
-THRESHOLD = 0.7
+THRESHOLD = 0.6
+VETO = 0.2  # below it, a flag resting on the shape alone is taken back (see --evaluate)
 STRENGTH = 4.0  # inverse regularization (scikit-learn's C), chosen by --evaluate on dev
 PRODUCTS = ("Cardiovex", "Oncora", "Respira")
 
@@ -88,6 +100,7 @@ def export(fitted: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "texts": len(rows),
         "adverse_events": sum(bool(r["ae"]) for r in rows),
         "threshold": THRESHOLD,
+        "veto": VETO,
         "intercept": _round(classifier.intercept_[0]),
         "features": features,
     }
@@ -103,18 +116,9 @@ def write(data: dict[str, Any], path: Path = learned.MODEL_FILE) -> None:
 def evaluate(rows: list[dict[str, Any]]) -> None:
     from portal.safety import detection
 
-    scores: dict[str, float] = {}
-    for held in sorted({r["file"] for r in rows}):
-        fitted = fit([r for r in rows if r["file"] != held])
-        kept = [r for r in rows if r["file"] == held]
-        for row, p in zip(kept, fitted.predict_proba([r["text"] for r in kept])[:, 1], strict=True):
-            scores[row["id"]] = float(p)
-    rules = {
-        r["id"]: detection.detect_adverse_event(
-            r["text"], products=PRODUCTS, second_reader=False
-        ).flagged
-        for r in rows
-    }
+    def detect(text: str, **options: Any) -> bool:
+        return detection.detect_adverse_event(text, products=PRODUCTS, **options).flagged
+
     positives = [r for r in rows if r["ae"]]
     negatives = [r for r in rows if not r["ae"]]
 
@@ -125,11 +129,17 @@ def evaluate(rows: list[dict[str, Any]]) -> None:
 
     print(f"Leave one corpus file out, {len(rows)} dev texts ({len(positives)} adverse events)\n")
     print("| reader | recall | false positives |\n|---|---|---|")
-    print(line("rules alone", rules))
-    for threshold in (0.5, 0.6, 0.7, 0.8, 0.9):
-        model = {key: p >= threshold for key, p in scores.items()}
-        print(line(f"model alone at {threshold}", model))
-        print(line(f"rules or model at {threshold}", {k: rules[k] or model[k] for k in rules}))
+    print(line("rules alone", {r["id"]: detect(r["text"], second_reader=False) for r in rows}))
+    settings = [(t, v) for t in (0.5, 0.6, 0.7, 0.8) for v in (0.0, 0.05, 0.1, 0.2)]
+    flags: dict[tuple[float, float], dict[str, bool]] = {s: {} for s in settings}
+    for held in sorted({r["file"] for r in rows}):
+        data = export(fit([r for r in rows if r["file"] != held]), rows)
+        for threshold, veto in settings:
+            reader = learned.Model.from_data({**data, "threshold": threshold, "veto": veto})
+            for row in (r for r in rows if r["file"] == held):
+                flags[threshold, veto][row["id"]] = detect(row["text"], reader=reader)
+    for (threshold, veto), found in flags.items():
+        print(line(f"rules and model, threshold {threshold}, veto {veto}", found))
 
 
 def main(argv: list[str] | None = None) -> int:

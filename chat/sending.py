@@ -42,7 +42,7 @@ from portal.errors import PermissionDenied, PortalError
 from portal.extensions import db
 from portal.models import Role, User, utcnow
 from portal.realtime import emit_after_commit
-from portal.safety import detection
+from portal.safety import services as safety
 from portal.services.accounts import session_is_current
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def _fits_batch(client_id: Any, body: Any) -> bool:
         services.check_body(body)
     except PortalError:
         return False
-    return not detection.detect_adverse_event(body).flagged
+    return not safety.detect(body).flagged
 
 
 class _GroupCommit:

@@ -766,7 +766,7 @@ def send_message(
         .values(last_seq=Conversation.last_seq + 1, last_message_at=now)
         .returning(Conversation.last_seq)
     ).scalar_one()
-    finding = detection.detect_adverse_event(text) if kind is MessageKind.TEXT else None
+    finding = safety.detect(text) if kind is MessageKind.TEXT else None
     message = Message(
         conversation_id=conversation.id, seq=seq, client_id=cid, sender_id=actor.id, kind=kind,
         body=text, material_id=material.id if material else None, sent_at=now,
@@ -955,7 +955,7 @@ def edit_message(actor: User, message_id: Any, body: Any) -> dict[str, Any]:
     audit.record(actor, "chat.message_edited", message, conversation=conversation.id)
     # An edit is something said too: a possible adverse event it adds reaches PV like a new
     # message would (a message already flagged has its case; PV sees the edit there).
-    finding = detection.detect_adverse_event(text)
+    finding = safety.detect(text)
     if finding.flagged and "adverse_event" not in (message.flags or []):
         message.flags = [*(message.flags or []), "adverse_event"]
         is_staff = actor.id == conversation.staff_id

@@ -99,11 +99,6 @@ def labels() -> dict[str, LabelFacts]:
     return {row.product.code: label_facts(row) for row in rows}
 
 
-def product_names() -> tuple[str, ...]:
-    """Every product's name, for detection to recognise a product named in a text."""
-    return tuple(db.session.scalars(select(Product.name).order_by(Product.id)))
-
-
 def hcp_facts(hcp: User) -> HcpFacts:
     profile = hcp.hcp_profile
     return HcpFacts(

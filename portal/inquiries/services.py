@@ -167,7 +167,7 @@ def triage(text: str, *, category: str | None = None, product: str | None = None
     """
     chosen = Category(category) if category else Category.OTHER
     return routing.classify(
-        QuestionFacts(category=chosen, text=text, product=product, products=facts.product_names()),
+        QuestionFacts(category=chosen, text=text, product=product, products=safety.product_names()),
         routing.HcpFacts(),
         facts.rules(),
         facts.labels(),
@@ -231,7 +231,7 @@ def ask_question(actor: User, data: QuestionInput, *, now: dt.datetime | None = 
         text=data.text,
         product=product.code if product else None,
         urgent=data.urgency == Urgency.URGENT.value,
-        products=facts.product_names(),
+        products=safety.product_names(),
     )
     try:
         decision = _decide(question_facts, actor, received_at)
@@ -367,7 +367,7 @@ def _question_facts(question: Question, text: str) -> QuestionFacts:
         text=text,
         product=question.product.code if question.product else None,
         urgent=question.urgency is Urgency.URGENT,
-        products=facts.product_names(),
+        products=safety.product_names(),
     )
 
 

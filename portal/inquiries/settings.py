@@ -41,6 +41,7 @@ from portal.inquiries.routing import DEFAULT_SLAS, DEFAULT_TEAMS, URGENT, Decisi
 from portal.models import Product, TeamKey, Territory, User, utcnow
 from portal.models.reference import COUNTRIES
 from portal.safety import detection
+from portal.safety import services as safety
 
 MAX_NAME = 120
 MAX_KEYWORD = 100
@@ -750,7 +751,7 @@ def preview_routing(
             category=Category(category),
             text=text,
             product=product,
-            products=facts.product_names(),
+            products=safety.product_names(),
         ),
         routing.HcpFacts(country=country, territory=territory),
         rules,

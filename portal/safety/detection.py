@@ -355,7 +355,11 @@ def find_phrases(text: str, list_name: str) -> tuple[Hit, ...]:
 
 # --- the detectors --------------------------------------------------------------------------------
 def detect_adverse_event(
-    text: str, *, products: Sequence[str] = (), second_reader: bool = True
+    text: str,
+    *,
+    products: Sequence[str] = (),
+    second_reader: bool = True,
+    reader: learned.Model | None = None,
 ) -> Finding:
     """Anything in ``text`` that may describe a patient harmed by, or reacting to, a product.
 
@@ -364,9 +368,15 @@ def detect_adverse_event(
     reviews them rather than the detector deciding), and the shape of a report
     (:mod:`portal.safety.shape`): a clinical event, an abnormal value or a special situation
     told as something that happened to someone exposed. ``products`` are the company's product
-    names (a misspelt one counts too): a named product is an exposure. When neither reading
-    flags, the second reader (:mod:`portal.safety.learned`, a model learned from labelled texts)
-    may; ``second_reader=False`` measures the rules alone (``bench/``)."""
+    names (a misspelt one counts too): a named product is an exposure.
+
+    The second reader (:mod:`portal.safety.learned`, a model learned from labelled texts) flags
+    what neither reading does when its score reaches the model's threshold, and takes back a
+    flag that rests on the shape alone when its score is below the model's ``veto`` (a dosing
+    question that names a condition, a storage question that says "sat at 14C for 6h"): on
+    writers it had never seen that cost no report (``bench/ae_train.py``). The safety
+    officer's phrases are never taken back. ``second_reader=False`` measures the rules alone;
+    ``reader`` replaces the shipped model (``bench/ae_train.py`` measures models in training)."""
     scan = _scan(text)
     product_at = product_mentions(scan.words.words, products)
     reading = shape.Reading(scan.words, scan.matches, product_at)
@@ -379,26 +389,26 @@ def detect_adverse_event(
     ]
     # The safety officer's phrase keeps its own words where the shape reads the same place.
     taken = {i for x in located for i in range(x.first, x.last + 1)}
-    located += [
-        x for x in _shape_hits(scan, reading) if taken.isdisjoint(range(x.first, x.last + 1))
-    ]
-    if not located and second_reader:
-        # The second reader: a model learned from labelled texts, for what no vocabulary names.
-        return Finding(_learned_hits(text))
-    return Finding(tuple(x.hit for x in _outermost(located)))
+    shaped = [x for x in _shape_hits(scan, reading) if taken.isdisjoint(range(x.first, x.last + 1))]
+    if second_reader and not located:
+        reader = reader or learned.model()
+        score = reader.score(text)
+        if not shaped:
+            return Finding(_learned_hits(reader, text, score))
+        if score < reader.veto:
+            return Finding()
+    return Finding(tuple(x.hit for x in _outermost(located + shaped)))
 
 
-def _learned_hits(text: str) -> tuple[Hit, ...]:
-    reader = learned.model()
-    score = reader.score(text)
+def _learned_hits(reader: learned.Model, text: str, score: float) -> tuple[Hit, ...]:
     if score < reader.threshold:
         return ()
     reason = (
         f"the wording reads like an adverse-event report to a model learned from "
         f"{reader.texts} labelled texts (score {score:.2f})"
     )
-    word = reader.strongest_word(text)
-    return (Hit(HitList.ADVERSE_EVENT, "learned model", word, "", reason=reason),)
+    words = reader.strongest_words(text)
+    return (Hit(HitList.ADVERSE_EVENT, "learned model", words, "", reason=reason),)
 
 
 def _shape_hits(scan: _Scan, reading: shape.Reading) -> list[_Located]:

@@ -5,7 +5,9 @@ vocabulary names ("it isn't touching her symptoms", "hair coming out in clumps o
 pillow", "waterworks gone funny since the 0ncora"). This model reads the same text as
 character and word n-grams weighed by a logistic regression trained on the ``dev`` split of
 ``bench/ae_corpus`` (never on ``test``), and flags a text the rules let through when its
-score reaches the model's threshold. It only ever adds flags: detection errs on flagging.
+score reaches the model's threshold. Where the rules' only reason is the shape of a report and
+the model is nearly sure there is none (a score under ``veto``), the flag is taken back; the
+safety officer's phrases always flag (:func:`portal.safety.detection.detect_adverse_event`).
 
 The weights ship in ``model/ae_model.json.gz`` and are read here with the standard library
 alone (no download, no numerical package at run time); ``bench/ae_train.py`` retrains them
@@ -25,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from portal.safety.shape import clean
 
@@ -80,7 +83,8 @@ class Model:
 
     features: dict[str, dict[str, tuple[float, float]]]
     intercept: float
-    threshold: float
+    threshold: float  # a score from which the model flags a text
+    veto: float  # a score under which a flag resting on the shape alone is taken back
     texts: int  # how many labelled texts it was learned from
 
     def score(self, text: str) -> float:
@@ -98,29 +102,39 @@ class Model:
                 total += sum(value * weight for value, weight in weighed) / norm
         return 1.0 / (1.0 + math.exp(-total))
 
-    def strongest_word(self, text: str) -> str:
-        """The writer's own word that weighs most towards a report (shown to PV as the
-        reason), or the start of the text when no word weighs towards one."""
-        words = self.features["word"]
+    def strongest_words(self, text: str) -> str:
+        """The writer's own word, or two neighbouring words, that weigh most towards a report
+        (shown to PV as the reason); the start of the text when none does."""
+        known = self.features["word"]
+        found = [(m.start(), m.end(), prepared(m.group())) for m in _WORD_RE.finditer(text)]
         best, best_weight = "", 0.0
-        for match in _WORD_RE.finditer(text):
-            feature = words.get(prepared(match.group()))
-            if feature and feature[1] > best_weight:
-                best, best_weight = match.group(), feature[1]
+        for i, (start, end, word) in enumerate(found):
+            spans = [(end, word)]
+            if i + 1 < len(found):
+                spans.append((found[i + 1][1], f"{word} {found[i + 1][2]}"))
+            for stop, gram in spans:
+                weight = known.get(gram, (0.0, 0.0))[1]
+                if len(gram) >= 4 and weight > best_weight:
+                    best, best_weight = text[start:stop], weight
         return best or text.strip()[:40]
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Model:
+        """A model from the JSON ``bench/ae_train.py`` writes."""
+        return cls(
+            features={
+                name: {gram: (idf, weight) for gram, idf, weight in data["features"][name]}
+                for name in ANALYZERS
+            },
+            intercept=data["intercept"],
+            threshold=data["threshold"],
+            veto=data["veto"],
+            texts=data["texts"],
+        )
 
 
 @lru_cache(maxsize=1)
 def model() -> Model:
     """The shipped model, read once per process."""
     with gzip.open(MODEL_FILE, "rt", encoding="utf-8") as stream:
-        data = json.load(stream)
-    return Model(
-        features={
-            name: {gram: (idf, weight) for gram, idf, weight in data["features"][name]}
-            for name in ANALYZERS
-        },
-        intercept=data["intercept"],
-        threshold=data["threshold"],
-        texts=data["texts"],
-    )
+        return Model.from_data(json.load(stream))

@@ -20,10 +20,22 @@ from sqlalchemy import func, select
 from portal import audit, policy
 from portal.errors import InvalidInput
 from portal.extensions import db
-from portal.models import TeamKey, User, utcnow
+from portal.models import Product, TeamKey, User, utcnow
+from portal.safety import detection
 from portal.safety.models import CaseOrigin, PvCase, PvCaseStatus, Seriousness
 from portal.services import notifications, users
 from portal.urls import external_url
+
+
+def product_names() -> tuple[str, ...]:
+    """Every product's name, for detection to recognise a product named in a text."""
+    return tuple(db.session.scalars(select(Product.name).order_by(Product.id)))
+
+
+def detect(text: str) -> detection.Finding:
+    """Adverse-event detection of an HCP's or colleague's words (a chat message, an edit), with
+    the company's product names, as routing detects it in questions."""
+    return detection.detect_adverse_event(text, products=product_names())
 
 
 class CaseSource(enum.StrEnum):

@@ -45,6 +45,20 @@ def the_case() -> PvCase:
     return found
 
 
+# --- what is detected ----------------------------------------------------------------------------
+def test_a_message_naming_a_company_product_is_read_with_the_product_names(pair):
+    hcp, msl = pair
+    make_product(name="Respira")
+    db.session.commit()
+    conversation = active_conversation(hcp, msl)
+
+    # Read without the product names, "Respira:" is no exposure and nothing happened to anyone.
+    ack = send(hcp, conversation, "Respira: hoarse voice for 3 weeks.")
+
+    assert ack["flags"] == ["adverse_event"]
+    assert the_case().source_text == "Respira: hoarse voice for 3 weeks."
+
+
 # --- who learns of the case ----------------------------------------------------------------------
 def test_an_hcps_flagged_message_tells_the_staff_member_the_reference_in_their_own_room(
     pair, emitted
