@@ -9,10 +9,10 @@ on every file but one and scores the one left out: what the model does on a writ
 seen. It prints the rules alone, the model alone and both together (either flags) at several
 thresholds.
 
-How ``THRESHOLD`` and ``VETO`` were chosen, on dev alone. The corpus files came in three
-batches after the rules were last changed; each batch was scored by a model trained on the files
-before it, with the rules, before it joined the training set (none of it was seen by the rules
-or the model):
+How ``THRESHOLD`` and ``VETO`` were chosen, on dev alone. The corpus files came in batches
+after the rules were last changed; each batch was scored by a model trained on the files before
+it, with the rules, before it joined the training set (none of it was seen by the rules or the
+model):
 
 | batch (texts) | rules alone | 0.7, veto 0.1 | 0.6, veto 0.1 | 0.6, veto 0.2 |
 |---|---|---|---|---|
@@ -23,7 +23,16 @@ or the model):
 (recall / false positives). Leaving one file out of the whole dev split, 0.7 gave 0.992 recall,
 short of the 0.995 margin wanted over the 0.98 target (the rules were tuned on dev, so dev
 flatters them); 0.6 gives 0.995 with 0.063 false positives at veto 0.2. The rules' false
-positives on new writers (0.11 to 0.14) are what the veto takes back. Needs scikit-learn (``make
+positives on new writers (0.11 to 0.14) are what the veto takes back.
+
+Chat came next, and taught a lesson: a model trained on questions alone gave chat small talk
+("Good morning", "she's stable on it, no complaints") scores near 0.8, flagging 0.29 of ordinary
+chat messages (``*_chatb``, 400 texts). Hence :data:`portal.safety.learned.MIN_WORDS` (texts of
+fewer than four words are the rules' alone) and the ``*_chat`` files: trained on ``*_chat``, the
+detector found 0.993 of ``*_chatb``'s adverse events with 0.054 false positives. The last batch,
+``p`` and ``q`` (640 question texts, scored by the model with chat), gave 0.995 and 0.059 at 0.6
+and veto 0.2. Leave-one-file-out on the 4,036 texts before ``p`` and ``q``: 0.995 recall, 0.055
+false positives. Needs scikit-learn (``make
 install-dev``).
 """
 
@@ -130,7 +139,7 @@ def evaluate(rows: list[dict[str, Any]]) -> None:
     print(f"Leave one corpus file out, {len(rows)} dev texts ({len(positives)} adverse events)\n")
     print("| reader | recall | false positives |\n|---|---|---|")
     print(line("rules alone", {r["id"]: detect(r["text"], second_reader=False) for r in rows}))
-    settings = [(t, v) for t in (0.5, 0.6, 0.7, 0.8) for v in (0.0, 0.05, 0.1, 0.2)]
+    settings = [(t, v) for t in (0.4, 0.5, 0.6, 0.7) for v in (0.0, 0.1, 0.2, 0.3)]
     flags: dict[tuple[float, float], dict[str, bool]] = {s: {} for s in settings}
     for held in sorted({r["file"] for r in rows}):
         data = export(fit([r for r in rows if r["file"] != held]), rows)

@@ -375,8 +375,10 @@ def detect_adverse_event(
     flag that rests on the shape alone when its score is below the model's ``veto`` (a dosing
     question that names a condition, a storage question that says "sat at 14C for 6h"): on
     writers it had never seen that cost no report (``bench/ae_train.py``). The safety
-    officer's phrases are never taken back. ``second_reader=False`` measures the rules alone;
-    ``reader`` replaces the shipped model (``bench/ae_train.py`` measures models in training)."""
+    officer's phrases are never taken back, and a text of fewer than four words is the rules'
+    alone (too little for the model to weigh: "Good morning"). ``second_reader=False`` measures
+    the rules alone; ``reader`` replaces the shipped model (``bench/ae_train.py`` measures models
+    in training)."""
     scan = _scan(text)
     product_at = product_mentions(scan.words.words, products)
     reading = shape.Reading(scan.words, scan.matches, product_at)
@@ -392,10 +394,10 @@ def detect_adverse_event(
     shaped = [x for x in _shape_hits(scan, reading) if taken.isdisjoint(range(x.first, x.last + 1))]
     if second_reader and not located:
         reader = reader or learned.model()
-        score = reader.score(text)
-        if not shaped:
+        score = reader.score(text) if reader.reads(text) else None
+        if score is not None and not shaped:
             return Finding(_learned_hits(reader, text, score))
-        if score < reader.veto:
+        if score is not None and score < reader.veto:
             return Finding()
     return Finding(tuple(x.hit for x in _outermost(located + shaped)))
 

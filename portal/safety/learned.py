@@ -34,6 +34,9 @@ from portal.safety.shape import clean
 MODEL_FILE = Path(__file__).with_name("model") / "ae_model.json.gz"
 CHAR_SIZES = (3, 5)  # character n-grams inside word boundaries, 3 to 5 long
 WORD_SIZES = (1, 2)  # words and pairs of words
+# Fewer words than this give the model too little to weigh ("Good morning", "ok 👍"): such
+# texts are the rules' alone, neither flagged nor taken back by the model.
+MIN_WORDS = 4
 
 _SPACES_RE = re.compile(r"\s\s+")
 _WORD_RE = re.compile(r"(?u)\b\w\w+\b")
@@ -86,6 +89,10 @@ class Model:
     threshold: float  # a score from which the model flags a text
     veto: float  # a score under which a flag resting on the shape alone is taken back
     texts: int  # how many labelled texts it was learned from
+
+    def reads(self, text: str) -> bool:
+        """Whether the text is long enough for the model to weigh (:data:`MIN_WORDS`)."""
+        return len(_WORD_RE.findall(prepared(text))) >= MIN_WORDS
 
     def score(self, text: str) -> float:
         """The probability the model gives that ``text`` describes an adverse event."""

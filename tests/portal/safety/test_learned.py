@@ -89,6 +89,28 @@ def test_a_text_the_rules_do_not_flag_is_flagged_only_from_the_threshold():
     assert detect_adverse_event(text, products=PRODUCTS, reader=_sure(1.0)).flagged
 
 
+def test_a_text_of_fewer_than_four_words_is_the_rules_alone():
+    # "Good morning" is what chat is full of: a sure model does not flag it...
+    for text in ("Good morning", "ok \U0001f44d", "Hola, ¿qué tal?", "see you Tuesday"):
+        assert not detect_adverse_event(text, reader=_sure(1.0)).flagged
+    # ...and a short report the rules flag is not taken back.
+    assert detect_adverse_event(
+        "Respira: oral thrush.", products=PRODUCTS, reader=_sure(0.0)
+    ).flagged
+
+
+def test_ordinary_chat_messages_are_not_flagged():
+    for text in (
+        "Good morning, hope you had a nice weekend",
+        "Quick question about one of my patients",
+        "Thanks, she is doing well on it, no complaints",
+        "Buenos días, ¿le va bien una llamada mañana a las 10?",
+        "Merci pour les brochures, bonne fin de semaine",
+        "Danke, die Muster sind gestern angekommen",
+    ):
+        assert not detect_adverse_event(text, products=PRODUCTS).flagged, text
+
+
 def test_the_model_reads_through_invisible_characters_case_and_accents():
     assert learned.word_grams("On\u200bCORA Übelkeit") == ["oncora", "ubelkeit", "oncora ubelkeit"]
     # a word padded with spaces; one shorter than the n-gram is counted once
