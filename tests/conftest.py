@@ -233,6 +233,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "DATABASE_URL": f"sqlite:///{instance / 'portal.db'}",
         "SECRET_KEY": "browser-test-secret",
         "SESSION_COOKIE_SECURE": "false",
+        # Every browser test signs in through this one server from one address: a quick run
+        # must not meet the per-address sign-in limit meant for strangers.
+        "LOGIN_RATE_LIMIT": "1000 per minute",
         "PORT": str(port),
         "HOST": "127.0.0.1",
     }
