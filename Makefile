@@ -49,6 +49,11 @@ vendor: $(VENDOR)/.stamp
 db: $(STAMP_INSTALL)
 	$(FLASK) init-db
 
+# Links in mail point at the loopback address served here unless PUBLIC_URL says otherwise.
+run: export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
+# The demo staff sign in with their password alone (they have no authenticator app); set
+# TWO_FACTOR_REQUIRED=true to try enrolment. Production keeps the default: required.
+run: export TWO_FACTOR_REQUIRED ?= false
 run: install db
 	$(FLASK) seed-demo
 	SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-false} PORT=$(PORT) $(BIN)/python wsgi.py

@@ -7,8 +7,13 @@ if __name__ == "__main__":
     monkey.patch_all()
 
 from portal import create_app
+from portal.urls import PublicURLError
 
-app = create_app()
+try:
+    app = create_app()
+except PublicURLError as exc:
+    # A serving process without PUBLIC_URL: one clear line, not a traceback.
+    raise SystemExit(f"error: {exc}") from None
 
 if __name__ == "__main__":
     from portal.server import serve

@@ -749,6 +749,8 @@ def instance(backend: str, database_url: str, redis_url: str) -> Iterator[dict[s
     env.update(
         PORTAL_INSTANCE_PATH=str(folder / "instance"),
         SESSION_COOKIE_SECURE="false",
+        # Servers listen on free loopback ports; trusted hosts ignore the port.
+        PUBLIC_URL="http://127.0.0.1",
         RATELIMIT_ENABLED="false",  # the per-user chat limit would throttle a saturation run
         PYTHONUNBUFFERED="1",
     )

@@ -59,8 +59,9 @@ def _user(who: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == demo_email(who)))
 
 
-def _card_material(staff: User, classification: str) -> int | None:
-    """A published material of ``classification`` this staff member may share (Cardiovex first)."""
+def _card_material(staff: User, hcp: User, classification: str) -> int | None:
+    """A published material of ``classification`` ``staff`` may share with ``hcp`` (Cardiovex
+    first)."""
     from content.models import Classification, Material
     from portal import policy
 
@@ -70,7 +71,7 @@ def _card_material(staff: User, classification: str) -> int | None:
         .where(Material.classification == Classification(classification))
         .order_by(Material.id)
     ).all()
-    live = [m for m in rows if policy.can_share_material(staff, m, now)]
+    live = [m for m in rows if policy.can_share_material_with(staff, m, hcp, now)]
     cardiovex = [m for m in live if m.product.code == "CVX"]
     chosen = cardiovex or live
     return chosen[0].id if chosen else None
@@ -106,8 +107,8 @@ def seed_chats() -> str | None:
     from content.demo import seed_materials
 
     library_note = seed_materials()
-    _chat(hcp, msl, MSL_CHAT, _card_material(msl, "medical"))
-    rep_chat = _chat(hcp, rep, REP_CHAT, _card_material(rep, "promotional"))
+    _chat(hcp, msl, MSL_CHAT, _card_material(msl, hcp, "medical"))
+    rep_chat = _chat(hcp, rep, REP_CHAT, _card_material(rep, hcp, "promotional"))
     attestations.attest_conversation(
         rep, rep_chat.id, adverse_event=False, product_complaint=False,
         through_seq=rep_chat.last_seq,

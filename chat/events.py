@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import request
+from flask import g, request
 from flask_login import current_user
 from flask_socketio import join_room, leave_room
 
 from chat import presence, sending, services
 from chat.sending import Identity
-from portal import policy
+from portal import inputs, policy, session_sockets
 from portal.errors import InvalidInput, PortalError
 from portal.extensions import db, socketio
 from portal.models import User
@@ -38,6 +38,7 @@ Caller = TypeVar("Caller", User, Identity)
 # ``disconnect`` can tell presence even if the session no longer loads a user.
 _lock = threading.Lock()
 _identities: dict[str, Identity] = {}
+_sessions: dict[str, str] = {}  # sid -> the sign-in session it was opened with
 _last_typing: dict[tuple[int, int], float] = {}
 
 
@@ -51,8 +52,12 @@ def connect(auth: Any = None) -> bool:
         if user is None:
             return False
         join_room(services.user_room(user.id))
+        # Bound to its sign-in session: revoking the session disconnects this socket at once.
+        session_id = g.portal_session.id
+        session_sockets.bind(session_id, NAMESPACE, sid)
         with _lock:
             _identities[sid] = Identity(user.id, user.session_version)
+            _sessions[sid] = session_id
         if presence.connected(user.id, sid):
             _tell_presence(user, online=True)
         return True
@@ -69,10 +74,13 @@ def disconnect(reason: Any = None) -> None:
     sid = request.sid  # type: ignore[attr-defined]
     with _lock:
         identity = _identities.pop(sid, None)
+        session_id = _sessions.pop(sid, None)
     if identity is None:
         return
     user_id = identity.user_id
     try:
+        if session_id is not None:
+            session_sockets.unbind(session_id, NAMESPACE, sid)
         if presence.disconnected(user_id, sid):
             user = db.session.get(User, user_id)
             if user is not None:
@@ -205,19 +213,29 @@ def _connection_event(
 
 
 # --- payload fields -------------------------------------------------------------------------------
-def _int(data: dict[str, Any], key: str, *, default: int | None = None) -> int:
+# Checked here, before any service or query sees them (README "Bounded input"): a number the
+# database cannot hold or text it cannot store would otherwise fail the query (``unavailable``,
+# with a traceback) or, in a group-commit batch, other people's messages.
+def _int(data: dict[str, Any], key: str, *, default: int | None = None, least: int = 1) -> int:
+    """An id or sequence number: a JSON integer from ``least`` (1, or 0 for "from the start")
+    to :data:`portal.inputs.MAX_ID`; ``InvalidInput`` otherwise."""
     value = data.get(key, default)
     if value is None:
         raise InvalidInput(f"{key} is required.", field=key)
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidInput(f"{key} must be an integer.", field=key)
+    if not least <= value <= inputs.MAX_ID:
+        raise InvalidInput(f"{key} must be from {least} to {inputs.MAX_ID}.", field=key)
     return value
 
 
 def _str(data: dict[str, Any], key: str) -> str:
+    """A string that is valid text (:func:`portal.inputs.is_text`); ``InvalidInput`` otherwise."""
     value = data.get(key)
     if not isinstance(value, str):
         raise InvalidInput(f"{key} must be a string.", field=key)
+    if not inputs.is_text(value):
+        raise InvalidInput(f"{key} must be valid text.", field=key)
     return value
 
 
@@ -237,7 +255,7 @@ def conversations(user: User, data: dict[str, Any]) -> Ack:
 def join(user: User, data: dict[str, Any]) -> Ack:
     """Replay what came after ``after_seq`` and, while the chat is open, follow it live."""
     conversation = _participant(user, _int(data, "conversation_id"))
-    after_seq = _int(data, "after_seq", default=0)
+    after_seq = _int(data, "after_seq", default=0, least=0)
     live = policy.can_send_in_conversation(user, conversation)
     if live:
         room = services.room(conversation.id)
@@ -283,13 +301,13 @@ def send(identity: Identity, data: dict[str, Any]) -> Ack:
 
 @_event("read")
 def read(user: User, data: dict[str, Any]) -> Ack:
-    services.mark_read(user, _int(data, "conversation_id"), _int(data, "seq"))
+    services.mark_read(user, _int(data, "conversation_id"), _int(data, "seq", least=0))
     return {"ok": True}
 
 
 @_event("delivered")
 def delivered(user: User, data: dict[str, Any]) -> Ack:
-    services.mark_delivered(user, _int(data, "conversation_id"), _int(data, "seq"))
+    services.mark_delivered(user, _int(data, "conversation_id"), _int(data, "seq", least=0))
     return {"ok": True}
 
 
@@ -329,4 +347,5 @@ def reset() -> None:
     """Forget this process's connections and typing throttles (tests)."""
     with _lock:
         _identities.clear()
+        _sessions.clear()
         _last_typing.clear()

@@ -37,7 +37,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 
 from chat import presence, services
 from chat.models import Conversation, ConversationState, Message, MessageKind
-from portal import audit, policy
+from portal import audit, inputs, policy
 from portal.errors import PermissionDenied, PortalError
 from portal.extensions import db
 from portal.models import Role, User, utcnow
@@ -136,7 +136,8 @@ def _fits_batch(client_id: Any, body: Any) -> bool:
         services.check_body(body)
     except PortalError:
         return False
-    return not safety.detect(body).flagged
+    # Text the database cannot store would fail the batch's insert, and everyone's messages.
+    return inputs.is_text(body) and not safety.detect(body).flagged
 
 
 class _GroupCommit:
@@ -250,6 +251,11 @@ def _statements() -> SimpleNamespace:
 
 def _store(batch: list[PendingMessage]) -> None:
     sql = _statements()
+    # A conversation id no row can have would fail the batch's first query, and with it every
+    # other sender's message: it is left to the full path, which answers its own sender.
+    batch = [p for p in batch if inputs.is_id(p.conversation_id)]
+    if not batch:
+        return
     connection = db.session.connection()
     now = utcnow()
     conversations: dict[int, tuple[_Conversation, _Sender, _Sender]] = {}

@@ -808,36 +808,32 @@ def send_message(
 
 
 def _shareable(actor: User, conversation: Conversation, material_id: Any, now: dt.datetime) -> Any:
-    from content.models import Material
+    """The material the staff participant shares with this chat's HCP, or ``InvalidInput``
+    saying why not (content's rule: :func:`portal.policy.can_share_material_with`)."""
+    from content import services as content_services
 
-    material = db.session.get(Material, material_id) if _is_id(material_id) else None
-    if material is None or not policy.can_share_in_chat(actor, conversation, material, now):
-        raise InvalidInput(
-            "That material cannot be shared: only published material your role may share.",
-            field="material_id",
-        )
+    if actor.id != conversation.staff_id:
+        raise InvalidInput("Only the colleague in this chat shares material.", field="material_id")
+    material = content_services.get_shareable_material(actor, material_id, conversation.hcp)
+    # The chat's own policy (participant, active consent, this HCP) has the last word.
+    policy.require(policy.can_share_in_chat(actor, conversation, material, now))
     return material
 
 
 def shareable_materials(actor: User, conversation_id: Any) -> list[dict[str, Any]]:
-    """Published materials the staff participant may share into this chat."""
+    """The share list: what the staff participant may share with this chat's HCP (their
+    products and side's classification, the HCP's audience, country and dates). Empty for the
+    HCP, and while the chat is not active."""
     from content import services as content_services
-    from content.models import Material
 
     conversation = get_conversation(actor, conversation_id)
-    if actor.id != conversation.staff_id:
+    if actor.id != conversation.staff_id or not policy.can_send_in_conversation(
+        actor, conversation
+    ):
         return []
-    now = utcnow()
-    rows = db.session.scalars(
-        select(Material)
-        .where(content_services.library_clause(actor, now))
-        .order_by(Material.title)
-        .limit(300)
-    ).all()
     return [
         {"id": m.id, "title": m.title, "classification": str(m.classification)}
-        for m in rows
-        if policy.can_share_in_chat(actor, conversation, m, now)
+        for m in content_services.shareable_materials(actor, conversation.hcp)
     ]
 
 

@@ -23,6 +23,7 @@ from portal.forms import attach_errors
 from portal.main.panels import register_home_panel
 from portal.models import Role, User
 from portal.safety import attestations
+from portal.throttles import Throttle, throttled
 
 blueprint = Blueprint("chat", __name__)
 
@@ -135,6 +136,7 @@ def index() -> str:
 
 
 @blueprint.route("/<int:conversation_id>/messages/<int:seq>/report-pv", methods=["POST"])
+@throttled(Throttle.PV_REPORTS)
 @login_required
 def report_message(conversation_id: int, seq: int) -> tuple[Response, int]:
     """One click on a message: its words go to Pharmacovigilance at once (JSON for chat.js;
@@ -249,6 +251,7 @@ def team() -> str:
 
 
 @blueprint.route("/start", methods=["POST"])
+@throttled(Throttle.CHAT_STARTS)
 @login_required
 def start() -> Response:
     actor = _actor()
@@ -302,6 +305,7 @@ def decline(invitation_id: int) -> Response:
 
 
 @blueprint.route("/invite", methods=["POST"])
+@throttled(Throttle.CHAT_INVITATIONS)
 @login_required
 def invite() -> Response:
     actor = _actor()

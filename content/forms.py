@@ -14,6 +14,7 @@ from content.models import Classification, MaterialKind
 from content.services import MaterialInput
 from portal.admin.forms import CheckboxesField
 from portal.forms import choices
+from portal.inputs import to_id
 from portal.models import Product
 from portal.models.reference import COUNTRIES, SPECIALTIES, Profession
 
@@ -32,7 +33,7 @@ class MaterialForm(FlaskForm):
         validators=[Optional(), Length(max=100_000)],
         description="Markdown: headings, lists, tables, links. Raw HTML is not allowed.",
     )
-    product_id = SelectField("Product", coerce=int, validators=[InputRequired()])
+    product_id = SelectField("Product", coerce=to_id, validators=[InputRequired()])
     therapeutic_area = StringField(
         "Therapeutic area",
         validators=[Optional(), Length(max=100)],

@@ -413,6 +413,82 @@ def get_material(actor: User, material_id: int) -> Material:
     return material
 
 
+# --- sharing with an HCP --------------------------------------------------------------------------
+SHAREABLE_LIMIT = 300
+
+
+def shareable_clause(staff: User, hcp: User, now: dt.datetime) -> ColumnElement[bool]:
+    """:func:`portal.policy.can_share_material_with` as a SQL condition over ``Material``: what
+    ``staff`` may share (their products, their side's classification) that ``hcp`` may see, as
+    the library shows it to them."""
+    if not policy.is_staff(staff) or not staff.is_active or hcp.role is not Role.HCP:
+        return false()
+    if not (policy.is_medical(staff) or policy.is_commercial(staff)):
+        return false()
+    covered = policy.covered_product_ids(staff)
+    products = true() if covered is None else Material.product_id.in_(sorted(covered))
+    return and_(live_clause(now), visible_clause(staff, now), visible_clause(hcp, now), products)
+
+
+def shareable_materials(
+    staff: User, hcp: User, *, first_product_id: int | None = None
+) -> list[Material]:
+    """What ``staff`` may share with ``hcp`` now (the chat's share list, an answer's attachment
+    list): titles in order, material of ``first_product_id`` (the question's product) first."""
+    return list(
+        db.session.scalars(
+            select(Material)
+            .where(shareable_clause(staff, hcp, utcnow()))
+            .order_by((Material.product_id == first_product_id).desc(), Material.title)
+            .limit(SHAREABLE_LIMIT)
+        )
+    )
+
+
+def _sharing_refusal(staff: User, material: Material, hcp: User, now: dt.datetime) -> str:
+    """Why :func:`portal.policy.can_share_material_with` said no, in words the colleague can act
+    on (never more than they may know: a material they may not open is just "not available")."""
+    if not policy.can_view_material(staff, material, now) or not material.is_live_at(now):
+        return "That material is not available."
+    if not policy.can_share_material(staff, material, now):
+        covered = policy.covered_product_ids(staff)
+        if covered is not None and material.product_id not in covered:
+            return (
+                f"You cannot share '{material.title}': it is about {material.product.name}, "
+                "a product you do not cover."
+            )
+        return (
+            f"You cannot share '{material.title}': your role shares only approved "
+            "promotional material."
+        )
+    profile = hcp.hcp_profile
+    if profile is not None and not policy.audience_matches(profile, material):
+        return (
+            f"You cannot share '{material.title}' with this HCP: it is not meant for their "
+            "profession, specialty or country."
+        )
+    return f"You cannot share '{material.title}' with this HCP."
+
+
+def get_shareable_material(
+    staff: User, material_id: Any, hcp: User, *, field: str = "material_id"
+) -> Material:
+    """The material ``staff`` may share with ``hcp`` now (:func:`portal.policy.
+    can_share_material_with`), for services that accept one (a chat card, an attachment).
+
+    Raises :class:`InvalidInput` on ``field`` saying why not: not available to the colleague,
+    a product they do not cover, a classification their side may not share, or not meant for
+    this HCP's audience, country or dates."""
+    is_id = isinstance(material_id, int) and not isinstance(material_id, bool)
+    material = db.session.get(Material, material_id) if is_id and 0 < material_id < 2**63 else None
+    if material is None:
+        raise InvalidInput("That material is not available.", field=field)
+    now = utcnow()
+    if not policy.can_share_material_with(staff, material, hcp, now):
+        raise InvalidInput(_sharing_refusal(staff, material, hcp, now), field=field)
+    return material
+
+
 def get_current_version(actor: User, family_id: int) -> Material | None:
     """The version of a family ``actor`` may see now, if any (bookmarks and shared links)."""
     return db.session.scalar(

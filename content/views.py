@@ -11,12 +11,13 @@ from werkzeug.wrappers import Response
 from content import services
 from content.forms import ActionForm, CommentsForm, MaterialForm
 from content.models import Material, MaterialState
-from portal import policy
+from portal import inputs, policy
 from portal.errors import PortalError
 from portal.forms import attach_errors
 from portal.main.panels import register_home_panel
 from portal.models import User, utcnow
 from portal.services.users import list_products
+from portal.throttles import Throttle, throttled
 
 blueprint = Blueprint("content", __name__)
 
@@ -49,12 +50,12 @@ def library() -> str:
     actor = _actor()
     _require_library(actor)
     filters = services.Filters(
-        product_id=request.args.get("product", type=int),
+        product_id=inputs.query_id("product"),
         therapeutic_area=request.args.get("area", "")[:100],
         kind=request.args.get("kind", "")[:40],
     )
     query = request.args.get("q", "")[:200]
-    page_number = request.args.get("page", 1, type=int) or 1
+    page_number = inputs.query_page()
     page = services.search(actor, query, filters, page=page_number)
     return render_template(
         "content/library.html",
@@ -181,6 +182,7 @@ def _upload(form: MaterialForm) -> services.Upload | None:
 
 
 @blueprint.route("/manage/new", methods=["GET", "POST"])
+@throttled(Throttle.UPLOADS)
 @login_required
 def create() -> Response | str:
     actor = _manager()
@@ -213,6 +215,7 @@ def manage_material(material_id: int) -> str:
 
 
 @blueprint.route("/manage/<int:material_id>/edit", methods=["GET", "POST"])
+@throttled(Throttle.UPLOADS)
 @login_required
 def edit(material_id: int) -> Response | str:
     actor = _manager()

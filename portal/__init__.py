@@ -26,6 +26,26 @@ def _async_mode(app: Flask) -> str:
     return "threading"
 
 
+def _refuse_to_serve_without_public_url(app: Flask) -> None:
+    """Outside debug and tests, a process that serves the portal (``python wsgi.py``, any WSGI
+    server importing it, ``flask run``) stops here without a valid ``PUBLIC_URL``: links in mail
+    are built from it alone. Other ``flask`` commands build the app without serving it; those
+    that mail links check for themselves (``portal.cli.needs_public_url``)."""
+    import click
+
+    from portal import urls
+
+    command = click.get_current_context(silent=True)
+    if command is not None and command.info_name != "run":
+        return
+    try:
+        urls.check_public_url(app)
+    except urls.PublicURLError as exc:
+        if command is None:
+            raise
+        raise click.ClickException(str(exc)) from None
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the portal. ``config`` overrides anything read from the environment."""
     instance_path = Path(
@@ -44,21 +64,28 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.config.update(load_config(instance_path))
     app.config.update(config or {})
+    _refuse_to_serve_without_public_url(app)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    from portal import cli, errors_http, policy, security
+    from portal import cli, errors_http, inputs, policy, security, throttles
 
     # First, so every response (even a CSRF refusal from an extension's hook) has a request id.
     security.init_app(app)
     _init_extensions(app)
+    # After Socket.IO's middleware, so proxy headers and the host check cover its requests too.
+    security.wrap_wsgi(app)
+    # Before the blueprints (their ``<int:...>`` rules take the bounded converter), after
+    # Socket.IO (whose WebSocket messages it caps).
+    inputs.init_app(app)
     _register_blueprints(app)
 
     # Templates ask policy whether to show a button; the services still enforce it.
     app.context_processor(lambda: {"policy": policy})
     errors_http.init_app(app)
+    throttles.init_app(app)
     cli.init_app(app)
     return app
 
@@ -80,7 +107,9 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
+    # Flask-Login's "strong" protection does nothing for permanent sessions: the server-side
+    # session record refuses a cookie presented by another browser instead (services/sessions).
+    login_manager.session_protection = None
     # Socket.IO handlers must be declared before the first init_app: Flask-SocketIO remembers only
     # handlers declared while it has no server, and re-attaches those to every app's new server.
     import chat.events
@@ -94,6 +123,7 @@ def _init_extensions(app: Flask) -> None:
         message_queue=app.config.get("REDIS_URL"),
         cors_allowed_origins=None,  # same origin only (an empty list would switch the check off)
         manage_session=False,
+        max_http_buffer_size=app.config["SOCKETIO_MAX_PAYLOAD_BYTES"],  # see portal/inputs.py
     )
 
     import chat.models  # noqa: F401  (every model must be known to Alembic)
@@ -101,15 +131,19 @@ def _init_extensions(app: Flask) -> None:
     import portal.inquiries.models
     import portal.safety.models  # noqa: F401
     from portal.models import User
-    from portal.services import accounts
+    from portal.services import sessions
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        parsed = accounts.parse_session_id(user_id)
-        if parsed is None:
+    def load_user(token: str) -> User | None:
+        # The cookie carries only the session's random token: the server-side record decides
+        # (revoked, expired, idle, another browser), for every request and socket event.
+        from flask import g, request
+
+        record = sessions.find_current(token, user_agent=request.headers.get("User-Agent", ""))
+        if record is None:
             return None
-        user = db.session.get(User, parsed[0])
-        return user if accounts.session_is_current(user, parsed[1]) else None
+        g.portal_session = record
+        return record.user
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from portal import audit
+from portal import audit, urls
 from portal.errors import PortalError
 from portal.models.reference import STAFF_ROLES, TeamKey
 from portal.services import demo, mail, users
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+def needs_public_url(command: Callable[P, R]) -> Callable[P, R]:
+    """For commands that mail links: refuse to run without ``PUBLIC_URL`` (outside debug and
+    tests), before changing anything, rather than fail halfway."""
+
+    @functools.wraps(command)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            urls.check_public_url(current_app)
+        except urls.PublicURLError as exc:
+            _fail(str(exc))
+        return command(*args, **kwargs)
+
+    return checked
 
 
 @click.command("init-db")
@@ -31,6 +52,7 @@ def init_db() -> None:
 
 @click.command("seed-demo")
 @click.option("--quiet", is_flag=True, help="Do not print the demo logins.")
+@needs_public_url
 def seed_demo(quiet: bool) -> None:
     """Load demo data into an empty database (safe to run again) and print the demo logins."""
     result = demo.seed_demo()
@@ -56,6 +78,7 @@ def seed_demo(quiet: bool) -> None:
     show_default=False,
     help="Leave empty to send the person a link to choose their own.",
 )
+@needs_public_url
 def create_user(email: str, name: str, role: str, teams: tuple[str, ...], password: str) -> None:
     """Create a staff account (HCPs register themselves)."""
     try:

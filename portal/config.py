@@ -23,6 +23,11 @@ def env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def env_list(name: str) -> list[str]:
+    """A list from a comma- or space-separated variable (empty when unset)."""
+    return os.environ.get(name, "").replace(",", " ").split()
+
+
 def normalize_database_url(url: str) -> str:
     """Make a PostgreSQL URL use psycopg 3, whatever spelling the operator used."""
     for prefix in ("postgres://", "postgresql://"):
@@ -44,6 +49,36 @@ def instance_secret_key(instance_path: Path) -> str:
     return key
 
 
+# Limits on record creation, per throttle and key ("user", "address" or "email"); each can be
+# overridden by THROTTLE_<NAME>_<KEY> in the environment (an empty value switches it off).
+THROTTLE_DEFAULTS: dict[str, dict[str, str]] = {
+    "questions": {"user": "10 per hour;30 per day", "address": "60 per hour"},
+    "follow-ups": {"user": "20 per hour;60 per day", "address": "120 per hour"},
+    "answers": {"user": "120 per hour;600 per day", "address": "600 per hour"},
+    "chat-invitations": {"user": "20 per hour;100 per day", "address": "200 per hour"},
+    "chat-starts": {"user": "10 per hour;30 per day", "address": "60 per hour"},
+    "uploads": {"user": "30 per hour;200 per day", "address": "200 per hour"},
+    "pv-reports": {"user": "60 per hour;300 per day", "address": "600 per hour"},
+    "pv-follow-ups": {"user": "30 per hour;200 per day", "address": "300 per hour"},
+    "pv-answers": {"user": "20 per hour;60 per day", "address": "120 per hour"},
+    "staff-invitations": {"user": "30 per hour;100 per day", "address": "100 per hour"},
+    "registrations": {"address": "10 per hour;50 per day", "email": "3 per hour;10 per day"},
+    "password-resets": {"address": "10 per hour;50 per day", "email": "3 per hour;10 per day"},
+}
+
+
+def throttles_from_env() -> dict[str, dict[str, str]]:
+    """:data:`THROTTLE_DEFAULTS` with the environment's overrides."""
+    throttles: dict[str, dict[str, str]] = {}
+    for name, limits in THROTTLE_DEFAULTS.items():
+        prefix = "THROTTLE_" + name.upper().replace("-", "_")
+        throttles[name] = {
+            key: os.environ.get(f"{prefix}_{key.upper()}", value).strip()
+            for key, value in limits.items()
+        }
+    return throttles
+
+
 def load_config(instance_path: Path) -> dict[str, Any]:
     """Configuration read from the environment, with safe defaults."""
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'portal.db'}"
@@ -60,8 +95,17 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_ENABLED": env_bool("RATELIMIT_ENABLED", True),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute"),
+        # Sign-in backoff (no lockout): after LOGIN_MAX_FAILURES failures in a row on an account,
+        # each further attempt waits 2^(n - max) seconds after the last failure, at most
+        # LOGIN_LOCKOUT_MINUTES. The same per client address after LOGIN_ADDRESS_MAX_FAILURES
+        # failures within LOGIN_ADDRESS_WINDOW_MINUTES (higher: a hospital shares one address).
         "LOGIN_MAX_FAILURES": env_int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": env_int("LOGIN_LOCKOUT_MINUTES", 15),
+        "LOGIN_ADDRESS_MAX_FAILURES": env_int("LOGIN_ADDRESS_MAX_FAILURES", 20),
+        "LOGIN_ADDRESS_WINDOW_MINUTES": env_int("LOGIN_ADDRESS_WINDOW_MINUTES", 60),
+        # Throttles on the routes that create records (README "Throttles"): per user and per
+        # client address, e.g. THROTTLE_QUESTIONS_USER="10 per hour;30 per day".
+        "THROTTLES": throttles_from_env(),
         "PASSWORD_MIN_LENGTH": 12,
         "PASSWORD_HASH_PROFILE": "default",
         "EMAIL_CONFIRM_MAX_AGE": env_int("EMAIL_CONFIRM_MAX_AGE", 3 * 24 * 3600),
@@ -73,17 +117,35 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "MAIL_USE_TLS": env_bool("MAIL_USE_TLS", True),
         "MAIL_FROM": os.environ.get("MAIL_FROM", "HCP Portal <no-reply@portal.invalid>"),
         "MAIL_MAX_ATTEMPTS": env_int("MAIL_MAX_ATTEMPTS", 8),
+        # Links, hosts and proxies (README): every absolute link is built from PUBLIC_URL (the
+        # server refuses to start without it); requests for a host other than PUBLIC_URL's or
+        # ALLOWED_HOSTS get 400; X-Forwarded-* are believed from TRUSTED_PROXIES hops only.
         "PUBLIC_URL": os.environ.get("PUBLIC_URL", "").rstrip("/") or None,
+        "ALLOWED_HOSTS": env_list("ALLOWED_HOSTS"),
+        "TRUSTED_PROXIES": env_int("TRUSTED_PROXIES", 0),
         "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", True),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", True),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "PERMANENT_SESSION_LIFETIME": env_int("SESSION_LIFETIME_SECONDS", 8 * 3600),
+        # Server-side sessions (portal/services/sessions.py): every session ends after an
+        # absolute lifetime, a staff session after 30 idle minutes, an HCP's after 8 hours.
+        "SESSION_ABSOLUTE_HOURS": env_int("SESSION_ABSOLUTE_HOURS", 12),
+        "STAFF_IDLE_MINUTES": env_int("STAFF_IDLE_MINUTES", 30),
+        "HCP_IDLE_MINUTES": env_int("HCP_IDLE_MINUTES", 8 * 60),
+        # Every staff role enrols in two-factor sign-in (TOTP) before doing anything else.
+        "TWO_FACTOR_REQUIRED": env_bool("TWO_FACTOR_REQUIRED", True),
+        "TWO_FACTOR_ISSUER": os.environ.get("TWO_FACTOR_ISSUER", "HCP Portal"),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "MAX_CONTENT_LENGTH": env_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024),
         "MAX_MATERIAL_BYTES": env_int("MAX_MATERIAL_BYTES", 20 * 1024 * 1024),
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE") or None,
+        # The largest Socket.IO packet a client may send (HTTP long-polling body or WebSocket
+        # message). Far above a chat message's 4,000 characters in any encoding, so that an
+        # over-long message reaches the handler and is answered ``too_long``; a larger packet
+        # closes the connection as soon as it passes the cap (README "Bounded input").
+        "SOCKETIO_MAX_PAYLOAD_BYTES": env_int("SOCKETIO_MAX_PAYLOAD_BYTES", 4 * 1024 * 1024),
         "OUTBOX_INTERVAL_SECONDS": env_int("OUTBOX_INTERVAL_SECONDS", 15),
         # The business calendar behind question due times (holidays and SLAs are data, edited
         # by administrators; the working day is the company's).

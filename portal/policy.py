@@ -147,6 +147,12 @@ def can_suspend_user(actor: Any, target: Any) -> bool:
     return can_administer(actor) and target is not None and target.id != actor.id
 
 
+def can_manage_sign_in(actor: Any, target: Any) -> bool:
+    """Administrators end a colleague's sessions and reset their two-factor enrolment, never
+    their own (everyone manages their own sessions from their sessions page)."""
+    return can_suspend_user(actor, target)
+
+
 def can_view_audit_trail(actor: Any) -> bool:
     return _role(actor) in (Role.COMPLIANCE, Role.ADMIN) and _active(actor)
 
@@ -261,14 +267,74 @@ def can_version_material(actor: Any, material: Any) -> bool:
     return can_author_material(actor) and str(material.status) == "approved"
 
 
+# --- Sharing material with an HCP --------------------------------------------------------------
+# A material reaches an HCP through a colleague (a chat card, an attachment to an answer) only
+# when both halves hold: the colleague may share it, and the HCP may see it exactly as the library
+# shows it to them. ``content.services.shareable_clause`` is the same rule in SQL.
+
+
+def _team_product_ids(actor: Any) -> set[int]:
+    return {
+        product.id
+        for membership in actor.memberships
+        for colleague in membership.team.memberships
+        for product in colleague.user.products
+    }
+
+
+def covered_product_ids(actor: Any) -> frozenset[int] | None:
+    """The products whose material ``actor`` may share; ``None`` means every product.
+
+    Reps and market access: the products assigned to them, nothing else (a rep with none
+    promotes nothing). Medical roles: theirs and their teams' (a colleague answers for a
+    teammate's product). A company-wide medical team (Medical Information, Pharmacovigilance,
+    Quality) none of whose members has a product assigned answers for the whole portfolio.
+    Everyone else: none.
+    """
+    if not _active(actor) or not (is_medical(actor) or is_commercial(actor)):
+        return frozenset()
+    own = {product.id for product in actor.products}
+    if is_commercial(actor):
+        return frozenset(own)
+    covered = own | _team_product_ids(actor)
+    if not covered and not works_by_territory(actor):
+        return None
+    return frozenset(covered)
+
+
 def can_share_material(actor: Any, material: Any, now: Any) -> bool:
-    """Sharing into a conversation: published material only; promotional by commercial roles,
-    anything by medical roles (off-label rule: medical/scientific material is medical's)."""
+    """The colleague's half of sharing: may ``actor`` hand ``material`` to anyone at all?
+
+    Published, in date material only; of a product they cover (:func:`covered_product_ids`);
+    promotional material by commercial roles, anything by medical roles (off-label rule:
+    medical/scientific material is medical's, never the commercial side's).
+    """
     if not material.is_live_at(now) or not _active(actor):
         return False
-    if is_medical(actor):
-        return True
-    return is_commercial(actor) and str(material.classification) == "promotional"
+    if not (
+        is_medical(actor)
+        or (is_commercial(actor) and str(material.classification) == "promotional")
+    ):
+        return False
+    covered = covered_product_ids(actor)
+    return covered is None or material.product_id in covered
+
+
+def can_share_material_with(staff: Any, material: Any, hcp: Any, now: Any) -> bool:
+    """May ``staff`` share ``material`` with ``hcp`` now (a chat card, an answer's attachment)?
+
+    Both halves: ``staff`` may share it (:func:`can_share_material`: their products, their side's
+    classification, published and in date) and ``hcp`` may see it (:func:`can_view_material`:
+    verified, and the material meant for their profession, specialty and country). Off-audience
+    promotion is a regulatory breach, so every list that offers a material and every service
+    that accepts one asks this.
+    """
+    return (
+        is_staff(staff)
+        and can_share_material(staff, material, now)
+        and _role(hcp) is Role.HCP
+        and can_view_material(hcp, material, now)
+    )
 
 
 # --- Questions (inquiries) -------------------------------------------------------------------
@@ -607,11 +673,13 @@ def can_end_conversation(actor: Any, conversation: Any) -> bool:
 
 
 def can_share_in_chat(actor: Any, conversation: Any, material: Any, now: Any) -> bool:
-    """Staff share approved material their role may share, into their own active chat."""
+    """Staff share, into their own active chat, material they may share with that HCP
+    (:func:`can_share_material_with`)."""
     return (
         is_staff(actor)
         and can_send_in_conversation(actor, conversation)
-        and can_share_material(actor, material, now)
+        and actor.id == conversation.staff_id
+        and can_share_material_with(actor, material, conversation.hcp, now)
     )
 
 

@@ -55,7 +55,9 @@ def build_server(app: Flask, host: str, port: int) -> NoDelayWSGIServer:
 def serve(app: Flask, host: str | None = None, port: int | None = None) -> None:
     """Serve ``app`` until interrupted. The process must have been monkey-patched by gevent."""
     from portal.extensions import socketio
+    from portal.urls import public_url
 
+    links = public_url(app)  # raises PublicURLError before anything starts
     host = host or os.environ.get("HOST", "127.0.0.1")
     port = port or int(os.environ.get("PORT", "5000"))
     if socketio.async_mode != "gevent":
@@ -67,5 +69,10 @@ def serve(app: Flask, host: str | None = None, port: int | None = None) -> None:
 
     detection.detect_adverse_event("")
     server = build_server(app, host, port)
-    log.info("HCP portal listening on http://%s:%s", host, port)
+    log.info(
+        "HCP portal listening on http://%s:%s; links in mail point at %s",
+        host,
+        port,
+        links,
+    )
     server.serve_forever()

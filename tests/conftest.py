@@ -68,7 +68,12 @@ def base_config(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
         "REDIS_URL": None,
         "SOCKETIO_ASYNC_MODE": "threading",
         "PUBLIC_URL": "http://portal.test",
+        # The test client's default host; any other Host header is refused.
+        "ALLOWED_HOSTS": ["localhost"],
         "PASSWORD_HASH_PROFILE": "cheapest",
+        # Staff sign in with the password alone unless a test turns this on (tests/portal/
+        # test_two_factor.py); an enrolled account is asked for its code either way.
+        "TWO_FACTOR_REQUIRED": False,
     }
     config.update(overrides)
     return config
@@ -236,8 +241,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         # Every browser test signs in through this one server from one address: a quick run
         # must not meet the per-address sign-in limit meant for strangers.
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        # The demo accounts sign in with their password alone, as under `make run`.
+        "TWO_FACTOR_REQUIRED": "false",
         "PORT": str(port),
         "HOST": "127.0.0.1",
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     env.pop("REDIS_URL", None)
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]

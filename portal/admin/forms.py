@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.forms import choices
+from portal.inputs import to_id
 from portal.models import Product, Team, Territory
 from portal.models.reference import STAFF_ROLES
 
@@ -30,8 +31,8 @@ class AssignmentForm(FlaskForm):
     role = SelectField("Role", choices=choices((r.value, r.label) for r in STAFF_ROLES))
     teams = CheckboxesField("Teams")
     lead_teams = CheckboxesField("Leads these teams")
-    territories = CheckboxesField("Territories", coerce=int)
-    products = CheckboxesField("Products", coerce=int)
+    territories = CheckboxesField("Territories", coerce=to_id)
+    products = CheckboxesField("Products", coerce=to_id)
     submit = SubmitField("Save assignment")
 
     def set_choices(

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from portal import policy
+from portal import inputs, policy
 from portal.admin.forms import (
     AssignmentForm,
     ConfirmForm,
@@ -17,7 +17,8 @@ from portal.admin.forms import (
 from portal.errors import PortalError
 from portal.forms import attach_errors, choices
 from portal.models import Role, User
-from portal.services import users
+from portal.services import sessions, two_factor, users
+from portal.throttles import Throttle, throttled
 
 blueprint = Blueprint("admin", __name__)
 
@@ -57,12 +58,13 @@ def user_list() -> str:
         text=form.q.data or "",
         role=form.role.data if form.role.data in set(Role) else "",
         status=form.status.data or "",
-        page=request.args.get("page", 1, type=int) or 1,
+        page=inputs.query_page(),
     )
     return render_template("portal/admin/users.html", form=form, page=page)
 
 
 @blueprint.route("/users/new", methods=["GET", "POST"])
+@throttled(Throttle.STAFF_INVITATIONS)
 @login_required
 def create_user() -> Response | str:
     actor = _actor()
@@ -183,4 +185,30 @@ def reactivate(user_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
         users.reactivate_user(actor, user)
         flash(f"{user.name} can sign in again.", "success")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+@blueprint.route("/users/<int:user_id>/sessions/revoke", methods=["POST"])
+@login_required
+def revoke_sessions(user_id: int) -> Response:
+    actor = _actor()
+    user = users.get_user(actor, user_id)
+    if ConfirmForm().validate_on_submit():
+        sessions.revoke_all_by_administrator(actor, user)
+        flash(f"{user.name} is signed out of every session.", "success")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+@blueprint.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
+@login_required
+def reset_two_factor(user_id: int) -> Response:
+    actor = _actor()
+    user = users.get_user(actor, user_id)
+    if ConfirmForm().validate_on_submit():
+        two_factor.reset(actor, user)
+        flash(
+            f"{user.name}'s two-factor sign-in is reset and every session ended; they set it up "
+            "again at their next sign-in.",
+            "success",
+        )
     return redirect(url_for("admin.user_detail", user_id=user.id))

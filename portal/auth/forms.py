@@ -78,3 +78,28 @@ class ResetPasswordForm(FlaskForm):
 
 class ResendConfirmationForm(FlaskForm):
     submit = SubmitField("Send the confirmation email again")
+
+
+class TwoFactorCodeForm(FlaskForm):
+    code = StringField(
+        "Code",
+        validators=[DataRequired(message="Type the code."), Length(max=32)],
+        description="The 6-digit code from your authenticator app, or one of your recovery codes.",
+        render_kw={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"},
+    )
+    submit = SubmitField("Continue")
+
+
+class EnrolForm(FlaskForm):
+    code = StringField(
+        "Code from your app",
+        validators=[DataRequired(message="Type the code."), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    submit = SubmitField("Turn on two-factor sign-in")
+
+
+class SessionActionForm(FlaskForm):
+    """A button that signs a session out (the CSRF token is all it carries)."""
+
+    submit = SubmitField("Sign out")

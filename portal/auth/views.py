@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
 from portal.auth.forms import (
+    EnrolForm,
     ForgotPasswordForm,
     LoginForm,
     RegistrationForm,
     ResendConfirmationForm,
     ResetPasswordForm,
+    SessionActionForm,
+    TwoFactorCodeForm,
 )
-from portal.errors import AccountLocked, InvalidInput, PermissionDenied, PortalError
+from portal.errors import AccountLocked, Conflict, InvalidInput, PermissionDenied, PortalError
 from portal.extensions import limiter
 from portal.forms import attach_errors
+from portal.models import User, UserSession
 from portal.security import safe_next
-from portal.services import accounts
+from portal.services import accounts, sessions, two_factor
+from portal.throttles import Key, Throttle, throttled
 
 blueprint = Blueprint("auth", __name__)
 
@@ -35,11 +44,70 @@ def _login_limit() -> str:
     return str(current_app.config["LOGIN_RATE_LIMIT"])
 
 
-def _start_session(user: accounts.User) -> None:
+# Between the password and the second factor the browser holds only this signed marker: who
+# passed the password step, when, and where to go next. No session record exists yet.
+PENDING = "two_factor_pending"
+PENDING_SECONDS = 600
+PENDING_TRIES = 5
+
+
+def _start_session(user: User) -> None:
+    """Open a server-side session and put only its random token in the cookie."""
+    token = sessions.start(
+        user, ip=request.remote_addr, user_agent=request.headers.get("User-Agent", "")
+    )
     # A fresh session on every sign-in: nothing planted before login survives it (fixation).
     session.clear()
     session.permanent = True
-    login_user(user)
+    session["_user_id"] = token  # what Flask-Login hands the user loader
+    session["_fresh"] = True
+
+
+def _after_password(user: User, destination: str) -> Response:
+    """The password is right: open the session, or ask for the second factor first."""
+    if not two_factor.is_enrolled(user) and not two_factor.is_required(user):
+        _start_session(user)
+        return redirect(destination)
+    session.clear()
+    session[PENDING] = {
+        "user": user.id,
+        "version": user.session_version,
+        "at": int(time.time()),
+        "next": destination,
+        "tries": 0,
+    }
+    if two_factor.is_enrolled(user):
+        return redirect(url_for("auth.two_factor_step"))
+    return redirect(url_for("auth.enrol_at_sign_in"))
+
+
+def _pending_user() -> User | None:
+    """Who passed the password step in this browser, if it was recently."""
+    marker: Any = session.get(PENDING)
+    if not isinstance(marker, dict):
+        return None
+    started = marker.get("at")
+    if not isinstance(started, int) or time.time() - started > PENDING_SECONDS:
+        session.pop(PENDING, None)
+        return None
+    user = two_factor.find_user_for_second_step(marker.get("user"), marker.get("version"))
+    if user is None:
+        session.pop(PENDING, None)
+    return user
+
+
+def _finish_second_step(user: User) -> Response:
+    marker = session.get(PENDING) or {}
+    destination = safe_next(marker.get("next"), url_for("main.home"))
+    _start_session(user)
+    return redirect(destination)
+
+
+def current_session() -> UserSession:
+    """The signed-in request's session record (set by the user loader)."""
+    assert current_user.is_authenticated
+    record: UserSession = g.portal_session
+    return record
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -57,23 +125,87 @@ def login() -> Response | str:
             form.form_errors.append(exc.message)
         else:
             destination = safe_next(request.args.get("next"), url_for("main.home"))
-            _start_session(user)
-            return redirect(destination)
+            return _after_password(user, destination)
     return render_template("portal/auth/login.html", form=form)
+
+
+@blueprint.route("/login/two-factor", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def two_factor_step() -> Response | str:
+    """The second step of signing in, for an enrolled account."""
+    user = _pending_user()
+    if user is None or not two_factor.is_enrolled(user):
+        return redirect(url_for("auth.login"))
+    form = TwoFactorCodeForm()
+    if form.validate_on_submit():
+        try:
+            two_factor.verify(user, form.code.data or "", ip=request.remote_addr)
+        except InvalidInput as exc:
+            marker = dict(session[PENDING])
+            marker["tries"] = int(marker.get("tries", 0)) + 1
+            if marker["tries"] >= PENDING_TRIES:
+                session.pop(PENDING, None)
+                flash("Too many wrong codes. Sign in again.", "danger")
+                return redirect(url_for("auth.login"))
+            session[PENDING] = marker
+            form.code.errors = [*form.code.errors, exc.message]
+        else:
+            return _finish_second_step(user)
+    return render_template("portal/auth/two_factor.html", form=form)
+
+
+@blueprint.route("/login/enrol", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def enrol_at_sign_in() -> Response | str:
+    """Staff who have not enrolled yet do it here, right after the password, before anything."""
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    if two_factor.is_enrolled(user):
+        return redirect(url_for("auth.two_factor_step"))
+    enrolment = two_factor.begin_enrolment(user)
+    form = EnrolForm()
+    if form.validate_on_submit():
+        try:
+            codes = two_factor.confirm_enrolment(user, form.code.data or "")
+        except InvalidInput as exc:
+            form.code.errors = [*form.code.errors, exc.message]
+        else:
+            marker = session.get(PENDING) or {}
+            destination = safe_next(marker.get("next"), url_for("main.home"))
+            _start_session(user)
+            return render_template(
+                "portal/account/recovery_codes.html", codes=codes, destination=destination
+            )
+    uri = two_factor.provisioning_uri(user, enrolment)
+    return render_template(
+        "portal/account/enrol.html",
+        form=form,
+        qr_svg=two_factor.qr_code_svg(uri),
+        secret=enrolment.secret,
+        at_sign_in=True,
+    )
 
 
 @blueprint.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
-    accounts.record_logout(current_user._get_current_object())
+    sessions.sign_out(current_session())
     logout_user()
     session.clear()
     flash("You are signed out.", "success")
     return redirect(url_for("auth.login"))
 
 
+REGISTRATION_SENT = (
+    "Check your e-mail: we sent a message to the address you entered. Open the link in it to "
+    "confirm your address, then sign in here; an administrator will verify your professional "
+    "details."
+)
+
+
 @blueprint.route("/register", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
+@throttled(Throttle.REGISTRATIONS, Key.ADDRESS, Key.EMAIL)
 def register() -> Response | str:
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
@@ -92,17 +224,13 @@ def register() -> Response | str:
             licence_number=form.licence_number.data or "",
         )
         try:
-            user = accounts.register_hcp(data)
+            # A new account, or a mail to the owner of a known address: the answer is the same.
+            accounts.register_hcp(data)
         except PortalError as exc:
             attach_errors(form, exc)
         else:
-            _start_session(user)
-            flash(
-                "Your account is created. We sent you an email to confirm your address; an "
-                "administrator will verify your professional details.",
-                "success",
-            )
-            return redirect(url_for("main.home"))
+            flash(REGISTRATION_SENT, "info")
+            return redirect(url_for("auth.login"))
     return render_template("portal/auth/register.html", form=form)
 
 
@@ -129,7 +257,7 @@ def resend_confirmation() -> Response:
 
 
 @blueprint.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"])
+@throttled(Throttle.PASSWORD_RESETS, Key.ADDRESS, Key.EMAIL)
 def forgot_password() -> Response | str:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
@@ -161,3 +289,80 @@ def reset_password(token: str) -> Response | str:
             flash("Your password is set. Sign in with it now.", "success")
             return redirect(url_for("auth.login"))
     return render_template("portal/auth/reset.html", form=form)
+
+
+# --- the signed-in user's own sessions and second factor -----------------------------------------
+@blueprint.route("/account/sessions")
+@login_required
+def account_sessions() -> str:
+    """Every live session of the signed-in user: device, address, when; sign out any."""
+    user: User = current_user._get_current_object()
+    return render_template(
+        "portal/account/sessions.html",
+        records=sessions.list_sessions(user),
+        current_id=current_session().id,
+        form=SessionActionForm(),
+    )
+
+
+@blueprint.route("/account/sessions/<string:session_id>/revoke", methods=["POST"])
+@login_required
+def revoke_session(session_id: str) -> Response:
+    user: User = current_user._get_current_object()
+    if SessionActionForm().validate_on_submit():
+        if session_id == current_session().id:
+            return logout()
+        sessions.revoke_own(user, session_id)
+        flash("That session is signed out.", "success")
+    return redirect(url_for("auth.account_sessions"))
+
+
+@blueprint.route("/account/sessions/revoke-others", methods=["POST"])
+@login_required
+def revoke_other_sessions() -> Response:
+    user: User = current_user._get_current_object()
+    if SessionActionForm().validate_on_submit():
+        count = sessions.revoke_others(user, keep=current_session())
+        flash(
+            f"Signed out of {count} other session{'s' if count != 1 else ''}."
+            if count
+            else "There was no other session.",
+            "success",
+        )
+    return redirect(url_for("auth.account_sessions"))
+
+
+@blueprint.route("/account/two-factor", methods=["GET", "POST"])
+@login_required
+def account_two_factor() -> Response | str:
+    """Two-factor sign-in for the signed-in user: its state, or enrolment (HCPs opt in)."""
+    user: User = current_user._get_current_object()
+    if two_factor.is_enrolled(user):
+        return render_template(
+            "portal/account/two_factor.html",
+            recovery_left=two_factor.unused_recovery_codes(user),
+        )
+    try:
+        enrolment = two_factor.begin_enrolment(user)
+    except Conflict:
+        return redirect(url_for("auth.account_two_factor"))
+    form = EnrolForm()
+    if form.validate_on_submit():
+        try:
+            codes = two_factor.confirm_enrolment(user, form.code.data or "")
+        except InvalidInput as exc:
+            form.code.errors = [*form.code.errors, exc.message]
+        else:
+            return render_template(
+                "portal/account/recovery_codes.html",
+                codes=codes,
+                destination=url_for("auth.account_two_factor"),
+            )
+    uri = two_factor.provisioning_uri(user, enrolment)
+    return render_template(
+        "portal/account/enrol.html",
+        form=form,
+        qr_svg=two_factor.qr_code_svg(uri),
+        secret=enrolment.secret,
+        at_sign_in=False,
+    )

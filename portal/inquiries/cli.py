@@ -9,6 +9,7 @@ from typing import Any, TextIO
 import click
 from flask.cli import AppGroup
 
+from portal.cli import needs_public_url
 from portal.extensions import db
 from portal.inquiries import facts, services
 from portal.inquiries.models import Category
@@ -75,6 +76,7 @@ def triage() -> None:
 
 
 @questions_cli.command("sweep")
+@needs_public_url
 def sweep() -> None:
     """Notify people about questions and PV cases that went overdue (the server does this by
     itself every minute or so)."""

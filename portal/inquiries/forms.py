@@ -22,29 +22,15 @@ from wtforms import (
 
 from portal.admin.forms import CheckboxesField
 from portal.forms import choices
+from portal.inputs import find_id, to_id, to_optional_id
 from portal.inquiries.models import Category, Channel, Urgency, team_label
 from portal.inquiries.services import QuestionInput
 from portal.models import Product, TeamKey
 from portal.safety.attestations import Attestation, AttestationChoice
 
 
-def optional_int(value: Any) -> int | None:
-    """``""``/``None`` → ``None``; anything else must be a whole number (else ``ValueError``)."""
-    if value is None or value == "":
-        return None
-    return int(value)
-
-
-def _int_or_none(value: str | None) -> int | None:
-    # Hidden fields come back as typed by whoever sent the request: junk is simply "none".
-    try:
-        return optional_int((value or "").strip())
-    except ValueError:
-        return None
-
-
 class AskForm(FlaskForm):
-    product_id = SelectField("Product", coerce=optional_int, validate_choice=False)
+    product_id = SelectField("Product", coerce=to_optional_id, validate_choice=False)
     about_family_id = HiddenField()
     category = RadioField("What is your question about?", validate_choice=False)
     text = TextAreaField("Your question")
@@ -75,8 +61,9 @@ class AskForm(FlaskForm):
             urgency=self.urgency.data or "",
             product_id=self.product_id.data,
             consent=bool(self.consent.data),
-            consent_wording_id=_int_or_none(self.consent_wording_id.data),
-            about_family_id=_int_or_none(self.about_family_id.data),
+            # Hidden fields come back as typed by whoever sent the request: junk is "none".
+            consent_wording_id=find_id(self.consent_wording_id.data),
+            about_family_id=find_id(self.about_family_id.data),
         )
 
 
@@ -113,7 +100,7 @@ class ReplyForm(AttestedForm):
         "Answer (Markdown)",
         description="Markdown: **bold**, *italic*, lists, links. The HCP sees it formatted.",
     )
-    materials = CheckboxesField("Attach approved materials", coerce=int, validate_choice=False)
+    materials = CheckboxesField("Attach approved materials", coerce=to_id, validate_choice=False)
     submit = SubmitField("Send the answer")
 
     def set_materials(self, materials: Iterable[Any]) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, false, select, true
 from sqlalchemy.orm import selectinload
 
 from portal import audit, policy
-from portal.errors import InvalidInput, NotFound
+from portal.errors import InvalidInput
 from portal.extensions import db
 from portal.inquiries import facts, routing
 from portal.inquiries.models import (
@@ -722,24 +722,16 @@ def claim_question(actor: User, question_id: int) -> Question:
     return question
 
 
-def _attachable(actor: User, material_ids: Iterable[int]) -> list[int]:
+def _attachable(actor: User, question: Question, material_ids: Iterable[int]) -> list[int]:
+    """The materials ``actor`` may attach to an answer for this question's HCP (content's rule:
+    :func:`portal.policy.can_share_material_with`); ``InvalidInput`` names the first refused."""
     from content import services as content_services  # the content package's own rules
 
     ids = list(dict.fromkeys(material_ids))
     if len(ids) > MAX_ATTACHMENTS:
         raise InvalidInput(f"Attach at most {MAX_ATTACHMENTS} materials.", field="materials")
-    now = utcnow()
     for material_id in ids:
-        try:
-            material = content_services.get_material(actor, material_id)
-        except NotFound as exc:
-            raise InvalidInput("That material is not available.", field="materials") from exc
-        if not policy.can_share_material(actor, material, now):
-            raise InvalidInput(
-                f"You cannot share '{material.title}': only published material your role may "
-                "share can be attached.",
-                field="materials",
-            )
+        content_services.get_shareable_material(actor, material_id, question.hcp, field="materials")
     return ids
 
 
@@ -750,19 +742,17 @@ def about_material(actor: User, family_id: int) -> Any:
     return content_services.get_current_version(actor, family_id)
 
 
-def shareable_materials(actor: User, *, product_id: int | None = None) -> list[Any]:
-    """Published materials ``actor`` may attach to a reply: the question's product first."""
+def shareable_materials(actor: User, question: Question) -> list[Any]:
+    """The attachment list of an answer: what ``actor`` may share with the question's HCP (their
+    products and side's classification; the HCP's audience, country and dates), the question's
+    product first. Empty unless ``actor`` may work the question."""
     from content import services as content_services
-    from content.models import Material
 
-    now = utcnow()
-    rows = db.session.scalars(
-        select(Material)
-        .where(content_services.library_clause(actor, now))
-        .order_by((Material.product_id == product_id).desc(), Material.title)
-        .limit(300)
-    ).all()
-    return [m for m in rows if policy.can_share_material(actor, m, now)]
+    if not policy.can_work_question(actor, question):
+        return []
+    return content_services.shareable_materials(
+        actor, question.hcp, first_product_id=question.product_id
+    )
 
 
 def attachments_for(actor: User, entry: QuestionEntry) -> list[tuple[Any, bool]]:
@@ -808,7 +798,7 @@ def reply_to_question(
         problems["attestation"] = p
     if problems:
         raise InvalidInput(next(iter(problems.values())), errors=problems)
-    ids = _attachable(actor, material_ids)
+    ids = _attachable(actor, question, material_ids)
     at = utcnow()
     entry = QuestionEntry(
         question=question, author_id=actor.id, kind=EntryKind.REPLY, body=render_markdown(body),

@@ -13,7 +13,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from portal import policy
+from portal import inputs, policy
 from portal.errors import InvalidInput, PortalError
 from portal.forms import attach_errors
 from portal.inquiries import services
@@ -39,6 +39,7 @@ from portal.safety import attestations
 from portal.safety import services as safety
 from portal.services.consent import current_wording
 from portal.services.users import list_products
+from portal.throttles import Throttle, throttled
 
 blueprint = Blueprint("questions", __name__)
 
@@ -86,6 +87,7 @@ def _questions_panel(user: User) -> tuple[str, dict[str, Any]] | None:
 
 # --- the HCP side ------------------------------------------------------------------------------
 @blueprint.route("/ask", methods=["GET", "POST"])
+@throttled(Throttle.QUESTIONS)
 @login_required
 def ask() -> Response | str:
     actor = _actor()
@@ -94,8 +96,8 @@ def ask() -> Response | str:
     form = AskForm()
     form.setup(products=list_products(), channels=services.channel_choices(actor))
     if request.method == "GET":
-        form.product_id.data = request.args.get("product", type=int)
-        form.about_family_id.data = request.args.get("material", type=int) or ""
+        form.product_id.data = inputs.query_id("product")
+        form.about_family_id.data = inputs.query_id("material") or ""
         form.consent_wording_id.data = str(wording.id)
     elif form.validate_on_submit():
         try:
@@ -124,10 +126,7 @@ def ask() -> Response | str:
 
 def _material_of_family(actor: User, family_id: Any) -> Any:
     """The material the HCP was reading, to name it on the form (None if not visible now)."""
-    try:
-        family = int(family_id or 0)
-    except (TypeError, ValueError):
-        return None
+    family = inputs.find_id(family_id)
     return services.about_material(actor, family) if family else None
 
 
@@ -171,9 +170,7 @@ def _render_detail(actor: User, question: Question, **forms: Any) -> str:
     reassign_form = forms.get("reassign") or ReassignForm(prefix="reassign")
     teams = services.reassign_choices(actor, question) if can_work else []
     if can_work:
-        reply_form.set_materials(
-            services.shareable_materials(actor, product_id=question.product_id)
-        )
+        reply_form.set_materials(services.shareable_materials(actor, question))
         reassign_form.set_teams(teams)
     return render_template(
         "portal/questions/staff_detail.html",
@@ -225,6 +222,7 @@ def _act(
 
 
 @blueprint.route("/<int:question_id>/follow-up", methods=["POST"])
+@throttled(Throttle.FOLLOW_UPS)
 @login_required
 def follow_up(question_id: int) -> Response | str:
     form = FollowUpForm()
@@ -279,6 +277,7 @@ def claim(question_id: int) -> Response | str:
 
 
 @blueprint.route("/<int:question_id>/reply", methods=["POST"])
+@throttled(Throttle.ANSWERS)
 @login_required
 def reply(question_id: int) -> Response | str:
     form = ReplyForm()
@@ -297,10 +296,11 @@ def reply(question_id: int) -> Response | str:
 
 
 @blueprint.route("/<int:question_id>/report-pv", methods=["POST"])
+@throttled(Throttle.PV_REPORTS)
 @login_required
 def report_pv(question_id: int) -> Response | str:
     """One click: the question's words (or one follow-up's, ``entry_id``) go to PV at once."""
-    entry_id = request.form.get("entry_id", type=int)
+    entry_id = inputs.posted_id("entry_id")
 
     def run(actor: User) -> str:
         report = attestations.report_to_pv(
@@ -315,6 +315,7 @@ def report_pv(question_id: int) -> Response | str:
 
 
 @blueprint.route("/<int:question_id>/note", methods=["POST"])
+@throttled(Throttle.ANSWERS)
 @login_required
 def note(question_id: int) -> Response | str:
     form = NoteForm(prefix="note")

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-from portal import policy
+from portal import inputs, policy
 from portal.auth.forms import ResendConfirmationForm
 from portal.extensions import db, limiter
 from portal.main.panels import panels_for
@@ -72,7 +72,7 @@ def audit_log() -> str:
         actor_email=request.args.get("actor", ""),
         target_type=request.args.get("target_type", ""),
         target_id=request.args.get("target_id", ""),
-        page=request.args.get("page", 1, type=int) or 1,
+        page=inputs.query_page(),
     )
     verification = audit_trail.verify_chain(actor) if request.args.get("verify") else None
     return render_template(

@@ -6,6 +6,7 @@ from portal.models.mail import OutboxMail
 from portal.models.notification import ConsentWording, Notification
 from portal.models.org import Product, Team, TeamMembership, Territory
 from portal.models.reference import Profession, Role, Side, TeamKey, Verification
+from portal.models.session import RecoveryCode, TwoFactor, UserSession
 from portal.models.user import HcpProfile, User
 
 __all__ = [
@@ -18,14 +19,17 @@ __all__ = [
     "OutboxMail",
     "Product",
     "Profession",
+    "RecoveryCode",
     "Role",
     "Side",
     "Team",
     "TeamKey",
     "TeamMembership",
     "Territory",
+    "TwoFactor",
     "UTCDateTime",
     "User",
+    "UserSession",
     "Verification",
     "utcnow",
 ]

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import policy
+from portal import inputs, policy
 from portal.errors import InvalidInput, PortalError
 from portal.forms import attach_errors
 from portal.main.panels import register_home_panel
@@ -28,6 +28,7 @@ from portal.safety.forms import (
 )
 from portal.safety.models import SERIOUSNESS_LABELS, CaseOrigin, PvCase, PvCaseStatus
 from portal.safety.services import CaseSource, ListStatus
+from portal.throttles import Throttle, throttled
 
 blueprint = Blueprint("safety", __name__)
 
@@ -69,9 +70,7 @@ def cases() -> str:
         overdue=request.args.get("overdue") == "1",
     )
     now = utcnow()
-    page = services.case_page(
-        actor, filters, page=request.args.get("page", 1, type=int) or 1, now=now
-    )
+    page = services.case_page(actor, filters, page=inputs.query_page(), now=now)
     today = now.date()
     return render_template(
         "portal/safety/cases.html",
@@ -178,6 +177,7 @@ def close(case_id: int) -> BaseResponse:
 
 
 @blueprint.route("/cases/<int:case_id>/follow-ups", methods=["POST"])
+@throttled(Throttle.PV_FOLLOW_UPS)
 @login_required
 def ask(case_id: int) -> BaseResponse | str:
     actor = _actor()
@@ -245,6 +245,7 @@ def requests() -> str:
 
 
 @blueprint.route("/requests/<int:follow_up_id>", methods=["GET", "POST"], endpoint="request")
+@throttled(Throttle.PV_ANSWERS)
 @login_required
 def hcp_request(follow_up_id: int) -> BaseResponse | str:
     actor = _actor()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -12,16 +13,18 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, realtime
-from portal.errors import AccountLocked, Conflict, InvalidInput, PermissionDenied
-from portal.extensions import db
+from portal.errors import InvalidInput, PermissionDenied
+from portal.extensions import db, limiter
 from portal.models import HcpProfile, Profession, Role, User, Verification, utcnow
 from portal.models.reference import COUNTRIES, SPECIALTIES
 from portal.npi import normalize_npi, npi_problem
-from portal.services import mail, passwords, tokens
+from portal.services import mail, passwords, sessions, tokens
 from portal.services.territories import find_territory_for
 from portal.urls import external_url
 
 BAD_CREDENTIALS = "Email or password is incorrect."
+
+log = logging.getLogger(__name__)
 
 
 def parse_session_id(value: str) -> tuple[int, int] | None:
@@ -123,28 +126,71 @@ def _confirmation_mail(user: User) -> None:
     )
 
 
-def register_hcp(data: Registration) -> User:
-    """Create a pending HCP account from the registration form.
+def _already_registered_mail(user: User) -> None:
+    """Tell the owner of an address that someone tried to register it (caller's transaction)."""
+    confirm = ""
+    if user.email_confirmed_at is None:
+        link = external_url(
+            "auth.confirm_email", token=tokens.make_confirm_token(user.id, user.email)
+        )
+        confirm = f"\n\nYour address is not confirmed yet. Confirm it here:\n{link}"
+    mail.enqueue(
+        user.email,
+        "Someone tried to register with your address",
+        f"Hello {user.name},\n\nSomeone (perhaps you) tried to register a new HCP portal account "
+        "with this e-mail address, which already has an account. Nothing was changed.\n\n"
+        f"If it was you, sign in, or reset your password here:\n"
+        f"{external_url('auth.forgot_password')}{confirm}\n\n"
+        "If it was not you, you can ignore this message.",
+    )
 
-    Anyone may call it. Raises :class:`InvalidInput` (with ``field``) for a bad field and
-    :class:`Conflict` for an email or NPI already registered. Writes ``hcp.registered`` to the audit
-    trail and queues the email-confirmation mail, in one transaction.
+
+def _npi_taken_mail(email: str, name: str) -> None:
+    """Tell whoever typed ``email`` that the NPI they gave has an account (caller's
+    transaction): only the owner of that mailbox learns it, never the page."""
+    mail.enqueue(
+        email,
+        "Your HCP portal registration",
+        f"Hello {name},\n\nWe could not create your account: the NPI you entered is already "
+        "registered to another account. If that account is yours, sign in or reset its password "
+        f"here:\n{external_url('auth.forgot_password')}\n\n"
+        "If it is not yours, reply to this message or contact support: we will look into it.",
+    )
+
+
+def register_hcp(data: Registration) -> User | None:
+    """Create a pending HCP account from the registration form, or tell the address's owner.
+
+    Anyone may call it. Raises :class:`InvalidInput` (with ``field``) for a bad field. Otherwise
+    the caller must answer the same whatever happened (no account enumeration): "check your
+    e-mail". A new address gets a pending account, ``hcp.registered`` in the audit trail and the
+    confirmation mail, and the account is returned. An address that already has an account
+    creates nothing: its owner is mailed that someone tried (with a fresh confirmation link if
+    the address is unconfirmed), ``auth.registration_existing`` is audited and ``None`` returned.
+    An NPI already registered creates nothing either: the address typed is mailed why,
+    ``auth.registration_npi_taken`` is audited and ``None`` returned. One transaction each.
     """
     email, npi, licence = _validate_registration(data)
-    if find_user_by_email(email) is not None:
-        raise Conflict(
-            "An account with this email address already exists. Sign in or reset your password.",
-            field="email",
-        )
-    if npi and db.session.scalar(select(HcpProfile.user_id).where(HcpProfile.npi == npi)):
-        raise Conflict(
-            "This NPI is already registered to another account. Contact support if it is yours.",
-            field="npi",
-        )
+    # Hash first, whatever happens next: a known address must cost the same time as a new one.
+    password_hash = passwords.hash_password(data.password)
+    existing = find_user_by_email(email)
+    if existing is not None:
+        _already_registered_mail(existing)
+        audit.record(None, "auth.registration_existing", existing)
+        db.session.commit()
+        return None
+    npi_owner = (
+        db.session.scalar(select(HcpProfile.user_id).where(HcpProfile.npi == npi)) if npi else None
+    )
+    if npi_owner is not None:
+        _npi_taken_mail(email, data.name.strip())
+        audit.record(None, "auth.registration_npi_taken", ("users", npi_owner))
+        db.session.commit()
+        return None
     user = User(
         email=email,
         name=data.name.strip(),
-        password_hash=passwords.hash_password(data.password),
+        password_hash=password_hash,
         role=Role.HCP,
     )
     profile = HcpProfile(
@@ -173,54 +219,122 @@ def register_hcp(data: Registration) -> User:
         )
         _confirmation_mail(user)
         db.session.commit()
-    except IntegrityError as exc:
-        # Two registrations raced past the checks above: the unique constraints decide.
+    except IntegrityError:
+        # Two registrations raced past the checks above: the unique constraints decided, and
+        # the loser is told nothing more than anyone else.
         db.session.rollback()
-        raise Conflict("This email address or NPI is already registered.", field="email") from exc
+        return None
     return user
+
+
+def _address_backoff_keys(remote_addr: str) -> tuple[str, str]:
+    return f"login-backoff/failures/{remote_addr}", f"login-backoff/wait/{remote_addr}"
+
+
+def _address_must_wait(remote_addr: str | None) -> bool:
+    """Whether the client address is inside its backoff wait (with rate limiting on)."""
+    if not remote_addr or not current_app.config.get("RATELIMIT_ENABLED", True):
+        return False
+    try:
+        return limiter.storage.get(_address_backoff_keys(remote_addr)[1]) > 0
+    except Exception:
+        # A storage outage must not stop sign-in: the account's own backoff (in the database)
+        # still holds.
+        log.exception("sign-in backoff storage unavailable")
+        return False
+
+
+def _count_address_failure(remote_addr: str | None) -> None:
+    """Count one failure of the client address; past the threshold, start its wait."""
+    config = current_app.config
+    if not remote_addr or not config.get("RATELIMIT_ENABLED", True):
+        return
+    failures_key, wait_key = _address_backoff_keys(remote_addr)
+    try:
+        failures = limiter.storage.incr(
+            failures_key, int(config["LOGIN_ADDRESS_WINDOW_MINUTES"]) * 60
+        )
+        wait = backoff_seconds(failures, threshold=int(config["LOGIN_ADDRESS_MAX_FAILURES"]))
+        if wait:
+            limiter.storage.clear(wait_key)
+            limiter.storage.incr(wait_key, wait)
+    except Exception:  # see _address_must_wait
+        log.exception("sign-in backoff storage unavailable")
+
+
+def backoff_seconds(failures: int, *, threshold: int) -> int:
+    """How long to wait after ``failures`` failures in a row: nothing below ``threshold``, then
+    2^(failures - threshold) seconds, at most ``LOGIN_LOCKOUT_MINUTES``."""
+    if failures < threshold:
+        return 0
+    cap = int(current_app.config["LOGIN_LOCKOUT_MINUTES"]) * 60
+    return int(min(2 ** min(failures - threshold, 32), cap))
 
 
 def authenticate(email: str, password: str, *, remote_addr: str | None = None) -> User:
     """Check credentials and return the user; commits the outcome either way.
 
-    Raises :class:`InvalidInput` with one message for an unknown email or a wrong password (no
-    account enumeration), :class:`AccountLocked` while locked out after ``LOGIN_MAX_FAILURES``
-    failures in a row, and :class:`PermissionDenied` for a suspended account (told only to someone
-    who knows the password). Audits ``auth.login``, ``auth.login_failed`` and ``auth.locked``.
+    Raises :class:`InvalidInput` with one message, :data:`BAD_CREDENTIALS`, for everything a
+    stranger might try to tell apart: an unknown address, a wrong password, an attempt inside a
+    backoff wait, a new registration whose address is not confirmed yet. Each costs one
+    password hash.
+
+    Repeated failures slow attempts down instead of locking the owner out: after
+    ``LOGIN_MAX_FAILURES`` failures in a row on an account (``LOGIN_ADDRESS_MAX_FAILURES`` from
+    one client address) every further attempt waits :func:`backoff_seconds` after the last
+    failure; an attempt inside the wait is refused without checking the password and does not
+    count. The right password after the wait signs in. Raises :class:`PermissionDenied` for a
+    suspended account (told only to someone who knows the password). Audits ``auth.login``,
+    ``auth.login_failed``, ``auth.login_throttled`` and ``auth.login_refused``.
     """
     config = current_app.config
     now = utcnow()
-    user = find_user_by_email(email) if email else None
-    if user is None:
-        passwords.check_password(None, password)  # same work as a real check
-        raise InvalidInput(BAD_CREDENTIALS)
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise AccountLocked(
-            f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''} "
-            "or reset your password."
+    user = None
+    if email:
+        # Locked while the password is checked, so parallel guesses queue up behind the count.
+        user = db.session.scalar(
+            select(User)
+            .where(func.lower(User.email) == email.strip().lower())
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
+    account_waits = user is not None and user.locked_until is not None and user.locked_until > now
+    address_waits = _address_must_wait(remote_addr)
+    if user is None or account_waits or address_waits:
+        passwords.check_password(None, password)  # the same work as a real check
+        if user is not None:
+            audit.record(user, "auth.login_throttled", user, ip=remote_addr)
+            db.session.commit()
+        elif not address_waits:
+            _count_address_failure(remote_addr)
+        raise InvalidInput(BAD_CREDENTIALS)
     if not passwords.check_password(user.password_hash, password):
         user.failed_logins += 1
-        audit.record(user, "auth.login_failed", user, failures=user.failed_logins, ip=remote_addr)
-        locked = user.failed_logins >= config["LOGIN_MAX_FAILURES"]
-        if locked:
-            user.locked_until = now + dt.timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"])
-            user.failed_logins = 0
-            audit.record(
-                user, "auth.locked", user, until=user.locked_until.isoformat(), ip=remote_addr
-            )
+        wait = backoff_seconds(user.failed_logins, threshold=int(config["LOGIN_MAX_FAILURES"]))
+        user.locked_until = now + dt.timedelta(seconds=wait) if wait else None
+        audit.record(
+            user,
+            "auth.login_failed",
+            user,
+            failures=user.failed_logins,
+            wait_seconds=wait,
+            ip=remote_addr,
+        )
         db.session.commit()
-        if locked:
-            raise AccountLocked(
-                f"Too many failed sign-ins. The account is locked for "
-                f"{config['LOGIN_LOCKOUT_MINUTES']} minutes; you can reset your password meanwhile."
-            )
+        _count_address_failure(remote_addr)
         raise InvalidInput(BAD_CREDENTIALS)
     if user.suspended:
         audit.record(user, "auth.login_refused", user, reason="suspended", ip=remote_addr)
         db.session.commit()
         raise PermissionDenied("This account is suspended. Contact your administrator.")
+    if user.email_confirmed_at is None and user.last_login_at is None:
+        # A new registration signs in once its address is confirmed. Told apart from a wrong
+        # password, this would tell whoever just "registered" a known address with a password
+        # of their choosing that the address had an account. (Accounts that signed in before
+        # this rule keep signing in.)
+        audit.record(user, "auth.login_refused", user, reason="unconfirmed", ip=remote_addr)
+        db.session.commit()
+        raise InvalidInput(BAD_CREDENTIALS)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -295,7 +409,8 @@ def request_password_reset(email: str) -> None:
 def reset_password(token: str, new_password: str) -> User:
     """Set a new password from a reset link; the link then stops working.
 
-    Ends every other session (``session_version`` bumps) and lifts a lockout. Raises
+    Ends every session (``session_version`` bumps; ``session.revoked`` for each, their sockets
+    disconnected) and lifts a lockout. Raises
     :class:`InvalidInput` for a bad, expired or used link or a weak password. Audits
     ``auth.password_reset``.
     """
@@ -310,6 +425,7 @@ def reset_password(token: str, new_password: str) -> User:
         raise InvalidInput(problem, field="password")
     user.password_hash = passwords.hash_password(new_password)
     user.session_version += 1
+    sessions.revoke_all(user, user, reason=sessions.Reason.PASSWORD_RESET)
     user.failed_logins = 0
     user.locked_until = None
     if user.email_confirmed_at is None:

@@ -26,7 +26,7 @@ from portal.models import (
     utcnow,
 )
 from portal.models.reference import STAFF_ROLES
-from portal.services import mail, passwords
+from portal.services import mail, passwords, sessions
 from portal.services.accounts import find_user_by_email, normalize_email, welcome_staff_mail
 from portal.urls import external_url
 
@@ -229,7 +229,8 @@ def update_staff(actor: User, target: User, assignment: StaffAssignment) -> User
     """Change a staff member's role, teams (and leads), territories and products.
 
     Administrators only, never on themselves or an HCP. Audits ``user.assignment_changed`` with
-    the before and after.
+    the before and after. A change of role ends every session of the account
+    (``session.revoked``) and disconnects its sockets.
     """
     policy.require(policy.can_edit_staff(actor, target), "You cannot change this account's role.")
     role, teams, leads, territories, products = _resolve_assignment(assignment)
@@ -239,6 +240,11 @@ def update_staff(actor: User, target: User, assignment: StaffAssignment) -> User
     after = _assignment_snapshot(target)
     if before != after:
         audit.record(actor, "user.assignment_changed", target, before=before, after=after)
+    if before["role"] != after["role"]:
+        # What the open sessions were allowed to do has changed: they end, sockets included.
+        target.session_version += 1
+        sessions.revoke_all(actor, target, reason=sessions.Reason.ROLE_CHANGED)
+        realtime.close_sockets_after_commit(db.session(), target.id)
     db.session.commit()
     return target
 
@@ -315,6 +321,7 @@ def suspend_user(actor: User, target: User, *, reason: str) -> User:
     target.suspended = True
     target.suspended_reason = reason
     target.session_version += 1
+    sessions.revoke_all(actor, target, reason=sessions.Reason.SUSPENDED)
     audit.record(actor, "user.suspended", target, reason=reason)
     realtime.close_sockets_after_commit(db.session(), target.id)
     db.session.commit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from typing import Any
 
 import pytest
@@ -43,8 +44,21 @@ def test_wrong_password_is_refused_on_the_page(page: Any) -> None:
     expect(page).to_have_url(re.compile(r"/login"))
 
 
+def _mailed_link(tmp_path_factory: pytest.TempPathFactory, to: str, path: str) -> str:
+    """The ``path`` link in the newest mail queued for ``to`` by the live server."""
+    # live-instance0, ... (pytest adds a "live-instancecurrent" link to the newest).
+    (database,) = tmp_path_factory.getbasetemp().glob("live-instance[0-9]*/portal.db")
+    with sqlite3.connect(database) as connection:
+        (body,) = connection.execute(
+            'SELECT body FROM outbox_mail WHERE "to" = ? ORDER BY id DESC LIMIT 1', (to,)
+        ).fetchone()
+    found = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"\S+)", body)
+    assert found, body
+    return found.group(1)
+
+
 def test_hcp_registers_fixes_npi_and_is_verified_by_an_admin(
-    browser: Any, live_server: str
+    browser: Any, live_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     hcp_context = browser.new_context(base_url=live_server)
     hcp = hcp_context.new_page()
@@ -72,6 +86,14 @@ def test_hcp_registers_fixes_npi_and_is_verified_by_an_admin(
     hcp.fill("input[name=password]", "a-long-browser-pass-26")
     hcp.fill("input[name=confirm]", "a-long-browser-pass-26")
     hcp.fill("input[name=npi]", "1555555550")
+    hcp.click("button[type=submit]")
+    # The same answer whether or not the address had an account: check your e-mail.
+    expect(hcp.locator(".alert-info")).to_contain_text("Check your e-mail")
+    screenshot(hcp, "register-check-mail")
+    hcp.goto(_mailed_link(tmp_path_factory, "robin.browser@hospital.example.org", "/confirm/"))
+    expect(hcp.locator(".alert-success")).to_contain_text("Your email address is confirmed.")
+    hcp.fill("input[name=email]", "robin.browser@hospital.example.org")
+    hcp.fill("input[name=password]", "a-long-browser-pass-26")
     hcp.click("button[type=submit]")
     expect(hcp.get_by_test_id("verification-status")).to_contain_text("awaiting verification")
     screenshot(hcp, "register-pending")

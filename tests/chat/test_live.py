@@ -50,7 +50,9 @@ def portal_env(instance: Path, database_url: str, **extra: str) -> dict[str, str
         "SECRET_KEY": "chat-live-test-secret",
         "SESSION_COOKIE_SECURE": "false",
         "HOST": "127.0.0.1",
+        "PUBLIC_URL": "http://127.0.0.1",  # trusted hosts ignore the port each server picks
         "CHAT_RATE_LIMIT": "100000 per minute",
+        "TWO_FACTOR_REQUIRED": "false",  # the demo staff sign in with their password alone
         **extra,
     }
     if "REDIS_URL" not in extra:
@@ -134,7 +136,8 @@ class ChatClient:
             self.base,
             namespaces=[NAMESPACE],
             transports=["websocket"],
-            headers={"Cookie": cookies},
+            # The same browser as the one that signed in: a session refuses any other.
+            headers={"Cookie": cookies, "User-Agent": str(self.http.headers["User-Agent"])},
             wait_timeout=TIMEOUT,
         )
         return self

@@ -176,7 +176,7 @@ def test_the_source_gives_sequences_and_products(pair):
     covered = make_product()
     msl.products = [covered]
     db.session.commit()
-    material = make_material(classification=Classification.MEDICAL.value)
+    material = make_material(product=covered, classification=Classification.MEDICAL.value)
     conversation = active_conversation(hcp, msl)
     first = send(hcp, conversation, "Hello")
     services.send_message(

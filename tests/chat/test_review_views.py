@@ -142,6 +142,8 @@ def test_a_withdrawn_material_card_shows_as_withdrawn(client, chat):
     _hcp, msl, conversation = chat
     author = make_author()
     material = make_material(author, classification=Classification.MEDICAL.value)
+    msl.products = [material.product]
+    db.session.commit()
     services.send_message(
         msl, conversation.id, client_id=str(uuid.uuid4()), material_id=material.id
     )

@@ -497,6 +497,8 @@ def test_a_rep_shares_promotional_material_but_not_medical(app):
     conversation = active_conversation(hcp, rep)
     promotional = make_material(classification=Classification.PROMOTIONAL.value)
     medical = make_material(classification=Classification.MEDICAL.value)
+    rep.products = [promotional.product, medical.product]  # the product is not what decides
+    db.session.commit()
 
     card = share(rep, conversation, promotional)
 
@@ -512,11 +514,37 @@ def test_an_msl_shares_medical_material(pair):
     hcp, msl = pair
     conversation = active_conversation(hcp, msl)
     medical = make_material(classification=Classification.MEDICAL.value)
+    msl.products = [medical.product]
+    db.session.commit()
 
     card = share(msl, conversation, medical)
 
     assert card["material"]["id"] == medical.id
     assert card["material"]["available"] is True
+
+
+def test_an_msl_cannot_share_material_meant_for_another_country(pair):
+    hcp, msl = pair  # a US HCP
+    for_europe = make_material(classification=Classification.MEDICAL.value, countries=["DE"])
+    msl.products = [for_europe.product]
+    db.session.commit()
+    conversation = active_conversation(hcp, msl)
+
+    assert services.shareable_materials(msl, conversation.id) == []
+    with pytest.raises(InvalidInput, match="not meant for their profession, specialty or"):
+        share(msl, conversation, for_europe)
+    assert message_count() == 0
+
+
+def test_a_rep_cannot_share_material_of_a_product_they_do_not_cover(app):
+    hcp, rep, _territory = chat_pair(Role.REP)
+    conversation = active_conversation(hcp, rep)
+    uncovered = make_material(classification=Classification.PROMOTIONAL.value)
+
+    assert services.shareable_materials(rep, conversation.id) == []
+    with pytest.raises(InvalidInput, match="a product you do not cover"):
+        share(rep, conversation, uncovered)
+    assert message_count() == 0
 
 
 def test_an_hcp_cannot_share_material(pair):
@@ -532,6 +560,8 @@ def test_a_withdrawn_material_card_shows_as_withdrawn_without_a_link(pair):
     conversation = active_conversation(hcp, msl)
     author = make_author()
     material = make_material(author, classification=Classification.MEDICAL.value)
+    msl.products = [material.product]
+    db.session.commit()
     share(msl, conversation, material)
 
     withdraw_material(author, material, reason="Superseded safety data")

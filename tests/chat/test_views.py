@@ -311,6 +311,27 @@ def test_the_staff_page_offers_sharing_and_no_end_button(app, team):
     assert 'data-testid="end-chat"' not in page
 
 
+def test_the_share_picker_offers_only_material_meant_for_this_hcp(app, team):
+    from tests.content.factories import make_material
+
+    hcp, msl, _rep = team  # a US cardiologist
+    for_them = make_material(classification="medical", title="Cardiology dosing guide")
+    for_europe = make_material(
+        product=for_them.product, classification="medical", countries=["DE", "FR"],
+        title="EU dosing guide",
+    )  # fmt: skip
+    uncovered = make_material(classification="medical", title="Other product study")
+    msl.products = [for_them.product]
+    db.session.commit()
+    conversation = active_conversation(hcp, msl)
+
+    page = text_of(client_for(app, msl).get(f"/chat/?conversation={conversation.id}"))
+    picker = page[page.index('id="chat-material"') : page.index('id="chat-share"')]
+
+    assert for_them.title in picker
+    assert for_europe.title not in picker and uncovered.title not in picker
+
+
 def test_an_ended_chat_tells_the_staff_member_who_ended_it(app, team):
     hcp, msl, _rep = team
     conversation = active_conversation(hcp, msl)

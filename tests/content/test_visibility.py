@@ -322,7 +322,8 @@ def test_reps_share_promotional_material_and_medical_roles_share_medical(
     app, role, classification, may_share
 ):
     material = make_material(classification=classification)
-    actor = make_hcp() if role is Role.HCP else make_user(role)
+    # Each colleague covers the material's product: here only the classification decides.
+    actor = make_user(role, products=[material.product])
 
     assert policy.can_share_material(actor, material, utcnow()) is may_share
 
@@ -332,12 +333,14 @@ def test_reps_share_promotional_material_and_medical_roles_share_medical(
 def test_nobody_shares_material_that_is_not_published(app, state, role):
     material = make_material(status=state, classification="promotional")
 
-    assert not policy.can_share_material(make_user(role), material, utcnow())
+    actor = make_user(role, products=[material.product])
+    assert not policy.can_share_material(actor, material, utcnow())
 
 
 def test_suspended_msl_cannot_share(app):
     material = make_material(classification="medical")
-    assert not policy.can_share_material(make_user(Role.MSL, suspended=True), material, utcnow())
+    msl = make_user(Role.MSL, suspended=True, products=[material.product])
+    assert not policy.can_share_material(msl, material, utcnow())
 
 
 # --- withdrawal and versions --------------------------------------------------------------------
@@ -347,7 +350,8 @@ def test_withdrawn_material_disappears_at_once_everywhere(app):
     author = make_author()
     material = make_material(author, upload=with_file())
     hcp = make_hcp()
-    rep = make_user(Role.REP)
+    rep = make_user(Role.REP, products=[material.product])
+    assert policy.can_share_material_with(rep, material, hcp, utcnow())
     services.set_bookmark(hcp, material, on=True)
     services.record_view(make_hcp(), material)
     surfaces = {**SURFACES, "bookmarks": in_bookmarks}

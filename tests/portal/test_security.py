@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from portal.config import load_config
 from portal.errors import PermissionDenied
 from portal.extensions import db
-from portal.models import AuditRecord, HcpProfile, OutboxMail, Role, User, Verification
+from portal.models import AuditRecord, HcpProfile, OutboxMail, Role, User, Verification, utcnow
 from portal.services.tokens import make_reset_token
 from tests.conftest import login
 from tests.factories import PASSWORD, make_hcp, make_territory, make_user, unique, valid_npi
@@ -116,9 +116,12 @@ class World:
 
 @pytest.fixture
 def world(app: Flask) -> World:
+    hcp = make_hcp(verification=Verification.PENDING, email_confirmed_at=None)
+    # Signed in before: a new registration signs in only once its address is confirmed.
+    hcp.last_login_at = utcnow()
     return World(
         admin=make_user(Role.ADMIN),
-        hcp=make_hcp(verification=Verification.PENDING, email_confirmed_at=None),
+        hcp=hcp,
         rep=make_user(Role.REP),
         suspended=make_user(Role.MSL, suspended=True, suspended_reason="On leave"),
     )

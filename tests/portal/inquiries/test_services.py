@@ -218,9 +218,11 @@ def test_someone_outside_the_owning_team_cannot_work_the_question(hcp, mi):
 
 
 def test_medical_staff_attach_medical_material_and_reps_only_promotional(hcp):
-    rep = make_user(Role.REP, territories=[hcp.territory])
     medical = make_material(classification="medical")
     promotional = make_material(classification="promotional")
+    rep = make_user(
+        Role.REP, territories=[hcp.territory], products=[medical.product, promotional.product]
+    )
     question = ask(hcp, category="samples", text="Could I get starter samples please?")
     assert question.assignee_id == rep.id
 
@@ -232,6 +234,34 @@ def test_medical_staff_attach_medical_material_and_reps_only_promotional(hcp):
         rep, question.id, body="See this", material_ids=[promotional.id], attestation=NOTHING
     )
     assert [a.material_id for a in entry.attachments] == [promotional.id]
+
+
+def test_a_rep_cannot_attach_material_for_europe_or_an_uncovered_product(hcp):
+    covered = make_product()
+    rep = make_user(Role.REP, territories=[hcp.territory], products=[covered])
+    for_europe = make_material(product=covered, countries=["DE", "FR"])
+    uncovered = make_material()
+    question = ask(hcp, category="samples", text="Could I get starter samples please?")
+
+    assert services.shareable_materials(rep, question) == []
+    for material, reason in (
+        (for_europe, "not meant for their profession, specialty or country"),
+        (uncovered, "a product you do not cover"),
+    ):
+        with pytest.raises(InvalidInput, match=reason):
+            services.reply_to_question(
+                rep, question.id, body="See this", material_ids=[material.id],
+                attestation=NOTHING,
+            )  # fmt: skip
+    assert question.answered_at is None
+
+
+def test_the_attachment_list_is_empty_for_someone_who_cannot_work_the_question(hcp, mi):
+    make_material(classification="medical")
+    question = ask(hcp)
+
+    assert services.shareable_materials(mi, question) != []
+    assert services.shareable_materials(make_user(Role.COMPLIANCE), question) == []
 
 
 def test_a_withdrawn_attachment_shows_as_unavailable(hcp, mi):

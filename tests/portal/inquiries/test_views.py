@@ -248,6 +248,27 @@ def test_an_empty_reply_keeps_the_page_and_says_why(app, hcp, mi):
     assert question.status is QuestionStatus.IN_PROGRESS
 
 
+def test_the_answer_form_offers_only_material_for_this_hcp_and_refuses_the_rest(app, hcp, mi):
+    mine = make_material(classification="medical", title="US renal dosing guide")
+    for_europe = make_material(
+        classification="medical", countries=["DE", "FR"], title="EU renal dosing guide"
+    )
+    question = ask(hcp)  # a US cardiologist's question, assigned to Medical Information
+    staff = client_for(app, mi)
+
+    page = text_of(staff.get(f"/questions/{question.id}"))
+    assert mine.title in page
+    assert for_europe.title not in page
+
+    response = staff.post(
+        f"/questions/{question.id}/reply",
+        data={"body": "See this.", "materials": [str(for_europe.id)], "attestation": "none"},
+    )
+    assert response.status_code == 200
+    assert "not meant for their profession, specialty or country" in text_of(response)
+    assert question.status is QuestionStatus.IN_PROGRESS
+
+
 # --- the staff side ------------------------------------------------------------------------------
 def test_the_queue_is_sorted_by_due_time_and_flags_what_is_overdue(app, hcp, mi):
     now = utcnow()

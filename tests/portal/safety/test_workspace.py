@@ -187,9 +187,11 @@ def test_a_chat_suggests_the_only_product_its_staff_member_covers(app):
 
 def test_a_chat_suggests_the_only_product_of_the_materials_shared_in_it(app):
     hcp, msl, _territory = chat_pair(Role.MSL)
-    msl.products = [make_product(), make_product()]  # two: no guess from the portfolio
+    first, second = make_product(), make_product()
+    msl.products = [first, second]  # two: no guess from the portfolio
     db.session.commit()
-    material = make_material(classification=Classification.MEDICAL.value)
+    # A material of one of them (an MSL shares only material of a product they cover).
+    material = make_material(classification=Classification.MEDICAL.value, product=second)
     conversation = active_conversation(hcp, msl)
     chat.send_message(msl, conversation.id, client_id=str(uuid.uuid4()), material_id=material.id)
     send(hcp, conversation, "My patient developed a rash after the first dose.")

@@ -1,0 +1,118 @@
+"""Which live sockets were opened with which sign-in session, seen by every server process.
+
+A socket is bound to its session at connect. Revoking the session disconnects every socket bound
+to it: through the Socket.IO message queue (``REDIS_URL``) ``server.disconnect`` reaches a socket
+held by another process, and the bindings themselves are kept in Redis so that any process can
+find them. Without ``REDIS_URL`` there is one server process, and it keeps them in memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from portal.realtime import call_after_commit
+
+_KEY = "portal:session-sockets:{}"
+_lock = threading.Lock()
+_local: dict[str, set[str]] = {}
+_clients: dict[str, Any] = {}
+
+
+def _redis() -> Any | None:
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    client = _clients.get(url)
+    if client is None:
+        import redis
+
+        client = _clients[url] = redis.Redis.from_url(url, socket_timeout=5)
+    return client
+
+
+def _member(namespace: str, sid: str) -> str:
+    return f"{namespace} {sid}"
+
+
+def bind(session_id: str, namespace: str, sid: str) -> None:
+    """Remember that socket ``sid`` (in ``namespace``) was opened with ``session_id``."""
+    client = _redis()
+    if client is not None:
+        key = _KEY.format(session_id)
+        # A binding never outlives the longest a session can live.
+        ttl = int(current_app.config["SESSION_ABSOLUTE_HOURS"] * 3600) + 60
+        pipe = client.pipeline()
+        pipe.sadd(key, _member(namespace, sid))
+        pipe.expire(key, ttl)
+        pipe.execute()
+        return
+    with _lock:
+        _local.setdefault(session_id, set()).add(_member(namespace, sid))
+
+
+def unbind(session_id: str, namespace: str, sid: str) -> None:
+    """Forget a socket that closed."""
+    client = _redis()
+    if client is not None:
+        client.srem(_KEY.format(session_id), _member(namespace, sid))
+        return
+    with _lock:
+        members = _local.get(session_id)
+        if members is not None:
+            members.discard(_member(namespace, sid))
+            if not members:
+                _local.pop(session_id, None)
+
+
+def sockets_of(session_id: str) -> list[tuple[str, str]]:
+    """``(namespace, sid)`` of every live socket bound to ``session_id``, in every process."""
+    client = _redis()
+    if client is not None:
+        raw = client.smembers(_KEY.format(session_id))
+        members = [m.decode() if isinstance(m, bytes) else str(m) for m in raw]
+    else:
+        with _lock:
+            members = list(_local.get(session_id, ()))
+    pairs = [tuple(m.split(" ", 1)) for m in sorted(members)]
+    return [(p[0], p[1]) for p in pairs if len(p) == 2]
+
+
+def disconnect(session_ids: Iterable[str]) -> None:
+    """Disconnect every socket bound to any of ``session_ids``, wherever it is held."""
+    from portal.extensions import socketio
+
+    server = getattr(socketio, "server", None)
+    if server is None:
+        return
+    for session_id in session_ids:
+        for namespace, sid in sockets_of(session_id):
+            server.disconnect(sid, namespace=namespace)
+
+
+def disconnect_after_commit(session: Session, session_ids: Iterable[str]) -> None:
+    """Once ``session`` commits, disconnect every socket bound to ``session_ids`` (nothing on
+    rollback). Runs in a background task with an application context of its own: the sockets'
+    disconnect handlers use the database, which the committing session may not do any more."""
+    from portal.extensions import socketio
+
+    ids = list(session_ids)
+    if not ids:
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def close() -> None:
+        with app.app_context():
+            disconnect(ids)
+
+    call_after_commit(session, lambda: socketio.start_background_task(close))
+
+
+def reset() -> None:
+    """Forget this process's bindings (tests)."""
+    with _lock:
+        _local.clear()
