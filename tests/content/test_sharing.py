@@ -9,7 +9,7 @@ import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from sqlalchemy import func, select
@@ -95,20 +95,16 @@ def expected(role: Role, material: str) -> bool:
 
 
 # --- the two places a colleague hands an HCP material ---------------------------------------------
-class Surface:
+class Surface(Protocol):
     """Where ``staff`` offers material to ``hcp`` and hands one over."""
 
-    def prepare(self, w: World) -> Any:
-        raise NotImplementedError
+    def prepare(self, w: World) -> Any: ...
 
-    def offered(self, w: World, place: Any) -> set[int]:
-        raise NotImplementedError
+    def offered(self, w: World, place: Any) -> set[int]: ...
 
-    def accept(self, w: World, place: Any, material: Material) -> None:
-        raise NotImplementedError
+    def accept(self, w: World, place: Any, material: Material) -> None: ...
 
-    def handed(self, place: Any) -> int:
-        raise NotImplementedError
+    def handed(self, place: Any) -> int: ...
 
 
 class QuestionSurface(Surface):
