@@ -1,10 +1,13 @@
 """Socket.IO handlers of the ``/chat`` namespace: the protocol of ``docs/chat-protocol.md``.
 
-A connection is accepted only with a signed-in, active Flask-Login session. Every event loads the
-user again (Flask-Login's user loader runs in each event's own app context, so a suspension or a
-password reset takes effect at the next event), checks the payload's shape, calls one service and
-answers through the acknowledgement: ``{"ok": true, ...}`` or ``{"ok": false, "error": CODE,
-"message": TEXT}``. The services own every rule and queue the room's events until they commit.
+A connection is accepted only with a signed-in, active portal session, and the socket is bound to
+that session (:mod:`portal.session_sockets`). Before any event acts, the wrapper reads the bound
+session again (:func:`portal.services.sessions.find_live`, one indexed read): revoked, idle, past
+its lifetime, or its account suspended or signed out everywhere, and the event answers
+``forbidden`` and the socket is closed, even if the disconnect that the revocation sent has not
+arrived yet. Then it checks the payload's shape, calls one service and answers through the
+acknowledgement: ``{"ok": true, ...}`` or ``{"ok": false, "error": CODE, "message": TEXT}``.
+The services own every rule and queue the room's events until they commit.
 """
 
 from __future__ import annotations
@@ -25,17 +28,20 @@ from chat.sending import Identity
 from portal import inputs, policy, session_sockets
 from portal.errors import InvalidInput, PortalError
 from portal.extensions import db, socketio
-from portal.models import User
+from portal.models import User, UserSession
+from portal.services import sessions
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = services.NAMESPACE
 TYPING_INTERVAL = 2.0  # seconds: at most one typing event per user and conversation
+SESSION_ENDED = "Your session has ended: sign in again."
 Ack = dict[str, Any]
 Caller = TypeVar("Caller", User, Identity)
 
 # Per process: which user holds each connection (sids are per process too), so that
-# ``disconnect`` can tell presence even if the session no longer loads a user.
+# ``disconnect`` can tell presence even if the session no longer loads a user, and which
+# sign-in session it was opened with, read again before every event.
 _lock = threading.Lock()
 _identities: dict[str, Identity] = {}
 _sessions: dict[str, str] = {}  # sid -> the sign-in session it was opened with
@@ -107,7 +113,7 @@ def _tell_presence(user: User, *, online: bool) -> None:
 
 # --- the event wrapper ----------------------------------------------------------------------------
 def _actor() -> User | None:
-    """The signed-in, active user, loaded afresh for this event; ``None`` otherwise."""
+    """The signed-in, active user of the connecting request; ``None`` otherwise."""
     if not (current_user.is_authenticated and current_user.is_active):
         return None
     user: User = current_user._get_current_object()
@@ -128,21 +134,31 @@ def _error(code: str, message: str, **extra: Any) -> Ack:
     return {"ok": False, "error": code, "message": message, **extra}
 
 
+def _bound_session(sid: str) -> UserSession | None:
+    """The sign-in session socket ``sid`` was opened with, if it is still live. Read from the
+    database for every event (no cache): a revocation committed before the event holds."""
+    session_id = _sessions.get(sid)
+    return None if session_id is None else sessions.find_live(session_id)
+
+
 def _answer(
     name: str,
     sid: str,
-    caller: Callable[[], Caller | None],
+    caller: Callable[[UserSession], Caller],
     handler: Callable[[Caller, dict[str, Any]], Ack],
     data: Any,
     *,
     empty_allowed: bool = False,
 ) -> Ack:
-    """Run one event: find the caller, check the payload's shape, call the handler and turn
-    every outcome into an acknowledgement; no transaction outlives it."""
+    """Run one event: check that the socket's session still stands (else answer ``forbidden``
+    and close the socket), find the caller, check the payload's shape, call the handler and
+    turn every outcome into an acknowledgement; no transaction outlives it."""
     try:
-        who = caller()
-        if who is None:
-            return _error("forbidden", "Your session has ended: sign in again.")
+        record = _bound_session(sid)
+        if record is None:
+            session_sockets.disconnect_after_answer(NAMESPACE, sid)
+            return _error("forbidden", SESSION_ENDED)
+        who = caller(record)
         if data is None and empty_allowed:
             data = {}
         if not isinstance(data, dict):
@@ -164,7 +180,7 @@ def _event(
     name: str, *, empty_allowed: bool = False
 ) -> Callable[[Callable[[User, dict[str, Any]], Ack]], Callable[[User, dict[str, Any]], Ack]]:
     """Register ``handler(user, payload) -> ack`` for the client event ``name``, the user loaded
-    afresh from the session."""
+    with the socket's session, afresh for each event."""
 
     def register(
         handler: Callable[[User, dict[str, Any]], Ack],
@@ -172,7 +188,7 @@ def _event(
         @functools.wraps(handler)
         def on_event(data: Any = None, *_ignored: Any) -> Ack:
             sid = request.sid  # type: ignore[attr-defined]
-            return _answer(name, sid, _actor, handler, data, empty_allowed=empty_allowed)
+            return _answer(name, sid, _user_of, handler, data, empty_allowed=empty_allowed)
 
         socketio.on_event(name, on_event, namespace=NAMESPACE)
         return handler
@@ -188,8 +204,9 @@ def _connection_event(
     """Register ``handler(identity, payload) -> ack`` for ``name`` on the Socket.IO server
     itself, with an application context but without Flask-SocketIO's per-event request context:
     verifying the session cookie and matching the URL again for every message cost a sixth of
-    the server's time under load. The identity is the one the connection proved at connect; the
-    service checks it against the database (session version, suspension) with every message."""
+    the server's time under load. The identity is the socket's session, checked by the wrapper
+    before the message is queued; the batch checks it against the account again (session
+    version, suspension) in the transaction that stores the message."""
 
     def register(
         handler: Callable[[Identity, dict[str, Any]], Ack],
@@ -197,9 +214,9 @@ def _connection_event(
         def on_event(sid: str, data: Any = None, *_ignored: Any) -> Ack:
             environ = socketio.server.get_environ(sid, namespace=NAMESPACE)
             if not environ:
-                return _error("forbidden", "Your session has ended: sign in again.")
+                return _error("forbidden", SESSION_ENDED)
             with environ["flask.app"].app_context():
-                return _answer(name, sid, lambda: _identities.get(sid), handler, data)
+                return _answer(name, sid, _identity_of, handler, data)
 
         # Like Flask-SocketIO's own handlers: declared before the first server exists, and
         # attached by init_app to every app's new server.
@@ -210,6 +227,14 @@ def _connection_event(
         return handler
 
     return register
+
+
+def _user_of(record: UserSession) -> User:
+    return record.user
+
+
+def _identity_of(record: UserSession) -> Identity:
+    return Identity(record.user_id, record.user_version)
 
 
 # --- payload fields -------------------------------------------------------------------------------

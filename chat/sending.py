@@ -56,8 +56,10 @@ class SessionEnded(PermissionDenied):
 
 @dataclasses.dataclass(frozen=True)
 class Identity:
-    """Who a live connection belongs to, as its session said at connect: a user and the
-    session version, checked against the database with every message."""
+    """Who sends: the user and session version of the sign-in session the socket was bound to,
+    found live when the event arrived (``chat/events.py`` reads it before calling :func:`send`,
+    so a message from an ended session is never queued), and checked against the account again
+    in the transaction that stores the message."""
 
     user_id: int
     session_version: int

@@ -153,6 +153,14 @@ def can_manage_sign_in(actor: Any, target: Any) -> bool:
     return can_suspend_user(actor, target)
 
 
+def can_turn_off_two_factor(actor: Any, *, staff_must_enrol: bool) -> bool:
+    """Someone turns off their own second factor: an HCP, who chose to turn it on. Staff may
+    not while every staff role must enrol (``TWO_FACTOR_REQUIRED``, passed as
+    ``staff_must_enrol``); a lost phone is an administrator's reset (:func:`can_manage_sign_in`).
+    """
+    return _active(actor) and (_role(actor) is Role.HCP or not staff_must_enrol)
+
+
 def can_view_audit_trail(actor: Any) -> bool:
     return _role(actor) in (Role.COMPLIANCE, Role.ADMIN) and _active(actor)
 

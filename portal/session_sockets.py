@@ -4,6 +4,10 @@ A socket is bound to its session at connect. Revoking the session disconnects ev
 to it: through the Socket.IO message queue (``REDIS_URL``) ``server.disconnect`` reaches a socket
 held by another process, and the bindings themselves are kept in Redis so that any process can
 find them. Without ``REDIS_URL`` there is one server process, and it keeps them in memory.
+
+The disconnect is not what makes a revocation hold: every event on a socket first reads the
+session it was bound to (:func:`portal.services.sessions.find_live`), so an event that races the
+disconnect is refused all the same, and its socket closed (:func:`disconnect_after_answer`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy.orm import Session
 from portal.realtime import call_after_commit
 
 _KEY = "portal:session-sockets:{}"
+ANSWER_GRACE = 0.05  # seconds an acknowledgement has to leave before its socket is closed
 _lock = threading.Lock()
 _local: dict[str, set[str]] = {}
 _clients: dict[str, Any] = {}
@@ -110,6 +115,27 @@ def disconnect_after_commit(session: Session, session_ids: Iterable[str]) -> Non
             disconnect(ids)
 
     call_after_commit(session, lambda: socketio.start_background_task(close))
+
+
+def disconnect_after_answer(namespace: str, sid: str) -> None:
+    """Disconnect socket ``sid``, held by this process, once the event being answered has sent
+    its acknowledgement: for an event that found the socket's session ended. A client drops the
+    acknowledgements of a namespace that closed first, so the socket is closed from a
+    background task, :data:`ANSWER_GRACE` seconds later, with an application context of its own
+    (its disconnect handler uses the database)."""
+    from portal.extensions import socketio
+
+    server = getattr(socketio, "server", None)
+    if server is None:
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def close() -> None:
+        socketio.sleep(ANSWER_GRACE)
+        with app.app_context():
+            server.disconnect(sid, namespace=namespace)
+
+    socketio.start_background_task(close)
 
 
 def reset() -> None:

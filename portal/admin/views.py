@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -21,6 +24,8 @@ from portal.services import sessions, two_factor, users
 from portal.throttles import Throttle, throttled
 
 blueprint = Blueprint("admin", __name__)
+
+_ActionForm = TypeVar("_ActionForm", ConfirmForm, ReasonForm)
 
 
 def _actor() -> User:
@@ -138,77 +143,99 @@ def _errors(form: AssignmentForm | ReasonForm | ConfirmForm) -> list[str]:
     return messages or ["please check the form"]
 
 
+def _user_action(
+    user_id: int,
+    form_cls: type[_ActionForm],
+    apply: Callable[[User, User, _ActionForm], object],
+    *,
+    done: str,
+    category: str = "success",
+    invalid: str | None = None,
+) -> Response:
+    """One administrator action on a user, posted from their page, which it returns to.
+
+    Looks the user up as the actor sees them (404 otherwise); when the form validates, calls
+    ``apply(actor, user, form)`` and flashes ``done`` (``{name}`` is the user's name) in
+    ``category``; when it does not and ``invalid`` is given, flashes ``invalid`` followed by the
+    form's errors. The service's own errors are left to the app's error handlers.
+    """
+    actor = _actor()
+    user = users.get_user(actor, user_id)
+    form = form_cls()
+    if form.validate_on_submit():
+        apply(actor, user, form)
+        flash(done.format(name=user.name), category)
+    elif invalid is not None:
+        flash(invalid + "; ".join(_errors(form)), "danger")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
 @blueprint.route("/users/<int:user_id>/verify", methods=["POST"])
 @login_required
 def verify(user_id: int) -> Response:
-    actor = _actor()
-    user = users.get_user(actor, user_id)
-    if ConfirmForm().validate_on_submit():
-        users.verify_hcp(actor, user)
-        flash(f"{user.name} is verified and has been told by email.", "success")
-    return redirect(url_for("admin.user_detail", user_id=user.id))
+    return _user_action(
+        user_id,
+        ConfirmForm,
+        lambda actor, user, _form: users.verify_hcp(actor, user),
+        done="{name} is verified and has been told by email.",
+    )
 
 
 @blueprint.route("/users/<int:user_id>/reject", methods=["POST"])
 @login_required
 def reject(user_id: int) -> Response:
-    actor = _actor()
-    user = users.get_user(actor, user_id)
-    form = ReasonForm()
-    if form.validate_on_submit():
-        users.reject_hcp(actor, user, reason=form.reason.data or "")
-        flash(f"{user.name}'s registration is rejected; they will see your reason.", "warning")
-    else:
-        flash("Give the HCP a reason: " + "; ".join(_errors(form)), "danger")
-    return redirect(url_for("admin.user_detail", user_id=user.id))
+    return _user_action(
+        user_id,
+        ReasonForm,
+        lambda actor, user, form: users.reject_hcp(actor, user, reason=form.reason.data or ""),
+        done="{name}'s registration is rejected; they will see your reason.",
+        category="warning",
+        invalid="Give the HCP a reason: ",
+    )
 
 
 @blueprint.route("/users/<int:user_id>/suspend", methods=["POST"])
 @login_required
 def suspend(user_id: int) -> Response:
-    actor = _actor()
-    user = users.get_user(actor, user_id)
-    form = ReasonForm()
-    if form.validate_on_submit():
-        users.suspend_user(actor, user, reason=form.reason.data or "")
-        flash(f"{user.name} is suspended and signed out everywhere.", "warning")
-    else:
-        flash("Give a reason: " + "; ".join(_errors(form)), "danger")
-    return redirect(url_for("admin.user_detail", user_id=user.id))
+    return _user_action(
+        user_id,
+        ReasonForm,
+        lambda actor, user, form: users.suspend_user(actor, user, reason=form.reason.data or ""),
+        done="{name} is suspended and signed out everywhere.",
+        category="warning",
+        invalid="Give a reason: ",
+    )
 
 
 @blueprint.route("/users/<int:user_id>/reactivate", methods=["POST"])
 @login_required
 def reactivate(user_id: int) -> Response:
-    actor = _actor()
-    user = users.get_user(actor, user_id)
-    if ConfirmForm().validate_on_submit():
-        users.reactivate_user(actor, user)
-        flash(f"{user.name} can sign in again.", "success")
-    return redirect(url_for("admin.user_detail", user_id=user.id))
+    return _user_action(
+        user_id,
+        ConfirmForm,
+        lambda actor, user, _form: users.reactivate_user(actor, user),
+        done="{name} can sign in again.",
+    )
 
 
 @blueprint.route("/users/<int:user_id>/sessions/revoke", methods=["POST"])
 @login_required
 def revoke_sessions(user_id: int) -> Response:
-    actor = _actor()
-    user = users.get_user(actor, user_id)
-    if ConfirmForm().validate_on_submit():
-        sessions.revoke_all_by_administrator(actor, user)
-        flash(f"{user.name} is signed out of every session.", "success")
-    return redirect(url_for("admin.user_detail", user_id=user.id))
+    return _user_action(
+        user_id,
+        ConfirmForm,
+        lambda actor, user, _form: sessions.revoke_all_by_administrator(actor, user),
+        done="{name} is signed out of every session.",
+    )
 
 
 @blueprint.route("/users/<int:user_id>/two-factor/reset", methods=["POST"])
 @login_required
 def reset_two_factor(user_id: int) -> Response:
-    actor = _actor()
-    user = users.get_user(actor, user_id)
-    if ConfirmForm().validate_on_submit():
-        two_factor.reset(actor, user)
-        flash(
-            f"{user.name}'s two-factor sign-in is reset and every session ended; they set it up "
-            "again at their next sign-in.",
-            "success",
-        )
-    return redirect(url_for("admin.user_detail", user_id=user.id))
+    return _user_action(
+        user_id,
+        ConfirmForm,
+        lambda actor, user, _form: two_factor.reset(actor, user),
+        done="{name}'s two-factor sign-in is reset and every session ended; they set it up "
+        "again at their next sign-in.",
+    )

@@ -1,4 +1,4 @@
-"""Forms for signing in, registering and resetting a password."""
+"""Forms for signing in, registering, resetting or changing a password, and two-factor sign-in."""
 
 from __future__ import annotations
 
@@ -103,3 +103,45 @@ class SessionActionForm(FlaskForm):
     """A button that signs a session out (the CSRF token is all it carries)."""
 
     submit = SubmitField("Sign out")
+
+
+class ChangePasswordForm(FlaskForm):
+    """A signed-in user changes their password (the service checks the current one)."""
+
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired(message="Type your current password."), Length(max=256)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(min=12, max=256, message="Use 12 to 256 characters.")],
+        description="At least 12 characters.",
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[DataRequired(), EqualTo("password", message="The passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField("Change password")
+
+
+class _CurrentCodeForm(FlaskForm):
+    code = StringField(
+        "Current code from your app",
+        validators=[DataRequired(message="Type the code."), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+class NewRecoveryCodesForm(_CurrentCodeForm):
+    """Replace every recovery code; used with ``prefix="recovery"`` beside the turn-off form."""
+
+    submit = SubmitField("Get new recovery codes")
+
+
+class TurnOffTwoFactorForm(_CurrentCodeForm):
+    """Turn off two-factor sign-in (HCPs); used with ``prefix="off"``."""
+
+    submit = SubmitField("Turn off two-factor sign-in")

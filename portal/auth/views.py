@@ -1,4 +1,5 @@
-"""Sign in and out, HCP registration, email confirmation, password reset."""
+"""Sign in and out, HCP registration, email confirmation, password reset and change, and the
+signed-in user's sessions and two-factor settings."""
 
 from __future__ import annotations
 
@@ -20,13 +21,16 @@ from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
 from portal.auth.forms import (
+    ChangePasswordForm,
     EnrolForm,
     ForgotPasswordForm,
     LoginForm,
+    NewRecoveryCodesForm,
     RegistrationForm,
     ResendConfirmationForm,
     ResetPasswordForm,
     SessionActionForm,
+    TurnOffTwoFactorForm,
     TwoFactorCodeForm,
 )
 from portal.errors import AccountLocked, Conflict, InvalidInput, PermissionDenied, PortalError
@@ -338,10 +342,7 @@ def account_two_factor() -> Response | str:
     """Two-factor sign-in for the signed-in user: its state, or enrolment (HCPs opt in)."""
     user: User = current_user._get_current_object()
     if two_factor.is_enrolled(user):
-        return render_template(
-            "portal/account/two_factor.html",
-            recovery_left=two_factor.unused_recovery_codes(user),
-        )
+        return _two_factor_settings(user)
     try:
         enrolment = two_factor.begin_enrolment(user)
     except Conflict:
@@ -366,3 +367,90 @@ def account_two_factor() -> Response | str:
         secret=enrolment.secret,
         at_sign_in=False,
     )
+
+
+def _two_factor_settings(
+    user: User,
+    *,
+    recovery_form: NewRecoveryCodesForm | None = None,
+    off_form: TurnOffTwoFactorForm | None = None,
+) -> str:
+    """The settings page of an enrolled user: codes left, new recovery codes, turning it off."""
+    return render_template(
+        "portal/account/two_factor.html",
+        recovery_left=two_factor.unused_recovery_codes(user),
+        recovery_form=recovery_form or NewRecoveryCodesForm(prefix="recovery"),
+        off_form=off_form or TurnOffTwoFactorForm(prefix="off"),
+        can_turn_off=two_factor.can_turn_off(user),
+    )
+
+
+@blueprint.route("/account/two-factor/recovery-codes", methods=["POST"])
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+def new_recovery_codes() -> Response | str:
+    """Replace every recovery code, proving a current code; the new ones are shown once."""
+    user: User = current_user._get_current_object()
+    if not two_factor.is_enrolled(user):
+        return redirect(url_for("auth.account_two_factor"))
+    form = NewRecoveryCodesForm(prefix="recovery")
+    if form.validate_on_submit():
+        try:
+            codes = two_factor.regenerate_recovery_codes(
+                user, form.code.data or "", ip=request.remote_addr
+            )
+        except InvalidInput as exc:
+            attach_errors(form, exc)
+        else:
+            return render_template(
+                "portal/account/recovery_codes.html",
+                codes=codes,
+                destination=url_for("auth.account_two_factor"),
+                replaced=True,
+            )
+    return _two_factor_settings(user, recovery_form=form)
+
+
+@blueprint.route("/account/two-factor/turn-off", methods=["POST"])
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+def turn_off_two_factor() -> Response | str:
+    """An HCP turns their second factor off, proving a current code (staff are refused: 403)."""
+    user: User = current_user._get_current_object()
+    if not two_factor.is_enrolled(user):
+        return redirect(url_for("auth.account_two_factor"))
+    form = TurnOffTwoFactorForm(prefix="off")
+    if form.validate_on_submit():
+        try:
+            two_factor.turn_off(user, form.code.data or "", ip=request.remote_addr)
+        except InvalidInput as exc:
+            attach_errors(form, exc)
+        else:
+            flash("Two-factor sign-in is off: your password alone signs you in.", "success")
+            return redirect(url_for("auth.account_sessions"))
+    return _two_factor_settings(user, off_form=form)
+
+
+# --- the signed-in user's password ----------------------------------------------------------------
+@blueprint.route("/account/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+def change_password() -> Response | str:
+    """Change the password, proving the current one; every other session is signed out."""
+    user: User = current_user._get_current_object()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                user,
+                form.current_password.data or "",
+                form.password.data or "",
+                keep=current_session(),
+                remote_addr=request.remote_addr,
+            )
+        except InvalidInput as exc:
+            attach_errors(form, exc)
+        else:
+            flash("Your password is changed. Every other session is signed out.", "success")
+            return redirect(url_for("auth.account_sessions"))
+    return render_template("portal/account/password.html", form=form)

@@ -240,10 +240,17 @@ def ask_question(actor: User, data: QuestionInput, *, now: dt.datetime | None = 
         db.session.rollback()
         decision = _fallback_decision(question_facts, received_at)
     assert decision.due_at is not None
+    # The material the HCP was reading is kept only if they may see it: an id typed into the form
+    # for a piece outside their audience (or none at all) is context we cannot vouch for.
+    about_family_id = (
+        data.about_family_id
+        if data.about_family_id and about_material(actor, data.about_family_id) is not None
+        else None
+    )
     question = Question(
         hcp=actor,
         product=product,
-        about_family_id=data.about_family_id,
+        about_family_id=about_family_id,
         category=Category(data.category),
         text=data.text.strip(),
         channel=Channel(data.channel),

@@ -12,10 +12,10 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit, realtime
+from portal import audit, realtime, session_sockets
 from portal.errors import InvalidInput, PermissionDenied
 from portal.extensions import db, limiter
-from portal.models import HcpProfile, Profession, Role, User, Verification, utcnow
+from portal.models import HcpProfile, Profession, Role, User, UserSession, Verification, utcnow
 from portal.models.reference import COUNTRIES, SPECIALTIES
 from portal.npi import normalize_npi, npi_problem
 from portal.services import mail, passwords, sessions, tokens
@@ -287,7 +287,6 @@ def authenticate(email: str, password: str, *, remote_addr: str | None = None) -
     suspended account (told only to someone who knows the password). Audits ``auth.login``,
     ``auth.login_failed``, ``auth.login_throttled`` and ``auth.login_refused``.
     """
-    config = current_app.config
     now = utcnow()
     user = None
     if email:
@@ -309,9 +308,7 @@ def authenticate(email: str, password: str, *, remote_addr: str | None = None) -
             _count_address_failure(remote_addr)
         raise InvalidInput(BAD_CREDENTIALS)
     if not passwords.check_password(user.password_hash, password):
-        user.failed_logins += 1
-        wait = backoff_seconds(user.failed_logins, threshold=int(config["LOGIN_MAX_FAILURES"]))
-        user.locked_until = now + dt.timedelta(seconds=wait) if wait else None
+        wait = count_failed_check(user, remote_addr=remote_addr)
         audit.record(
             user,
             "auth.login_failed",
@@ -321,7 +318,6 @@ def authenticate(email: str, password: str, *, remote_addr: str | None = None) -
             ip=remote_addr,
         )
         db.session.commit()
-        _count_address_failure(remote_addr)
         raise InvalidInput(BAD_CREDENTIALS)
     if user.suspended:
         audit.record(user, "auth.login_refused", user, reason="suspended", ip=remote_addr)
@@ -440,3 +436,112 @@ def reset_password(token: str, new_password: str) -> User:
 def welcome_staff_mail(user: User) -> None:
     """Queue the "choose your password" mail for a new staff account (caller's transaction)."""
     _reset_mail(user, welcome=True)
+
+
+# --- the signed-in user checks a secret again (password change, two-factor settings) -------------
+TOO_MANY_TRIES = "Too many wrong attempts. Wait a few minutes, then try again."
+WRONG_PASSWORD = "That is not your current password."  # noqa: S105 (a message, not a password)
+
+
+def must_wait_before_check(user: User, *, remote_addr: str | None) -> bool:
+    """Whether a password or code that signed-in ``user`` typed must be refused unchecked: the
+    account (or the client address) is inside a sign-in backoff wait (:func:`authenticate`).
+
+    Takes ``user``'s row lock in the caller's transaction, as sign-in does, so parallel guesses
+    queue up behind the count; the caller commits or rolls back.
+    """
+    db.session.scalar(
+        select(User)
+        .where(User.id == user.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if user.locked_until is not None and user.locked_until > utcnow():
+        return True
+    return _address_must_wait(remote_addr)
+
+
+def count_failed_check(user: User, *, remote_addr: str | None) -> int:
+    """Count a wrong password or code typed by signed-in ``user`` as a failed sign-in: the same
+    per-account and per-address backoff (a stolen session cannot guess faster than a stranger at
+    the sign-in page). In the caller's transaction (after :func:`must_wait_before_check`).
+    Returns the wait now in force, in seconds."""
+    user.failed_logins += 1
+    wait = backoff_seconds(
+        user.failed_logins, threshold=int(current_app.config["LOGIN_MAX_FAILURES"])
+    )
+    user.locked_until = utcnow() + dt.timedelta(seconds=wait) if wait else None
+    _count_address_failure(remote_addr)
+    return wait
+
+
+def _password_changed_mail(user: User) -> None:
+    mail.enqueue(
+        user.email,
+        "Your HCP portal password was changed",
+        f"Hello {user.name},\n\nThe password of your HCP portal account was just changed, and "
+        "every other session of the account was signed out.\n\n"
+        "If you did not change it, reset your password now and tell your administrator or "
+        f"our support:\n{external_url('auth.forgot_password')}",
+    )
+
+
+def change_password(
+    user: User,
+    current_password: str,
+    new_password: str,
+    *,
+    keep: UserSession,
+    remote_addr: str | None = None,
+) -> None:
+    """Signed-in ``user`` changes their own password, proving the current one first.
+
+    ``keep`` is the session asking (it must be ``user``'s): it stays open; every other session
+    of ``user`` ends, and ``session_version`` moves on so that a sign-in half done elsewhere
+    with the old password (the second-factor step) is void too. The kept session's sockets are
+    disconnected after commit so they reconnect under the new version.
+
+    Raises :class:`InvalidInput` with ``field="current_password"`` for a wrong current
+    password (counted as a failed sign-in toward the account's and address's backoff; audited
+    ``auth.password_change_failed``) or an attempt inside a backoff wait (refused unchecked), and
+    with ``field="password"`` for a weak new password or the current one again; nothing else
+    changes then. On success audits ``user.password_changed`` and ``session.revoked`` for each
+    ended session, clears the sign-in failure count and queues a notice mail to the user, all in
+    one transaction.
+    """
+    if keep.user_id != user.id:
+        raise PermissionDenied("That is not your session.")
+    if must_wait_before_check(user, remote_addr=remote_addr):
+        db.session.rollback()
+        raise InvalidInput(TOO_MANY_TRIES, field="current_password")
+    if not passwords.check_password(user.password_hash, current_password):
+        wait = count_failed_check(user, remote_addr=remote_addr)
+        audit.record(
+            user,
+            "auth.password_change_failed",
+            user,
+            failures=user.failed_logins,
+            wait_seconds=wait,
+            ip=remote_addr,
+        )
+        db.session.commit()
+        raise InvalidInput(WRONG_PASSWORD, field="current_password")
+    problem = passwords.password_problem(
+        new_password, min_length=current_app.config["PASSWORD_MIN_LENGTH"], email=user.email
+    )
+    if problem is None and new_password == current_password:
+        problem = "Choose a password other than your current one."
+    if problem:
+        db.session.rollback()
+        raise InvalidInput(problem, field="password")
+    user.password_hash = passwords.hash_password(new_password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.session_version += 1
+    sessions.revoke_all(user, user, reason=sessions.Reason.PASSWORD_CHANGED, keep=keep)
+    # The kept session's sockets proved the old session_version at connect and would be refused
+    # from now on: closed, the browser reconnects them with its (still valid) cookie.
+    session_sockets.disconnect_after_commit(db.session(), [keep.id])
+    audit.record(user, "user.password_changed", user, ip=remote_addr)
+    _password_changed_mail(user)
+    db.session.commit()

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 import re
 import secrets
 from collections.abc import Sequence
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import joinedload
 
 from portal import audit, policy, session_sockets
 from portal.errors import NotFound
@@ -149,7 +151,12 @@ def find_current(token: str, *, user_agent: str) -> UserSession | None:
     """
     if not token or len(token) > 128:
         return None
-    record = db.session.get(UserSession, hash_token(token))
+    return _still_live(db.session.get(UserSession, hash_token(token)), user_agent=user_agent)
+
+
+def _still_live(record: UserSession | None, *, user_agent: str | None) -> UserSession | None:
+    """``record`` if it is live (:func:`find_current`'s rules; the browser is compared only when
+    ``user_agent`` is given), else ``None``, revoking it on the spot if it just expired."""
     if record is None or record.revoked_at is not None:
         return None
     user = record.user
@@ -157,7 +164,11 @@ def find_current(token: str, *, user_agent: str) -> UserSession | None:
         return None
     now = utcnow()
     reason = _expiry_reason(record, now)
-    if reason is None and record.user_agent_hash != _user_agent_hash(user_agent):
+    if (
+        reason is None
+        and user_agent is not None
+        and record.user_agent_hash != _user_agent_hash(user_agent)
+    ):
         reason = Reason.DIFFERENT_BROWSER
     if reason is not None:
         _revoke(None, [record], reason)
@@ -167,6 +178,34 @@ def find_current(token: str, *, user_agent: str) -> UserSession | None:
         record.last_seen_at = now
         db.session.commit()
     return record
+
+
+@functools.cache
+def _live_statement() -> Select[UserSession]:
+    # Built once: it runs before every socket event, and building it cost a third of the check.
+    return (
+        select(UserSession)
+        .options(joinedload(UserSession.user, innerjoin=True))
+        .where(UserSession.id == bindparam("id"))
+    )
+
+
+def find_live(session_id: str) -> UserSession | None:
+    """The session ``session_id`` (a row's primary key: the one a socket was bound to at
+    connect) with its account, if it is still live; ``None`` otherwise.
+
+    Called before every Socket.IO event acts (``chat/events.py``), so that an event arriving
+    after a revocation is refused even while the disconnect is still on its way. The rules are
+    :func:`find_current`'s (revoked, account suspended or signed out everywhere, idle, lifetime
+    reached) in one indexed read: the row by primary key, its account joined. The browser is not
+    compared again: it was at connect, and a socket cannot change it. A session found idle or
+    past its lifetime is revoked on the spot (``session.revoked``), which disconnects its
+    sockets; ``last_seen_at`` is written at most once a minute, so a chat in use keeps its
+    session alive as pages do.
+    """
+    if len(session_id) != 64:
+        return None
+    return _still_live(db.session.scalar(_live_statement(), {"id": session_id}), user_agent=None)
 
 
 def _live_query(user: User) -> list[UserSession]:

@@ -2,9 +2,9 @@
 recovery codes.
 
 Every staff role must enrol when ``TWO_FACTOR_REQUIRED`` is on (the default); HCPs may turn it on
-for themselves. A TOTP code is accepted once: the last accepted time step is remembered, so a code
-seen over someone's shoulder cannot be replayed within its window. Recovery codes are stored as
-scrypt hashes and each works once.
+for themselves, and off again. A TOTP code is accepted once: the last accepted time step is
+remembered, so a code seen over someone's shoulder cannot be replayed within its window. Recovery
+codes are stored as scrypt hashes and each works once; the enrolled user may replace them all.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from portal import audit, policy
 from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
 from portal.models import RecoveryCode, TwoFactor, User, utcnow
-from portal.services import sessions
+from portal.services import accounts, mail, sessions
+from portal.urls import external_url
 
 RECOVERY_CODES = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
@@ -210,4 +211,109 @@ def reset(actor: User, user: User) -> None:
     user.session_version += 1
     sessions.revoke_all(actor, user, reason=sessions.Reason.TWO_FACTOR_RESET)
     audit.record(actor, "two_factor.reset", user)
+    db.session.commit()
+
+
+# --- the signed-in user manages their own enrolment -----------------------------------------------
+WRONG_CURRENT_CODE = "That code is not right. Type the current code from your authenticator app."
+
+
+def can_turn_off(user: User) -> bool:
+    """Whether ``user`` may turn off their own second factor (see
+    :func:`portal.policy.can_turn_off_two_factor`)."""
+    return policy.can_turn_off_two_factor(
+        user, staff_must_enrol=bool(current_app.config["TWO_FACTOR_REQUIRED"])
+    )
+
+
+def _check_current_code(user: User, code: str, *, purpose: str, ip: str | None) -> TwoFactor:
+    """Prove a current TOTP code (recovery codes do not count here) before changing ``user``'s
+    enrolment; the locked, confirmed enrolment.
+
+    A wrong code counts as a failed sign-in toward the account's backoff; it and a replayed one
+    are audited ``auth.two_factor_failed`` (with ``purpose``) and committed, then
+    :class:`InvalidInput` (``field="code"``) is raised. Inside a backoff wait the code is refused
+    unchecked. Raises
+    :class:`Conflict` when ``user`` is not enrolled. Never commits on success.
+    """
+    enrolment = db.session.scalar(
+        select(TwoFactor).where(TwoFactor.user_id == user.id).with_for_update()
+    )
+    if enrolment is None or enrolment.confirmed_at is None:
+        db.session.rollback()
+        raise Conflict("Two-factor sign-in is not on for this account.")
+    if accounts.must_wait_before_check(user, remote_addr=ip):
+        db.session.rollback()
+        raise InvalidInput(accounts.TOO_MANY_TRIES, field="code")
+    step = _matching_step(enrolment, _normalize(code))
+    if step is None:
+        wait = accounts.count_failed_check(user, remote_addr=ip)
+        audit.record(
+            user,
+            "auth.two_factor_failed",
+            user,
+            reason="wrong code",
+            purpose=purpose,
+            failures=user.failed_logins,
+            wait_seconds=wait,
+            ip=ip,
+        )
+        db.session.commit()
+        raise InvalidInput(WRONG_CURRENT_CODE, field="code")
+    if step <= enrolment.last_used_step:
+        # Not a guess (it was right a moment ago), so not counted; but never accepted twice.
+        audit.record(
+            user, "auth.two_factor_failed", user, reason="code reused", purpose=purpose, ip=ip
+        )
+        db.session.commit()
+        raise InvalidInput("That code was used already. Wait for the next one.", field="code")
+    enrolment.last_used_step = step
+    user.failed_logins = 0
+    user.locked_until = None
+    return enrolment
+
+
+def regenerate_recovery_codes(user: User, code: str, *, ip: str | None = None) -> list[str]:
+    """Signed-in, enrolled ``user`` replaces their recovery codes, proving a current code from
+    their app: every old code stops working and ten new ones are returned, in clear for this one
+    time only (stored hashed).
+
+    Raises :class:`InvalidInput` for a wrong, replayed or throttled code (see
+    :func:`_check_current_code`), :class:`Conflict` when not enrolled. Audits
+    ``two_factor.recovery_codes_regenerated``.
+    """
+    _check_current_code(user, code, purpose="new recovery codes", ip=ip)
+    codes = _new_recovery_codes(user)
+    audit.record(user, "two_factor.recovery_codes_regenerated", user, ip=ip)
+    db.session.commit()
+    return codes
+
+
+def _turned_off_mail(user: User) -> None:
+    link = external_url("auth.forgot_password")
+    mail.enqueue(
+        user.email,
+        "Two-factor sign-in is off for your HCP portal account",
+        f"Hello {user.name},\n\nTwo-factor sign-in was just turned off for your HCP portal "
+        "account: from now on your password alone signs you in.\n\nIf you did not do this, "
+        f"reset your password now and turn it on again:\n{link}",
+    )
+
+
+def turn_off(user: User, code: str, *, ip: str | None = None) -> None:
+    """Signed-in ``user`` turns off their own second factor, proving a current code from their
+    app. Only who :func:`portal.policy.can_turn_off_two_factor` allows: an HCP (who chose to turn
+    it on), never staff while ``TWO_FACTOR_REQUIRED`` is on.
+
+    The secret and every recovery code are deleted; a notice mail is queued. Raises
+    :class:`PermissionDenied` for staff, :class:`Conflict` when not enrolled,
+    :class:`InvalidInput` for a wrong, replayed or throttled code. Audits
+    ``two_factor.turned_off``.
+    """
+    policy.require(can_turn_off(user), "Your role must sign in with a second factor.")
+    _check_current_code(user, code, purpose="turn off", ip=ip)
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    db.session.execute(delete(TwoFactor).where(TwoFactor.user_id == user.id))
+    audit.record(user, "two_factor.turned_off", user, ip=ip)
+    _turned_off_mail(user)
     db.session.commit()

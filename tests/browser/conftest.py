@@ -56,9 +56,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setattr(item, f"report_{report.when}", report)
 
 
-@pytest.fixture
-def page(browser: Any, live_server: str, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh browser context per test; a screenshot is saved when the test fails."""
+def open_page(browser: Any, live_server: str) -> tuple[Any, Any]:
+    """A fresh browser context (cookies of its own) and its page, whose ``js_errors`` collects
+    the script errors and console errors the page shows."""
     context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     new_page = context.new_page()
@@ -66,6 +66,13 @@ def page(browser: Any, live_server: str, request: pytest.FixtureRequest) -> Iter
     new_page.on("pageerror", lambda exc: errors.append(str(exc)))
     new_page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     new_page.js_errors = errors
+    return context, new_page
+
+
+@pytest.fixture
+def page(browser: Any, live_server: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context per test; a screenshot is saved when the test fails."""
+    context, new_page = open_page(browser, live_server)
     yield new_page
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import open_page, screenshot, sign_in
 
 MSL_NAME = "Dr. Morgan Liaison"
 HCP_NAME = "Dr. Harper Cole"
@@ -19,13 +19,7 @@ HCP_NAME = "Dr. Harper Cole"
 @pytest.fixture
 def other_page(browser: Any, live_server: str) -> Iterator[Any]:
     """A second browser (its own cookies): the other person in the conversation."""
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    new_page = context.new_page()
-    errors: list[str] = []
-    new_page.on("pageerror", lambda exc: errors.append(str(exc)))
-    new_page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    new_page.js_errors = errors
+    context, new_page = open_page(browser, live_server)
     yield new_page
     context.close()
 

@@ -1,12 +1,15 @@
 """Scale-out: two server processes on two ports, one PostgreSQL database and one Redis. A user on
-one process chats with a user on the other: messages in order, presence and typing included.
+one process chats with a user on the other: messages in order, presence and typing included. A
+sign-out on one process closes the session's socket held by the other.
 
 In CI (``CI=true``) a missing PostgreSQL or Redis fails these tests instead of skipping them.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,10 +18,12 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.chat.test_live import (
+    NAMESPACE,
     TIMEOUT,
     ChatClient,
     portal_env,
     prepare_database,
+    socketio_client,
     start_server,
     stop_server,
 )
@@ -165,3 +170,91 @@ def test_replies_cross_back_and_sequences_stay_gap_free(doctor_and_colleague):
         # Every number once, none missing. Live events from two processes may arrive out of
         # ``seq`` order (issue 13: clients order by ``seq``); gaps or duplicates would be loss.
         assert sorted(m["seq"] for m in got if m["seq"] > start) == expected
+
+
+def _sign_out(client: ChatClient, base: str) -> None:
+    """Sign ``client``'s browser out through the page's own form, on the server at ``base``."""
+    page = client.http.get(f"{base}/", timeout=TIMEOUT)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text)
+    assert token is not None, "the page has no sign-out form"
+    done = client.http.post(f"{base}/logout", data={"csrf_token": token[1]}, timeout=TIMEOUT)
+    assert done.ok and "/login" in done.url, "the sign-out did not go through"
+
+
+def test_signing_out_on_one_process_disconnects_the_socket_on_the_other(two_servers):
+    base_a, base_b = two_servers
+    doctor = ChatClient(base_a, "hcp").connect()  # the socket lives on process A
+    colleague = ChatClient(base_b, "msl").connect()  # online, so the doctor's sends would batch
+    try:
+        conversation = doctor.conversation_with("msl")
+        _join(doctor, conversation)
+        before = doctor.send(conversation["id"], "before signing out")
+        cookies = "; ".join(f"{c.name}={c.value}" for c in doctor.http.cookies)
+
+        _sign_out(doctor, base_b)  # the same browser, the same cookie, on process B
+
+        deadline = time.monotonic() + 5
+        while doctor.sio.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not doctor.sio.connected, "the socket on process A stayed open after sign-out"
+        with pytest.raises(socketio_client.exceptions.SocketIOError):
+            doctor.send(conversation["id"], "after signing out")
+        # The cookie copied before the sign-out opens no socket on either process.
+        for base in (base_a, base_b):
+            thief = socketio_client.Client(reconnection=False)
+            with pytest.raises(socketio_client.exceptions.ConnectionError):
+                thief.connect(
+                    base,
+                    namespaces=[NAMESPACE],
+                    transports=["websocket"],
+                    headers={"Cookie": cookies, "User-Agent": doctor.http.headers["User-Agent"]},
+                    wait_timeout=TIMEOUT,
+                )
+            thief.disconnect()
+        # Nothing from the doctor was stored after the sign-out, as the other side reads it.
+        replay = colleague.call(
+            "join", {"conversation_id": conversation["id"], "after_seq": before["seq"] - 1}
+        )
+        assert replay["ok"] is True
+        assert [m["body"] for m in replay["messages"] if m["sender_id"] == before["sender_id"]] == [
+            "before signing out"
+        ]
+    finally:
+        for client in (doctor, colleague):
+            client.disconnect()
+
+
+def test_a_session_revoked_behind_the_sockets_back_refuses_its_next_event(
+    two_servers, postgres_url
+):
+    """No disconnect is sent at all (the row is revoked in the database directly): the next
+    event on the socket reads the session, is refused, and its socket is closed after the
+    answer, on the real server."""
+    base_a, _base_b = two_servers
+    doctor = ChatClient(base_a, "hcp").connect()
+    engine = create_engine(_pg_sqlalchemy_url(postgres_url))
+    try:
+        conversation = doctor.conversation_with("msl")
+        with engine.begin() as connection:
+            revoked = connection.execute(
+                text(
+                    "UPDATE user_sessions SET revoked_at = now(), revoked_reason = 'test' "
+                    "WHERE revoked_at IS NULL AND user_id = "
+                    "(SELECT id FROM users WHERE email = 'hcp@example.com')"
+                )
+            )
+            assert revoked.rowcount >= 1
+
+        ack = doctor.call(
+            "send",
+            {"conversation_id": conversation["id"], "client_id": str(uuid.uuid4()), "body": "x"},
+        )
+
+        assert ack["ok"] is False and ack["error"] == "forbidden", ack
+        deadline = time.monotonic() + 5
+        while doctor.sio.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not doctor.sio.connected
+    finally:
+        doctor.disconnect()
+        engine.dispose()

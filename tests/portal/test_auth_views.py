@@ -30,8 +30,8 @@ from portal.services.sessions import hash_token
 from portal.services.users import suspend_user
 from tests.conftest import login
 from tests.factories import PASSWORD, make_hcp, make_user, unique, valid_npi
+from tests.portal.helpers import NEW_PASSWORD, registration
 
-NEW_PASSWORD = "Fresh-Lantern-Orbit-2026"
 BAD_CREDENTIALS = "Email or password is incorrect."
 
 
@@ -104,24 +104,6 @@ def link_path(body: str, prefix: str) -> str:
     match = re.search(r"https?://[^/\s]+(" + re.escape(prefix) + r"\S+)", body)
     assert match, f"no {prefix} link in mail:\n{body}"
     return match.group(1)
-
-
-def registration(**overrides: str) -> dict[str, str]:
-    data = {
-        "name": "Dr. Robin Newman",
-        "email": f"{unique('newdoc')}@example.org",
-        "password": NEW_PASSWORD,
-        "confirm": NEW_PASSWORD,
-        "profession": "physician",
-        "specialty": "Cardiology",
-        "institution": "Lakeside Clinic",
-        "country": "US",
-        "postal_code": "10001",
-        "npi": valid_npi(),
-        "licence_number": "",
-    }
-    data.update(overrides)
-    return data
 
 
 def wrong_check_digit(npi: str) -> str:

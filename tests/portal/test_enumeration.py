@@ -16,7 +16,8 @@ from portal.extensions import db
 from portal.models import AuditRecord, HcpProfile, OutboxMail, Role, User, utcnow
 from portal.services import accounts, passwords
 from tests.conftest import login
-from tests.factories import PASSWORD, make_hcp, make_user, unique, valid_npi
+from tests.factories import PASSWORD, make_hcp, make_user, unique
+from tests.portal.helpers import registration
 
 WRONG = "not-the-password-at-all"
 ADDRESS_A = {"REMOTE_ADDR": "198.51.100.10"}
@@ -25,24 +26,6 @@ ADDRESS_B = {"REMOTE_ADDR": "198.51.100.20"}
 
 def count(model: type) -> int:
     return db.session.scalar(select(func.count()).select_from(model)) or 0
-
-
-def registration(**overrides: str) -> dict[str, str]:
-    data = {
-        "name": "Dr. Robin Newman",
-        "email": f"{unique('newdoc')}@example.org",
-        "password": "Fresh-Lantern-Orbit-2026",
-        "confirm": "Fresh-Lantern-Orbit-2026",
-        "profession": "physician",
-        "specialty": "Cardiology",
-        "institution": "Lakeside Clinic",
-        "country": "US",
-        "postal_code": "10001",
-        "npi": valid_npi(),
-        "licence_number": "",
-    }
-    data.update(overrides)
-    return data
 
 
 def answer(response: Any, client: Any) -> tuple[int, str | None, list[str]]:

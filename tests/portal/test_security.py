@@ -22,7 +22,8 @@ from portal.extensions import db
 from portal.models import AuditRecord, HcpProfile, OutboxMail, Role, User, Verification, utcnow
 from portal.services.tokens import make_reset_token
 from tests.conftest import login
-from tests.factories import PASSWORD, make_hcp, make_territory, make_user, unique, valid_npi
+from tests.factories import PASSWORD, make_hcp, make_territory, make_user, unique
+from tests.portal.helpers import registration
 
 CSRF_MESSAGE = "This form has expired or was not sent from the portal"
 
@@ -128,18 +129,7 @@ def world(app: Flask) -> World:
 
 
 def _registration() -> dict[str, str]:
-    return {
-        "name": "Dr. Casey Form",
-        "email": f"{unique('csrf')}@example.org",
-        "password": "Fresh-Lantern-Orbit-2026",
-        "confirm": "Fresh-Lantern-Orbit-2026",
-        "profession": "physician",
-        "specialty": "Cardiology",
-        "institution": "Lakeside Clinic",
-        "country": "US",
-        "postal_code": "10001",
-        "npi": valid_npi(),
-    }
+    return registration(name="Dr. Casey Form", email=f"{unique('csrf')}@example.org")
 
 
 @dataclasses.dataclass(frozen=True)

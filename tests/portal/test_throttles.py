@@ -20,8 +20,9 @@ from portal.inquiries.models import Question
 from portal.models import Notification, OutboxMail, Role, User
 from portal.services.consent import current_wording
 from portal.throttles import Throttle
-from tests.conftest import IsolatedClient, login
-from tests.factories import make_hcp, make_territory, make_user, unique, valid_npi
+from tests.factories import make_hcp, make_territory, make_user
+from tests.portal import helpers
+from tests.portal.helpers import registration
 
 ADDRESS_A = {"REMOTE_ADDR": "198.51.100.10"}
 ADDRESS_B = {"REMOTE_ADDR": "198.51.100.20"}
@@ -40,10 +41,8 @@ def count(model: type) -> int:
 
 
 def browser(app: Flask, user: User, environ: dict[str, str] | None = None) -> FlaskClient:
-    app.test_client_class = IsolatedClient
-    client = app.test_client()
-    login(client, user.email, environ_base=environ or ADDRESS_A)
-    return client
+    """A browser of its own signed in as ``user``, from ``environ``'s address (A unless given)."""
+    return helpers.browser(app, user, environ_base=environ or ADDRESS_A)
 
 
 def question_form(text: str = "What is the recommended dose in renal impairment?") -> dict:
@@ -63,24 +62,6 @@ def ask(client: FlaskClient, environ: dict[str, str] | None = None, **form: Any)
     return client.post(
         "/questions/ask", data={**question_form(), **form}, environ_base=environ or ADDRESS_A
     )
-
-
-def registration(**overrides: str) -> dict[str, str]:
-    data = {
-        "name": "Dr. Robin Newman",
-        "email": f"{unique('newdoc')}@example.org",
-        "password": "Fresh-Lantern-Orbit-2026",
-        "confirm": "Fresh-Lantern-Orbit-2026",
-        "profession": "physician",
-        "specialty": "Cardiology",
-        "institution": "Lakeside Clinic",
-        "country": "US",
-        "postal_code": "10001",
-        "npi": valid_npi(),
-        "licence_number": "",
-    }
-    data.update(overrides)
-    return data
 
 
 # --- questions: the finding ------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Two-factor sign-in: enrolment from a server-drawn QR code, the second step of signing in,
-replayed codes, single-use recovery codes and an administrator's reset."""
+replayed codes, single-use recovery codes, an administrator's reset, and the enrolled user's own
+settings (new recovery codes; turning it off, for HCPs only)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from portal.errors import PermissionDenied
 from portal.extensions import db
-from portal.models import AuditRecord, Role, TwoFactor, User, UserSession, utcnow
+from portal.models import AuditRecord, OutboxMail, Role, TwoFactor, User, UserSession, utcnow
 from portal.services import two_factor
 from tests.conftest import IsolatedClient, login
 from tests.factories import make_hcp, make_user
@@ -212,3 +213,149 @@ def test_hcp_signs_in_with_the_password_alone_until_they_turn_it_on(app):
 
     later = browser(app)
     assert login(later, hcp.email).headers["Location"].endswith("/login/two-factor")
+
+
+# --- the enrolled user's own settings: new recovery codes, turning it off -------------------------
+def signed_in_enrolled(app: Flask, user: User) -> FlaskClient:
+    """A browser with a session for ``user`` (past both steps; their TOTP codes still unused)."""
+    from portal.services import sessions
+
+    client = browser(app)
+    token = sessions.start(user, ip=None, user_agent=client.environ_base["HTTP_USER_AGENT"])
+    with client.session_transaction() as session:
+        session["_user_id"] = token
+    return client
+
+
+def test_new_recovery_codes_replace_the_old_ones(app):
+    hcp = make_hcp()
+    secret, old_codes = enrol(hcp)
+    client = signed_in_enrolled(app, hcp)
+    assert "New recovery codes" in text(client.get("/account/two-factor"))
+
+    response = client.post(
+        "/account/two-factor/recovery-codes", data={"recovery-code": pyotp.TOTP(secret).now()}
+    )
+
+    assert response.status_code == 200
+    new_codes = re.findall(r"<li class=\"col\">([a-z0-9]{5}-[a-z0-9]{5})</li>", text(response))
+    assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
+    assert "two_factor.recovery_codes_regenerated" in actions(hcp)
+    assert two_factor.unused_recovery_codes(hcp) == 10
+    old = browser(app)
+    login(old, hcp.email)
+    assert old.post("/login/two-factor", data={"code": old_codes[1]}).status_code == 200
+    assert not can_open_home(old)  # an old code no longer signs in
+    new = browser(app)
+    login(new, hcp.email)
+    assert new.post("/login/two-factor", data={"code": new_codes[0]}).status_code == 302
+    assert can_open_home(new)
+
+
+@pytest.mark.parametrize("wrong", ["000000", "recovery"])
+def test_new_recovery_codes_need_a_current_code_from_the_app(app, wrong):
+    msl = make_user(Role.MSL)
+    _secret, old_codes = enrol(msl)
+    client = signed_in_enrolled(app, msl)
+    code = old_codes[0] if wrong == "recovery" else wrong  # a recovery code is not enough
+
+    response = client.post("/account/two-factor/recovery-codes", data={"recovery-code": code})
+
+    assert response.status_code == 200 and two_factor.WRONG_CURRENT_CODE in text(response)
+    assert "two_factor.recovery_codes_regenerated" not in actions(msl)
+    assert two_factor.unused_recovery_codes(msl) == 10
+    assert db.session.get(User, msl.id).failed_logins == 1  # counted like a failed sign-in
+
+
+def test_a_code_already_used_does_not_make_new_recovery_codes(app):
+    msl = make_user(Role.MSL)
+    secret, _codes = enrol(msl)
+    client = browser(app)
+    login(client, msl.email)
+    code = pyotp.TOTP(secret).now()
+    assert client.post("/login/two-factor", data={"code": code}).status_code == 302
+
+    response = client.post("/account/two-factor/recovery-codes", data={"recovery-code": code})
+
+    assert "used already" in text(response)
+    assert "two_factor.recovery_codes_regenerated" not in actions(msl)
+
+
+def test_hcp_turns_two_factor_off_with_a_current_code(app):
+    hcp = make_hcp()
+    secret, _codes = enrol(hcp)
+    client = signed_in_enrolled(app, hcp)
+    assert "Turn off two-factor sign-in" in text(client.get("/account/two-factor"))
+
+    response = client.post(
+        "/account/two-factor/turn-off", data={"off-code": pyotp.TOTP(secret).now()}
+    )
+
+    assert response.status_code == 302
+    assert not two_factor.is_enrolled(hcp)
+    assert two_factor.unused_recovery_codes(hcp) == 0
+    assert "two_factor.turned_off" in actions(hcp)
+    notices = db.session.scalars(select(OutboxMail.subject).where(OutboxMail.to == hcp.email))
+    assert "Two-factor sign-in is off for your HCP portal account" in list(notices)
+    later = browser(app)
+    assert login(later, hcp.email).status_code == 302
+    assert can_open_home(later)  # the password alone signs in again
+
+
+def test_a_wrong_code_leaves_two_factor_on(app):
+    hcp = make_hcp()
+    enrol(hcp)
+    client = signed_in_enrolled(app, hcp)
+
+    response = client.post("/account/two-factor/turn-off", data={"off-code": "000000"})
+
+    assert response.status_code == 200 and two_factor.WRONG_CURRENT_CODE in text(response)
+    assert two_factor.is_enrolled(hcp)
+    assert "two_factor.turned_off" not in actions(hcp)
+
+
+def test_staff_cannot_turn_two_factor_off(app):
+    msl = make_user(Role.MSL)
+    secret, _codes = enrol(msl)
+    client = signed_in_enrolled(app, msl)
+    page = text(client.get("/account/two-factor"))
+    assert "Turn off two-factor sign-in" not in page and "always signs in" in page
+
+    response = client.post(
+        "/account/two-factor/turn-off", data={"off-code": pyotp.TOTP(secret).now()}
+    )
+
+    assert response.status_code == 403
+    assert two_factor.is_enrolled(msl)
+    assert "two_factor.turned_off" not in actions(msl)
+    with pytest.raises(PermissionDenied):
+        two_factor.turn_off(msl, pyotp.TOTP(secret).now())
+
+
+@pytest.mark.parametrize(
+    ("role", "required", "allowed"),
+    [
+        (Role.HCP, True, True),
+        (Role.HCP, False, True),
+        (Role.MSL, True, False),
+        (Role.ADMIN, True, False),
+        (Role.REP, False, True),  # staff need no second factor here, so they may drop it
+    ],
+)
+def test_who_may_turn_two_factor_off(app, role, required, allowed):
+    from portal import policy
+
+    user = make_user(role)
+
+    assert policy.can_turn_off_two_factor(user, staff_must_enrol=required) is allowed
+
+
+def test_nothing_to_manage_without_an_enrolment(app):
+    hcp = make_hcp()
+    client = browser(app)
+    login(client, hcp.email)
+
+    for path in ("/account/two-factor/recovery-codes", "/account/two-factor/turn-off"):
+        response = client.post(path, data={"recovery-code": "123456", "off-code": "123456"})
+        assert response.headers["Location"].endswith("/account/two-factor")
+    assert "two_factor.turned_off" not in actions(hcp)

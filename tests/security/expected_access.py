@@ -107,6 +107,11 @@ ROUTES: dict[str, Decision] = {
     "POST /account/sessions/<string:session_id>/revoke": decide(hcp=REDIRECT),
     "GET /account/two-factor": signed_in(),
     "POST /account/two-factor": signed_in(),  # the page again: no code was given
+    # Nobody in the matrix is enrolled: nothing to manage, back to the two-factor page.
+    "POST /account/two-factor/recovery-codes": signed_in(REDIRECT),
+    "POST /account/two-factor/turn-off": signed_in(REDIRECT),
+    "GET /account/password": signed_in(),
+    "POST /account/password": signed_in(),  # the form again: no current password was given
     # --- home and notifications ------------------------------------------------------------------
     "GET /": signed_in(),
     "GET /notifications": signed_in(),

@@ -11,15 +11,14 @@ from html import unescape
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from portal.inquiries import services
 from portal.inquiries.models import Question, QuestionStatus
 from portal.models import Role, TeamKey, User
 from portal.safety.models import PvCase
-from tests.conftest import IsolatedClient, login
 from tests.factories import make_hcp, make_territory, make_user
+from tests.portal.helpers import browser
 from tests.portal.inquiries.factories import ask, pv_cases_of
 
 
@@ -49,13 +48,6 @@ def world(app: Flask) -> World:
     assert commercial.owner_team is TeamKey.SALES
     [case] = pv_cases_of(medical)
     return World(hcp, rep, mi, medical, commercial, case)
-
-
-def browser(app: Flask, user: User) -> FlaskClient:
-    app.test_client_class = IsolatedClient  # requests never share the test's ``g``
-    client = app.test_client()
-    login(client, user.email)
-    return client
 
 
 PAGES = {

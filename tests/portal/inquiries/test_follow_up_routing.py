@@ -15,7 +15,6 @@ from html import unescape
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from portal.errors import InvalidInput, NotFound
@@ -41,8 +40,8 @@ from portal.inquiries.routing import (
 )
 from portal.models import AuditRecord, Role, TeamKey, User
 from portal.safety.detection import LabelFacts
-from tests.conftest import IsolatedClient, login
 from tests.factories import make_hcp, make_product, make_territory, make_user
+from tests.portal.helpers import browser
 from tests.portal.inquiries.factories import (
     ask,
     mail_to,
@@ -363,13 +362,6 @@ def test_a_follow_up_is_never_lost_when_routing_fails(hcp, rep, mi, monkeypatch)
 
 
 # --- the pages the rep can still open -------------------------------------------------------------
-def browser(app: Flask, user: User) -> FlaskClient:
-    app.test_client_class = IsolatedClient  # requests never share the test's ``g``
-    client = app.test_client()
-    login(client, user.email)
-    return client
-
-
 def test_after_the_move_the_rep_keeps_a_trace_but_never_the_text(app, hcp, rep, mi):
     question = ask(hcp, category="samples", text=SAMPLES)
     rep_browser = browser(app, rep)

@@ -132,6 +132,27 @@ def test_ask_from_a_material_preselects_its_product_and_remembers_it(client, hcp
     assert question.about_family_id == material.family_id
 
 
+@pytest.mark.parametrize("which", ["unknown", "withdrawn", "draft"])
+def test_a_material_the_hcp_may_not_see_is_not_kept_with_the_question(client, hcp, which):
+    """The form's hidden material id is the browser's to change: a family that does not exist, or
+    one this HCP may not open, is dropped and the question itself is still taken."""
+    product = make_product(name="Cardiovex")
+    family_id = (
+        2_000_000_000
+        if which == "unknown"
+        else make_material(status=which, product=product, title="Not for you").family_id
+    )
+    login(client, hcp.email)
+    response = client.post(
+        "/questions/ask",
+        data=_valid_form(product_id=str(product.id), about_family_id=str(family_id)),
+    )
+    assert response.status_code == 302
+    question = _only_question()
+    assert question.about_family_id is None
+    assert question.product_id == product.id
+
+
 @pytest.mark.parametrize("verification", [Verification.PENDING, Verification.REJECTED])
 def test_an_unverified_hcp_cannot_ask(client, verification):
     login(client, make_hcp(verification=verification).email)

@@ -8,7 +8,6 @@ from html import unescape
 
 import pytest
 from flask import Flask, url_for
-from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from chat import presence
@@ -18,8 +17,8 @@ from portal.models import Notification, Role, User
 from portal.safety import follow_ups, services
 from portal.safety.models import PvCase, PvCaseStatus
 from tests.chat.factories import active_conversation, chat_pair, send
-from tests.conftest import IsolatedClient, login
 from tests.factories import make_hcp, make_product, make_territory, make_user
+from tests.portal.helpers import browser
 from tests.portal.inquiries.factories import ask, pv_cases_of
 from tests.portal.safety.factories import open_case, pv_officer
 
@@ -28,13 +27,6 @@ AE = "The patient died a week after the first dose."
 
 def text_of(response: TestResponse) -> str:
     return unescape(response.get_data(as_text=True))
-
-
-def browser(app: Flask, user: User) -> FlaskClient:
-    app.test_client_class = IsolatedClient  # requests never share the test's ``g``
-    client = app.test_client()
-    login(client, user.email)
-    return client
 
 
 @pytest.fixture(autouse=True)
