@@ -8,7 +8,7 @@ from chat import (
 from chat.pv import PvChatSource
 from chat.review_views import blueprint as review_blueprint
 from chat.views import blueprint
-from portal.inquiries.services import register_chat_opt_in_check
+from portal.questions.services import register_chat_opt_in_check
 from portal.realtime import register_socket_closer
 from portal.safety.workspace import register_chat_source
 

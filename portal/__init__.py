@@ -128,7 +128,7 @@ def _init_extensions(app: Flask) -> None:
 
     import chat.models  # noqa: F401  (every model must be known to Alembic)
     import content.models  # noqa: F401
-    import portal.inquiries.models
+    import portal.questions.models
     import portal.safety.models  # noqa: F401
     from portal.models import User
     from portal.services import sessions
@@ -147,16 +147,16 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    import portal.inquiries.demo  # noqa: F401  (registers the demo questions with seed-demo)
+    import portal.questions.demo  # noqa: F401  (registers the demo questions with seed-demo)
     from chat import blueprint as chat_blueprint
     from chat import review_blueprint as chat_review_blueprint
     from content import blueprint as content_blueprint
     from portal import safety
     from portal.admin.views import blueprint as admin_blueprint
     from portal.auth.views import blueprint as auth_blueprint
-    from portal.inquiries.admin_views import blueprint as routing_admin_blueprint
-    from portal.inquiries.views import blueprint as questions_blueprint
     from portal.main.views import blueprint as main_blueprint
+    from portal.questions.admin_views import blueprint as routing_admin_blueprint
+    from portal.questions.views import blueprint as questions_blueprint
 
     app.register_blueprint(main_blueprint)
     app.register_blueprint(auth_blueprint)

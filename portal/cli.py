@@ -137,7 +137,7 @@ def mail_send() -> None:
 
 
 def init_app(app: Flask) -> None:
-    from portal.inquiries.cli import questions_cli
+    from portal.questions.cli import questions_cli
 
     for command in (init_db, seed_demo, create_user, audit_cli, mail_cli, questions_cli):
         app.cli.add_command(command)

@@ -345,7 +345,7 @@ def can_share_material_with(staff: Any, material: Any, hcp: Any, now: Any) -> bo
     )
 
 
-# --- Questions (inquiries) -------------------------------------------------------------------
+# --- Questions ---------------------------------------------------------------------------------
 # Questions and PV cases are duck-typed too (``hcp_id``, ``owner_team``, ``category``, ...).
 
 QUESTION_ROLES = frozenset(

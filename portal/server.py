@@ -32,7 +32,7 @@ def _outbox_worker(app: Flask) -> None:
     """Every ``OUTBOX_INTERVAL_SECONDS`` while the server runs: tell people what went overdue,
     then drain the mail outbox (so the overdue e-mails leave in the same round)."""
     from portal.extensions import db, socketio
-    from portal.inquiries.services import sweep_overdue
+    from portal.questions.services import sweep_overdue
     from portal.services import mail
 
     interval = app.config["OUTBOX_INTERVAL_SECONDS"]

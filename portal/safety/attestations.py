@@ -32,8 +32,8 @@ from sqlalchemy import ColumnElement, CursorResult, or_, select, update
 from portal import audit, policy
 from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
-from portal.inquiries.models import EntryKind, Question, QuestionEntry
 from portal.models import TeamKey, User, utcnow
+from portal.questions.models import EntryKind, Question, QuestionEntry
 from portal.safety import services as safety
 from portal.safety.models import (
     AttestationSubject,

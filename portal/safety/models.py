@@ -18,7 +18,7 @@ from portal.models.base import Base, UTCDateTime, utcnow
 from portal.models.org import enum_column
 
 if TYPE_CHECKING:
-    from portal.inquiries.models import Question
+    from portal.questions.models import Question
 
 
 class PvCaseStatus(enum.StrEnum):

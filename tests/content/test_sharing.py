@@ -21,13 +21,13 @@ from content.models import Material
 from portal import policy
 from portal.errors import InvalidInput
 from portal.extensions import db
-from portal.inquiries import services as questions
-from portal.inquiries.models import Question, QuestionAttachment, QuestionStatus
 from portal.models import Product, Profession, Role, User, Verification, utcnow
+from portal.questions import services as questions
+from portal.questions.models import Question, QuestionAttachment, QuestionStatus
 from tests.chat.factories import active_conversation
 from tests.content.factories import DAY, make_author, make_material
 from tests.factories import make_hcp, make_product, make_territory, make_user
-from tests.portal.inquiries.factories import NOTHING, ask
+from tests.portal.questions.factories import NOTHING, ask
 
 MICROSECOND = dt.timedelta(microseconds=1)
 EUROPE = ["DE", "FR", "ES", "GB"]

@@ -18,13 +18,13 @@ from werkzeug.routing import Rule
 
 from portal import inputs
 from portal.extensions import db
-from portal.inquiries import services as questions
-from portal.inquiries.models import Question, QuestionStatus
 from portal.models import Role, User
+from portal.questions import services as questions
+from portal.questions.models import Question, QuestionStatus
 from portal.services.consent import current_wording
 from tests.conftest import IsolatedClient, login
 from tests.factories import make_hcp, make_territory, make_user
-from tests.portal.inquiries.factories import ask
+from tests.portal.questions.factories import ask
 
 # Past PostgreSQL's INTEGER (2^31 - 1, the narrowest key column), past SQLite's, and far past.
 TOO_BIG = [2**31, 2**63, 10**30]

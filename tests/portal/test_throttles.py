@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from portal import create_app
 from portal.config import THROTTLE_DEFAULTS
 from portal.extensions import db
-from portal.inquiries import services as inquiries
-from portal.inquiries.models import Question
 from portal.models import Notification, OutboxMail, Role, User
+from portal.questions import services as questions
+from portal.questions.models import Question
 from portal.services.consent import current_wording
 from portal.throttles import Throttle
 from tests.factories import make_hcp, make_territory, make_user
@@ -54,7 +54,7 @@ def question_form(text: str = "What is the recommended dose in renal impairment?
         "channel": "portal",
         "urgency": "routine",
         "consent": "y",
-        "consent_wording_id": str(current_wording(inquiries.CONSENT_PURPOSE).id),
+        "consent_wording_id": str(current_wording(questions.CONSENT_PURPOSE).id),
     }
 
 

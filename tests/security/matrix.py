@@ -27,9 +27,9 @@ from chat.models import Conversation
 from content.models import Material
 from content.services import Upload
 from portal.extensions import db, socketio
-from portal.inquiries import settings as routing_settings
-from portal.inquiries.models import Question, RoutingRule
 from portal.models import Notification, Role, User, Verification
+from portal.questions import settings as routing_settings
+from portal.questions.models import Question, RoutingRule
 from portal.safety import follow_ups
 from portal.safety.models import PvCase
 from portal.services import sessions
@@ -37,7 +37,7 @@ from tests.chat.factories import active_conversation, send
 from tests.conftest import IsolatedClient, login
 from tests.content.factories import make_material
 from tests.factories import make_hcp, make_product, make_territory, make_user
-from tests.portal.inquiries.factories import ask
+from tests.portal.questions.factories import ask
 from tests.portal.safety.factories import open_case
 
 NAMESPACE = "/chat"

@@ -13,9 +13,9 @@ from chat import services as chat
 from chat.models import Conversation, Message
 from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
-from portal.inquiries import services
-from portal.inquiries.models import EntryKind, Question, QuestionEntry, QuestionStatus
 from portal.models import AuditRecord, Role, User, utcnow
+from portal.questions import services
+from portal.questions.models import EntryKind, Question, QuestionEntry, QuestionStatus
 from portal.safety import attestations
 from portal.safety.attestations import Attestation
 from portal.safety.models import (
@@ -27,7 +27,7 @@ from portal.safety.models import (
 )
 from tests.chat.factories import active_conversation, chat_pair, send
 from tests.factories import make_hcp, make_territory, make_user
-from tests.portal.inquiries.factories import NOTHING, ask, notifications_of, pv_cases_of
+from tests.portal.questions.factories import NOTHING, ask, notifications_of, pv_cases_of
 
 AE = Attestation(adverse_event=True)
 COMPLAINT = Attestation(adverse_event=False, product_complaint=True)

@@ -12,14 +12,14 @@ from werkzeug.test import TestResponse
 
 from chat import presence
 from portal.extensions import db
-from portal.inquiries import services as questions
 from portal.models import Notification, Role, User
+from portal.questions import services as questions
 from portal.safety import follow_ups, services
 from portal.safety.models import PvCase, PvCaseStatus
 from tests.chat.factories import active_conversation, chat_pair, send
 from tests.factories import make_hcp, make_product, make_territory, make_user
 from tests.portal.helpers import browser
-from tests.portal.inquiries.factories import ask, pv_cases_of
+from tests.portal.questions.factories import ask, pv_cases_of
 from tests.portal.safety.factories import open_case, pv_officer
 
 AE = "The patient died a week after the first dose."

@@ -13,15 +13,15 @@ from chat import presence
 from chat import services as chat
 from content.models import Classification
 from portal.extensions import db
-from portal.inquiries import services as questions
 from portal.models import Role, utcnow
+from portal.questions import services as questions
 from portal.safety import services, workspace
 from portal.safety.models import PvCase
 from portal.safety.workspace import ClockState, ProductBasis
 from tests.chat.factories import active_conversation, chat_pair, send
 from tests.content.factories import make_material
 from tests.factories import make_hcp, make_product, make_territory, make_user
-from tests.portal.inquiries.factories import ask, pv_cases_of
+from tests.portal.questions.factories import ask, pv_cases_of
 from tests.portal.safety.factories import open_case, pv_officer
 
 AE = "My patient was hospitalised after the first dose."

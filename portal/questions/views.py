@@ -1,7 +1,7 @@
 """Questions: the HCP's "ask" and "my questions", the staff queues (PV cases: portal.safety).
 
 Thin on purpose: each view parses its form, finds the actor, calls one service and flashes,
-redirects or renders. Every rule lives in :mod:`portal.policy` and :mod:`portal.inquiries.services`.
+redirects or renders. Every rule lives in :mod:`portal.policy` and :mod:`portal.questions.services`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from werkzeug.wrappers import Response
 from portal import inputs, policy
 from portal.errors import InvalidInput, PortalError
 from portal.forms import attach_errors
-from portal.inquiries import services
-from portal.inquiries.forms import (
+from portal.main.panels import register_home_panel
+from portal.models import User, utcnow
+from portal.questions import services
+from portal.questions.forms import (
     AskForm,
     ButtonForm,
     CloseForm,
@@ -27,14 +29,12 @@ from portal.inquiries.forms import (
     ReassignForm,
     ReplyForm,
 )
-from portal.inquiries.models import (
+from portal.questions.models import (
     EntryKind,
     Question,
     QuestionStatus,
     team_label,
 )
-from portal.main.panels import register_home_panel
-from portal.models import User, utcnow
 from portal.safety import attestations
 from portal.safety import services as safety
 from portal.services.consent import current_wording
@@ -64,7 +64,7 @@ def _questions_panel(user: User) -> tuple[str, dict[str, Any]] | None:
     """HCP home: their questions. Staff with a queue: what waits for them (and PV's open cases)."""
     if policy.can_ask_question(user):
         mine = services.my_questions(user)
-        return "portal/questions/panels/hcp.html", {
+        return "questions/panels/hcp.html", {
             "open": sum(1 for q in mine if q.is_open),
             "answered": sum(1 for q in mine if q.status is QuestionStatus.ANSWERED),
             "latest": list(mine[:3]),
@@ -81,7 +81,7 @@ def _questions_panel(user: User) -> tuple[str, dict[str, Any]] | None:
             context["board"] = services.staff_dashboard(user)
         if policy.can_view_pv_cases(user):
             context["pv_open"] = safety.count_open_cases(user)
-        return "portal/questions/panels/staff.html", context
+        return "questions/panels/staff.html", context
     return None
 
 
@@ -116,7 +116,7 @@ def ask() -> Response | str:
     # The box is ticked against the wording on the page: always the current one.
     form.consent_wording_id.data = str(wording.id)
     return render_template(
-        "portal/questions/ask.html",
+        "questions/ask.html",
         form=form,
         wording=wording,
         about=_material_of_family(actor, form.about_family_id.data),
@@ -135,7 +135,7 @@ def _material_of_family(actor: User, family_id: Any) -> Any:
 def index() -> Response | str:
     actor = _actor()
     if policy.can_ask_question(actor):
-        return render_template("portal/questions/mine.html", questions=services.my_questions(actor))
+        return render_template("questions/mine.html", questions=services.my_questions(actor))
     policy.require_visible(policy.can_view_question_queue(actor), "That page")
     return redirect(url_for(".queue"))
 
@@ -156,7 +156,7 @@ def _render_detail(actor: User, question: Question, **forms: Any) -> str:
     }
     if actor.is_hcp:
         return render_template(
-            "portal/questions/hcp_detail.html",
+            "questions/hcp_detail.html",
             question=question,
             steps=services.timeline(question),
             entries=entries,
@@ -173,7 +173,7 @@ def _render_detail(actor: User, question: Question, **forms: Any) -> str:
         reply_form.set_materials(services.shareable_materials(actor, question))
         reassign_form.set_teams(teams)
     return render_template(
-        "portal/questions/staff_detail.html",
+        "questions/staff_detail.html",
         question=question,
         profile=question.hcp.hcp_profile,
         entries=entries,
@@ -373,7 +373,7 @@ def queue() -> str:
         team = teams[0].value if read_only and view == "team" and teams else ""
     include_closed = request.args.get("closed") == "1"
     return render_template(
-        "portal/questions/queue.html",
+        "questions/queue.html",
         questions=services.queue(
             actor, view=view, team=team or None, include_closed=include_closed
         ),

@@ -1,7 +1,7 @@
 """Administration of question routing: rules, SLAs, holidays, products' label facts.
 
 Thin on purpose: each view finds the actor, parses its form, calls one service in
-:mod:`portal.inquiries.settings` and flashes, redirects or renders. Administrators edit; compliance
+:mod:`portal.questions.settings` and flashes, redirects or renders. Administrators edit; compliance
 auditors see the same pages without forms; anyone else finds nothing (404).
 """
 
@@ -16,8 +16,10 @@ from werkzeug.wrappers import Response
 from portal import policy
 from portal.errors import InvalidInput, PortalError
 from portal.forms import attach_errors
-from portal.inquiries import settings
-from portal.inquiries.admin_forms import (
+from portal.models import User
+from portal.models.reference import COUNTRIES
+from portal.questions import settings
+from portal.questions.admin_forms import (
     UNIT_LABELS,
     ActiveForm,
     ButtonForm,
@@ -28,10 +30,8 @@ from portal.inquiries.admin_forms import (
     RuleForm,
     SlaForm,
 )
-from portal.inquiries.models import Category, RoutingRule, team_label
-from portal.inquiries.routing import Decision
-from portal.models import User
-from portal.models.reference import COUNTRIES
+from portal.questions.models import Category, RoutingRule, team_label
+from portal.questions.routing import Decision
 from portal.services.users import list_products, list_territories
 
 blueprint = Blueprint("routing_admin", __name__)

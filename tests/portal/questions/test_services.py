@@ -10,21 +10,21 @@ from sqlalchemy import select
 
 from portal.errors import InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
-from portal.inquiries import routing, services
-from portal.inquiries.models import (
+from portal.models import OutboxMail, Role, Side, TeamKey, Verification
+from portal.questions import routing, services
+from portal.questions.models import (
     EntryKind,
     Holiday,
     Question,
     QuestionEventKind,
     QuestionStatus,
 )
-from portal.models import OutboxMail, Role, Side, TeamKey, Verification
 from portal.safety import services as safety
 from portal.safety.models import PvCaseStatus
 from portal.services import mail
 from tests.content.factories import make_material
 from tests.factories import make_hcp, make_product, make_territory, make_user
-from tests.portal.inquiries.factories import (
+from tests.portal.questions.factories import (
     NOTHING,
     ask,
     mail_to,

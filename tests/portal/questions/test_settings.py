@@ -11,16 +11,16 @@ from sqlalchemy import func, select
 
 from portal.errors import InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
-from portal.inquiries import routing, settings
-from portal.inquiries.calendar import SlaUnit
-from portal.inquiries.models import (
+from portal.models import AuditRecord, Product, Role, TeamKey, User
+from portal.questions import routing, settings
+from portal.questions.calendar import SlaUnit
+from portal.questions.models import (
     Category,
     Holiday,
     ProductLabel,
     RoutingRule,
     SlaPolicy,
 )
-from portal.models import AuditRecord, Product, Role, TeamKey, User
 from tests.factories import make_product, make_territory, make_user
 
 OUTSIDERS = [r for r in Role if r not in (Role.ADMIN, Role.COMPLIANCE)]
@@ -604,7 +604,7 @@ def test_a_bad_holiday_line_refuses_the_whole_paste(admin, text, fragment):
 
 
 def test_new_holidays_are_what_the_business_calendar_skips(admin):
-    from portal.inquiries import facts
+    from portal.questions import facts
 
     settings.replace_holidays(admin, "2026-12-25 Christmas")
 
@@ -749,7 +749,7 @@ def test_preview_gives_the_engines_decision(admin, cardiovex):
     question = routing.QuestionFacts(
         category=Category.SAMPLES, text="Samples for use in children, please", product="CVX"
     )
-    from portal.inquiries import facts
+    from portal.questions import facts
 
     expected = routing.classify(question, routing.HcpFacts(), facts.rules(), facts.labels())
 

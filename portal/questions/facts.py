@@ -14,8 +14,10 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.inquiries.calendar import BusinessCalendar, Sla, SlaUnit
-from portal.inquiries.models import (
+from portal.models import Product, Team, TeamMembership, User
+from portal.policy import QUESTION_ROLES
+from portal.questions.calendar import BusinessCalendar, Sla, SlaUnit
+from portal.questions.models import (
     QUEUE_TEAMS,
     Holiday,
     ProductLabel,
@@ -24,9 +26,7 @@ from portal.inquiries.models import (
     RoutingRule,
     SlaPolicy,
 )
-from portal.inquiries.routing import DEFAULT_SLAS, HcpFacts, RuleFacts, StaffFacts
-from portal.models import Product, Team, TeamMembership, User
-from portal.policy import QUESTION_ROLES
+from portal.questions.routing import DEFAULT_SLAS, HcpFacts, RuleFacts, StaffFacts
 from portal.safety.detection import LabelFacts
 
 

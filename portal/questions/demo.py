@@ -12,9 +12,9 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.inquiries import services, settings
-from portal.inquiries.models import Category, ProductLabel, Question, RoutingRule
 from portal.models import Product, TeamKey, User, utcnow
+from portal.questions import services, settings
+from portal.questions.models import Category, ProductLabel, Question, RoutingRule
 from portal.safety.attestations import Attestation
 from portal.services.consent import current_wording
 from portal.services.demo import demo_email, register_demo_seeder

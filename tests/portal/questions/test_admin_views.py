@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.inquiries import settings
-from portal.inquiries.models import Holiday, ProductLabel, RoutingRule, SlaPolicy
 from portal.models import Product, Role, TeamKey, User
+from portal.questions import settings
+from portal.questions.models import Holiday, ProductLabel, RoutingRule, SlaPolicy
 from tests.conftest import login
 from tests.factories import make_product, make_user
 

@@ -13,13 +13,13 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from portal.inquiries import services
-from portal.inquiries.models import Question, QuestionStatus
 from portal.models import Role, TeamKey, User
+from portal.questions import services
+from portal.questions.models import Question, QuestionStatus
 from portal.safety.models import PvCase
 from tests.factories import make_hcp, make_territory, make_user
 from tests.portal.helpers import browser
-from tests.portal.inquiries.factories import ask, pv_cases_of
+from tests.portal.questions.factories import ask, pv_cases_of
 
 
 def text_of(response: TestResponse) -> str:

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from portal.inquiries.calendar import BusinessCalendar, Sla, SlaUnit
-from portal.inquiries.models import Category
-from portal.inquiries.routing import (
+from portal.models.reference import TeamKey
+from portal.questions.calendar import BusinessCalendar, Sla, SlaUnit
+from portal.questions.models import Category
+from portal.questions.routing import (
     DEFAULT_SLAS,
     DEFAULT_TEAMS,
     HcpFacts,
@@ -23,7 +24,6 @@ from portal.inquiries.routing import (
     classify,
     route,
 )
-from portal.models.reference import TeamKey
 from portal.safety.detection import LabelFacts
 
 MI = TeamKey.MEDICAL_INFORMATION

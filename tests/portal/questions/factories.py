@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.inquiries import services
-from portal.inquiries.models import Question
 from portal.models import AuditRecord, Notification, OutboxMail, User
+from portal.questions import services
+from portal.questions.models import Question
 from portal.safety.attestations import Attestation
 from portal.safety.models import PvCase
 from portal.services.consent import current_wording

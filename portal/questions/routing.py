@@ -22,14 +22,14 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from portal.inquiries.calendar import BusinessCalendar, Sla, SlaUnit
-from portal.inquiries.models import (
+from portal.models.reference import COUNTRIES, TeamKey
+from portal.questions.calendar import BusinessCalendar, Sla, SlaUnit
+from portal.questions.models import (
     COMMERCIAL_TEAMS,
     TERRITORY_TEAMS,
     Category,
     team_label,
 )
-from portal.models.reference import COUNTRIES, TeamKey
 from portal.safety import detection
 from portal.safety.detection import Hit, LabelFacts
 

@@ -24,9 +24,11 @@ from sqlalchemy import func, select
 from portal import audit, policy
 from portal.errors import InvalidInput, NotFound
 from portal.extensions import db
-from portal.inquiries import facts, routing
-from portal.inquiries.calendar import Sla, SlaUnit, parse_named_holidays
-from portal.inquiries.models import (
+from portal.models import Product, TeamKey, Territory, User, utcnow
+from portal.models.reference import COUNTRIES
+from portal.questions import facts, routing
+from portal.questions.calendar import Sla, SlaUnit, parse_named_holidays
+from portal.questions.models import (
     COMMERCIAL_TEAMS,
     QUEUE_TEAMS,
     Category,
@@ -37,9 +39,7 @@ from portal.inquiries.models import (
     Urgency,
     team_label,
 )
-from portal.inquiries.routing import DEFAULT_SLAS, DEFAULT_TEAMS, URGENT, Decision
-from portal.models import Product, TeamKey, Territory, User, utcnow
-from portal.models.reference import COUNTRIES
+from portal.questions.routing import DEFAULT_SLAS, DEFAULT_TEAMS, URGENT, Decision
 from portal.safety import detection
 from portal.safety import services as safety
 

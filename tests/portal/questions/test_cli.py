@@ -10,8 +10,8 @@ import sys
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.inquiries.models import ProductLabel, Question, RoutingRule
 from portal.models import AuditRecord, TeamKey
+from portal.questions.models import ProductLabel, Question, RoutingRule
 from tests.conftest import ROOT
 from tests.factories import make_product
 

@@ -1,7 +1,7 @@
 """Forms of the routing administration pages.
 
 Fields carry no rules of their own beyond CSRF and parsing numbers: the services in
-:mod:`portal.inquiries.settings` validate and report every bad field at once, and the views attach
+:mod:`portal.questions.settings` validate and report every bad field at once, and the views attach
 those errors here (field names match the services' error keys).
 """
 
@@ -23,12 +23,12 @@ from wtforms import (
 from wtforms.validators import Optional
 
 from portal.forms import choices
-from portal.inquiries import settings
-from portal.inquiries.calendar import SlaUnit
-from portal.inquiries.forms import CheckboxesField
-from portal.inquiries.models import QUEUE_TEAMS, Category, team_label
 from portal.models import Product, Territory
 from portal.models.reference import COUNTRIES
+from portal.questions import settings
+from portal.questions.calendar import SlaUnit
+from portal.questions.forms import CheckboxesField
+from portal.questions.models import QUEUE_TEAMS, Category, team_label
 
 UNIT_LABELS = {SlaUnit.HOURS: "business hours", SlaUnit.DAYS: "business days"}
 

@@ -11,8 +11,8 @@ from flask.cli import AppGroup
 
 from portal.cli import needs_public_url
 from portal.extensions import db
-from portal.inquiries import facts, services
-from portal.inquiries.models import Category
+from portal.questions import facts, services
+from portal.questions.models import Category
 
 questions_cli = AppGroup("questions", help="Questions: routing triage and the overdue sweep.")
 

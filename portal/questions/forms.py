@@ -23,9 +23,9 @@ from wtforms import (
 from portal.admin.forms import CheckboxesField
 from portal.forms import choices
 from portal.inputs import find_id, to_id, to_optional_id
-from portal.inquiries.models import Category, Channel, Urgency, team_label
-from portal.inquiries.services import QuestionInput
 from portal.models import Product, TeamKey
+from portal.questions.models import Category, Channel, Urgency, team_label
+from portal.questions.services import QuestionInput
 from portal.safety.attestations import Attestation, AttestationChoice
 
 

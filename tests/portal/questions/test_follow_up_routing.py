@@ -19,9 +19,10 @@ from sqlalchemy import select
 
 from portal.errors import InvalidInput, NotFound
 from portal.extensions import db
-from portal.inquiries import facts, routing, services
-from portal.inquiries.calendar import BusinessCalendar, Sla, SlaUnit
-from portal.inquiries.models import (
+from portal.models import AuditRecord, Role, TeamKey, User
+from portal.questions import facts, routing, services
+from portal.questions.calendar import BusinessCalendar, Sla, SlaUnit
+from portal.questions.models import (
     Category,
     EntryKind,
     ProductLabel,
@@ -29,7 +30,7 @@ from portal.inquiries.models import (
     QuestionEventKind,
     QuestionStatus,
 )
-from portal.inquiries.routing import (
+from portal.questions.routing import (
     FollowUpDecision,
     HcpFacts,
     QuestionFacts,
@@ -38,11 +39,10 @@ from portal.inquiries.routing import (
     classify_follow_up,
     route_follow_up,
 )
-from portal.models import AuditRecord, Role, TeamKey, User
 from portal.safety.detection import LabelFacts
 from tests.factories import make_hcp, make_product, make_territory, make_user
 from tests.portal.helpers import browser
-from tests.portal.inquiries.factories import (
+from tests.portal.questions.factories import (
     ask,
     mail_to,
     notifications_of,

@@ -19,8 +19,9 @@ from sqlalchemy.orm import selectinload
 from portal import audit, policy
 from portal.errors import InvalidInput
 from portal.extensions import db
-from portal.inquiries import facts, routing
-from portal.inquiries.models import (
+from portal.models import Product, Side, TeamKey, User, utcnow
+from portal.questions import facts, routing
+from portal.questions.models import (
     COMMERCIAL_TEAMS,
     QUEUE_TEAMS,
     Category,
@@ -35,8 +36,7 @@ from portal.inquiries.models import (
     Urgency,
     team_label,
 )
-from portal.inquiries.routing import Decision, QuestionFacts
-from portal.models import Product, Side, TeamKey, User, utcnow
+from portal.questions.routing import Decision, QuestionFacts
 from portal.safety import attestations
 from portal.safety import services as safety
 from portal.safety.attestations import Attestation

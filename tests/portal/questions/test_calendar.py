@@ -1,4 +1,4 @@
-"""Business-time arithmetic in portal.inquiries.calendar: pure, no app, tables of cases.
+"""Business-time arithmetic in portal.questions.calendar: pure, no app, tables of cases.
 
 Dates in the tables are June 2026 unless a case is about daylight saving:
 Mon 1, Tue 2, Wed 3, Thu 4, Fri 5, Sat 6, Sun 7, Mon 8, Tue 9, Wed 10, Thu 11.
@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from portal.inquiries.calendar import (
+from portal.models.base import utcnow
+from portal.questions.calendar import (
     HORIZON,
     BusinessCalendar,
     Sla,
@@ -21,7 +22,6 @@ from portal.inquiries.calendar import (
     parse_holidays,
     parse_named_holidays,
 )
-from portal.models.base import utcnow
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -12,16 +12,16 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from portal.extensions import db
-from portal.inquiries import services
-from portal.inquiries.models import EntryKind, Question, QuestionStatus
 from portal.models import Role, TeamKey, User, Verification, utcnow
+from portal.questions import services
+from portal.questions.models import EntryKind, Question, QuestionStatus
 from portal.safety import attestations
 from portal.safety.models import CaseOrigin
 from portal.services.consent import current_wording
 from tests.conftest import IsolatedClient, login
 from tests.content.factories import make_material
 from tests.factories import PASSWORD, make_hcp, make_product, make_territory, make_user
-from tests.portal.inquiries.factories import NOTHING, ask, pv_cases_of
+from tests.portal.questions.factories import NOTHING, ask, pv_cases_of
 
 
 def text_of(response: TestResponse) -> str:
