@@ -7,12 +7,14 @@ if __name__ == "__main__":
     monkey.patch_all()
 
 from portal import create_app
+from portal.config import SecretKeyError
 from portal.urls import PublicURLError
 
 try:
     app = create_app()
-except PublicURLError as exc:
-    # A serving process without PUBLIC_URL: one clear line, not a traceback.
+except (PublicURLError, SecretKeyError) as exc:
+    # A serving process without PUBLIC_URL, or sharing data without SECRET_KEY: one clear
+    # line, not a traceback.
     raise SystemExit(f"error: {exc}") from None
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ import json
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -313,10 +314,10 @@ class Pair:
 
 def create_pairs(count: int, log_progress: Callable[[str], None]) -> list[Pair]:
     """``count`` verified HCPs, each in a territory of their own covered by one MSL or rep, each
-    pair with an active consented conversation opened through ``chat.services.start_chat``."""
+    pair with an active consented conversation opened through ``chat.consent.start_chat``."""
     from sqlalchemy import select
 
-    from chat import services as chat_services
+    from chat import consent, phrases
     from portal import create_app
     from portal.extensions import db
     from portal.models import (
@@ -340,8 +341,7 @@ def create_pairs(count: int, log_progress: Callable[[str], None]) -> list[Pair]:
     app = create_app({"REDIS_URL": None, "SOCKETIO_ASYNC_MODE": "threading"})
     pairs: list[Pair] = []
     with app.app_context():
-        with contextlib.suppress(AttributeError):
-            chat_services.ensure_default_restricted_phrases()
+        phrases.ensure_default_restricted_phrases()
         teams = {t.key: t for t in db.session.scalars(select(Team))}
         now = utcnow()
         people: list[tuple[User, User]] = []
@@ -370,9 +370,9 @@ def create_pairs(count: int, log_progress: Callable[[str], None]) -> list[Pair]:
             db.session.add_all([territory, staff, hcp])
             people.append((hcp, staff))
         db.session.commit()
-        wording_id = chat_services.consent_wording().id
+        wording_id = consent.consent_wording().id
         for i, (hcp, staff) in enumerate(people):
-            conversation = chat_services.start_chat(hcp, staff.id, wording_id=wording_id)
+            conversation = consent.start_chat(hcp, staff.id, wording_id=wording_id)
             pairs.append(Pair(conversation.id, hcp.email, staff.email))
             if (i + 1) % 200 == 0:
                 log_progress(f"  {i + 1} conversations")
@@ -751,7 +751,11 @@ def instance(backend: str, database_url: str, redis_url: str) -> Iterator[dict[s
         SESSION_COOKIE_SECURE="false",
         # Servers listen on free loopback ports; trusted hosts ignore the port.
         PUBLIC_URL="http://127.0.0.1",
+        # As `make run`: staff sign in with their password alone (no authenticator app here).
+        TWO_FACTOR_REQUIRED="false",
         RATELIMIT_ENABLED="false",  # the per-user chat limit would throttle a saturation run
+        # One key for the run (the portal refuses a generated one with a database server).
+        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_hex(32),
         PYTHONUNBUFFERED="1",
     )
     admin = None

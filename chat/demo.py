@@ -18,12 +18,12 @@ import uuid
 
 from sqlalchemy import func, select
 
-from chat import services
+from chat import consent, messages, phrases
 from chat.models import Conversation
 from portal.extensions import db
 from portal.models import User, utcnow
 from portal.safety import attestations
-from portal.services.demo import demo_email, register_demo_seeder
+from portal.services.demo import demo_email
 
 # (who speaks: "hcp" or "staff", text); "CARD" shares the material chosen for that chat.
 MSL_CHAT = [
@@ -78,24 +78,23 @@ def _card_material(staff: User, hcp: User, classification: str) -> int | None:
 
 
 def _chat(hcp: User, staff: User, lines: list[tuple[str, str]], card: int | None) -> Conversation:
-    conversation = services.start_chat(hcp, staff.id, wording_id=services.consent_wording().id)
+    conversation = consent.start_chat(hcp, staff.id, wording_id=consent.consent_wording().id)
     for speaker, text in lines:
         sender = hcp if speaker == "hcp" else staff
         client_id = str(uuid.uuid4())
         if text == "CARD":
             if card is not None:
-                services.send_message(
+                messages.send_message(
                     sender, conversation.id, client_id=client_id, material_id=card
                 )
             continue
-        services.send_message(sender, conversation.id, client_id=client_id, body=text)
+        messages.send_message(sender, conversation.id, client_id=client_id, body=text)
     return conversation
 
 
-@register_demo_seeder
 def seed_chats() -> str | None:
     """The default restricted phrases, and the demo conversations and invitation (once)."""
-    services.ensure_default_restricted_phrases()
+    phrases.ensure_default_restricted_phrases()
     if db.session.scalar(select(func.count()).select_from(Conversation)):
         return None
     hcp, hcp2 = _user("hcp"), _user("hcp2")
@@ -114,7 +113,7 @@ def seed_chats() -> str | None:
         through_seq=rep_chat.last_seq,
     )  # fmt: skip
     ended = _chat(hcp2, msl, ENDED_CHAT, None)
-    services.end_chat(hcp2, ended.id)
-    services.invite(rep_west, hcp2.id, note="I'd be glad to answer questions about Oncora here.")
+    consent.end_chat(hcp2, ended.id)
+    consent.invite(rep_west, hcp2.id, note="I'd be glad to answer questions about Oncora here.")
     note = "Added 3 demo chats and 1 invitation."
     return f"{library_note} {note}" if library_note else note

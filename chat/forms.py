@@ -1,7 +1,7 @@
 """Forms of the chat pages.
 
 They parse and carry CSRF; the rules (who may chat with whom, the current consent wording, the
-invitation caps) live in :mod:`chat.services` and :mod:`portal.policy`.
+invitation caps) live in :mod:`chat.consent` and :mod:`portal.policy`.
 """
 
 from __future__ import annotations

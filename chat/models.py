@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -35,7 +35,6 @@ class InvitationStatus(enum.StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"
     DECLINED = "declined"
-    CANCELLED = "cancelled"
 
 
 class MessageKind(enum.StrEnum):
@@ -159,15 +158,25 @@ class ReadState(Base):
 
 
 class RestrictedPhrase(Base):
-    """A phrase staff may not send (promotional superlatives, unapproved claims)."""
+    """A phrase staff may not send (promotional superlatives, unapproved claims).
+
+    A removed phrase stays, inactive, for the record; adding it again adds a new row. So only
+    the phrases in force are unique.
+    """
 
     __tablename__ = "chat_restricted_phrases"
+    __table_args__ = (
+        Index(
+            "uq_chat_restricted_phrases_active_phrase",
+            "phrase",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phrase: Mapped[str] = mapped_column(String(100), unique=True)
+    phrase: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(String(300), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "phrase": self.phrase, "reason": self.reason}

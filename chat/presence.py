@@ -1,104 +1,53 @@
 """Who is online: a user with at least one live ``/chat`` connection, in any server process.
 
 With ``REDIS_URL`` set the connections are counted in Redis, so every process sees the same
-presence; without it this process is the only one and counts in memory.
+presence; without it this process is the only one and counts in memory. In Redis the count heals
+itself (:mod:`portal.redis_registry`): the connections of a server process that died are removed
+within ``PRESENCE_EXPIRY_SECONDS`` plus one heartbeat, and the listeners registered with
+:func:`on_change` hear that their users went offline; after a Redis restart each process counts
+its connections again at its next heartbeat.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
 
-from flask import current_app
+from portal.redis_registry import Registry
 
 NAMESPACE = "/chat"
-_KEY = "chat:presence:{}"
-_lock = threading.Lock()
-_local: dict[int, set[str]] = {}
-_clients: dict[str, Any] = {}
-
-
-def _redis() -> Any | None:
-    url = current_app.config.get("REDIS_URL")
-    if not url:
-        return None
-    client = _clients.get(url)
-    if client is None:
-        import redis
-
-        client = _clients[url] = redis.Redis.from_url(url, socket_timeout=5)
-    return client
+_registry = Registry("chat:presence")
 
 
 def connected(user_id: int, sid: str) -> bool:
     """Count a new connection; ``True`` when the user just came online."""
-    client = _redis()
-    if client is not None:
-        key = _KEY.format(user_id)
-        pipe = client.pipeline()
-        pipe.sadd(key, sid)
-        pipe.scard(key)
-        added, count = pipe.execute()
-        return bool(added) and int(count) == 1
-    with _lock:
-        sids = _local.setdefault(user_id, set())
-        was_online = bool(sids)
-        sids.add(sid)
-        return not was_online
+    return _registry.add(str(user_id), sid)
 
 
 def disconnected(user_id: int, sid: str) -> bool:
     """Forget a connection; ``True`` when the user just went offline."""
-    client = _redis()
-    if client is not None:
-        key = _KEY.format(user_id)
-        pipe = client.pipeline()
-        pipe.srem(key, sid)
-        pipe.scard(key)
-        removed, count = pipe.execute()
-        return bool(removed) and int(count) == 0
-    with _lock:
-        sids = _local.get(user_id, set())
-        if sid not in sids:
-            return False
-        sids.discard(sid)
-        if not sids:
-            _local.pop(user_id, None)
-            return True
-        return False
+    return _registry.remove(str(user_id), sid)
 
 
 def sids_of(user_id: int) -> list[str]:
     """Every live connection of the user, in every process."""
-    client = _redis()
-    if client is not None:
-        return [
-            s.decode() if isinstance(s, bytes) else s for s in client.smembers(_KEY.format(user_id))
-        ]
-    with _lock:
-        return sorted(_local.get(user_id, set()))
+    return _registry.members(str(user_id))
 
 
 def is_online(user_id: int) -> bool:
-    client = _redis()
-    if client is not None:
-        return bool(client.scard(_KEY.format(user_id)))
-    with _lock:
-        return bool(_local.get(user_id))
+    return bool(_registry.nonempty([str(user_id)]))
 
 
 def online_among(user_ids: Iterable[int]) -> set[int]:
     """Which of ``user_ids`` are online: one round trip to Redis for them all."""
-    wanted = sorted(set(user_ids))
-    client = _redis()
-    if client is not None:
-        pipe = client.pipeline(transaction=False)
-        for user_id in wanted:
-            pipe.scard(_KEY.format(user_id))
-        return {user_id for user_id, count in zip(wanted, pipe.execute(), strict=True) if count}
-    with _lock:
-        return {user_id for user_id in wanted if _local.get(user_id)}
+    return {int(key) for key in _registry.nonempty(str(user_id) for user_id in user_ids)}
+
+
+def on_change(listener: Callable[[int, bool], None]) -> None:
+    """Call ``listener(user_id, online)`` when healing, rather than a connect or disconnect,
+    changes whether a user is online: the sweep of a dead server process (``False``), or a
+    process counting its connections again after Redis lost them (``True``). Runs in the
+    heartbeat task, with an application context."""
+    _registry.on_change(lambda key, nonempty: listener(int(key), nonempty))
 
 
 def remove_user_from_room(user_id: int, room: str) -> None:
@@ -127,5 +76,4 @@ def disconnect_user(user_id: int) -> None:
 
 def reset() -> None:
     """Forget this process's connections (tests)."""
-    with _lock:
-        _local.clear()
+    _registry.reset()

@@ -2,10 +2,10 @@
 
 Pharmacovigilance reads, read-only, the transcript of a conversation a PV case came from.
 
-Thin on purpose: each view finds the actor, calls one service in :mod:`chat.services` and renders
-or redirects. Compliance auditors read every conversation with the originals of edits and
-deletions; administrators maintain the restricted phrases, which compliance sees read-only;
-anyone else finds nothing (404).
+Thin on purpose: each view finds the actor, calls one service in :mod:`chat.review` or
+:mod:`chat.phrases` and renders or redirects. Compliance auditors read every conversation with
+the originals of edits and deletions; administrators maintain the restricted phrases, which
+compliance sees read-only; anyone else finds nothing (404).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import StringField, SubmitField
 
-from chat import services
+from chat import messages as chat_messages
+from chat import phrases, review
 from portal import policy
 from portal.errors import PortalError
 from portal.forms import attach_errors
@@ -54,7 +55,7 @@ def _actor() -> User:
 @login_required
 def index() -> str:
     actor = _actor()
-    rows = services.review_list(actor)
+    rows = review.review_list(actor)
     return render_template("chat/review/index.html", rows=rows)
 
 
@@ -62,10 +63,10 @@ def index() -> str:
 @login_required
 def transcript(conversation_id: int) -> str:
     actor = _actor()
-    conversation, messages = services.transcript(actor, conversation_id)
-    consents = services.consent_history(actor, conversation.id)
+    conversation, messages = review.transcript(actor, conversation_id)
+    consents = review.consent_history(actor, conversation.id)
     cards = {
-        m.id: services.serialize_message(m)["material"]
+        m.id: chat_messages.material_of(m)
         for m in messages
         if m.material_id is not None and m.deleted_at is None
     }
@@ -115,7 +116,7 @@ def restricted_phrases() -> Response | str:
         form = PhraseForm()
         if form.validate_on_submit():
             try:
-                row = services.add_restricted_phrase(
+                row = phrases.add_restricted_phrase(
                     actor, form.phrase.data or "", reason=form.reason.data or ""
                 )
             except PortalError as exc:
@@ -127,7 +128,7 @@ def restricted_phrases() -> Response | str:
         _phrase_manager()  # compliance reads the list; posting is refused (403)
     return render_template(
         "chat/admin/restricted_phrases.html",
-        phrases=services.restricted_phrases(),
+        phrases=phrases.restricted_phrases(),
         form=form,
         remove_form=RemoveForm() if form is not None else None,
     )
@@ -140,7 +141,7 @@ def remove_restricted_phrase(phrase_id: int) -> Response:
     form = RemoveForm()
     if form.validate_on_submit():
         try:
-            services.remove_restricted_phrase(actor, phrase_id)
+            phrases.remove_restricted_phrase(actor, phrase_id)
         except PortalError as exc:
             flash(exc.message, "danger")
         else:

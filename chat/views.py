@@ -14,13 +14,12 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
-from chat import services
+from chat import consent, conversations, messages, receipts
 from chat.forms import AttestForm, ButtonForm, ConsentForm, EndForm, InviteForm, as_int
 from chat.models import Conversation
 from portal import policy
 from portal.errors import InvalidInput, NotFound, PortalError
 from portal.forms import attach_errors
-from portal.main.panels import register_home_panel
 from portal.models import Role, User
 from portal.safety import attestations
 from portal.throttles import Throttle, throttled
@@ -39,7 +38,7 @@ def _chat_unread() -> dict[str, int]:
     actor = current_user
     if not getattr(actor, "is_authenticated", False) or not policy.can_use_chat(actor):
         return {"chat_unread": 0}
-    return {"chat_unread": services.unread_total(actor)}
+    return {"chat_unread": conversations.unread_total(actor)}
 
 
 def _require_chat_user(actor: User) -> None:
@@ -68,8 +67,7 @@ def _refused(exc: PortalError, endpoint: str, **values: Any) -> Response:
 
 
 # --- home page panel -----------------------------------------------------------------------------
-@register_home_panel
-def _attestation_panel(user: User) -> tuple[str, dict[str, Any]] | None:
+def home_panel(user: User) -> tuple[str, dict[str, Any]] | None:
     """Staff home: the chats whose safety attestation is due (hidden when none is; the service
     answers none for anyone but staff)."""
     waiting = attestations.conversations_awaiting_attestation(user)
@@ -84,36 +82,36 @@ def _attestation_panel(user: User) -> tuple[str, dict[str, Any]] | None:
 def index() -> str:
     actor = _actor()
     _require_chat_user(actor)
-    conversations = services.list_conversations(actor)
+    listed = conversations.list_conversations(actor)
     selected: Conversation | None = None
     wanted = request.args.get("conversation")
     if wanted is not None:
-        selected = services.get_conversation(actor, as_int(wanted))
+        selected = conversations.get_conversation(actor, as_int(wanted))
         # Compliance reads through the review pages; this page is for the two participants.
         policy.require_visible(
             policy.takes_part_in_conversation(actor, selected), "That conversation"
         )
-    elif conversations:
-        selected = services.get_conversation(actor, conversations[0]["id"])
-    messages: list[dict[str, Any]] = []
+    elif listed:
+        selected = conversations.get_conversation(actor, listed[0]["id"])
+    page: list[dict[str, Any]] = []
     more = False
-    receipts: dict[str, Any] = {}
+    read_states: dict[str, Any] = {}
     materials: list[dict[str, Any]] = []
     if selected is not None:
-        messages, more = services.latest_messages(actor, selected.id)
-        receipts = services.receipts(actor, selected.id)
-        materials = services.shareable_materials(actor, selected.id)
-    current = next((c for c in conversations if selected and c["id"] == selected.id), None)
+        page, more = messages.latest_messages(actor, selected.id)
+        read_states = receipts.receipts(actor, selected.id)
+        materials = messages.shareable_materials(actor, selected.id)
+    current = next((c for c in listed if selected and c["id"] == selected.id), None)
     attest_due = selected is not None and attestations.attestation_due(actor, selected.id)
     data = {
         "me": {"id": actor.id, "name": actor.name, "role": actor.role.value},
         "is_hcp": actor.role is Role.HCP,
-        "conversations": conversations,
+        "conversations": listed,
         "selected": selected.id if selected else None,
-        "messages": messages,
+        "messages": page,
         "more": more,
-        "receipts": receipts,
-        "max_length": services.MAX_BODY,
+        "receipts": read_states,
+        "max_length": messages.MAX_BODY,
         "team_url": url_for(".team"),
     }
     if selected is not None and policy.can_attest_conversation(actor, selected):
@@ -125,12 +123,12 @@ def index() -> str:
     return render_template(
         "chat/index.html",
         data=data,
-        conversations=conversations,
+        conversations=listed,
         selected=selected,
         current=current,
         materials=materials,
         end_form=EndForm(),
-        max_length=services.MAX_BODY,
+        max_length=messages.MAX_BODY,
         attest_due=attest_due,
     )
 
@@ -142,7 +140,7 @@ def report_message(conversation_id: int, seq: int) -> tuple[Response, int]:
     """One click on a message: its words go to Pharmacovigilance at once (JSON for chat.js;
     refusals answer JSON too, through the error handlers)."""
     actor = _actor()
-    message_id = services.message_id_at(actor, conversation_id, seq)
+    message_id = messages.message_id_at(actor, conversation_id, seq)
     report = attestations.report_to_pv(
         actor, message_id=message_id, note=request.form.get("note", "")
     )
@@ -214,7 +212,7 @@ def end(conversation_id: int) -> Response:
         flash(_form_problem(form), "danger")
         return redirect(back)
     try:
-        conversation = services.end_chat(actor, conversation_id, via=via)
+        conversation = consent.end_chat(actor, conversation_id, via=via)
     except PortalError as exc:
         if isinstance(exc, NotFound):
             raise
@@ -236,15 +234,15 @@ def team() -> str:
     if actor.role is Role.HCP:
         return render_template(
             "chat/team.html",
-            members=services.my_team(actor),
-            wording=services.consent_wording(),
+            members=consent.my_team(actor),
+            wording=consent.consent_wording(),
             form=ConsentForm(),
             decline_form=ButtonForm(),
         )
-    states = {c["peer"]["id"]: c for c in services.list_conversations(actor)}
+    states = {c["peer"]["id"]: c for c in conversations.list_conversations(actor)}
     return render_template(
         "chat/invite.html",
-        hcps=services.invitable_hcps(actor),
+        hcps=consent.invitable_hcps(actor),
         states=states,
         form=InviteForm(),
     )
@@ -261,7 +259,7 @@ def start() -> Response:
         flash(_form_problem(form), "danger")
         return redirect(url_for(".team"))
     try:
-        conversation = services.start_chat(
+        conversation = consent.start_chat(
             actor, as_int(form.staff_id.data) or 0, wording_id=as_int(form.wording_id.data)
         )
     except PortalError as exc:
@@ -280,7 +278,7 @@ def accept(invitation_id: int) -> Response:
         flash(_form_problem(form), "danger")
         return redirect(url_for(".team"))
     try:
-        conversation = services.accept_invitation(
+        conversation = consent.accept_invitation(
             actor, invitation_id, wording_id=as_int(form.wording_id.data)
         )
     except PortalError as exc:
@@ -297,7 +295,7 @@ def decline(invitation_id: int) -> Response:
     if not ButtonForm().validate_on_submit():
         return redirect(url_for(".team"))
     try:
-        invitation = services.decline_invitation(actor, invitation_id)
+        invitation = consent.decline_invitation(actor, invitation_id)
     except PortalError as exc:
         return _refused(exc, ".team")
     flash(f"You declined {invitation.staff.name}'s invitation.", "success")
@@ -314,9 +312,7 @@ def invite() -> Response:
     if not form.validate_on_submit():
         return redirect(url_for(".team"))
     try:
-        invitation = services.invite(
-            actor, as_int(form.hcp_id.data) or 0, note=form.note.data or ""
-        )
+        invitation = consent.invite(actor, as_int(form.hcp_id.data) or 0, note=form.note.data or "")
     except PortalError as exc:
         return _refused(exc, ".team")
     flash(f"Invitation sent to {invitation.hcp.name}. They choose whether to chat.", "success")
@@ -329,7 +325,7 @@ def invite() -> Response:
 def settings() -> str:
     actor = _actor()
     _require_hcp(actor)
-    active = [c for c in services.list_conversations(actor) if c["state"] == "active"]
+    active = [c for c in conversations.list_conversations(actor) if c["state"] == "active"]
     return render_template(
         "chat/settings.html",
         active=active,
@@ -346,7 +342,7 @@ def end_all() -> Response:
     if not ButtonForm().validate_on_submit():
         return redirect(url_for(".settings"))
     try:
-        ended = services.end_all_chats(actor)
+        ended = consent.end_all_chats(actor)
     except PortalError as exc:
         return _refused(exc, ".settings")
     flash(

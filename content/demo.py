@@ -23,7 +23,7 @@ from content.search import index_for
 from portal import audit
 from portal.extensions import db
 from portal.models import Product, User, utcnow
-from portal.services.demo import demo_email, register_demo_seeder
+from portal.services.demo import demo_email
 
 PRODUCT_TOPICS = {
     "CVX": {
@@ -229,7 +229,6 @@ SPECIAL_STATES = {
 }
 
 
-@register_demo_seeder
 def seed_materials() -> str | None:
     """At least 60 materials across the demo products, every workflow state represented
     (drafts, in review, scheduled, published, expired, one withdrawn, one with two versions)."""

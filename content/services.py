@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, BinaryIO
 
+from flask import current_app, has_request_context, url_for
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
@@ -487,6 +488,36 @@ def get_shareable_material(
     if not policy.can_share_material_with(staff, material, hcp, now):
         raise InvalidInput(_sharing_refusal(staff, material, hcp, now), field=field)
     return material
+
+
+def material_card(material_id: int, now: dt.datetime) -> dict[str, Any]:
+    """The card of a material shared into a chat, as every participant sees it:
+    ``{"id", "family_id", "title", "summary", "classification", "available": true, "url"}``,
+    ``url`` the family's stable link (its current version, for whoever opens it). Once the
+    material is withdrawn or expired (or gone), ``{"id", "title", "available": false}`` with no
+    link. Reads only; no permission is asked: the card was shared under
+    :func:`portal.policy.can_share_material_with`, and the link checks the reader's own."""
+    material = db.session.get(Material, material_id)
+    if material is None or not material.is_live_at(now):
+        return {"id": material_id, "title": material.title if material else "", "available": False}
+    return {
+        "id": material.id,
+        "family_id": material.family_id,
+        "title": material.title,
+        "summary": material.summary,
+        "classification": str(material.classification),
+        "available": True,
+        "url": _path_for("content.family", family_id=material.family_id),
+    }
+
+
+def _path_for(endpoint: str, **values: Any) -> str:
+    """``url_for``'s path for ``endpoint``, also where there is no request (a Socket.IO event
+    runs with an application context only)."""
+    if has_request_context():
+        return url_for(endpoint, **values)
+    adapter = current_app.url_map.bind("", script_name=current_app.config["APPLICATION_ROOT"])
+    return adapter.build(endpoint, values)
 
 
 def get_current_version(actor: User, family_id: int) -> Material | None:

@@ -14,7 +14,6 @@ from content.models import Material, MaterialState
 from portal import inputs, policy
 from portal.errors import PortalError
 from portal.forms import attach_errors
-from portal.main.panels import register_home_panel
 from portal.models import User, utcnow
 from portal.services.users import list_products
 from portal.throttles import Throttle, throttled
@@ -22,8 +21,7 @@ from portal.throttles import Throttle, throttled
 blueprint = Blueprint("content", __name__)
 
 
-@register_home_panel
-def _for_you(user: User) -> tuple[str, dict[str, Any]] | None:
+def home_panel(user: User) -> tuple[str, dict[str, Any]] | None:
     """HCP home: recommendations. Library managers' home: what needs them."""
     if user.is_hcp and policy.can_browse_library(user):
         return "content/panels/for_you.html", {

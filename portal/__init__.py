@@ -46,6 +46,22 @@ def _refuse_to_serve_without_public_url(app: Flask) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def _refuse_to_start_without_secret_key(app: Flask, instance_path: Path) -> None:
+    """Outside debug and tests, no process (server, worker or ``flask`` command) starts with a
+    generated ``SECRET_KEY`` while ``DATABASE_URL`` or ``REDIS_URL`` is set: processes sharing
+    the data must sign sessions and links with one key."""
+    import click
+
+    from portal.config import SecretKeyError, settle_secret_key
+
+    try:
+        settle_secret_key(app.config, instance_path, exempt=app.debug or app.testing)
+    except SecretKeyError as exc:
+        if click.get_current_context(silent=True) is None:
+            raise
+        raise click.ClickException(str(exc)) from None
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the portal. ``config`` overrides anything read from the environment."""
     instance_path = Path(
@@ -64,6 +80,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.config.update(load_config(instance_path))
     app.config.update(config or {})
+    _refuse_to_start_without_secret_key(app, instance_path)
     _refuse_to_serve_without_public_url(app)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -80,12 +97,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Before the blueprints (their ``<int:...>`` rules take the bounded converter), after
     # Socket.IO (whose WebSocket messages it caps).
     inputs.init_app(app)
-    _register_blueprints(app)
+    _init_features(app)
 
     # Templates ask policy whether to show a button; the services still enforce it.
     app.context_processor(lambda: {"policy": policy})
     errors_http.init_app(app)
     throttles.init_app(app)
+    # Background work: the kinds of job this app runs (README "Background work").
+    from portal import jobs
+
+    jobs.init_app(app)
     cli.init_app(app)
     return app
 
@@ -102,6 +123,10 @@ def _init_extensions(app: Flask) -> None:
         compare_type=True,
     )
     csrf.init_app(app)
+    from portal import realtime, redis_pool
+
+    # The throttling counters borrow the app's shared, blocking Redis pool (portal/redis_pool.py).
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", redis_pool.limiter_options(app))
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -117,10 +142,14 @@ def _init_extensions(app: Flask) -> None:
     # Flask-SocketIO keeps the previous app's queue manager in its options: drop it so that each
     # app (tests build many) follows its own REDIS_URL.
     socketio.server_options.pop("client_manager", None)
+    # With REDIS_URL, a message queue that tells this process's sockets to resync when it loses
+    # Redis (portal/realtime.py, docs/chat-protocol.md "Resync").
+    queue = realtime.message_queue(app)
     socketio.init_app(
         app,
         async_mode=_async_mode(app),
         message_queue=app.config.get("REDIS_URL"),
+        **({"client_manager": queue} if queue is not None else {}),
         cors_allowed_origins=None,  # same origin only (an empty list would switch the check off)
         manage_session=False,
         max_http_buffer_size=app.config["SOCKETIO_MAX_PAYLOAD_BYTES"],  # see portal/inputs.py
@@ -146,24 +175,18 @@ def _init_extensions(app: Flask) -> None:
         return record.user
 
 
-def _register_blueprints(app: Flask) -> None:
-    import portal.questions.demo  # noqa: F401  (registers the demo questions with seed-demo)
-    from chat import blueprint as chat_blueprint
-    from chat import review_blueprint as chat_review_blueprint
-    from content import blueprint as content_blueprint
-    from portal import safety
-    from portal.admin.views import blueprint as admin_blueprint
-    from portal.auth.views import blueprint as auth_blueprint
-    from portal.main.views import blueprint as main_blueprint
-    from portal.questions.admin_views import blueprint as routing_admin_blueprint
-    from portal.questions.views import blueprint as questions_blueprint
+def _init_features(app: Flask) -> None:
+    """Each package wires itself (blueprints, CLI groups, home page panels, demo data, per-app
+    state in ``app.extensions``). Chat, content, questions, safety: the home page shows their
+    panels, and ``seed-demo`` runs their demo data, in this order."""
+    import chat
+    import content
+    from portal import admin, auth, main, questions, safety
 
-    app.register_blueprint(main_blueprint)
-    app.register_blueprint(auth_blueprint)
-    app.register_blueprint(admin_blueprint, url_prefix="/admin")
-    app.register_blueprint(content_blueprint, url_prefix="/library")
-    app.register_blueprint(chat_blueprint, url_prefix="/chat")
-    app.register_blueprint(chat_review_blueprint, url_prefix="/compliance/chats")
-    app.register_blueprint(questions_blueprint, url_prefix="/questions")
-    app.register_blueprint(routing_admin_blueprint, url_prefix="/admin/routing")
+    main.init_app(app)
+    auth.init_app(app)
+    admin.init_app(app)
+    chat.init_app(app)
+    content.init_app(app)
+    questions.init_app(app)
     safety.init_app(app)

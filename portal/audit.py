@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, TextClause, bindparam, insert, select, text, update
 
 from portal.extensions import db
 from portal.models import AuditHead, AuditRecord, User, utcnow
@@ -145,12 +145,14 @@ class Entry:
 
 
 def record_many(entries: Sequence[Entry]) -> None:
-    """Append several records in the caller's transaction (never commits), with two statements
-    on the chain's head however many there are: what a batch of chat messages writes.
+    """Append several records in the caller's transaction (never commits), in one turn on the
+    chain's head however many there are: one statement takes the numbers and reads the tip,
+    one inserts the records and moves the tip (on PostgreSQL; two statements elsewhere). What a
+    batch of chat messages writes.
 
     The chain is the same as :func:`record` builds, one record after the other, so
-    :func:`verify` cannot tell the two apart. Raises ``LookupError`` when the head row is missing
-    (a fresh database): :func:`record` creates it.
+    :func:`verify` cannot tell the two apart. The head row is created if missing (a fresh
+    database), as :func:`record` does.
     """
     if not entries:
         return
@@ -158,20 +160,58 @@ def record_many(entries: Sequence[Entry]) -> None:
     connection = db.session.connection()
     head = connection.execute(sql.bump, {"count": len(entries)}).one_or_none()
     if head is None:
-        raise LookupError("the audit chain has no head row yet")
+        ensure_head()
+        head = connection.execute(sql.bump, {"count": len(entries)}).one()
     at, prev_hash = utcnow(), head.last_hash
     rows = []
     for number, entry in enumerate(entries, start=head.seq - len(entries) + 1):
         row: dict[str, Any] = {
             "id": number, "at": at, "actor_id": entry.actor_id, "actor_label": entry.actor_label,
             "action": entry.action, "target_type": entry.target_type,
-            "target_id": entry.target_id, "details": _json_safe(entry.details),
+            "target_id": entry.target_id, "details": _plain_or_safe(entry.details),
         }  # fmt: skip
         row["hash"] = _content_hash(**row, prev_hash=prev_hash)
         row["prev_hash"], prev_hash = prev_hash, row["hash"]
         rows.append(row)
+    if connection.dialect.name == "postgresql":
+        # The records and the new tip in one round trip (a data-modifying WITH).
+        params = {f"r{n}_{key}": value for n, row in enumerate(rows) for key, value in row.items()}
+        connection.execute(_append_and_move_tip(len(rows)), {**params, "tip": prev_hash})
+        return
     connection.execute(sql.insert, rows)
     connection.execute(sql.set_tip, {"tip": prev_hash})
+
+
+def _plain_or_safe(details: dict[str, Any]) -> dict[str, Any]:
+    # A batch's details are usually plain already (numbers, text, lists of text): those need no
+    # round trip through JSON to be stored and hashed as they are.
+    if all(
+        value is None
+        or type(value) in (int, str, bool)
+        or (type(value) is list and all(type(item) is str for item in value))
+        for value in details.values()
+    ) and all(type(key) is str for key in details):
+        return dict(sorted(details.items()))
+    return _json_safe(details)
+
+
+@functools.lru_cache(maxsize=64)
+def _append_and_move_tip(count: int) -> TextClause:
+    """``count`` records and the new tip in one statement (PostgreSQL), built once per count
+    (a data-modifying WITH is not in SQLAlchemy's compiled cache): the parameters of record
+    ``n`` are named ``r<n>_<column>``, typed as the columns are."""
+    records, head = cast(Table, AuditRecord.__table__), cast(Table, AuditHead.__table__)
+    names = [c.name for c in records.c]
+    rows = ", ".join("(" + ", ".join(f":r{n}_{name}" for name in names) + ")" for n in range(count))
+    # Names from the models, every value bound: nothing of a record is spliced into the SQL.
+    sql = (
+        f"WITH appended AS (INSERT INTO {records.name} ({', '.join(names)}) VALUES {rows}) "  # noqa: S608
+        f"UPDATE {head.name} SET last_hash = :tip WHERE id = {HEAD_ID}"
+    )
+    return text(sql).bindparams(
+        *(bindparam(f"r{n}_{c.name}", type_=c.type) for n in range(count) for c in records.c),
+        bindparam("tip", type_=head.c.last_hash.type),
+    )
 
 
 @functools.cache

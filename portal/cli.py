@@ -1,11 +1,14 @@
-"""``flask`` commands: database setup, demo data, users, the audit chain and the mail outbox."""
+"""``flask`` commands: database setup, demo data, users, the audit chain, the mail outbox and the
+background worker."""
 
 from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import ParamSpec, TypeVar
 
 import click
@@ -13,7 +16,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from portal import audit, urls
+from portal import audit, jobs, urls
 from portal.errors import PortalError
 from portal.models.reference import STAFF_ROLES, TeamKey
 from portal.services import demo, mail, users
@@ -136,8 +139,33 @@ def mail_send() -> None:
     click.echo(f"Sent {sent}, failed {failed}.")
 
 
-def init_app(app: Flask) -> None:
-    from portal.questions.cli import questions_cli
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run what is due now, then exit (cron, tests).")
+@needs_public_url
+def worker(once: bool) -> None:
+    """Run background jobs and send the mail outbox until SIGTERM or Ctrl-C (any number of these
+    may run at once; each job and mail is taken by one)."""
+    runner = jobs.Worker(current_app._get_current_object())  # type: ignore[attr-defined]
+    if once:
+        done = runner.run_once()
+        click.echo(
+            f"Jobs: {done.jobs} done, {done.jobs_failed} failed. "
+            f"Mail: {done.mail} sent, {done.mail_failed} failed."
+        )
+        return
 
-    for command in (init_db, seed_demo, create_user, audit_cli, mail_cli, questions_cli):
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if runner.stop.is_set():  # asked twice: stop now, the job in hand is retried later
+            raise SystemExit(1)
+        click.echo("Stopping after the current job (again to stop at once).", err=True)
+        runner.stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    runner.run_forever()
+
+
+def init_app(app: Flask) -> None:
+    # Feature packages add their own groups (``flask questions``: portal.questions.init_app).
+    for command in (init_db, seed_demo, create_user, audit_cli, mail_cli, worker):
         app.cli.add_command(command)

@@ -49,6 +49,38 @@ def instance_secret_key(instance_path: Path) -> str:
     return key
 
 
+class SecretKeyError(RuntimeError):
+    """``SECRET_KEY`` is unset while ``DATABASE_URL`` or ``REDIS_URL`` is set."""
+
+
+def settle_secret_key(config: dict[str, Any], instance_path: Path, *, exempt: bool) -> None:
+    """Fill in ``config["SECRET_KEY"]`` when it is unset: the key in ``instance/secret_key``
+    (generated on first run) for the embedded default, a test or a debug run.
+
+    With ``DATABASE_URL`` or ``REDIS_URL`` set, processes share the data, and each would sign
+    sessions and links with a generated key of its own, refusing the others' cookies and links:
+    then :class:`SecretKeyError` unless ``exempt``.
+    """
+    if config.get("SECRET_KEY"):
+        return
+    shared = [
+        name
+        for name, value in (
+            ("DATABASE_URL", os.environ.get("DATABASE_URL")),
+            ("REDIS_URL", config.get("REDIS_URL")),
+        )
+        if value
+    ]
+    if shared and not exempt:
+        raise SecretKeyError(
+            f"SECRET_KEY is not set, but {' and '.join(shared)} is: every process would sign "
+            "sessions and links with a key of its own and refuse the others'. Give every "
+            "server process and worker the same SECRET_KEY, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+        )
+    config["SECRET_KEY"] = instance_secret_key(instance_path)
+
+
 # Limits on record creation, per throttle and key ("user", "address" or "email"); each can be
 # overridden by THROTTLE_<NAME>_<KEY> in the environment (an empty value switches it off).
 THROTTLE_DEFAULTS: dict[str, dict[str, str]] = {
@@ -84,12 +116,24 @@ def load_config(instance_path: Path) -> dict[str, Any]:
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'portal.db'}"
     redis_url = os.environ.get("REDIS_URL") or None
     return {
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or instance_secret_key(instance_path),
+        # Unset: settle_secret_key decides (a generated key, or a refusal to start).
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
         # A server can drop idle connections (restart, failover): test each one before use. A
         # SQLite file cannot, and the test would cost a statement on every request.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not database_url.startswith("sqlite")},
         "REDIS_URL": redis_url,
+        # One blocking pool per Redis URL for the whole process: a burst waits up to the timeout
+        # for a free connection instead of failing (portal/redis_pool.py).
+        # The Redis pub/sub channel of live events. Channels ignore the database number, so two
+        # portals on one Redis (or two test runs) keep apart by giving each its own channel.
+        "SOCKETIO_CHANNEL": os.environ.get("SOCKETIO_CHANNEL", "").strip() or "flask-socketio",
+        "REDIS_MAX_CONNECTIONS": env_int("REDIS_MAX_CONNECTIONS", 50),
+        "REDIS_POOL_TIMEOUT_SECONDS": env_int("REDIS_POOL_TIMEOUT_SECONDS", 5),
+        # With Redis, each server process refreshes a heartbeat this often; after EXPIRY without
+        # one its sockets are swept and its users shown offline (portal/redis_registry.py).
+        "PRESENCE_HEARTBEAT_SECONDS": env_int("PRESENCE_HEARTBEAT_SECONDS", 5),
+        "PRESENCE_EXPIRY_SECONDS": env_int("PRESENCE_EXPIRY_SECONDS", 15),
         # Flask-Limiter shares its counters across processes when Redis is there.
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -146,7 +190,15 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # over-long message reaches the handler and is answered ``too_long``; a larger packet
         # closes the connection as soon as it passes the cap (README "Bounded input").
         "SOCKETIO_MAX_PAYLOAD_BYTES": env_int("SOCKETIO_MAX_PAYLOAD_BYTES", 4 * 1024 * 1024),
+        # How often an idle worker looks for due jobs and mail; the overdue sweep's period.
         "OUTBOX_INTERVAL_SECONDS": env_int("OUTBOX_INTERVAL_SECONDS", 15),
+        # Whether web processes run the worker themselves. Unset: only on the embedded default
+        # (SQLite, no REDIS_URL); scale-out deployments run `flask worker` (portal/jobs.py).
+        "WORKER_IN_PROCESS": (
+            env_bool("WORKER_IN_PROCESS", False)
+            if os.environ.get("WORKER_IN_PROCESS", "").strip()
+            else None
+        ),
         # The business calendar behind question due times (holidays and SLAs are data, edited
         # by administrators; the working day is the company's).
         "BUSINESS_TIMEZONE": os.environ.get("BUSINESS_TIMEZONE", "America/New_York"),

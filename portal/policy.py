@@ -365,12 +365,6 @@ def _team_keys(actor: Any) -> set[str]:
     return {str(m.team.key) for m in actor.memberships}
 
 
-def is_team_lead(actor: Any, team_key: Any) -> bool:
-    return _active(actor) and any(
-        m.is_lead and str(m.team.key) == str(team_key) for m in actor.memberships
-    )
-
-
 def can_ask_question(actor: Any) -> bool:
     """Verified HCPs ask questions; pending or rejected ones cannot yet."""
     return _role(actor) is Role.HCP and can_see_professional_content(actor)
@@ -689,6 +683,14 @@ def can_share_in_chat(actor: Any, conversation: Any, material: Any, now: Any) ->
         and actor.id == conversation.staff_id
         and can_share_material_with(actor, material, conversation.hcp, now)
     )
+
+
+def screens_restricted_phrases(sender: Any) -> bool:
+    """Whose chat messages are screened for restricted phrases (promotional superlatives,
+    unapproved claims): staff, who speak for the company, and only they. An HCP's words are
+    never blocked. Applies to what they write (messages and edits), not to an approved
+    material they share."""
+    return is_staff(sender)
 
 
 def can_review_chats(actor: Any) -> bool:

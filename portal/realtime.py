@@ -1,12 +1,20 @@
-"""Real-time events queued by services and sent only once their transaction has committed."""
+"""Real-time events queued by services and sent only once their transaction has committed, and
+the message queue that carries them between server processes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import redis
+from socketio import RedisManager
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 _PENDING = "portal.pending_emits"
 _CALLBACKS = "portal.after_commit_calls"
@@ -21,11 +29,6 @@ def call_after_commit(session: Session, callback: Callable[[], None]) -> None:
     """Run ``callback`` once ``session`` commits (dropped on rollback): real-time side effects
     other than emits, such as taking sockets out of a room."""
     session.info.setdefault(_CALLBACKS, []).append(callback)
-
-
-def pending_emits(session: Session) -> list[tuple[str, Any, dict[str, Any]]]:
-    """What ``session`` would send if it committed now (for tests and diagnostics)."""
-    return list(session.info.get(_PENDING, []))
 
 
 @event.listens_for(Session, "after_commit")
@@ -77,3 +80,137 @@ def close_sockets_after_commit(session: Session, user_id: int) -> None:
                 closer(user_id)
 
     call_after_commit(session, lambda: socketio.start_background_task(close))
+
+
+# --- the message queue ----------------------------------------------------------------------------
+RESYNC = "resync"
+
+
+class MessageQueue(RedisManager):
+    """python-socketio's Redis message queue, made to miss nothing silently
+    (docs/chat-protocol.md, "Resync").
+
+    Events published while a process's subscriber is away never reach that process's sockets.
+    So when the subscriber reconnects (retrying quickly: at most :attr:`RETRY_MAX` seconds
+    apart, not python-socketio's growing waits up to a minute), every socket this process holds
+    gets ``resync`` (``{"reason": "reconnected"}``), and the client catches up with ``join``.
+    A publish that fails (Redis down) is logged, never raised into the request; once Redis
+    answers again the other processes are told to resync their sockets too
+    (``{"reason": "missed"}``). Publishes borrow the app's shared pool (:mod:`portal.redis_pool`);
+    the subscriber keeps a connection of its own."""
+
+    RETRY_FIRST = 0.5
+    RETRY_MAX = 5.0
+    pubsub: Any
+
+    def __init__(self, url: str, publisher: redis.Redis, channel: str = "flask-socketio") -> None:
+        super().__init__(url, channel=channel)
+        self.publisher = publisher
+        self._repairing = False
+        self._closed = False
+        self._initialized = False
+
+    def initialize(self) -> None:
+        # Once: Flask-SocketIO's test client initializes the manager again for each client.
+        if not self._initialized:
+            self._initialized = True
+            super().initialize()
+
+    def _publish(self, data: dict[str, Any]) -> None:
+        try:
+            self.publisher.publish(self.channel, self.json.dumps(data))
+        except Exception:  # Redis down or the pool exhausted: logged, and recovered below
+            log.warning(
+                "could not publish a live %r to Redis; other processes' sockets will resync",
+                data.get("event") or data.get("method"),
+                exc_info=True,
+            )
+            if not self._repairing:
+                self._repairing = True
+                self.server.start_background_task(self._tell_others_to_resync)
+
+    def _tell_others_to_resync(self) -> None:
+        wait = self.RETRY_FIRST
+        while not self._closed:
+            self.server.sleep(wait)
+            try:
+                for namespace in sorted(self.server.handlers):
+                    message = {
+                        "method": "emit",
+                        "event": RESYNC,
+                        "data": [{"reason": "missed"}],
+                        "namespace": namespace,
+                        "room": None,
+                        "skip_sid": None,
+                        "callback": None,
+                        "host_id": self.host_id,  # this process's sockets had the event
+                    }
+                    self.publisher.publish(self.channel, self.json.dumps(message))
+            except Exception:  # still down: try again later
+                wait = min(wait * 2, self.RETRY_MAX)
+                continue
+            self._repairing = False
+            return
+
+    def _redis_connect(self) -> None:
+        # The subscriber's own connection, outside the shared pool: it blocks reading for as long
+        # as the process lives.
+        if self.pubsub is not None:
+            with contextlib.suppress(Exception):  # the old connection is already broken
+                self.pubsub.close()
+        self.redis = redis.Redis.from_url(
+            self.redis_url, socket_connect_timeout=2, socket_keepalive=True
+        )
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
+
+    def _redis_listen_with_retries(self) -> Iterator[dict[str, Any]]:
+        wait = self.RETRY_FIRST
+        lost = False
+        while not self._closed:
+            try:
+                self._redis_connect()
+                self.pubsub.subscribe(self.channel)
+                if lost:
+                    log.info("message queue subscriber reconnected: telling sockets to resync")
+                    self.resync_local("reconnected")
+                lost, wait = False, self.RETRY_FIRST
+                yield from self.pubsub.listen()
+            except Exception as exc:  # Redis went away: retry, then resync
+                if self._closed:
+                    return
+                log.error("message queue subscriber lost Redis (%s); retrying in %ss", exc, wait)
+            lost = True
+            time.sleep(wait)  # gevent-patched under the production server
+            wait = min(wait * 2, self.RETRY_MAX)
+
+    def _listen(self) -> Iterator[bytes]:
+        # python-socketio's, without the final unsubscribe: the loop ends only when closed.
+        channel = self.channel.encode()
+        for message in self._redis_listen_with_retries():
+            if message["channel"] == channel and message["type"] == "message":
+                yield message["data"]
+
+    def close(self) -> None:
+        """Stop listening (tests, once done with the app)."""
+        self._closed = True
+        if self.pubsub is not None:
+            with contextlib.suppress(Exception):
+                self.pubsub.close()
+
+    def resync_local(self, reason: str) -> None:
+        """Send ``resync`` to every socket this process holds, in every namespace."""
+        for namespace in list(self.get_namespaces()):
+            self.emit(RESYNC, {"reason": reason}, namespace=namespace, ignore_queue=True)
+
+
+def message_queue(app: Any) -> MessageQueue | None:
+    """The Socket.IO client manager for ``app``: :class:`MessageQueue` on ``REDIS_URL``, or
+    ``None`` (one process, no queue)."""
+    from portal import redis_pool
+
+    url = app.config.get("REDIS_URL")
+    publisher = redis_pool.client(app, url) if url else None
+    if publisher is None:
+        return None
+    return MessageQueue(str(url), publisher, channel=str(app.config["SOCKETIO_CHANNEL"]))

@@ -12,32 +12,24 @@ disconnect is refused all the same, and its socket closed (:func:`disconnect_aft
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
-from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from portal.realtime import call_after_commit
+from portal.redis_registry import Registry
 
-_KEY = "portal:session-sockets:{}"
 ANSWER_GRACE = 0.05  # seconds an acknowledgement has to leave before its socket is closed
-_lock = threading.Lock()
-_local: dict[str, set[str]] = {}
-_clients: dict[str, Any] = {}
 
 
-def _redis() -> Any | None:
-    url = current_app.config.get("REDIS_URL")
-    if not url:
-        return None
-    client = _clients.get(url)
-    if client is None:
-        import redis
+def _longest_session(app: Flask) -> int:
+    # A binding never outlives the longest a session can live.
+    return int(app.config["SESSION_ABSOLUTE_HOURS"] * 3600) + 60
 
-        client = _clients[url] = redis.Redis.from_url(url, socket_timeout=5)
-    return client
+
+# The bindings of a server process that died are swept like its presence (portal.redis_registry).
+_registry = Registry("portal:session-sockets", expire_seconds=_longest_session)
 
 
 def _member(namespace: str, sid: str) -> str:
@@ -46,44 +38,17 @@ def _member(namespace: str, sid: str) -> str:
 
 def bind(session_id: str, namespace: str, sid: str) -> None:
     """Remember that socket ``sid`` (in ``namespace``) was opened with ``session_id``."""
-    client = _redis()
-    if client is not None:
-        key = _KEY.format(session_id)
-        # A binding never outlives the longest a session can live.
-        ttl = int(current_app.config["SESSION_ABSOLUTE_HOURS"] * 3600) + 60
-        pipe = client.pipeline()
-        pipe.sadd(key, _member(namespace, sid))
-        pipe.expire(key, ttl)
-        pipe.execute()
-        return
-    with _lock:
-        _local.setdefault(session_id, set()).add(_member(namespace, sid))
+    _registry.add(session_id, _member(namespace, sid))
 
 
 def unbind(session_id: str, namespace: str, sid: str) -> None:
     """Forget a socket that closed."""
-    client = _redis()
-    if client is not None:
-        client.srem(_KEY.format(session_id), _member(namespace, sid))
-        return
-    with _lock:
-        members = _local.get(session_id)
-        if members is not None:
-            members.discard(_member(namespace, sid))
-            if not members:
-                _local.pop(session_id, None)
+    _registry.remove(session_id, _member(namespace, sid))
 
 
 def sockets_of(session_id: str) -> list[tuple[str, str]]:
     """``(namespace, sid)`` of every live socket bound to ``session_id``, in every process."""
-    client = _redis()
-    if client is not None:
-        raw = client.smembers(_KEY.format(session_id))
-        members = [m.decode() if isinstance(m, bytes) else str(m) for m in raw]
-    else:
-        with _lock:
-            members = list(_local.get(session_id, ()))
-    pairs = [tuple(m.split(" ", 1)) for m in sorted(members)]
+    pairs = [tuple(m.split(" ", 1)) for m in _registry.members(session_id)]
     return [(p[0], p[1]) for p in pairs if len(p) == 2]
 
 
@@ -140,5 +105,4 @@ def disconnect_after_answer(namespace: str, sid: str) -> None:
 
 def reset() -> None:
     """Forget this process's bindings (tests)."""
-    with _lock:
-        _local.clear()
+    _registry.reset()

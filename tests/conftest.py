@@ -34,6 +34,10 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip()
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Live events of this test process (and the servers it starts, which inherit the environment)
+# travel on a channel of their own: pub/sub channels ignore Redis's database number, and two
+# xdist workers' servers would otherwise hear each other's rooms.
+os.environ["SOCKETIO_CHANNEL"] = f"portal-test-{os.getpid()}"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -2,6 +2,7 @@
 
 from portal.models.audit import AuditHead, AuditRecord
 from portal.models.base import Base, UTCDateTime, utcnow
+from portal.models.job import Job, JobState
 from portal.models.mail import OutboxMail
 from portal.models.notification import ConsentWording, Notification
 from portal.models.org import Product, Team, TeamMembership, Territory
@@ -15,6 +16,8 @@ __all__ = [
     "Base",
     "ConsentWording",
     "HcpProfile",
+    "Job",
+    "JobState",
     "Notification",
     "OutboxMail",
     "Product",

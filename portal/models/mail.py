@@ -1,4 +1,5 @@
-"""The mail outbox: mail is queued in the same transaction as the change that causes it."""
+"""The mail outbox: mail is queued in the same transaction as the change that causes it, and
+claimed by one worker at a time when it is sent."""
 
 from __future__ import annotations
 
@@ -22,3 +23,6 @@ class OutboxMail(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The worker sending it, and until when no other may take it (services/mail.py).
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

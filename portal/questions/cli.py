@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from portal.cli import needs_public_url
 from portal.extensions import db
-from portal.questions import facts, services
+from portal.questions import facts, intake, sweeps
 from portal.questions.models import Category
 
 questions_cli = AppGroup("questions", help="Questions: routing triage and the overdue sweep.")
@@ -33,7 +33,7 @@ def _triage_line(raw: str, products: dict[str, str]) -> dict[str, Any]:
         if not isinstance(product, str) or product.strip().casefold() not in products:
             return {"error": f'unknown "product" {product!r}: use a product code'}
         product = products[product.strip().casefold()]
-    return services.triage(text, category=category, product=product).as_triage()
+    return intake.triage(text, category=category, product=product).as_triage()
 
 
 def run_triage(source: TextIO, sink: TextIO) -> int:
@@ -80,7 +80,7 @@ def triage() -> None:
 def sweep() -> None:
     """Notify people about questions and PV cases that went overdue (the server does this by
     itself every minute or so)."""
-    counts = services.sweep_overdue()
+    counts = sweeps.sweep_overdue()
     click.echo(
         f"Overdue now notified: {counts['questions']} questions, {counts['pv_cases']} PV cases."
     )

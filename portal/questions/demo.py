@@ -13,12 +13,13 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Product, TeamKey, User, utcnow
-from portal.questions import services, settings
+from portal.questions import intake, settings, sweeps, work
 from portal.questions.models import Category, ProductLabel, Question, RoutingRule
 from portal.safety.attestations import Attestation
 from portal.services.consent import current_wording
-from portal.services.demo import demo_email, register_demo_seeder
+from portal.services.demo import demo_email
 from portal.services.users import team_members
+from portal.unit_of_work import transactional
 
 LABELS = {
     # product code: (indications, min age, max age, dose range in mg, populations)
@@ -88,7 +89,6 @@ def _labels() -> None:
                 populations=populations,
             )
         )
-    db.session.commit()
 
 
 def _extra_rules() -> None:
@@ -106,7 +106,6 @@ def _extra_rules() -> None:
             team=TeamKey.MSL,
         )
     )
-    db.session.commit()
 
 
 def _user(who: str) -> User:
@@ -127,7 +126,7 @@ def _work(question: Question, then: str) -> None:
     if not then or staff is None:
         return
     if question.assignee_id != staff.id:
-        services.claim_question(staff, question.id)
+        work.claim_question(staff, question.id)
     if then == "claim":
         return
     # The answerer attests what the demo question holds (an adverse event PV already has, or a
@@ -135,7 +134,7 @@ def _work(question: Question, then: str) -> None:
     attestation = Attestation(
         adverse_event=question.ae_flag, product_complaint=question.category is Category.QUALITY
     )
-    services.reply_to_question(
+    work.reply_to_question(
         staff,
         question.id,
         body="Thank you for your question. Please find our answer below.\n\n"
@@ -145,22 +144,22 @@ def _work(question: Question, then: str) -> None:
     )
     hcp = question.hcp
     if then == "rated":
-        services.rate_answer(hcp, question.id, helpful=True)
+        intake.rate_answer(hcp, question.id, helpful=True)
     elif then == "follow_up":
-        services.follow_up(hcp, question.id, "Thanks. Could you also send the lot number form?")
+        intake.follow_up(hcp, question.id, "Thanks. Could you also send the lot number form?")
     elif then == "close":
-        services.close_question(hcp, question.id, reason="Answered, thank you.")
+        work.close_question(hcp, question.id, reason="Answered, thank you.")
 
 
-@register_demo_seeder
+@transactional
 def seed_questions() -> str | None:
-    """Routing defaults, label facts and the demo questions (once)."""
+    """Routing defaults, label facts and the demo questions (once), in one unit of work."""
+    wording = current_wording(intake.CONSENT_PURPOSE)  # may commit: before any change
     settings.ensure_default_rules()
     _labels()
     _extra_rules()
     if db.session.scalar(select(func.count()).select_from(Question)):
         return None
-    wording = current_wording(services.CONSENT_PURPOSE)
     now = utcnow().replace(microsecond=0)
     for item in DEMO_QUESTIONS:
         product = (
@@ -168,9 +167,9 @@ def seed_questions() -> str | None:
             if item.product
             else None
         )
-        question = services.ask_question(
+        question = intake.ask_question(
             _user(item.hcp),
-            services.QuestionInput(
+            intake.QuestionInput(
                 text=item.text,
                 category=item.category,
                 channel=item.channel,
@@ -182,5 +181,5 @@ def seed_questions() -> str | None:
             now=now - dt.timedelta(days=item.days_ago),
         )
         _work(question, item.then)
-    services.sweep_overdue(now=now)
+    sweeps.sweep_overdue(now=now)
     return f"Added {len(DEMO_QUESTIONS)} demo questions."

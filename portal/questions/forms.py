@@ -24,8 +24,8 @@ from portal.admin.forms import CheckboxesField
 from portal.forms import choices
 from portal.inputs import find_id, to_id, to_optional_id
 from portal.models import Product, TeamKey
+from portal.questions.intake import QuestionInput
 from portal.questions.models import Category, Channel, Urgency, team_label
-from portal.questions.services import QuestionInput
 from portal.safety.attestations import Attestation, AttestationChoice
 
 

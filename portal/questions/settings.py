@@ -4,9 +4,10 @@ These are the data a compliance officer changes without a release (STYLE.md, "Co
 Administrators change them (:func:`portal.policy.can_manage_routing`); compliance auditors read
 them (:func:`portal.policy.can_view_routing`); anyone else finds nothing (:class:`NotFound`).
 
-Each public function that changes something is one unit of work: it validates, reporting every bad
-field at once (``InvalidInput(errors={field: message})``), writes the change and its audit record in
-the same transaction, and commits. The hard compliance limits live in the routing engine, after the
+Each public function that changes something is one unit of work
+(:func:`portal.unit_of_work.transactional`): it validates, reporting every bad field at once
+(``InvalidInput(errors={field: message})``), and writes the change and its audit record in the
+same transaction. The hard compliance limits live in the routing engine, after the
 rules, so nothing here can break them; :func:`rule_warnings` says when a rule is overridden by one.
 """
 
@@ -42,6 +43,7 @@ from portal.questions.models import (
 from portal.questions.routing import DEFAULT_SLAS, DEFAULT_TEAMS, URGENT, Decision
 from portal.safety import detection
 from portal.safety import services as safety
+from portal.unit_of_work import transactional
 
 MAX_NAME = 120
 MAX_KEYWORD = 100
@@ -232,6 +234,7 @@ def get_rule(actor: User, rule_id: int) -> RoutingRule:
     return rule
 
 
+@transactional
 def create_rule(actor: User, data: RuleInput) -> RoutingRule:
     """Add an active rule after the existing ones (so it is tried last).
 
@@ -250,10 +253,10 @@ def create_rule(actor: User, data: RuleInput) -> RoutingRule:
     db.session.add(rule)
     db.session.flush()
     audit.record(actor, "routing_rule.created", rule, **_snapshot(rule))
-    db.session.commit()
     return rule
 
 
+@transactional
 def update_rule(actor: User, rule_id: int, data: RuleInput) -> RoutingRule:
     """Change a rule's name, conditions and team (its position and state stay).
 
@@ -271,10 +274,10 @@ def update_rule(actor: User, rule_id: int, data: RuleInput) -> RoutingRule:
     if before != after:
         rule.updated_at = utcnow()
         audit.record(actor, "routing_rule.updated", rule, before=before, after=after)
-    db.session.commit()
     return rule
 
 
+@transactional
 def move_rule(actor: User, rule_id: int, *, direction: str) -> RoutingRule:
     """Swap a rule with its neighbour above (``"up"``, tried earlier) or below (``"down"``).
 
@@ -298,10 +301,10 @@ def move_rule(actor: User, rule_id: int, *, direction: str) -> RoutingRule:
         audit.record(
             actor, "routing_rule.moved", rule, name=rule.name, before=before, after=rule.position
         )
-    db.session.commit()
     return rule
 
 
+@transactional
 def set_rule_active(actor: User, rule_id: int, active: bool) -> RoutingRule:
     """Enable or disable a rule; a disabled rule keeps its place but the engine skips it.
 
@@ -315,10 +318,10 @@ def set_rule_active(actor: User, rule_id: int, active: bool) -> RoutingRule:
         rule.updated_at = utcnow()
         action = "routing_rule.enabled" if rule.active else "routing_rule.disabled"
         audit.record(actor, action, rule, name=rule.name)
-    db.session.commit()
     return rule
 
 
+@transactional
 def delete_rule(actor: User, rule_id: int) -> None:
     """Delete a rule; the rules after it move up. Questions already routed keep their reasons.
 
@@ -331,7 +334,6 @@ def delete_rule(actor: User, rule_id: int) -> None:
     db.session.delete(rule)
     db.session.flush()
     _renumber(_ordered_rules(lock=True))
-    db.session.commit()
 
 
 def rule_warnings(rule: RoutingRule) -> list[str]:
@@ -373,13 +375,14 @@ def rule_warnings(rule: RoutingRule) -> list[str]:
     return warnings
 
 
+@transactional
 def ensure_default_rules() -> None:
     """Seed the routing set-up of a new portal: one rule per category, and the default SLAs.
 
     The rules (``Default: <category>`` → the engine's default team) are created only when there
     are no rules at all, so an administrator's deletions and edits are never undone; each missing
     SLA row gets the engine's default. Idempotent; no actor and no audit (it is the seed data of
-    ``seed-demo`` and fresh installs). Commits.
+    ``seed-demo`` and fresh installs). One unit of work.
     """
     if not db.session.scalar(select(func.count()).select_from(RoutingRule)):
         for position, category in enumerate(Category, start=1):
@@ -400,7 +403,6 @@ def ensure_default_rules() -> None:
     for key, sla in DEFAULT_SLAS.items():
         if key not in stored:
             db.session.add(SlaPolicy(key=key, amount=sla.amount, unit=sla.unit.value))
-    db.session.commit()
 
 
 # --- SLAs ----------------------------------------------------------------------------------------
@@ -445,6 +447,7 @@ def list_slas(actor: User) -> list[SlaRow]:
     return rows
 
 
+@transactional
 def set_sla(actor: User, key: str, *, amount: Any, unit: str) -> SlaRow:
     """Set how long questions of a category (or urgent ones) may wait: 1-999 business hours/days.
 
@@ -473,7 +476,6 @@ def set_sla(actor: User, key: str, *, amount: Any, unit: str) -> SlaRow:
             db.session.add(row)
         row.amount, row.unit = amount, unit
         audit.record(actor, "sla.changed", ("sla_policies", key), before=before, after=after)
-    db.session.commit()
     return SlaRow(key, sla_label(key), amount, SlaUnit(unit), False)
 
 
@@ -500,6 +502,7 @@ class HolidayChange:
         return bool(self.added or self.removed or self.renamed)
 
 
+@transactional
 def replace_holidays(actor: User, text: str) -> HolidayChange:
     """Replace the whole holiday list with the pasted ``text`` (lines ``YYYY-MM-DD [name]``).
 
@@ -543,7 +546,6 @@ def replace_holidays(actor: User, text: str) -> HolidayChange:
             removed=[d.isoformat() for d in removed],
             renamed=[d.isoformat() for d in renamed],
         )
-    db.session.commit()
     return change
 
 
@@ -664,6 +666,7 @@ def _label_snapshot(label: ProductLabel | None) -> dict[str, Any] | None:
     }
 
 
+@transactional
 def set_label_facts(actor: User, product_id: int, data: LabelInput) -> ProductLabel:
     """Create or replace a product's label facts, which off-label detection compares texts with.
 
@@ -699,7 +702,6 @@ def set_label_facts(actor: User, product_id: int, data: LabelInput) -> ProductLa
             before=before,
             after=after,
         )
-    db.session.commit()
     return label
 
 

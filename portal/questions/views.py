@@ -1,7 +1,8 @@
 """Questions: the HCP's "ask" and "my questions", the staff queues (PV cases: portal.safety).
 
 Thin on purpose: each view parses its form, finds the actor, calls one service and flashes,
-redirects or renders. Every rule lives in :mod:`portal.policy` and :mod:`portal.questions.services`.
+redirects or renders. Every rule lives in :mod:`portal.policy` and the services
+(:mod:`~portal.questions.intake`, :mod:`~portal.questions.work`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from werkzeug.wrappers import Response
 from portal import inputs, policy
 from portal.errors import InvalidInput, PortalError
 from portal.forms import attach_errors
-from portal.main.panels import register_home_panel
 from portal.models import User, utcnow
-from portal.questions import services
+from portal.questions import intake, thread, work
 from portal.questions.forms import (
     AskForm,
     ButtonForm,
@@ -40,6 +40,7 @@ from portal.safety import services as safety
 from portal.services.consent import current_wording
 from portal.services.users import list_products
 from portal.throttles import Throttle, throttled
+from portal.unit_of_work import unit_of_work
 
 blueprint = Blueprint("questions", __name__)
 
@@ -53,32 +54,31 @@ def _actor() -> User:
 def _helpers() -> dict[str, Any]:
     return {
         "team_label": team_label,
-        "hcp_status_label": services.hcp_status_label,
+        "hcp_status_label": intake.hcp_status_label,
         "now": utcnow(),
     }
 
 
 # --- home page panels ----------------------------------------------------------------------------
-@register_home_panel
-def _questions_panel(user: User) -> tuple[str, dict[str, Any]] | None:
+def home_panel(user: User) -> tuple[str, dict[str, Any]] | None:
     """HCP home: their questions. Staff with a queue: what waits for them (and PV's open cases)."""
     if policy.can_ask_question(user):
-        mine = services.my_questions(user)
+        mine = intake.my_questions(user)
         return "questions/panels/hcp.html", {
             "open": sum(1 for q in mine if q.is_open),
             "answered": sum(1 for q in mine if q.status is QuestionStatus.ANSWERED),
             "latest": list(mine[:3]),
-            "status_label": services.hcp_status_label,
+            "status_label": intake.hcp_status_label,
         }
     if policy.can_view_question_queue(user):
         context: dict[str, Any] = {"read_only": policy.is_read_only(user)}
         if policy.is_read_only(user):
             now = utcnow()
-            everything = services.queue(user, view="all")
+            everything = work.queue(user, view="all")
             context["open"] = len(everything)
             context["overdue"] = sum(1 for q in everything if q.is_overdue(now))
         else:
-            context["board"] = services.staff_dashboard(user)
+            context["board"] = work.staff_dashboard(user)
         if policy.can_view_pv_cases(user):
             context["pv_open"] = safety.count_open_cases(user)
         return "questions/panels/staff.html", context
@@ -92,16 +92,16 @@ def _questions_panel(user: User) -> tuple[str, dict[str, Any]] | None:
 def ask() -> Response | str:
     actor = _actor()
     policy.require_visible(policy.can_ask_question(actor), "That page")
-    wording = current_wording(services.CONSENT_PURPOSE)
+    wording = current_wording(intake.CONSENT_PURPOSE)
     form = AskForm()
-    form.setup(products=list_products(), channels=services.channel_choices(actor))
+    form.setup(products=list_products(), channels=intake.channel_choices(actor))
     if request.method == "GET":
         form.product_id.data = inputs.query_id("product")
         form.about_family_id.data = inputs.query_id("material") or ""
         form.consent_wording_id.data = str(wording.id)
     elif form.validate_on_submit():
         try:
-            question = services.ask_question(actor, form.to_input())
+            question = intake.ask_question(actor, form.to_input())
         except InvalidInput as exc:
             attach_errors(form, exc)
             if "consent" in exc.errors:
@@ -120,14 +120,14 @@ def ask() -> Response | str:
         form=form,
         wording=wording,
         about=_material_of_family(actor, form.about_family_id.data),
-        max_length=services.max_text_length(),
+        max_length=intake.max_text_length(),
     )
 
 
 def _material_of_family(actor: User, family_id: Any) -> Any:
     """The material the HCP was reading, to name it on the form (None if not visible now)."""
     family = inputs.find_id(family_id)
-    return services.about_material(actor, family) if family else None
+    return intake.about_material(actor, family) if family else None
 
 
 @blueprint.route("/")
@@ -135,7 +135,7 @@ def _material_of_family(actor: User, family_id: Any) -> Any:
 def index() -> Response | str:
     actor = _actor()
     if policy.can_ask_question(actor):
-        return render_template("questions/mine.html", questions=services.my_questions(actor))
+        return render_template("questions/mine.html", questions=intake.my_questions(actor))
     policy.require_visible(policy.can_view_question_queue(actor), "That page")
     return redirect(url_for(".queue"))
 
@@ -145,32 +145,32 @@ def index() -> Response | str:
 @login_required
 def detail(question_id: int) -> str:
     actor = _actor()
-    return _render_detail(actor, services.get_question(actor, question_id))
+    return _render_detail(actor, thread.get_question(actor, question_id))
 
 
 def _render_detail(actor: User, question: Question, **forms: Any) -> str:
     """The question page for ``actor``; ``forms`` replace the blank ones (kept text, errors)."""
-    entries = services.visible_entries(actor, question)
+    entries = thread.visible_entries(actor, question)
     attachments = {
-        e.id: services.attachments_for(actor, e) for e in entries if e.kind is EntryKind.REPLY
+        e.id: thread.attachments_for(actor, e) for e in entries if e.kind is EntryKind.REPLY
     }
     if actor.is_hcp:
         return render_template(
             "questions/hcp_detail.html",
             question=question,
-            steps=services.timeline(question),
+            steps=intake.timeline(question),
             entries=entries,
             attachments=attachments,
             follow_up_form=forms.get("follow_up") or FollowUpForm(),
             close_form=ReasonForm(prefix="close"),
-            max_length=services.max_text_length(),
+            max_length=intake.max_text_length(),
         )
     can_work = policy.can_work_question(actor, question)
     reply_form = forms.get("reply") or ReplyForm()
     reassign_form = forms.get("reassign") or ReassignForm(prefix="reassign")
-    teams = services.reassign_choices(actor, question) if can_work else []
+    teams = work.reassign_choices(actor, question) if can_work else []
     if can_work:
-        reply_form.set_materials(services.shareable_materials(actor, question))
+        reply_form.set_materials(work.shareable_materials(actor, question))
         reassign_form.set_teams(teams)
     return render_template(
         "questions/staff_detail.html",
@@ -198,22 +198,23 @@ def _act(
     form: Any = None,
     form_name: str = "",
 ) -> Response | str:
-    """Run one service call for a question page's form: flash its outcome and go back to the
-    page. Refusals are flashed; a form with text is shown again, text kept, when the input was
+    """Run a question page's form action as one unit of work: flash its outcome and go back to
+    the page. Refusals are flashed; a form with text is shown again, text kept, when the input was
     invalid. ``NotFound`` becomes the 404 page (someone else's question does not exist)."""
     actor = _actor()
     if form is not None and not form.validate_on_submit():
         flash("That form could not be read: try again.", "danger")
         return redirect(url_for(".detail", question_id=question_id))
     try:
-        message = action(actor)
+        with unit_of_work():
+            message = action(actor)
     except PortalError as exc:
         if exc.status == 404:
             raise
         if form is not None and isinstance(exc, InvalidInput) and form_name:
             attach_errors(form, exc)
             return _render_detail(
-                actor, services.get_question(actor, question_id), **{form_name: form}
+                actor, thread.get_question(actor, question_id), **{form_name: form}
             )
         flash(exc.message, "danger")
     else:
@@ -228,7 +229,7 @@ def follow_up(question_id: int) -> Response | str:
     form = FollowUpForm()
 
     def run(actor: User) -> str:
-        services.follow_up(actor, question_id, form.text.data or "")
+        intake.follow_up(actor, question_id, form.text.data or "")
         return "Your follow-up was added. The team has been told."
 
     return _act(question_id, run, form=form, form_name="follow_up")
@@ -242,9 +243,9 @@ def helpful(question_id: int) -> Response | str:
     def run(actor: User) -> str:
         if value not in ("yes", "no"):
             # Still ask the service first, so a question one may not see stays a 404.
-            services.get_question(actor, question_id)
+            thread.get_question(actor, question_id)
             raise InvalidInput("Choose yes or no.")
-        services.rate_answer(actor, question_id, helpful=value == "yes")
+        intake.rate_answer(actor, question_id, helpful=value == "yes")
         if value == "yes":
             return "Thank you for telling us."
         return "Thank you for telling us. You can add a follow-up to say what is missing."
@@ -258,7 +259,7 @@ def close(question_id: int) -> Response | str:
     form = CloseForm(prefix="close")
 
     def run(actor: User) -> str:
-        question = services.close_question(
+        question = work.close_question(
             actor, question_id, reason=form.reason.data or "", attestation=form.to_attestation()
         )
         return f"Question {question.reference} is closed."
@@ -270,7 +271,7 @@ def close(question_id: int) -> Response | str:
 @login_required
 def claim(question_id: int) -> Response | str:
     def run(actor: User) -> str:
-        question = services.claim_question(actor, question_id)
+        question = work.claim_question(actor, question_id)
         return f"Question {question.reference} is now assigned to you."
 
     return _act(question_id, run, form=ButtonForm())
@@ -283,7 +284,7 @@ def reply(question_id: int) -> Response | str:
     form = ReplyForm()
 
     def run(actor: User) -> str:
-        services.reply_to_question(
+        work.reply_to_question(
             actor,
             question_id,
             body=form.body.data or "",
@@ -321,7 +322,7 @@ def note(question_id: int) -> Response | str:
     form = NoteForm(prefix="note")
 
     def run(actor: User) -> str:
-        entry = services.add_note(actor, question_id, body=form.text.data or "")
+        entry = work.add_note(actor, question_id, body=form.text.data or "")
         return f"Internal note added (visible on the {entry.side.value} side only)."
 
     return _act(question_id, run, form=form, form_name="note")
@@ -333,7 +334,7 @@ def reassign(question_id: int) -> Response | str:
     form = ReassignForm(prefix="reassign")
 
     def run(actor: User) -> str:
-        question = services.reassign_question(
+        question = work.reassign_question(
             actor, question_id, to_team=form.to_team.data or "", reason=form.reason.data or ""
         )
         who = question.assignee.name if question.assignee else "its queue"
@@ -348,7 +349,7 @@ def escalate(question_id: int) -> Response | str:
     form = ReasonForm(prefix="escalate")
 
     def run(actor: User) -> str:
-        question = services.escalate_question(actor, question_id, reason=form.reason.data or "")
+        question = work.escalate_question(actor, question_id, reason=form.reason.data or "")
         lead = question.assignee.name if question.assignee else "the team lead"
         return f"Escalated to {lead}."
 
@@ -363,8 +364,8 @@ def queue() -> str:
     actor = _actor()
     policy.require_visible(policy.can_view_question_queue(actor), "The question queue")
     read_only = policy.is_read_only(actor)
-    teams = services.queue_teams(actor)
-    views = ("team", "all") if read_only else services.QUEUE_VIEWS
+    teams = work.queue_teams(actor)
+    views = ("team", "all") if read_only else work.QUEUE_VIEWS
     view = request.args.get("view", "")
     if view not in views:
         view = views[0] if read_only else "mine"
@@ -374,16 +375,14 @@ def queue() -> str:
     include_closed = request.args.get("closed") == "1"
     return render_template(
         "questions/queue.html",
-        questions=services.queue(
-            actor, view=view, team=team or None, include_closed=include_closed
-        ),
+        questions=work.queue(actor, view=view, team=team or None, include_closed=include_closed),
         view=view,
         views=views,
         team=team,
         teams=teams,
         include_closed=include_closed,
         read_only=read_only,
-        moved=services.moved_away(actor),
+        moved=work.moved_away(actor),
     )
 
 

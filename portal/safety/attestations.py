@@ -43,6 +43,7 @@ from portal.safety.models import (
     SafetyAttestation,
 )
 from portal.services import notifications, users
+from portal.unit_of_work import transactional
 
 if TYPE_CHECKING:
     from chat.models import Conversation, Message
@@ -365,6 +366,7 @@ def _message_source(actor: User, message_id: Any) -> _Source:
     )  # fmt: skip
 
 
+@transactional
 def report_to_pv(
     actor: User,
     *,
@@ -383,7 +385,8 @@ def report_to_pv(
     colleague named, the exact text, linked to its source), unless an open or acknowledged case
     already links to exactly those words: then that case is returned (idempotent) and the report
     is added to its reasons. ``note`` (optional) is the colleague's word to PV.
-    Audit: ``pv_case.report`` (and ``pv_case.open``). Notifies PV of a new case. Commits.
+    Audit: ``pv_case.report`` (and ``pv_case.open``). Notifies PV of a new case. One
+    unit of work.
     """
     if (message_id is None) == (question_id is None) or (entry_id is not None and message_id):
         raise InvalidInput("Say which words to report: a question, a follow-up or a message.")
@@ -414,7 +417,6 @@ def report_to_pv(
         existing=not created, note=bool(note),
         **{k: v for k, v in source.links.items() if k.endswith("_id") and k != "product_id"},
     )  # fmt: skip
-    db.session.commit()
     return Report(case=case, created=created)
 
 
@@ -527,6 +529,7 @@ def _chat_text(conversation: Conversation, messages: Sequence[Message]) -> str:
     return "\n\n".join(line(m) for m in messages)
 
 
+@transactional
 def attest_conversation(
     actor: User,
     conversation_id: Any,
@@ -546,7 +549,7 @@ def attest_conversation(
     attestation, the HCP's messages of that range, linked to the conversation) unless PV has an
     open or acknowledged case for one of those messages; a complaint also tells Quality. Only
     the staff participant may attest (others: ``NotFound``). Audit: ``safety.attest`` (and
-    ``pv_case.open``). Commits.
+    ``pv_case.open``). One unit of work.
     """
     from chat.models import Conversation, Message
 
@@ -576,7 +579,7 @@ def attest_conversation(
         ),
     )
     if moved.rowcount != 1:
-        db.session.rollback()
+        # Leaving the unit of work by this error rolls the transaction back.
         raise Conflict("Someone attested for these messages a moment ago: reload the page.")
     messages = list(
         db.session.scalars(
@@ -622,8 +625,8 @@ def attest_conversation(
         actor, attestation, at=at, case=case, opened=opened,
         conversation_id=conversation.id, through_seq=through_seq, from_seq=previous + 1,
     )  # fmt: skip
-    db.session.commit()
-    db.session.refresh(conversation)
+    db.session.flush()
+    db.session.refresh(conversation)  # the UPDATE above bypassed the loaded object
     return row
 
 

@@ -25,6 +25,7 @@ from portal.models import User, utcnow
 from portal.safety import workspace
 from portal.safety.models import SERIOUSNESS_LABELS, PvCase, Seriousness
 from portal.safety.services import CaseSource
+from portal.unit_of_work import transactional
 
 # A regulator's export must be complete or refused, never silently cut: above this, narrow the
 # range (a year of a busy portal's cases fits).
@@ -205,6 +206,7 @@ def _drain(buffer: io.StringIO) -> str:
     return text
 
 
+@transactional
 def export_cases(
     actor: User, *, since: str | None, until: str | None, fmt: ExportFormat
 ) -> CaseExport:
@@ -235,5 +237,4 @@ def export_cases(
         actor, "pv_case.export", ("pv_cases", None), since=start.isoformat(),
         until=end.isoformat(), format=fmt.value, count=len(rows),
     )  # fmt: skip
-    db.session.commit()
     return CaseExport(since=start, until=end, format=fmt, exported_at=utcnow(), rows=rows)

@@ -18,6 +18,7 @@ from portal.models import User, utcnow
 from portal.safety.models import PvFollowUp
 from portal.safety.services import get_pv_case
 from portal.services import notifications
+from portal.unit_of_work import transactional
 
 FOLLOW_UP_MAX = 4_000
 HCP_TITLE = "Pharmacovigilance has a question about your report"
@@ -32,6 +33,7 @@ def _text(value: str, field: str, what: str) -> str:
     return text
 
 
+@transactional
 def ask_follow_up(actor: User, case_id: int, body: str) -> PvFollowUp:
     """PV asks the case's HCP reporter a question. PV only, on a case it works whose reporter is
     an HCP (``PermissionDenied``); a blank or too long question is ``InvalidInput``.
@@ -57,7 +59,6 @@ def ask_follow_up(actor: User, case_id: int, body: str) -> PvFollowUp:
         endpoint="safety.request",
         follow_up_id=follow_up.id,
     )
-    db.session.commit()
     return follow_up
 
 
@@ -97,6 +98,7 @@ def get_request(actor: User, follow_up_id: int) -> PvFollowUp:
     return follow_up
 
 
+@transactional
 def answer_follow_up(actor: User, follow_up_id: int, answer: str) -> PvFollowUp:
     """The HCP answers PV's question, once (``InvalidInput`` when already answered, blank or too
     long; ``NotFound`` for anyone else's).
@@ -116,5 +118,4 @@ def answer_follow_up(actor: User, follow_up_id: int, answer: str) -> PvFollowUp:
         endpoint="safety.case",
         case_id=case.id,
     )
-    db.session.commit()
     return follow_up

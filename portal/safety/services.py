@@ -24,6 +24,7 @@ from portal.models import Product, TeamKey, User, utcnow
 from portal.safety import detection
 from portal.safety.models import CaseOrigin, PvCase, PvCaseStatus, Seriousness
 from portal.services import notifications, users
+from portal.unit_of_work import transactional
 from portal.urls import external_url
 
 
@@ -311,6 +312,7 @@ def get_pv_case(actor: User, case_id: int) -> PvCase:
     return case
 
 
+@transactional
 def acknowledge_pv_case(actor: User, case_id: int) -> PvCase:
     """PV takes the case: the clock stops. Audit: ``pv_case.acknowledge``."""
     case = get_pv_case(actor, case_id)
@@ -322,7 +324,6 @@ def acknowledge_pv_case(actor: User, case_id: int) -> PvCase:
     case.acknowledged_at = now
     case.acknowledged_by_id = actor.id
     audit.record(actor, "pv_case.acknowledge", case, late=now > case.due_at)
-    db.session.commit()
     return case
 
 
@@ -355,6 +356,7 @@ PATIENT_INITIALS_MAX = 16
 PATIENT_AGE_MAX = 32
 
 
+@transactional
 def update_pv_case(actor: User, case_id: int, data: PvCaseInput) -> PvCase:
     """Complete the report: the four elements (patient, reporter, product, event), the patient's
     initials, age and sex, and the seriousness criteria (ICH E2A). The case is serious when any
@@ -399,10 +401,10 @@ def update_pv_case(actor: User, case_id: int, data: PvCaseInput) -> PvCase:
         changed.append("serious")
         case.serious = serious
     audit.record(actor, "pv_case.update", case, fields=changed)
-    db.session.commit()
     return case
 
 
+@transactional
 def close_pv_case(actor: User, case_id: int) -> PvCase:
     """Close a case once acknowledged and complete. Audit: ``pv_case.close``."""
     case = get_pv_case(actor, case_id)
@@ -418,7 +420,6 @@ def close_pv_case(actor: User, case_id: int) -> PvCase:
     case.status = PvCaseStatus.CLOSED
     case.closed_at = utcnow()
     audit.record(actor, "pv_case.close", case)
-    db.session.commit()
     return case
 
 
@@ -426,11 +427,13 @@ def flag_overdue_cases(now: dt.datetime) -> int:
     """Notify PV once about each open case past its clock, in the CALLER's transaction (the
     sweep's). Audit: ``pv_case.overdue`` (system actor). Returns how many."""
     overdue = db.session.scalars(
-        select(PvCase).where(
+        select(PvCase)
+        .where(
             PvCase.status == PvCaseStatus.OPEN,
             PvCase.due_at < now,
             PvCase.overdue_notified_at.is_(None),
         )
+        .with_for_update(skip_locked=True)  # each case told once, whoever else is sweeping
     ).all()
     for case in overdue:
         case.overdue_notified_at = now

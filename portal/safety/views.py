@@ -17,7 +17,6 @@ from werkzeug.wrappers import Response as BaseResponse
 from portal import inputs, policy
 from portal.errors import InvalidInput, PortalError
 from portal.forms import attach_errors
-from portal.main.panels import register_home_panel
 from portal.models import User, utcnow
 from portal.safety import export, follow_ups, services, workspace
 from portal.safety.forms import (
@@ -29,6 +28,7 @@ from portal.safety.forms import (
 from portal.safety.models import SERIOUSNESS_LABELS, CaseOrigin, PvCase, PvCaseStatus
 from portal.safety.services import CaseSource, ListStatus
 from portal.throttles import Throttle, throttled
+from portal.unit_of_work import unit_of_work
 
 blueprint = Blueprint("safety", __name__)
 
@@ -49,8 +49,7 @@ def _helpers() -> dict[str, Any]:
 
 
 # --- home page panel -----------------------------------------------------------------------------
-@register_home_panel
-def _pv_requests_panel(user: User) -> tuple[str, dict[str, Any]] | None:
+def home_panel(user: User) -> tuple[str, dict[str, Any]] | None:
     """HCP home: PV's questions waiting for their answer (shown only when there are some)."""
     waiting = follow_ups.count_waiting(user)
     if not waiting:
@@ -143,16 +142,20 @@ def _render_case(
 
 
 def _case_act(case_id: int, action: Callable[[User], str]) -> BaseResponse:
+    """Run one action on a case page as one unit of work; flash its outcome or refusal."""
     actor = _actor()
     if not ButtonForm().validate_on_submit():
         flash("That form could not be read: try again.", "danger")
         return redirect(url_for(".case", case_id=case_id))
     try:
-        flash(action(actor), "success")
+        with unit_of_work():
+            message = action(actor)
     except PortalError as exc:
         if exc.status == 404:
             raise
         flash(exc.message, "danger")
+    else:
+        flash(message, "success")
     return redirect(url_for(".case", case_id=case_id))
 
 

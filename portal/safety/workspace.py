@@ -17,7 +17,10 @@ import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from typing import Protocol
 
+from flask import Flask, current_app
+
 from portal.models import Product, User
+from portal.safety import extension
 from portal.safety.models import PvCase, PvCaseStatus
 from portal.safety.services import CaseSource
 from portal.services.users import list_products
@@ -48,18 +51,14 @@ class ChatSource(Protocol):
         ...
 
 
-_chat_sources: list[ChatSource] = []
-
-
-def register_chat_source(source: ChatSource) -> ChatSource:
-    """Let the chat package describe its messages to the PV workspace (registering again
-    replaces: one chat package per app)."""
-    _chat_sources[:] = [source]
-    return source
+def register_chat_source(app: Flask, source: ChatSource) -> None:
+    """Let the chat package describe its messages to ``app``'s PV workspace (called by chat's
+    ``init_app``; registering again replaces: one chat package per app)."""
+    extension(app).chat_source = source
 
 
 def _chat() -> ChatSource | None:
-    return _chat_sources[0] if _chat_sources else None
+    return extension(current_app).chat_source
 
 
 # --- the source link --------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from portal import audit
@@ -300,14 +300,15 @@ class SeedResult:
 # Feature packages add their demo data here (materials, conversations...): each seeder runs
 # after the accounts exist, must be idempotent, and returns a line for the log or None.
 DemoSeeder = Callable[[], str | None]
-_seeders: list[DemoSeeder] = []
+_SEEDERS = "demo_seeders"  # app.extensions key: the app's seeders, in registration order
 
 
-def register_demo_seeder(seeder: DemoSeeder) -> DemoSeeder:
-    """Add a feature's demo data to ``seed-demo`` (a decorator; registering twice adds once)."""
-    if seeder not in _seeders:
-        _seeders.append(seeder)
-    return seeder
+def register_demo_seeder(app: Flask, seeder: DemoSeeder) -> None:
+    """Add a feature's demo data to ``app``'s ``seed-demo`` (a feature's ``init_app`` calls
+    this; registering twice adds once)."""
+    seeders: list[DemoSeeder] = app.extensions.setdefault(_SEEDERS, [])
+    if seeder not in seeders:
+        seeders.append(seeder)
 
 
 def seed_demo() -> SeedResult:
@@ -321,7 +322,8 @@ def seed_demo() -> SeedResult:
     result = _seed_accounts()
     if not result.demo_present:
         return result
-    notes = [note for seeder in _seeders if (note := seeder())]
+    seeders: list[DemoSeeder] = current_app.extensions.get(_SEEDERS, [])
+    notes = [note for seeder in seeders if (note := seeder())]
     if not notes:
         return result
     return dataclasses.replace(result, message=" ".join([result.message, *notes]))

@@ -1,4 +1,5 @@
-"""The mail outbox: queue in the caller's transaction, send later, retry on failure, lose nothing.
+"""The mail outbox: queue in the caller's transaction, send later, retry on failure, lose nothing,
+send once however many workers drain it.
 
 Mail never carries message or question text (minimum necessary): it says something happened and
 links to the portal.
@@ -10,16 +11,20 @@ import datetime as dt
 import logging
 import smtplib
 from email.message import EmailMessage
+from typing import Any, NamedTuple
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from portal.extensions import db
+from portal.jobs import worker_name
 from portal.models import OutboxMail, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = dt.timedelta(hours=6)
+# Far longer than one SMTP exchange (30 s timeouts): a claim outlives the send that holds it.
+CLAIM_LEASE = dt.timedelta(minutes=10)
 
 
 def enqueue(to: str, subject: str, body: str) -> OutboxMail:
@@ -32,7 +37,17 @@ def enqueue(to: str, subject: str, body: str) -> OutboxMail:
     return mail
 
 
-def _deliver(mail: OutboxMail) -> None:
+class _Claimed(NamedTuple):
+    """A mail this worker holds, as plain values: sending needs no further query."""
+
+    id: int
+    to: str
+    subject: str
+    body: str
+    attempts: int
+
+
+def _deliver(mail: _Claimed) -> None:
     config = current_app.config
     if not config.get("MAIL_SERVER"):
         # No mail server configured: the log is the delivery channel (development, demos).
@@ -51,37 +66,79 @@ def _deliver(mail: OutboxMail) -> None:
         smtp.send_message(message)
 
 
-def send_pending(*, limit: int = 100) -> tuple[int, int]:
+def send_pending(*, limit: int = 100, worker: str | None = None) -> tuple[int, int]:
     """Try to send every due, unsent mail; returns ``(sent, failed)``.
 
-    Each mail is committed on its own, so one failure neither blocks nor loses the others. A failed
-    mail is retried with exponential backoff until ``MAIL_MAX_ATTEMPTS``, after which it stays in
-    the outbox, unsent, with its last error, for an administrator to see.
+    Safe to run in any number of processes at once: each mail is claimed by one ``worker`` (a
+    lease of ``CLAIM_LEASE``) before it is sent, so no two workers send the same mail; a worker
+    that dies mid-send leaves its claim to expire and the mail is tried again. Each mail is
+    committed on its own, so one failure neither blocks nor loses the others. A failed mail is
+    retried with exponential backoff until ``MAIL_MAX_ATTEMPTS``, after which it stays in the
+    outbox, unsent, with its last error, for an administrator to see.
     """
-    now = utcnow()
-    max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
-    due = db.session.scalars(
-        select(OutboxMail)
-        .where(OutboxMail.sent_at.is_(None), OutboxMail.attempts < max_attempts)
-        .where(or_(OutboxMail.next_attempt_at <= now, OutboxMail.next_attempt_at.is_(None)))
-        .order_by(OutboxMail.id)
-        .limit(limit)
-    ).all()
+    owner = (worker or worker_name())[:120]
     sent = failed = 0
-    for mail in due:
-        mail.attempts += 1
+    for _ in range(limit):
+        mail = _claim_next(owner)
+        if mail is None:
+            break
+        outcome: dict[str, Any]
         try:
             _deliver(mail)
         except (OSError, smtplib.SMTPException) as exc:
             failed += 1
-            mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            mail.next_attempt_at = now + min(dt.timedelta(minutes=2**mail.attempts), MAX_BACKOFF)
+            wait = min(dt.timedelta(minutes=2**mail.attempts), MAX_BACKOFF)
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            outcome = {"last_error": error, "next_attempt_at": utcnow() + wait}
             log.warning(
                 "mail %s to %s failed (attempt %s): %s", mail.id, mail.to, mail.attempts, exc
             )
         else:
             sent += 1
-            mail.sent_at = utcnow()
-            mail.last_error = None
+            outcome = {"sent_at": utcnow(), "last_error": None}
+        db.session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.id == mail.id)
+            # claimed_by stays: which worker sent it.
+            .values(claimed_until=None, **outcome)
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
     return sent, failed
+
+
+def _claim_next(owner: str) -> _Claimed | None:
+    """Claim the oldest due mail for ``owner`` and count the attempt (committed).
+
+    One statement, so that it is atomic on SQLite too; on PostgreSQL ``SKIP LOCKED`` lets
+    concurrent workers pass over each other's rows instead of queueing behind them.
+    """
+    now = utcnow()
+    due = (
+        select(OutboxMail.id)
+        .where(
+            OutboxMail.sent_at.is_(None),
+            OutboxMail.attempts < current_app.config["MAIL_MAX_ATTEMPTS"],
+            or_(OutboxMail.next_attempt_at <= now, OutboxMail.next_attempt_at.is_(None)),
+            or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now),
+        )
+        .order_by(OutboxMail.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    row = db.session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == due)
+        .values(attempts=OutboxMail.attempts + 1, claimed_by=owner, claimed_until=now + CLAIM_LEASE)
+        .returning(
+            OutboxMail.id,
+            OutboxMail.to,
+            OutboxMail.subject,
+            OutboxMail.body,
+            OutboxMail.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    db.session.commit()
+    return None if row is None else _Claimed(*row)

@@ -7,6 +7,8 @@
   var SEND_TIMEOUT_MS = 10000;
   var TYPING_EVERY_MS = 3000;
   var TYPING_SHOWN_MS = 4000;
+  // A hole in the seqs received is fetched after this wait: late live events usually fill it.
+  var GAP_WAIT_MS = 1500;
   var AE_BANNER = "This message may describe an adverse event: a PV case was opened; complete the report.";
   // message id -> {reference, url?}: the PV case a message went to, as the server lets this
   // viewer know (the staff participant; never the HCP). Kept across re-renders and replays.
@@ -25,12 +27,54 @@
   var selectedId = data.selected;
 
   // --- state -----------------------------------------------------------------------------------
+  // Live events may arrive late, twice or never (docs/chat-protocol.md, "Ordering and delivery
+  // guarantees"). Per conversation: upTo, the highest *contiguous* seq (every message up to it
+  // is here), and the seqs received beyond a hole. Replays (join) and receipts start from upTo,
+  // never from the highest seq received, so a hole is always fetched.
+  var tracks = {};
+  function track(id) {
+    if (!tracks[id]) { tracks[id] = { upTo: 0, ahead: new Set(), timer: null }; }
+    return tracks[id];
+  }
+  function upTo(id) { return track(id).upTo; }
+  // Note that message `seq` is here; true when it is new.
+  function note(id, seq) {
+    var t = track(id);
+    if (seq <= t.upTo || t.ahead.has(seq)) { return false; }
+    t.ahead.add(seq);
+    while (t.ahead.delete(t.upTo + 1)) { t.upTo += 1; }
+    checkGap(id);
+    return true;
+  }
+  // Everything up to `seq` is accounted for (the server's list says so).
+  function catchUp(id, seq) {
+    var t = track(id);
+    t.upTo = Math.max(t.upTo, seq);
+    t.ahead.forEach(function (s) { if (s <= t.upTo) { t.ahead.delete(s); } });
+    while (t.ahead.delete(t.upTo + 1)) { t.upTo += 1; }
+    checkGap(id);
+  }
+  // A seq received beyond upTo means a hole: wait a moment, then fetch it with join.
+  function checkGap(id) {
+    var t = track(id);
+    if (!t.ahead.size) { window.clearTimeout(t.timer); t.timer = null; return; }
+    if (t.timer) { return; }
+    t.timer = window.setTimeout(function () {
+      t.timer = null;
+      if (t.ahead.size) { joinConversation(id); }
+    }, GAP_WAIT_MS);
+  }
+
   var conversations = [];   // the list, in the server's order
   var byId = {};
   function setConversations(list) {
     conversations = list.slice();
     byId = {};
-    conversations.forEach(function (c) { byId[c.id] = c; });
+    conversations.forEach(function (c) {
+      byId[c.id] = c;
+      // The list's unread counts include everything up to last_seq (the open one's come by join).
+      if (c.id !== selectedId) { catchUp(c.id, c.last_seq || 0); }
+    });
   }
   setConversations(data.conversations || []);
 
@@ -367,6 +411,7 @@
     (messages || []).forEach(function (m) {
       if (!m || m.conversation_id !== selectedId || typeof m.seq !== "number") { return; }
       store.bySeq.set(m.seq, m);  // a replay or a second copy replaces, never duplicates
+      note(selectedId, m.seq);  // from a live event, a join, or an ack: any can show a hole
       store.pending = store.pending.filter(function (p) { return p.client_id !== m.client_id; });
       added = true;
     });
@@ -454,6 +499,15 @@
 
   socket.on("connect", function () {
     hideBanner();
+    resynchronise();
+  });
+
+  // The server could not deliver some live events to this socket (its message queue
+  // reconnected): catch up as after a reconnect.
+  socket.on("resync", function () { resynchronise(); });
+
+  // Refresh the list (states and unread counts), then replay every conversation from upTo.
+  function resynchronise() {
     request("conversations", {}, function (ack) {
       if (ack && ack.ok && Array.isArray(ack.conversations)) {
         var known = {};
@@ -469,7 +523,7 @@
       }
       joinAll();
     });
-  });
+  }
 
   socket.on("disconnect", function (reason) {
     var section = $("chat-pane");
@@ -486,39 +540,54 @@
     }
   });
 
-  // On every (re)connect: ask for what came after the last message we have, in order.
+  // On every (re)connect and resync: ask for what came after upTo, in order.
   function joinAll() {
-    conversations.forEach(function (c) {
-      if (c.id === selectedId) { joinSelected(); return; }
-      socket.emit("join", { conversation_id: c.id, after_seq: c.last_seq || 0 }, function (ack) {
-        if (ack && ack.ok) { (ack.messages || []).forEach(otherConversationMessage); }
-      });
-    });
+    conversations.forEach(function (c) { joinConversation(c.id); });
     if (selectedId && !byId[selectedId]) { joinSelected(); }
+  }
+
+  function joinConversation(id) {
+    if (id === selectedId) { joinSelected(); } else { joinOther(id); }
   }
 
   function joinSelected(rounds) {
     rounds = rounds || 0;
-    request("join", { conversation_id: selectedId, after_seq: lastSeq() }, function (ack) {
-      if (!ack || !ack.ok) { return; }
+    var after = upTo(selectedId);
+    request("join", { conversation_id: selectedId, after_seq: after }, function (ack) {
+      if (!ack || !ack.ok) { checkGap(selectedId); return; }
       addMessages(ack.messages);
       acknowledgeSeen();
       // Tells people and tests that the pane now follows the conversation live.
       var section = $("chat-pane");
       if (section) { section.setAttribute("data-live", ack.live === false ? "no" : "yes"); }
-      if (ack.more && rounds < 50) { joinSelected(rounds + 1); }
+      if (ack.more && rounds < 50 && upTo(selectedId) > after) { joinSelected(rounds + 1); }
+      checkGap(selectedId);
+    });
+  }
+
+  // Another conversation: its messages only count as unread and move it up the list.
+  function joinOther(id, rounds) {
+    rounds = rounds || 0;
+    var after = upTo(id);
+    request("join", { conversation_id: id, after_seq: after }, function (ack) {
+      if (!ack || !ack.ok) { checkGap(id); return; }
+      (ack.messages || []).forEach(otherConversationMessage);
+      if (ack.more && rounds < 50 && upTo(id) > after) { joinOther(id, rounds + 1); }
+      checkGap(id);
     });
   }
 
   function otherConversationMessage(message) {
     var c = byId[message.conversation_id];
     if (!c) { refreshConversations(); return; }
-    if (message.seq <= (c.last_seq || 0)) { return; }  // already counted
-    c.last_seq = message.seq;
-    c.last_message_at = message.sent_at;
+    if (!note(c.id, message.seq)) { return; }  // already counted
+    if (message.seq >= (c.last_seq || 0)) {
+      c.last_seq = message.seq;
+      c.last_message_at = message.sent_at;
+    }
     if (message.sender_id !== me.id) {
       c.unread = (c.unread || 0) + 1;
-      sendReceipt("delivered", c.id, message.seq);
+      sendReceipt("delivered", c.id, upTo(c.id));
     }
     moveToTop(c);
     renderList();
@@ -536,7 +605,7 @@
       conversations.forEach(function (c) {
         var old = before[c.id];
         if (old && !c.peer.role_label) { c.peer.role_label = old.peer.role_label; }
-        if (!old) { socket.emit("join", { conversation_id: c.id, after_seq: c.last_seq || 0 }); }
+        if (!old) { joinOther(c.id); }
       });
       renderList();
       applyState();
@@ -551,22 +620,25 @@
   }
 
   // The pane is read when it is on screen; otherwise what arrived is only "delivered".
+  // Receipts never claim past a hole: read and delivered go up to upTo at most.
   function acknowledgeSeen() {
-    var last = lastSeq();
+    var held = upTo(selectedId);
     var c = current();
-    if (!selectedId || !last) { return; }
-    var fromPeer = seqs().filter(function (s) { return store.bySeq.get(s).sender_id !== me.id; });
+    if (!selectedId || !held) { return; }
+    var fromPeer = seqs().filter(function (s) {
+      return s <= held && store.bySeq.get(s).sender_id !== me.id;
+    });
     var lastFromPeer = fromPeer.length ? fromPeer[fromPeer.length - 1] : 0;
     if (document.visibilityState === "visible") {
-      if (last > readSent) {
-        readSent = last;
-        sendReceipt("read", selectedId, last);
+      if (held > readSent) {
+        readSent = held;
+        sendReceipt("read", selectedId, held);
       }
       if (c && c.unread) { c.unread = 0; renderList(); }
     } else if (lastFromPeer) {
       sendReceipt("delivered", selectedId, lastFromPeer);
     }
-    if (c) { c.last_seq = Math.max(c.last_seq || 0, last); }
+    if (c) { c.last_seq = Math.max(c.last_seq || 0, lastSeq()); }
   }
 
   socket.on("message", function (message) {
@@ -778,6 +850,10 @@
   window.addEventListener("focus", acknowledgeSeen);
 
   // --- first paint -----------------------------------------------------------------------------
+  // The page holds the latest messages, without a hole: upTo starts just below the first.
+  if (selectedId && data.messages && data.messages.length) {
+    track(selectedId).upTo = data.messages[0].seq - 1;
+  }
   addMessages(data.messages || []);
   renderList();
   applyState();

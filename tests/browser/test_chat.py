@@ -4,6 +4,7 @@ live and answers, both see read marks and typing, markup stays text, the HCP end
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -132,3 +133,82 @@ def test_hcp_and_msl_chat_live_and_the_hcp_ends_it(page: Any, other_page: Any) -
     ]
     assert seqs == sorted(set(seqs))
     assert hcp.js_errors == [] and msl.js_errors == []
+
+
+# The page's socket, wrapped before the page's script runs: a live `message` whose text contains
+# "[lost]" never reaches the page (as when a process's message queue was away), and
+# window.chatResync() plays the server's `resync`.
+LOSSY_SOCKET = """
+(() => {
+  let wrapped;
+  Object.defineProperty(window, "io", {
+    configurable: true,
+    get() { return wrapped; },
+    set(io) {
+      wrapped = (...args) => {
+        const socket = io(...args);
+        const on = socket.on.bind(socket);
+        socket.on = (event, handler) => on(event, event !== "message" ? handler : (m) => {
+          if (!(m && String(m.body).includes("[lost]"))) { handler(m); }
+        });
+        window.chatResync = () => {
+          socket.listeners("resync").forEach((handler) => handler({ reason: "test" }));
+        };
+        return socket;
+      };
+    },
+  });
+})();
+"""
+
+
+def test_the_page_fetches_lost_live_messages_and_shows_them_in_order(
+    page: Any, other_page: Any
+) -> None:
+    hcp, msl = page, other_page
+    hcp.add_init_script(LOSSY_SOCKET)
+    sign_in(hcp, "hcp")
+    conversation_id = _open_chat_with_msl(hcp)
+    _live(hcp)
+    sign_in(msl, "msl")
+    msl.goto(f"/chat/?conversation={conversation_id}")
+    _live(msl)
+    run = uuid.uuid4().hex[:6]
+    bodies = hcp.locator("#chat-message-list [data-testid=message-body]")
+
+    def say(who: Any, text: str) -> None:
+        who.get_by_test_id("chat-input").fill(f"{text} {run}")
+        who.get_by_test_id("chat-input").press("Enter")
+        expect(who.locator(".chat-msg.mine", has_text=f"{text} {run}")).to_have_count(1)
+
+    def shown() -> list[str]:
+        return [t for t in bodies.all_inner_texts() if t.endswith(run)]
+
+    # A lost live message behind one that arrives: the hole is fetched, in its place.
+    say(msl, "one [lost]")
+    say(msl, "two")
+    expect(bodies.filter(has_text=f"one [lost] {run}")).to_have_count(1)
+    assert shown() == [f"one [lost] {run}", f"two {run}"]
+
+    # The ack of the HCP's own message (its live copy lost too) shows a hole as well.
+    say(msl, "three [lost]")
+    say(hcp, "four [lost]")
+    expect(bodies.filter(has_text=f"three [lost] {run}")).to_have_count(1)
+
+    # A lost message and then quiet: only the server's `resync` brings it.
+    say(msl, "five [lost]")
+    hcp.wait_for_timeout(2000)  # longer than the page's wait for a hole
+    expect(bodies.filter(has_text=f"five [lost] {run}")).to_have_count(0)
+    hcp.evaluate("window.chatResync()")
+    expect(bodies.filter(has_text=f"five [lost] {run}")).to_have_count(1)
+    assert shown() == [
+        f"{n} {run}" for n in ("one [lost]", "two", "three [lost]", "four [lost]", "five [lost]")
+    ]
+    seqs = [
+        int(s)
+        for s in hcp.locator("#chat-message-list [data-seq]").evaluate_all(
+            "items => items.map((item) => item.getAttribute('data-seq'))"
+        )
+    ]
+    assert seqs == sorted(set(seqs))
+    assert hcp.js_errors == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from chat import services
+from chat import consent, messages
 from chat.models import Conversation
 from portal.models import Role, Territory, User
 from tests.factories import make_hcp, make_territory, make_user
@@ -26,14 +26,14 @@ def chat_pair(role: Role = Role.MSL, **hcp_overrides: Any) -> tuple[User, User, 
 
 def active_conversation(hcp: User, staff: User) -> Conversation:
     """The HCP opts in to chat with ``staff`` with the wording shown now."""
-    return services.start_chat(hcp, staff.id, wording_id=services.consent_wording().id)
+    return consent.start_chat(hcp, staff.id, wording_id=consent.consent_wording().id)
 
 
 def send(
     user: User, conversation: Conversation, body: str, client_id: str | None = None
 ) -> dict[str, Any]:
     """Send a text message as ``user``; returns the MESSAGE payload."""
-    payload, _created = services.send_message(
+    payload, _created = messages.send_message(
         user, conversation.id, client_id=client_id or str(uuid.uuid4()), body=body
     )
     return payload

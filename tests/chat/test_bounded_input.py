@@ -16,12 +16,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from chat import events, presence, sending, services
+from chat import events, messages, presence, sending
 from chat.models import Conversation, Message
 from portal import inputs
-from portal.errors import NotFound
+from portal.errors import InvalidInput, NotFound
 from portal.extensions import db, socketio
 from portal.models import Role, User
+from portal.services import sessions
 from tests.chat.factories import active_conversation, chat_pair, send
 from tests.chat.test_events import Socket
 from tests.chat.test_live import (
@@ -225,8 +226,8 @@ def online_pair(app: Flask) -> Any:
     presence.reset()
 
 
-def _identity(user: Any) -> sending.Identity:
-    return sending.Identity(user.id, user.session_version)
+def _session(user: Any) -> str:
+    return sessions.hash_token(sessions.start(user, ip=None, user_agent="pytest"))
 
 
 @pytest.mark.parametrize("conversation_id", [10**30, 2**63, 2**31, 0, -1])
@@ -234,15 +235,29 @@ def test_a_bad_conversation_id_in_a_batch_fails_only_its_own_message(
     online_pair, emitted, conversation_id
 ):
     hcp, msl, conversation = online_pair
-    good = sending.PendingMessage(_identity(hcp), conversation.id, str(uuid.uuid4()), BODY)
-    bad = sending.PendingMessage(_identity(msl), conversation_id, str(uuid.uuid4()), BODY)
+    good = messages.Draft(hcp.id, conversation.id, str(uuid.uuid4()), BODY)
+    bad = messages.Draft(msl.id, conversation_id, str(uuid.uuid4()), BODY)
 
-    sending.store_batch([bad, good])
+    refused, stored = messages.send_many([bad, good])
 
-    assert good.message is not None and good.message["seq"] == 1
-    assert bad.message is None  # left to the full path, which answers its sender
+    assert stored.message is not None and stored.message["seq"] == 1
+    assert isinstance(refused.error, NotFound)  # answered to its own sender
     assert _stored(conversation.id) == 1
     assert [event for event, _data, _kw in emitted] == ["message"]
+
+
+@pytest.mark.parametrize(
+    "body", ["\x00", "bad \ud800 surrogate", "x" * 4_001], ids=["nul", "surrogate", "too long"]
+)
+def test_text_no_database_stores_fails_only_its_own_message_in_a_batch(online_pair, body):
+    hcp, msl, conversation = online_pair
+    good = messages.Draft(hcp.id, conversation.id, str(uuid.uuid4()), BODY)
+    bad = messages.Draft(msl.id, conversation.id, str(uuid.uuid4()), body)
+
+    refused, stored = messages.send_many([bad, good])
+
+    assert isinstance(refused.error, InvalidInput) and stored.message is not None
+    assert _stored(conversation.id) == 1
 
 
 def test_a_bad_and_a_good_message_sent_at_once_share_a_batch_and_only_the_bad_one_fails(
@@ -253,33 +268,38 @@ def test_a_bad_and_a_good_message_sent_at_once_share_a_batch_and_only_the_bad_on
     for user in (other_hcp, other_msl):
         presence.connected(user.id, f"sid-{user.id}")
     other = active_conversation(other_hcp, other_msl)
-    full_path: list[Any] = []
-    real_send_message = services.send_message
+    batches: list[int] = []
+    real_send_many = messages.send_many
 
-    def spy(actor: Any, conversation_id: Any, **kwargs: Any) -> Any:
-        full_path.append(conversation_id)
-        return real_send_message(actor, conversation_id, **kwargs)
+    def spy(drafts: Any) -> Any:
+        batches.append(len(drafts))
+        return real_send_many(drafts)
 
-    monkeypatch.setattr(services, "send_message", spy)
     group = sending._group()
+    monkeypatch.setattr(group, "_store", spy)
     senders = [
-        ("bad", _identity(msl), 10**30),
-        ("good", _identity(hcp), conversation.id),
-        ("other user", _identity(other_msl), other.id),
+        ("bad", msl, 10**30),
+        ("good", hcp, conversation.id),
+        ("other user", other_msl, other.id),
     ]
+    sessions_of = {user.id: _session(user) for _name, user, _c in senders}
     results: dict[str, Any] = {}
 
-    def send_one(name: str, identity: sending.Identity, conversation_id: int) -> None:
+    def send_one(name: str, user_id: int, conversation_id: int) -> None:
         with app.app_context():
             try:
                 results[name] = sending.send(
-                    identity, conversation_id, client_id=str(uuid.uuid4()), body=BODY
-                )
+                    user_id, sessions_of[user_id], conversation_id,
+                    client_id=str(uuid.uuid4()), body=BODY,
+                )  # fmt: skip
             except Exception as exc:  # the assertions below look at it
                 results[name] = exc
 
     with group._turn:  # every sender queues before anyone takes the batch
-        threads = [threading.Thread(target=send_one, args=sender) for sender in senders]
+        threads = [
+            threading.Thread(target=send_one, args=(name, user.id, conversation_id))
+            for name, user, conversation_id in senders
+        ]
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + TIMEOUT
@@ -291,7 +311,7 @@ def test_a_bad_and_a_good_message_sent_at_once_share_a_batch_and_only_the_bad_on
 
     assert isinstance(results["bad"], NotFound)
     assert results["good"]["seq"] == 1 and results["other user"]["seq"] == 1
-    assert full_path == [10**30]  # the others were stored by the batch itself
+    assert batches == [3]  # one batch, and nobody sent alone
     assert _stored(conversation.id) == 1 and _stored(other.id) == 1
 
 

@@ -14,10 +14,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from chat import events, presence, services
+from chat import consent, conversations, events, messages, presence, sending
 from chat.models import Message, RestrictedPhrase
 from portal.extensions import db, socketio
-from portal.models import AuditRecord, Role, User
+from portal.models import AuditRecord, Role, User, UserSession
 from portal.safety.models import PvCase
 from portal.services.users import suspend_user
 from tests.chat.factories import active_conversation, chat_pair, send
@@ -192,7 +192,7 @@ def test_conversations_accepts_no_payload(connect, pair):
 
 def test_join_replays_messages_in_order_a_page_at_a_time(connect, pair):
     hcp, msl, conversation = pair
-    for n in range(services.PAGE_SIZE + 2):
+    for n in range(messages.PAGE_SIZE + 2):
         send(msl if n % 2 else hcp, conversation, f"message {n}")
     socket = connect(hcp)
 
@@ -201,10 +201,10 @@ def test_join_replays_messages_in_order_a_page_at_a_time(connect, pair):
     rest = socket.emit("join", {"conversation_id": conversation.id, "after_seq": last_seq})
 
     assert first["ok"] is True and first["more"] is True and first["live"] is True
-    assert [m["seq"] for m in first["messages"]] == list(range(1, services.PAGE_SIZE + 1))
+    assert [m["seq"] for m in first["messages"]] == list(range(1, messages.PAGE_SIZE + 1))
     assert rest["more"] is False
-    assert [m["seq"] for m in rest["messages"]] == [services.PAGE_SIZE + 1, services.PAGE_SIZE + 2]
-    assert rest["messages"][-1]["body"] == f"message {services.PAGE_SIZE + 1}"
+    assert [m["seq"] for m in rest["messages"]] == [messages.PAGE_SIZE + 1, messages.PAGE_SIZE + 2]
+    assert rest["messages"][-1]["body"] == f"message {messages.PAGE_SIZE + 1}"
 
 
 def test_join_after_a_gap_returns_exactly_the_missing_messages(connect, pair):
@@ -232,7 +232,7 @@ def test_history_pages_back_before_a_sequence(connect, pair):
 def test_joining_an_ended_chat_reads_history_without_following_it(connect, pair):
     hcp, msl, conversation = pair
     send(msl, conversation, "Before the end")
-    services.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
 
     ack = connect(msl).emit("join", {"conversation_id": conversation.id, "after_seq": 0})
 
@@ -296,8 +296,8 @@ def test_markup_is_stored_and_sent_back_verbatim(connect, pair):
 
 def test_staff_cannot_send_before_the_hcp_opts_in(connect):
     hcp, rep, _territory = chat_pair(Role.REP)
-    services.invite(rep, hcp.id)
-    [invited] = services.list_conversations(rep)
+    consent.invite(rep, hcp.id)
+    [invited] = conversations.list_conversations(rep)
 
     ack = _send(connect(rep), invited["id"], "Thanks for accepting")
 
@@ -307,7 +307,7 @@ def test_staff_cannot_send_before_the_hcp_opts_in(connect):
 @pytest.mark.parametrize("who", ["hcp", "staff"])
 def test_after_the_hcp_ends_the_chat_nobody_can_send(connect, pair, who):
     hcp, msl, conversation = pair
-    services.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
 
     ack = _send(connect(hcp if who == "hcp" else msl), conversation.id, "One more thing")
 
@@ -320,11 +320,11 @@ def test_ending_the_chat_tells_the_staff_and_takes_them_out_of_the_room(connect,
     doctor, colleague = connect(hcp), connect(msl)
     colleague.emit("join", {"conversation_id": conversation.id, "after_seq": 0})
 
-    services.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
     refused = _send(colleague, conversation.id, "Are you still there?")
     # Opting in again opens the chat, but the staff's socket has left the room: it hears of
     # new messages only once it joins again.
-    services.start_chat(hcp, msl.id, wording_id=services.consent_wording().id)
+    consent.start_chat(hcp, msl.id, wording_id=consent.consent_wording().id)
     _send(doctor, conversation.id, "Back again")
 
     assert colleague.events("conversation_ended") == [{"conversation_id": conversation.id}]
@@ -358,8 +358,7 @@ def test_hcp_messages_are_never_blocked_by_restricted_phrases(connect, pair):
 
 
 @pytest.mark.app_config(CHAT_RATE_LIMIT="3 per minute", RATELIMIT_ENABLED=True)
-def test_sending_too_fast_is_rate_limited(connect, pair, monkeypatch):
-    monkeypatch.setattr(services, "_rate", {})  # counters of earlier tests' users stay behind
+def test_sending_too_fast_is_rate_limited(connect, pair):
     hcp, _msl, conversation = pair
     socket = connect(hcp)
 
@@ -385,21 +384,24 @@ def test_staff_share_a_material_card(connect, pair, monkeypatch):
     _hcp, msl, conversation = pair
     seen: dict[str, Any] = {}
 
-    def fake_send(actor: User, conversation_id: Any, **kwargs: Any) -> Any:
-        seen.update(kwargs, actor=actor.id, conversation_id=conversation_id)
-        return {"id": 1, "kind": "material"}, True
+    def fake_send(sender_id: int, session_id: str, conversation_id: Any, **kwargs: Any) -> Any:
+        seen.update(kwargs, sender=sender_id, conversation_id=conversation_id)
+        seen["session"] = session_id
+        return {"id": 1, "kind": "material"}
 
-    monkeypatch.setattr(services, "send_message", fake_send)
+    socket = connect(msl)
+    monkeypatch.setattr(sending, "send", fake_send)
     client_id = str(uuid.uuid4())
 
-    ack = connect(msl).emit(
+    ack = socket.emit(
         "send", {"conversation_id": conversation.id, "client_id": client_id, "material_id": 7}
     )
 
     assert ack == {"ok": True, "message": {"id": 1, "kind": "material"}}
+    session = db.session.scalar(select(UserSession.id).where(UserSession.user_id == msl.id))
     assert seen == {
-        "actor": msl.id, "conversation_id": conversation.id, "client_id": client_id,
-        "material_id": 7, "body": None, "rate_checked": False,
+        "sender": msl.id, "session": session, "conversation_id": conversation.id,
+        "client_id": client_id, "material_id": 7,
     }  # fmt: skip
 
 
@@ -551,7 +553,7 @@ def test_an_unexpected_failure_is_acknowledged_as_unavailable(connect, pair, mon
         raise RuntimeError("database went away")
 
     socket = connect(hcp)
-    monkeypatch.setattr(services, "list_conversations", broken)
+    monkeypatch.setattr(events, "list_conversations", broken)
 
     ack = socket.emit("conversations", {})
 
@@ -578,7 +580,7 @@ def test_read_receipt_reaches_the_other_participant(connect, pair):
         {**base, "kind": "delivered"},
         {**base, "kind": "read"},
     ]  # a repeated receipt tells nobody anything new
-    assert services.list_conversations(hcp)[0]["unread"] == 0
+    assert conversations.list_conversations(hcp)[0]["unread"] == 0
 
 
 def test_typing_reaches_the_room_except_the_typist_and_is_throttled(connect, pair):
@@ -597,7 +599,7 @@ def test_typing_reaches_the_room_except_the_typist_and_is_throttled(connect, pai
 
 def test_typing_in_an_ended_chat_is_refused(connect, pair):
     hcp, msl, conversation = pair
-    services.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
 
     ack = connect(msl).emit("typing", {"conversation_id": conversation.id})
 
@@ -621,7 +623,7 @@ def test_presence_tells_the_peer_when_someone_comes_and_goes(connect, pair):
 
 def test_presence_is_not_told_to_people_without_an_open_chat(connect, pair):
     hcp, msl, conversation = pair
-    services.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
     colleague = connect(msl)
 
     connect(hcp)

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from chat import presence, services
+from chat import conversations, messages, presence, review
 from chat.pv import PvChatSource
 from content.models import Classification
 from portal.errors import NotFound
@@ -73,8 +73,8 @@ def test_an_hcps_flagged_message_tells_the_staff_member_the_reference_in_their_o
     assert "pv_case" not in ack  # the HCP is not told
     events = [(name, kwargs["to"]) for name, _data, kwargs in emitted]
     assert events == [
-        ("message", services.room(conversation.id)),
-        ("pv_case", services.user_room(msl.id)),
+        ("message", conversations.room(conversation.id)),
+        ("pv_case", conversations.user_room(msl.id)),
     ]
     room_message = emitted[0][1]
     assert "pv_case" not in room_message  # the room's MESSAGE reaches the HCP too
@@ -104,9 +104,9 @@ def test_replays_name_the_case_to_the_staff_member_only(pair):
     send(hcp, conversation, "Hello")
     flagged = send(hcp, conversation, AE)
 
-    staff_view, _more = services.messages_after(msl, conversation.id, 0)
-    hcp_view, _more = services.messages_after(hcp, conversation.id, 0)
-    history, _more = services.messages_before(msl, conversation.id, 3)
+    staff_view, _more = messages.messages_after(msl, conversation.id, 0)
+    hcp_view, _more = messages.messages_after(hcp, conversation.id, 0)
+    history, _more = messages.messages_before(msl, conversation.id, 3)
 
     assert [m.get("pv_case") for m in staff_view] == [None, {"reference": the_case().reference}]
     assert [m.get("pv_case") for m in history] == [m.get("pv_case") for m in staff_view]
@@ -141,9 +141,9 @@ def test_pv_reads_the_transcript_of_a_conversation_a_case_came_from(pair):
     send(hcp, conversation, AE)
     pv = make_user(Role.PHARMACOVIGILANCE)
 
-    found, messages = services.transcript(pv, conversation.id)
-    assert found.id == conversation.id and [m.body for m in messages] == [AE]
-    assert [c.granted_via for c in services.consent_history(pv, conversation.id)] == ["hcp_started"]
+    found, stored = review.transcript(pv, conversation.id)
+    assert found.id == conversation.id and [m.body for m in stored] == [AE]
+    assert [c.granted_via for c in review.consent_history(pv, conversation.id)] == ["hcp_started"]
 
 
 @pytest.mark.parametrize(
@@ -156,7 +156,7 @@ def test_nobody_else_reads_it_even_with_a_case(pair, role):
     outsider = make_user(role) if role is not Role.HCP else chat_pair(Role.REP)[0]
 
     with pytest.raises(NotFound):
-        services.transcript(outsider, conversation.id)
+        review.transcript(outsider, conversation.id)
 
 
 def test_pv_does_not_read_a_conversation_no_case_came_from(pair):
@@ -165,9 +165,9 @@ def test_pv_does_not_read_a_conversation_no_case_came_from(pair):
     send(hcp, conversation, "Hello")
 
     with pytest.raises(NotFound):
-        services.transcript(make_user(Role.PHARMACOVIGILANCE), conversation.id)
+        review.transcript(make_user(Role.PHARMACOVIGILANCE), conversation.id)
     with pytest.raises(NotFound):
-        services.consent_history(make_user(Role.PHARMACOVIGILANCE), conversation.id)
+        review.consent_history(make_user(Role.PHARMACOVIGILANCE), conversation.id)
 
 
 # --- what the chat tells the workspace ------------------------------------------------------------
@@ -179,7 +179,7 @@ def test_the_source_gives_sequences_and_products(pair):
     material = make_material(product=covered, classification=Classification.MEDICAL.value)
     conversation = active_conversation(hcp, msl)
     first = send(hcp, conversation, "Hello")
-    services.send_message(
+    messages.send_message(
         msl, conversation.id, client_id=str(uuid.uuid4()), material_id=material.id
     )
     source = PvChatSource()

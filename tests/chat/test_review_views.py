@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from chat import presence, services
+from chat import consent, messages, phrases, presence
 from chat.models import Conversation, RestrictedPhrase
 from content.models import Classification
 from content.services import withdraw_material
@@ -81,7 +81,7 @@ def test_compliance_lists_every_conversation(client, chat):
     hcp, msl, conversation = chat
     send(hcp, conversation, "Hello")
     send(msl, conversation, "Hello, doctor")
-    services.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
     active_conversation(hcp, msl)
     rep_hcp, rep, _territory = chat_pair(Role.REP)
     active_conversation(rep_hcp, rep)
@@ -104,9 +104,9 @@ def test_compliance_lists_every_conversation(client, chat):
 def test_compliance_reads_the_transcript_with_the_originals(client, chat):
     hcp, msl, conversation = chat
     first = send(msl, conversation, "The trial enrolled 300 patients.")
-    services.edit_message(msl, first["id"], "The trial enrolled 320 patients.")
+    messages.edit_message(msl, first["id"], "The trial enrolled 320 patients.")
     gone = send(hcp, conversation, "Sorry, that was for another chat")
-    services.delete_message(hcp, gone["id"])
+    messages.delete_message(hcp, gone["id"])
     send(hcp, conversation, "My patient developed a rash after the first dose.")
     sign_in(client, Role.COMPLIANCE)
 
@@ -125,12 +125,12 @@ def test_compliance_reads_the_transcript_with_the_originals(client, chat):
 
 def test_the_transcript_shows_the_consent_history_with_the_wording(client, chat):
     hcp, _msl, conversation = chat
-    services.end_chat(hcp, conversation.id, via="settings")
+    consent.end_chat(hcp, conversation.id, via="settings")
     sign_in(client, Role.COMPLIANCE)
 
     text = page(client.get(f"/compliance/chats/{conversation.id}"))
 
-    wording = services.consent_wording()
+    wording = consent.consent_wording()
     history = text[text.index('data-testid="consent-history"') :]
     assert "Started by the HCP" in history
     assert f"version {wording.version}" in history
@@ -144,7 +144,7 @@ def test_a_withdrawn_material_card_shows_as_withdrawn(client, chat):
     material = make_material(author, classification=Classification.MEDICAL.value)
     msl.products = [material.product]
     db.session.commit()
-    services.send_message(
+    messages.send_message(
         msl, conversation.id, client_id=str(uuid.uuid4()), material_id=material.id
     )
     sign_in(client, Role.COMPLIANCE)
@@ -224,7 +224,7 @@ def test_a_duplicate_or_empty_phrase_is_shown_on_the_form(client, app):
 
 def test_an_administrator_removes_a_phrase(client, app):
     admin = make_user(Role.ADMIN)
-    phrase = services.add_restricted_phrase(admin, "guaranteed")
+    phrase = phrases.add_restricted_phrase(admin, "guaranteed")
     login(client, admin.email)
 
     response = client.post(
@@ -253,7 +253,7 @@ def test_removing_an_unknown_phrase_says_so(client, app):
 
 def test_compliance_reads_the_phrases_but_cannot_change_them(client, app):
     admin = make_user(Role.ADMIN)
-    phrase = services.add_restricted_phrase(admin, "miracle", reason="Promotional superlative")
+    phrase = phrases.add_restricted_phrase(admin, "miracle", reason="Promotional superlative")
     sign_in(client, Role.COMPLIANCE)
 
     response = client.get("/compliance/chats/restricted-phrases")
@@ -273,7 +273,7 @@ def test_compliance_reads_the_phrases_but_cannot_change_them(client, app):
 
 
 def test_phrase_text_is_escaped(client, app):
-    services.add_restricted_phrase(make_user(Role.ADMIN), "<b>bold</b> claim")
+    phrases.add_restricted_phrase(make_user(Role.ADMIN), "<b>bold</b> claim")
     sign_in(client, Role.COMPLIANCE)
 
     raw = client.get("/compliance/chats/restricted-phrases").get_data(as_text=True)

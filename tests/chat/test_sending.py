@@ -1,27 +1,32 @@
-"""Sending at volume (``chat.sending``): concurrent messages share one transaction, and whatever
-the batch cannot take goes the full path with the same answer as ever. Both backends."""
+"""The one write path of messages (``chat.messages``: check, then store) and the socket's group
+commit (``chat.sending``): a batch answers every draft as a single send would, writes in one
+transaction with a fixed number of statements, and checks each socket's sign-in session in that
+transaction. Both backends."""
 
 from __future__ import annotations
 
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from chat import presence, sending, services
+from chat import consent, conversations, messages, presence, sending
+from chat.errors import ConsentRequired, Restricted, SessionEnded
+from chat.messages import Draft, Outcome
 from chat.models import Conversation, Message, RestrictedPhrase
 from portal import audit
-from portal.errors import NotFound
+from portal.errors import InvalidInput, NotFound, PermissionDenied, PortalError
 from portal.extensions import db
-from portal.models import AuditRecord, OutboxMail, Role, User
+from portal.models import AuditRecord, OutboxMail, Role, User, UserSession, utcnow
 from portal.safety.models import PvCase
+from portal.services import sessions
 from tests.chat.factories import active_conversation, chat_pair, send
-from tests.factories import make_hcp
+from tests.factories import make_hcp, make_user
 
 BODY = "Could you share the approved leaflet for the outpatient clinic?"
 
@@ -50,12 +55,15 @@ def chat(role: Role = Role.MSL) -> tuple[User, User, Conversation]:
     return hcp, staff, active_conversation(hcp, staff)
 
 
-def identity(user: User) -> sending.Identity:
-    return sending.Identity(user.id, user.session_version)
+def signed_in(user: User) -> str:
+    """A live sign-in session of ``user`` (what a socket is bound to): its id."""
+    return sessions.hash_token(sessions.start(user, ip=None, user_agent="pytest"))
 
 
-def pending(user: User, conversation: Conversation, body: str = BODY) -> sending.PendingMessage:
-    return sending.PendingMessage(identity(user), conversation.id, str(uuid.uuid4()), body)
+def draft(
+    user: User, conversation: Conversation, body: str = BODY, *, session: str | None = None
+) -> Draft:
+    return Draft(user.id, conversation.id, str(uuid.uuid4()), body, session_id=session)
 
 
 def stored(conversation: Conversation | None = None) -> int:
@@ -65,93 +73,107 @@ def stored(conversation: Conversation | None = None) -> int:
     return db.session.scalar(query) or 0
 
 
-def sent_audits() -> list[AuditRecord]:
+def audits(action: str) -> list[AuditRecord]:
     return list(
         db.session.scalars(
-            select(AuditRecord)
-            .where(AuditRecord.action == "chat.message_sent")
-            .order_by(AuditRecord.id)
+            select(AuditRecord).where(AuditRecord.action == action).order_by(AuditRecord.id)
         )
     )
 
 
-# --- the batch ------------------------------------------------------------------------------------
+def errors(outcomes: Sequence[Outcome]) -> list[type[BaseException] | None]:
+    return [type(o.error) if o.error is not None else None for o in outcomes]
+
+
+# --- a batch --------------------------------------------------------------------------------------
 def test_a_batch_stores_every_message_gap_free_audited_and_emitted_after_commit(app, emitted):
     hcp_a, msl_a, first = chat()
     hcp_b, rep_b, second = chat(Role.REP)
     send(hcp_a, first, "Before the batch.")
     emitted.clear()
     batch = [
-        pending(hcp_a, first), pending(msl_a, first), pending(hcp_b, second),
-        pending(hcp_a, first), pending(rep_b, second),
+        draft(hcp_a, first), draft(msl_a, first), draft(hcp_b, second), draft(hcp_a, first),
+        draft(rep_b, second),
     ]  # fmt: skip
 
-    sending.store_batch(batch)
+    outcomes = messages.send_many(batch)
 
-    assert all(p.message is not None for p in batch)
-    assert [p.message["seq"] for p in batch if p.conversation_id == first.id] == [2, 3, 4]  # type: ignore[index]
-    assert [p.message["seq"] for p in batch if p.conversation_id == second.id] == [1, 2]  # type: ignore[index]
+    assert errors(outcomes) == [None] * 5 and all(o.created for o in outcomes)
+    seqs = [o.message["seq"] for o in outcomes]  # type: ignore[index]
+    assert seqs == [2, 3, 1, 4, 2]
     assert stored(first) == 4 and stored(second) == 2
     rows = {m.client_id: m for m in db.session.scalars(select(Message))}
-    for p in batch:
-        message = rows[p.client_id]
-        assert p.message == services.serialize_message(message)
-        assert (message.sender_id, message.body, message.flags) == (p.identity.user_id, BODY, [])
-    records = sent_audits()[-5:]
-    assert [r.target_id for r in records] == [str(rows[p.client_id].id) for p in _by_seq(batch)]
+    for d, outcome in zip(batch, outcomes, strict=True):
+        message = rows[d.client_id]
+        assert outcome.message == messages.serialize_message(message)
+        assert (message.sender_id, message.body, message.flags) == (d.sender_id, BODY, [])
+    records = audits("chat.message_sent")[-5:]
+    assert {r.target_id for r in records} == {str(rows[d.client_id].id) for d in batch}
     assert {r.actor_id for r in records} == {hcp_a.id, msl_a.id, hcp_b.id, rep_b.id}
-    assert records[0].details["conversation"] in (first.id, second.id)
     assert audit.verify().ok
-    assert [(e, d["client_id"], kw["to"]) for e, d, kw in emitted] == [
-        ("message", p.client_id, services.room(p.conversation_id)) for p in _by_seq(batch)
-    ]
+    assert sorted((e, d["client_id"], kw["to"]) for e, d, kw in emitted) == sorted(
+        ("message", d.client_id, conversations.room(d.conversation_id)) for d in batch
+    )
     assert db.session.get(Conversation, first.id).last_seq == 4  # type: ignore[union-attr]
 
 
-def _by_seq(batch: list[sending.PendingMessage]) -> list[sending.PendingMessage]:
-    order = {c: i for i, c in enumerate(dict.fromkeys(p.conversation_id for p in batch))}
-    return sorted(batch, key=lambda p: (order[p.conversation_id], p.message["seq"]))  # type: ignore[index]
-
-
-def test_a_failed_batch_keeps_nothing_and_leaves_every_message_to_the_full_path(app, emitted):
-    hcp, msl, conversation = chat()
-    first = send(hcp, conversation, "First.")
-    emitted.clear()
-    retry = sending.PendingMessage(identity(hcp), conversation.id, first["client_id"], "First.")
-    batch = [pending(msl, conversation), retry, pending(hcp, conversation)]
-
-    sending.store_batch(batch)  # the retry hits the unique index: the whole batch rolls back
-
-    assert [p.message for p in batch] == [None, None, None]
-    assert stored(conversation) == 1
-    assert db.session.get(Conversation, conversation.id).last_seq == 1  # type: ignore[union-attr]
-    assert emitted == []
-    assert audit.verify().ok
-
-
-def test_a_batch_leaves_out_what_only_the_full_path_may_answer(app):
+def test_a_batch_answers_each_draft_as_a_single_send_would(app, emitted):
     hcp, msl, conversation = chat()
     outsider = make_hcp()
     offline_hcp, offline_staff, _territory = chat_pair(Role.MSL)
     online(offline_staff)
     away = active_conversation(offline_hcp, offline_staff)
     ended_hcp, ended_msl, ended = chat()
-    services.end_chat(ended_hcp, ended.id)
-    stale = pending(hcp, conversation)
-    stale.identity = sending.Identity(hcp.id, hcp.session_version + 1)
-    twice = pending(msl, conversation)
+    consent.end_chat(ended_hcp, ended.id)
+    twice = draft(msl, conversation)
     batch = [
-        pending(outsider, conversation), stale, pending(offline_staff, away),
-        pending(ended_msl, ended), pending(msl, conversation, "This cure is guaranteed."),
-        twice, sending.PendingMessage(twice.identity, conversation.id, twice.client_id, BODY),
-        pending(hcp, conversation),
+        draft(outsider, conversation), draft(offline_staff, away), draft(ended_msl, ended),
+        draft(msl, conversation, "This cure is guaranteed."), twice,
+        Draft(msl.id, conversation.id, twice.client_id, BODY), draft(hcp, conversation),
+        Draft(hcp.id, conversation.id, "not-a-uuid", BODY),
+        Draft(hcp.id, 2**40, str(uuid.uuid4()), BODY),
     ]  # fmt: skip
 
-    sending.store_batch(batch)
+    outcomes = messages.send_many(batch)
 
-    # The second of two sends with one client id is a retry: the full path answers it.
-    assert [p.message is not None for p in batch] == [False] * 5 + [True, False, True]
-    assert stored(conversation) == 2 and stored(away) == 0 and stored(ended) == 0
+    assert errors(outcomes) == [
+        NotFound, None, ConsentRequired, Restricted, None, None, None, InvalidInput, NotFound
+    ]  # fmt: skip
+    # The second of two sends with one client id is a retry: the first message answers it.
+    assert outcomes[5].message == outcomes[4].message and not outcomes[5].created
+    assert stored(conversation) == 2 and stored(away) == 1 and stored(ended) == 0
+    mails = db.session.scalars(select(OutboxMail).where(OutboxMail.to == offline_hcp.email))
+    assert [m.subject for m in mails] == ["You have a new chat message"]
+    [refused] = audits("chat.message_refused")
+    assert (refused.actor_id, refused.details["phrase"]) == (msl.id, "cure")
+    assert audit.verify().ok
+
+
+def test_a_retry_in_a_batch_answers_the_first_message_and_the_others_are_stored(app, emitted):
+    hcp, msl, conversation = chat()
+    first = send(hcp, conversation, "First.")
+    emitted.clear()
+    retry = Draft(hcp.id, conversation.id, first["client_id"], "First.")
+    batch = [draft(msl, conversation), retry, draft(hcp, conversation)]
+
+    outcomes = messages.send_many(batch)  # the unique index catches the retry: tried again
+
+    assert errors(outcomes) == [None, None, None]
+    assert outcomes[1].message == first and not outcomes[1].created
+    assert [o.message["seq"] for o in (outcomes[0], outcomes[2])] == [2, 3]  # type: ignore[index]
+    assert stored(conversation) == 3
+    assert [e for e, _d, _kw in emitted] == ["message", "message"]
+    assert audit.verify().ok
+
+
+def test_a_retry_after_the_chat_ended_still_gets_its_acknowledgement(app):
+    hcp, msl, conversation = chat()
+    first = send(msl, conversation, "Sent before the end.")
+    consent.end_chat(hcp, conversation.id)
+
+    [outcome] = messages.send_many([Draft(msl.id, conversation.id, first["client_id"], "x")])
+
+    assert outcome.message == first and not outcome.created
 
 
 def test_a_chat_ended_after_the_batch_read_it_keeps_its_sequence(app, monkeypatch):
@@ -168,20 +190,172 @@ def test_a_chat_ended_after_the_batch_read_it_keeps_its_sequence(app, monkeypatc
         return real_online(user_ids)
 
     monkeypatch.setattr(presence, "online_among", end_meanwhile)
-    batch = [pending(msl, conversation)]
 
-    sending.store_batch(batch)
+    [outcome] = messages.send_many([draft(msl, conversation)])
 
-    assert batch[0].message is None
+    assert isinstance(outcome.error, ConsentRequired)
+    assert stored(conversation) == 0
+    assert db.session.get(Conversation, conversation.id).last_seq == 0  # type: ignore[union-attr]
+
+
+def test_a_batch_costs_the_same_statements_whatever_its_size(app):
+    def statements(batch: list[Draft]) -> int:
+        seen: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            seen.append(statement)
+
+        db.session.remove()  # nothing cached: every read goes to the database
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert errors(messages.send_many(batch)) == [None] * len(batch)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    pairs = [chat(Role.MSL if n % 2 else Role.REP) for n in range(5)]
+    ids = {p[0].id: signed_in(p[0]) for p in pairs} | {p[1].id: signed_in(p[1]) for p in pairs}
+
+    def drafts() -> list[Draft]:
+        return [
+            draft(user, c, session=ids[user.id]) for hcp, staff, c in pairs for user in (hcp, staff)
+        ]
+
+    one = statements(drafts()[:2])
+    ten = statements(drafts())
+
+    # One read (the conversations with their participants, receipts and bound sessions, the
+    # restricted phrases and the product names); the counters and the insert; the audit
+    # chain's head, then its records and new tip. On PostgreSQL the counters and the insert
+    # are one statement, the records and the tip another.
+    assert ten == one == (4 if db.engine.dialect.name == "postgresql" else 6)
+
+
+# --- the sign-in session, checked in the transaction -------------------------------------------
+@pytest.mark.parametrize("change", ["sign_out", "password_reset", "suspended"])
+def test_a_draft_from_a_session_that_ended_is_refused_and_stores_nothing(app, change):
+    hcp, _msl, conversation = chat()
+    session = signed_in(hcp)
+    if change == "sign_out":
+        record = db.session.get(UserSession, session)
+        assert record is not None
+        record.revoked_at = utcnow()
+    elif change == "password_reset":
+        hcp.session_version += 1
+    else:
+        hcp.suspended = True
+    db.session.commit()
+
+    [outcome] = messages.send_many([draft(hcp, conversation, session=session)])
+
+    assert isinstance(outcome.error, SessionEnded)
     assert stored(conversation) == 0
 
 
-# --- send: the full path answers as it always did -------------------------------------------
+def test_an_idle_session_is_judged_by_find_live_revoked_and_refused(app):
+    hcp, _msl, conversation = chat()
+    session = signed_in(hcp)
+    record = db.session.get(UserSession, session)
+    assert record is not None
+    record.last_seen_at = utcnow() - (app.config["HCP_IDLE_MINUTES"] + 1) * sessions.TOUCH_INTERVAL
+    db.session.commit()
+
+    [outcome] = messages.send_many([draft(hcp, conversation, session=session)])
+
+    assert isinstance(outcome.error, SessionEnded)
+    db.session.refresh(record)
+    assert record.revoked_reason == sessions.Reason.IDLE.value
+    assert stored(conversation) == 0
+
+
+def test_a_session_due_its_touch_is_touched_and_its_message_stored(app):
+    hcp, msl, conversation = chat()
+    session, other = signed_in(hcp), signed_in(msl)
+    record = db.session.get(UserSession, session)
+    assert record is not None
+    earlier = utcnow() - 5 * sessions.TOUCH_INTERVAL
+    record.last_seen_at = earlier
+    db.session.commit()
+
+    outcomes = messages.send_many(
+        [draft(hcp, conversation, session=session), draft(msl, conversation, session=other)]
+    )
+
+    assert errors(outcomes) == [None, None]
+    assert sorted(o.message["seq"] for o in outcomes) == [1, 2]  # type: ignore[index]
+    db.session.refresh(record)
+    assert record.last_seen_at > earlier
+
+
+def test_a_session_of_someone_else_is_refused(app):
+    hcp, msl, conversation = chat()
+
+    [outcome] = messages.send_many([draft(hcp, conversation, session=signed_in(msl))])
+
+    assert isinstance(outcome.error, SessionEnded)
+
+
+# --- one rule, one answer, whichever way a message comes ---------------------------------------
+def _through_the_group(app: Flask, user: User, conversation: Conversation, **fields: Any) -> Any:
+    return sending.send(
+        user.id, signed_in(user), conversation.id, client_id=str(uuid.uuid4()), **fields
+    )
+
+
+def _alone(app: Flask, user: User, conversation: Conversation, **fields: Any) -> Any:
+    return messages.send_message(user, conversation.id, client_id=str(uuid.uuid4()), **fields)[0]
+
+
+PATHS = [_through_the_group, _alone]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=["group commit", "send_message"])
+@pytest.mark.parametrize(
+    ("who", "body", "refusal"),
+    [
+        ("staff", "A cure!", Restricted),
+        ("outsider", BODY, NotFound),
+        ("compliance", BODY, PermissionDenied),
+        ("hcp", "   ", InvalidInput),
+        ("ended", BODY, ConsentRequired),
+    ],
+)
+def test_every_refusal_is_the_same_on_both_paths(app, path, who, body, refusal):
+    hcp, msl, conversation = chat()
+    sender = {
+        "staff": msl, "hcp": hcp, "outsider": make_hcp(), "compliance": make_user(Role.COMPLIANCE),
+        "ended": msl,
+    }[who]  # fmt: skip
+    if who == "ended":
+        consent.end_chat(hcp, conversation.id)
+
+    with pytest.raises(refusal) as refused:
+        path(app, sender, conversation, body=body)
+
+    assert type(refused.value) is refusal
+    assert stored(conversation) == 0
+    assert len(audits("chat.message_refused")) == (1 if refusal is Restricted else 0)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=["group commit", "send_message"])
+def test_adverse_event_wording_flags_the_message_and_opens_a_pv_case(app, path):
+    hcp, msl, conversation = chat()
+
+    message = path(app, hcp, conversation, body="My patient was hospitalised after the dose.")
+    staff = path(
+        app, msl, conversation, body="Did your patient report any side effects since starting?"
+    )
+
+    assert message["flags"] == staff["flags"] == ["adverse_event"]
+    assert "pv_case" not in message and staff["pv_case"]["reference"].startswith("PV-")
+    assert db.session.scalar(select(func.count()).select_from(PvCase)) == 2
+
+
 def test_send_stores_and_answers_the_message(app):
     hcp, _msl, conversation = chat()
     client_id = str(uuid.uuid4())
 
-    message = sending.send(identity(hcp), conversation.id, client_id=client_id, body=BODY)
+    message = sending.send(hcp.id, signed_in(hcp), conversation.id, client_id=client_id, body=BODY)
 
     assert (message["seq"], message["client_id"], message["body"]) == (1, client_id, BODY)
     assert stored(conversation) == 1
@@ -189,14 +363,14 @@ def test_send_stores_and_answers_the_message(app):
 
 def test_resend_returns_the_first_message_and_stores_nothing(app):
     hcp, _msl, conversation = chat()
-    client_id = str(uuid.uuid4())
-    first = sending.send(identity(hcp), conversation.id, client_id=client_id, body=BODY)
+    client_id, session = str(uuid.uuid4()), signed_in(hcp)
+    first = sending.send(hcp.id, session, conversation.id, client_id=client_id, body=BODY)
 
-    again = sending.send(identity(hcp), conversation.id, client_id=client_id, body=BODY)
+    again = sending.send(hcp.id, session, conversation.id, client_id=client_id, body=BODY)
 
     assert again == first
     assert stored(conversation) == 1
-    assert len(sent_audits()) == 1
+    assert len(audits("chat.message_sent")) == 1
 
 
 def test_an_offline_peer_gets_the_new_message_email(app):
@@ -204,81 +378,24 @@ def test_an_offline_peer_gets_the_new_message_email(app):
     online(hcp)
     conversation = active_conversation(hcp, msl)
 
-    sending.send(identity(hcp), conversation.id, client_id=str(uuid.uuid4()), body=BODY)
+    sending.send(hcp.id, signed_in(hcp), conversation.id, client_id=str(uuid.uuid4()), body=BODY)
 
     mails = list(db.session.scalars(select(OutboxMail).where(OutboxMail.to == msl.email)))
     assert [m.subject for m in mails] == ["You have a new chat message"]
     assert BODY not in mails[0].body
 
 
-def test_staff_restricted_phrase_is_refused_named_and_audited(app):
-    _hcp, msl, conversation = chat()
-
-    with pytest.raises(services.Restricted) as refused:
-        sending.send(identity(msl), conversation.id, client_id=str(uuid.uuid4()), body="A cure!")
-
-    assert refused.value.phrase == "cure"
-    assert stored(conversation) == 0
-    refusals = db.session.scalars(
-        select(AuditRecord).where(AuditRecord.action == "chat.message_refused")
-    ).all()
-    assert len(refusals) == 1
-
-
-def test_adverse_event_wording_flags_the_message_and_opens_a_pv_case(app):
-    hcp, _msl, conversation = chat()
-
-    message = sending.send(
-        identity(hcp), conversation.id, client_id=str(uuid.uuid4()),
-        body="My patient was hospitalised after the second dose.",
-    )  # fmt: skip
-
-    assert message["flags"] == ["adverse_event"]
-    assert db.session.scalar(select(func.count()).select_from(PvCase)) == 1
-
-
-@pytest.mark.parametrize("change", ["password_reset", "suspended"])
-def test_a_connection_whose_session_ended_cannot_send(app, change):
-    hcp, _msl, conversation = chat()
-    before = identity(hcp)
-    if change == "password_reset":
-        hcp.session_version += 1
-    else:
-        hcp.suspended = True
-    db.session.commit()
-
-    with pytest.raises(sending.SessionEnded):
-        sending.send(before, conversation.id, client_id=str(uuid.uuid4()), body=BODY)
-    assert stored(conversation) == 0
-
-
-def test_someone_elses_conversation_is_not_found(app):
-    _hcp, _msl, conversation = chat()
-    outsider = make_hcp()
-    online(outsider)
-
-    with pytest.raises(NotFound):
-        sending.send(identity(outsider), conversation.id, client_id=str(uuid.uuid4()), body=BODY)
-
-
-def test_after_the_hcp_ends_the_chat_the_staff_cannot_send(app):
-    hcp, msl, conversation = chat()
-    services.end_chat(hcp, conversation.id)
-
-    with pytest.raises(services.ConsentRequired):
-        sending.send(identity(msl), conversation.id, client_id=str(uuid.uuid4()), body=BODY)
-
-
 # --- the turn -------------------------------------------------------------------------------------
 def test_concurrent_senders_share_batches_and_each_message_is_handled_once():
     batches: list[list[str]] = []
 
-    def slow_store(batch: list[Any]) -> None:
+    def slow_store(batch: Sequence[Draft]) -> list[Outcome]:
         time.sleep(0.02)  # while one batch is stored, the other senders queue up
-        batches.append([p.client_id for p in batch])
+        batches.append([d.client_id for d in batch])
+        return [Outcome({"client_id": d.client_id}, created=True) for d in batch]
 
-    group = sending._GroupCommit(slow_store)
-    items = [sending.PendingMessage(sending.Identity(1, 1), 1, str(n), BODY) for n in range(12)]
+    group = sending.GroupCommit(slow_store)
+    items = [sending.Pending(Draft(1, 1, str(n), BODY)) for n in range(12)]
     threads = [threading.Thread(target=group.submit, args=(item,)) for item in items]
     for thread in threads:
         thread.start()
@@ -287,5 +404,25 @@ def test_concurrent_senders_share_batches_and_each_message_is_handled_once():
 
     handled = [client_id for batch in batches for client_id in batch]
     assert sorted(handled, key=int) == [str(n) for n in range(12)]
-    assert all(item.done for item in items)
+    assert all(i.outcome and i.outcome.message == {"client_id": i.draft.client_id} for i in items)
     assert len(batches) < len(items)
+
+
+def test_a_store_that_raises_answers_every_sender_of_its_batch_with_the_error():
+    def broken(batch: Sequence[Draft]) -> list[Outcome]:
+        raise RuntimeError("database went away")
+
+    pending = sending.Pending(Draft(1, 1, "x", BODY))
+    sending.GroupCommit(broken).submit(pending)
+
+    assert pending.outcome is not None and isinstance(pending.outcome.error, RuntimeError)
+    with pytest.raises(RuntimeError):
+        pending.outcome.result()
+
+
+def test_refusals_are_portal_errors_the_socket_answers_with_their_codes():
+    from chat.errors import error_code
+
+    refusals = (Restricted("x", "cure"), ConsentRequired(), SessionEnded())
+    assert [error_code(e) for e in refusals] == ["restricted", "consent_required", "forbidden"]
+    assert all(issubclass(e, PortalError) for e in (Restricted, ConsentRequired, SessionEnded))

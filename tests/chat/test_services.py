@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import time_machine
-from flask import Flask
+from flask import Flask, url_for
 from sqlalchemy import func, select
 
-from chat import presence, services
+from chat import consent, conversations, errors, messages, phrases, presence, receipts, review
 from chat.models import (
     ConsentPeriod,
     Conversation,
@@ -25,6 +25,7 @@ from chat.models import (
 )
 from content.models import Classification
 from content.services import withdraw_material
+from portal import policy
 from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
 from portal.models import AuditRecord, Notification, OutboxMail, Role, User, Verification
@@ -88,19 +89,19 @@ def consents(conversation: Conversation) -> list[ConsentPeriod]:
 # --- consent -------------------------------------------------------------------------------------
 def test_opting_in_records_who_with_whom_when_and_the_wording(pair):
     hcp, msl = pair
-    wording = services.consent_wording()
+    wording = consent.consent_wording()
     before = utcnow()
 
     conversation = active_conversation(hcp, msl)
 
     assert conversation.state is ConversationState.ACTIVE
-    [consent] = consents(conversation)
-    assert (consent.hcp_id, consent.staff_id) == (hcp.id, msl.id)
-    assert consent.wording_id == wording.id
-    assert consent.wording.text == wording.text
-    assert consent.granted_via == "hcp_started"
-    assert consent.granted_at >= before - dt.timedelta(seconds=1)
-    assert consent.withdrawn_at is None
+    [period] = consents(conversation)
+    assert (period.hcp_id, period.staff_id) == (hcp.id, msl.id)
+    assert period.wording_id == wording.id
+    assert period.wording.text == wording.text
+    assert period.granted_via == "hcp_started"
+    assert period.granted_at >= before - dt.timedelta(seconds=1)
+    assert period.withdrawn_at is None
     [given] = audit_actions("chat.consent_given")
     assert given.actor_id == hcp.id
     assert given.details["staff"] == msl.id
@@ -127,10 +128,10 @@ def test_an_unverified_hcp_cannot_start_a_chat(app, verification):
 
 def test_a_changed_consent_wording_is_refused_and_nothing_is_stored(pair):
     hcp, msl = pair
-    stale = services.consent_wording().id + 1000
+    stale = consent.consent_wording().id + 1000
 
     with pytest.raises(InvalidInput) as refused:
-        services.start_chat(hcp, msl.id, wording_id=stale)
+        consent.start_chat(hcp, msl.id, wording_id=stale)
 
     assert "consent" in refused.value.errors
     assert db.session.scalar(select(func.count()).select_from(Conversation)) == 0
@@ -140,10 +141,10 @@ def test_a_changed_consent_wording_is_refused_and_nothing_is_stored(pair):
 
 def test_a_changed_wording_leaves_a_pending_invitation_pending(pair):
     hcp, msl = pair
-    invitation = services.invite(msl, hcp.id)
+    invitation = consent.invite(msl, hcp.id)
 
     with pytest.raises(InvalidInput):
-        services.start_chat(hcp, msl.id, wording_id=services.consent_wording().id + 1000)
+        consent.start_chat(hcp, msl.id, wording_id=consent.consent_wording().id + 1000)
     db.session.commit()  # whatever the failed call left in the session must not be saved
 
     db.session.expire_all()
@@ -152,11 +153,11 @@ def test_a_changed_wording_leaves_a_pending_invitation_pending(pair):
 
 def test_accepting_with_a_changed_wording_keeps_the_invitation_pending_and_unaudited(pair):
     hcp, msl = pair
-    invitation = services.invite(msl, hcp.id)
+    invitation = consent.invite(msl, hcp.id)
 
     with pytest.raises(InvalidInput):
-        services.accept_invitation(
-            hcp, invitation.id, wording_id=services.consent_wording().id + 1000
+        consent.accept_invitation(
+            hcp, invitation.id, wording_id=consent.consent_wording().id + 1000
         )
     db.session.commit()
 
@@ -169,12 +170,12 @@ def test_accepting_with_a_changed_wording_keeps_the_invitation_pending_and_unaud
 # --- invitations ---------------------------------------------------------------------------------
 def test_only_one_pending_invitation_per_pair(pair):
     hcp, msl = pair
-    invitation = services.invite(msl, hcp.id, note="Happy to discuss the new data.")
+    invitation = consent.invite(msl, hcp.id, note="Happy to discuss the new data.")
 
     assert invitation.status is InvitationStatus.PENDING
     assert [a.actor_id for a in audit_actions("chat.invited")] == [msl.id]
     with pytest.raises(Conflict):
-        services.invite(msl, hcp.id)
+        consent.invite(msl, hcp.id)
 
 
 def test_staff_cannot_invite_an_hcp_outside_their_territory(pair):
@@ -182,23 +183,23 @@ def test_staff_cannot_invite_an_hcp_outside_their_territory(pair):
     outsider = make_hcp(territory=chat_pair()[2])
 
     with pytest.raises(NotFound):
-        services.invite(msl, outsider.id)
+        consent.invite(msl, outsider.id)
 
 
 def test_a_declined_invitation_blocks_new_ones_until_the_cooldown_lifts(pair, app):
     hcp, msl = pair
-    invitation = services.invite(msl, hcp.id)
+    invitation = consent.invite(msl, hcp.id)
 
-    services.decline_invitation(hcp, invitation.id)
+    consent.decline_invitation(hcp, invitation.id)
 
     assert invitation.status is InvitationStatus.DECLINED
     assert audit_actions("chat.invitation_declined")[0].actor_id == hcp.id
     with pytest.raises(Conflict) as refused:
-        services.invite(msl, hcp.id)
+        consent.invite(msl, hcp.id)
     assert "declined" in str(refused.value)
     days = app.config["CHAT_DECLINE_COOLDOWN_DAYS"]
     with time_machine.travel(utcnow() + dt.timedelta(days=days, hours=1), tick=False):
-        again = services.invite(msl, hcp.id)
+        again = consent.invite(msl, hcp.id)
     assert again.status is InvitationStatus.PENDING
 
 
@@ -207,10 +208,10 @@ def test_an_hcp_holds_at_most_the_configured_number_of_pending_invitations(pair,
     territory = hcp.hcp_profile.territory
     cap = app.config["CHAT_MAX_PENDING_INVITATIONS"]
     for _ in range(cap):
-        services.invite(make_user(Role.REP, territories=[territory]), hcp.id)
+        consent.invite(make_user(Role.REP, territories=[territory]), hcp.id)
 
     with pytest.raises(Conflict):
-        services.invite(make_user(Role.MSL, territories=[territory]), hcp.id)
+        consent.invite(make_user(Role.MSL, territories=[territory]), hcp.id)
     pending = db.session.scalar(
         select(func.count()).select_from(Invitation).where(Invitation.hcp_id == hcp.id)
     )
@@ -219,27 +220,27 @@ def test_an_hcp_holds_at_most_the_configured_number_of_pending_invitations(pair,
 
 def test_accepting_an_invitation_is_the_opt_in(pair):
     hcp, msl = pair
-    invitation = services.invite(msl, hcp.id)
+    invitation = consent.invite(msl, hcp.id)
 
-    conversation = services.accept_invitation(
-        hcp, invitation.id, wording_id=services.consent_wording().id
+    conversation = consent.accept_invitation(
+        hcp, invitation.id, wording_id=consent.consent_wording().id
     )
 
     assert invitation.status is InvitationStatus.ACCEPTED
     assert conversation.state is ConversationState.ACTIVE
-    [consent] = consents(conversation)
-    assert consent.granted_via == "invitation"
+    [period] = consents(conversation)
+    assert period.granted_via == "invitation"
     assert [a.actor_id for a in audit_actions("chat.invitation_accepted")] == [hcp.id]
     assert audit_actions("chat.consent_given")[0].details["via"] == "invitation"
 
 
 def test_another_hcp_cannot_answer_someone_elses_invitation(pair):
     hcp, msl = pair
-    invitation = services.invite(msl, hcp.id)
+    invitation = consent.invite(msl, hcp.id)
     other = make_hcp(territory=hcp.hcp_profile.territory)
 
     with pytest.raises(NotFound):
-        services.decline_invitation(other, invitation.id)
+        consent.decline_invitation(other, invitation.id)
 
 
 # --- ending and opting in again ------------------------------------------------------------------
@@ -247,17 +248,17 @@ def test_ending_the_chat_withdraws_consent_and_refuses_both_sides(pair):
     hcp, msl = pair
     conversation = active_conversation(hcp, msl)
 
-    services.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
 
-    [consent] = consents(conversation)
-    assert consent.withdrawn_at is not None
-    assert consent.withdrawn_via == "conversation"
+    [period] = consents(conversation)
+    assert period.withdrawn_at is not None
+    assert period.withdrawn_via == "conversation"
     assert conversation.state is ConversationState.ENDED
     [withdrawn] = audit_actions("chat.consent_withdrawn")
     assert withdrawn.actor_id == hcp.id
-    with pytest.raises(services.ConsentRequired):
+    with pytest.raises(errors.ConsentRequired):
         send(msl, conversation, "Are you still there?")
-    with pytest.raises(services.ConsentRequired):
+    with pytest.raises(errors.ConsentRequired):
         send(hcp, conversation, "One more thing")
     assert message_count(conversation) == 0
 
@@ -267,7 +268,7 @@ def test_only_the_hcp_ends_a_chat(pair):
     conversation = active_conversation(hcp, msl)
 
     with pytest.raises(PermissionDenied):
-        services.end_chat(msl, conversation.id)
+        consent.end_chat(msl, conversation.id)
     assert conversation.state is ConversationState.ACTIVE
 
 
@@ -276,7 +277,7 @@ def test_opting_in_again_opens_a_second_period_in_the_same_history(pair):
     conversation = active_conversation(hcp, msl)
     send(hcp, conversation, "Hello")
     send(msl, conversation, "Hello, doctor")
-    services.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
 
     again = active_conversation(hcp, msl)
     third = send(msl, again, "Welcome back")
@@ -285,8 +286,8 @@ def test_opting_in_again_opens_a_second_period_in_the_same_history(pair):
     first, second = consents(conversation)
     assert first.withdrawn_at is not None and second.withdrawn_at is None
     assert third["seq"] == 3
-    messages, more = services.messages_after(hcp, conversation.id, 0)
-    assert [m["body"] for m in messages] == ["Hello", "Hello, doctor", "Welcome back"]
+    page, more = messages.messages_after(hcp, conversation.id, 0)
+    assert [m["body"] for m in page] == ["Hello", "Hello, doctor", "Welcome back"]
     assert not more
 
 
@@ -334,10 +335,10 @@ def test_resending_the_same_client_id_returns_the_first_message_and_stores_nothi
     conversation = active_conversation(hcp, msl)
     client_id = str(uuid.uuid4())
 
-    first, created = services.send_message(
+    first, created = messages.send_message(
         msl, conversation.id, client_id=client_id, body="Here is the study."
     )
-    again, created_again = services.send_message(
+    again, created_again = messages.send_message(
         msl, conversation.id, client_id=client_id, body="Here is the study."
     )
 
@@ -365,7 +366,7 @@ def test_a_bad_client_id_is_refused(pair, client_id):
     conversation = active_conversation(hcp, msl)
 
     with pytest.raises(InvalidInput):
-        services.send_message(hcp, conversation.id, client_id=client_id, body="Hello")
+        messages.send_message(hcp, conversation.id, client_id=client_id, body="Hello")
     assert message_count() == 0
 
 
@@ -375,7 +376,7 @@ def test_an_empty_or_non_text_body_is_refused(pair, body):
     conversation = active_conversation(hcp, msl)
 
     with pytest.raises(InvalidInput):
-        services.send_message(hcp, conversation.id, client_id=str(uuid.uuid4()), body=body)
+        messages.send_message(hcp, conversation.id, client_id=str(uuid.uuid4()), body=body)
 
 
 def test_four_thousand_characters_pass_and_one_more_is_too_long(pair):
@@ -383,7 +384,7 @@ def test_four_thousand_characters_pass_and_one_more_is_too_long(pair):
     conversation = active_conversation(hcp, msl)
 
     assert send(hcp, conversation, "x" * 4_000)["seq"] == 1
-    with pytest.raises(services.TooLong):
+    with pytest.raises(errors.TooLong):
         send(hcp, conversation, "x" * 4_001)
     assert message_count() == 1
 
@@ -392,10 +393,10 @@ def test_four_thousand_characters_pass_and_one_more_is_too_long(pair):
 def test_a_staff_message_with_a_restricted_phrase_is_refused_naming_it(pair):
     hcp, msl = pair
     admin = make_user(Role.ADMIN)
-    services.add_restricted_phrase(admin, "guaranteed", reason="No promise of outcome")
+    phrases.add_restricted_phrase(admin, "guaranteed", reason="No promise of outcome")
     conversation = active_conversation(hcp, msl)
 
-    with pytest.raises(services.Restricted) as refused:
+    with pytest.raises(errors.Restricted) as refused:
         send(msl, conversation, "Results are Guaranteed within a week.")
 
     assert refused.value.phrase == "guaranteed"
@@ -410,7 +411,7 @@ def test_a_staff_message_with_a_restricted_phrase_is_refused_naming_it(pair):
 
 def test_hcp_messages_are_never_blocked_by_restricted_phrases(pair):
     hcp, msl = pair
-    services.add_restricted_phrase(make_user(Role.ADMIN), "cure")
+    phrases.add_restricted_phrase(make_user(Role.ADMIN), "cure")
     conversation = active_conversation(hcp, msl)
 
     message = send(hcp, conversation, "Is this a cure for my patient's condition?")
@@ -422,18 +423,45 @@ def test_hcp_messages_are_never_blocked_by_restricted_phrases(pair):
 def test_a_removed_phrase_no_longer_blocks(pair):
     hcp, msl = pair
     admin = make_user(Role.ADMIN)
-    phrase = services.add_restricted_phrase(admin, "miracle")
+    phrase = phrases.add_restricted_phrase(admin, "miracle")
     conversation = active_conversation(hcp, msl)
-    services.remove_restricted_phrase(admin, phrase.id)
+    phrases.remove_restricted_phrase(admin, phrase.id)
 
     assert send(msl, conversation, "Not a miracle, but good data.")["seq"] == 1
     assert [a.action for a in audit_actions("chat.phrase_removed")] == ["chat.phrase_removed"]
 
 
+def test_a_removed_phrase_can_be_added_again_and_blocks_again(pair):
+    hcp, msl = pair
+    admin = make_user(Role.ADMIN)
+    conversation = active_conversation(hcp, msl)
+    first = phrases.add_restricted_phrase(admin, "miracle", reason="Superlative")
+    phrases.remove_restricted_phrase(admin, first.id)
+
+    again = phrases.add_restricted_phrase(admin, "Miracle", reason="Back on the list")
+
+    assert again.id != first.id and again.active and not first.active  # the old row is kept
+    assert [p.phrase for p in phrases.restricted_phrases()] == ["Miracle"]
+    with pytest.raises(errors.Restricted):
+        send(msl, conversation, "A miracle drug.")
+    with pytest.raises(InvalidInput, match="already on the list"):
+        phrases.add_restricted_phrase(admin, "MIRACLE")
+    assert len(audit_actions("chat.phrase_added")) == 2
+
+
+@pytest.mark.parametrize(
+    ("role", "screened"),
+    [(Role.HCP, False), (Role.REP, True), (Role.MSL, True), (Role.COMPLIANCE, True)],
+)
+def test_policy_says_whose_messages_are_screened_for_restricted_phrases(app, role, screened):
+    assert policy.screens_restricted_phrases(make_user(role)) is screened
+    assert policy.screens_restricted_phrases(None) is False
+
+
 @pytest.mark.parametrize("role", [Role.COMPLIANCE, Role.REP, Role.MSL])
 def test_only_administrators_manage_restricted_phrases(app, role):
     with pytest.raises(PermissionDenied):
-        services.add_restricted_phrase(make_user(role), "best in class")
+        phrases.add_restricted_phrase(make_user(role), "best in class")
 
 
 # --- adverse events ------------------------------------------------------------------------------
@@ -467,12 +495,12 @@ def test_an_edit_that_describes_an_adverse_event_opens_a_pv_case(pair):
     conversation = active_conversation(hcp, msl)
     sent = send(hcp, conversation, "Quick question about my patient")
 
-    edited = services.edit_message(hcp, sent["id"], "My patient developed a rash after it.")
+    edited = messages.edit_message(hcp, sent["id"], "My patient developed a rash after it.")
 
     assert edited["flags"] == ["adverse_event"]
     [case] = db.session.scalars(select(PvCase)).all()
     assert case.source_ref == f"C-{conversation.id}#1"
-    services.edit_message(hcp, sent["id"], "My patient developed a severe rash after it.")
+    messages.edit_message(hcp, sent["id"], "My patient developed a severe rash after it.")
     assert db.session.scalar(select(func.count()).select_from(PvCase)) == 1
 
 
@@ -486,7 +514,7 @@ def test_an_ordinary_message_opens_no_pv_case(pair):
 
 # --- material cards ------------------------------------------------------------------------------
 def share(actor: User, conversation: Conversation, material: Any) -> dict[str, Any]:
-    payload, _created = services.send_message(
+    payload, _created = messages.send_message(
         actor, conversation.id, client_id=str(uuid.uuid4()), material_id=material.id
     )
     return payload
@@ -530,7 +558,7 @@ def test_an_msl_cannot_share_material_meant_for_another_country(pair):
     db.session.commit()
     conversation = active_conversation(hcp, msl)
 
-    assert services.shareable_materials(msl, conversation.id) == []
+    assert messages.shareable_materials(msl, conversation.id) == []
     with pytest.raises(InvalidInput, match="not meant for their profession, specialty or"):
         share(msl, conversation, for_europe)
     assert message_count() == 0
@@ -541,7 +569,7 @@ def test_a_rep_cannot_share_material_of_a_product_they_do_not_cover(app):
     conversation = active_conversation(hcp, rep)
     uncovered = make_material(classification=Classification.PROMOTIONAL.value)
 
-    assert services.shareable_materials(rep, conversation.id) == []
+    assert messages.shareable_materials(rep, conversation.id) == []
     with pytest.raises(InvalidInput, match="a product you do not cover"):
         share(rep, conversation, uncovered)
     assert message_count() == 0
@@ -566,10 +594,24 @@ def test_a_withdrawn_material_card_shows_as_withdrawn_without_a_link(pair):
 
     withdraw_material(author, material, reason="Superseded safety data")
 
-    [card] = services.messages_after(hcp, conversation.id, 0)[0]
+    [card] = messages.messages_after(hcp, conversation.id, 0)[0]
     assert card["material"]["available"] is False
     assert "url" not in card["material"]
     assert card["material"]["title"] == material.title
+
+
+def test_a_card_links_to_the_family_page_also_without_a_request(pair, app):
+    hcp, msl = pair
+    conversation = active_conversation(hcp, msl)
+    material = make_material(classification=Classification.MEDICAL.value)
+    msl.products = [material.product]
+    db.session.commit()
+
+    card = share(msl, conversation, material)["material"]  # a socket event has no request
+
+    assert card["available"] is True and card["family_id"] == material.family_id
+    with app.test_request_context():
+        assert card["url"] == url_for("content.family", family_id=material.family_id)
 
 
 # --- edits and deletions keep the original -------------------------------------------------------
@@ -578,7 +620,7 @@ def test_an_edit_keeps_the_original_and_shows_edited(pair):
     conversation = active_conversation(hcp, msl)
     sent = send(msl, conversation, "The trial enrolled 300 patients.")
 
-    edited = services.edit_message(msl, sent["id"], "The trial enrolled 320 patients.")
+    edited = messages.edit_message(msl, sent["id"], "The trial enrolled 320 patients.")
 
     assert edited["edited"] and not edited["deleted"]
     assert edited["body"] == "The trial enrolled 320 patients."
@@ -592,10 +634,10 @@ def test_a_deletion_keeps_the_original_and_empties_the_body_for_participants(pai
     conversation = active_conversation(hcp, msl)
     sent = send(hcp, conversation, "Sorry, wrong chat")
 
-    deleted = services.delete_message(hcp, sent["id"])
+    deleted = messages.delete_message(hcp, sent["id"])
 
     assert deleted["deleted"] and deleted["body"] == ""
-    [shown] = services.messages_after(msl, conversation.id, 0)[0]
+    [shown] = messages.messages_after(msl, conversation.id, 0)[0]
     assert shown["deleted"] and shown["body"] == ""
     [revision] = db.session.scalars(select(MessageRevision)).all()
     assert (revision.kind, revision.previous_body) == ("delete", "Sorry, wrong chat")
@@ -609,20 +651,20 @@ def test_only_the_sender_edits_or_deletes_a_message(pair):
     sent = send(hcp, conversation, "My question")
 
     with pytest.raises(PermissionDenied):
-        services.edit_message(msl, sent["id"], "Changed by someone else")
+        messages.edit_message(msl, sent["id"], "Changed by someone else")
     with pytest.raises(PermissionDenied):
-        services.delete_message(msl, sent["id"])
+        messages.delete_message(msl, sent["id"])
     assert db.session.scalar(select(func.count()).select_from(MessageRevision)) == 0
 
 
 def test_a_staff_edit_passes_the_restricted_phrase_check(pair):
     hcp, msl = pair
-    services.add_restricted_phrase(make_user(Role.ADMIN), "guaranteed")
+    phrases.add_restricted_phrase(make_user(Role.ADMIN), "guaranteed")
     conversation = active_conversation(hcp, msl)
     sent = send(msl, conversation, "Results vary.")
 
-    with pytest.raises(services.Restricted):
-        services.edit_message(msl, sent["id"], "Results are guaranteed.")
+    with pytest.raises(errors.Restricted):
+        messages.edit_message(msl, sent["id"], "Results are guaranteed.")
     assert db.session.get(Message, sent["id"]).body == "Results vary."
 
 
@@ -645,13 +687,13 @@ def test_outsiders_cannot_reach_a_conversation_by_id(pair, outsider):
     }[outsider]()
 
     with pytest.raises(NotFound):
-        services.get_conversation(who, conversation.id)
+        conversations.get_conversation(who, conversation.id)
     with pytest.raises(NotFound):
-        services.messages_after(who, conversation.id, 0)
+        messages.messages_after(who, conversation.id, 0)
     with pytest.raises(NotFound):
         send(who, conversation, "Let me in")
     with pytest.raises(NotFound):
-        services.transcript(who, conversation.id)
+        review.transcript(who, conversation.id)
     assert message_count() == 1
 
 
@@ -660,7 +702,7 @@ def test_unknown_or_malformed_ids_are_not_found(pair, bad_id):
     hcp, _msl = pair
 
     with pytest.raises(NotFound):
-        services.get_conversation(hcp, bad_id)
+        conversations.get_conversation(hcp, bad_id)
 
 
 def test_compliance_reads_every_conversation_but_cannot_write(pair):
@@ -669,17 +711,17 @@ def test_compliance_reads_every_conversation_but_cannot_write(pair):
     conversation = active_conversation(hcp, msl)
     send(hcp, conversation, "Hello")
 
-    assert services.get_conversation(compliance, conversation.id).id == conversation.id
-    found, messages = services.transcript(compliance, conversation.id)
-    assert found.id == conversation.id and [m.body for m in messages] == ["Hello"]
-    assert [c.granted_via for c in services.consent_history(compliance, conversation.id)] == [
+    assert conversations.get_conversation(compliance, conversation.id).id == conversation.id
+    found, stored = review.transcript(compliance, conversation.id)
+    assert found.id == conversation.id and [m.body for m in stored] == ["Hello"]
+    assert [c.granted_via for c in review.consent_history(compliance, conversation.id)] == [
         "hcp_started"
     ]
-    assert [row.conversation.id for row in services.review_list(compliance)] == [conversation.id]
+    assert [row.conversation.id for row in review.review_list(compliance)] == [conversation.id]
     with pytest.raises(PermissionDenied):
         send(compliance, conversation, "Compliance here")
     with pytest.raises(PermissionDenied):
-        services.mark_read(compliance, conversation.id, 1)
+        receipts.mark_read(compliance, conversation.id, 1)
     assert message_count() == 1
 
 
@@ -688,9 +730,9 @@ def test_participants_cannot_use_the_review_functions(pair):
     conversation = active_conversation(hcp, msl)
 
     with pytest.raises(NotFound):
-        services.transcript(msl, conversation.id)
+        review.transcript(msl, conversation.id)
     with pytest.raises(NotFound):
-        services.review_list(hcp)
+        review.review_list(hcp)
 
 
 # --- receipts and unread counts ------------------------------------------------------------------
@@ -700,14 +742,14 @@ def test_read_receipts_never_go_backwards(pair):
     for i in range(3):
         send(msl, conversation, f"note {i}")
 
-    receipt = services.mark_read(hcp, conversation.id, 3)
+    receipt = receipts.mark_read(hcp, conversation.id, 3)
 
     assert receipt == {
         "conversation_id": conversation.id, "user_id": hcp.id, "seq": 3, "kind": "read",
     }  # fmt: skip
-    assert services.mark_read(hcp, conversation.id, 1) is None
-    assert services.mark_read(hcp, conversation.id, 3) is None
-    assert services.receipts(hcp, conversation.id)[str(hcp.id)]["read_seq"] == 3
+    assert receipts.mark_read(hcp, conversation.id, 1) is None
+    assert receipts.mark_read(hcp, conversation.id, 3) is None
+    assert receipts.receipts(hcp, conversation.id)[str(hcp.id)]["read_seq"] == 3
 
 
 def test_a_receipt_beyond_the_last_message_is_capped(pair):
@@ -715,7 +757,7 @@ def test_a_receipt_beyond_the_last_message_is_capped(pair):
     conversation = active_conversation(hcp, msl)
     send(msl, conversation, "only one")
 
-    receipt = services.mark_read(hcp, conversation.id, 99)
+    receipt = receipts.mark_read(hcp, conversation.id, 99)
 
     assert receipt is not None and receipt["seq"] == 1
 
@@ -727,13 +769,13 @@ def test_unread_counts_only_the_peers_messages_after_the_read_mark(pair):
     send(msl, conversation, "answer 1")
     send(msl, conversation, "answer 2")
 
-    [listed] = services.list_conversations(hcp)
+    [listed] = conversations.list_conversations(hcp)
     assert listed["unread"] == 2
     assert listed["peer"]["id"] == msl.id
-    assert services.list_conversations(msl)[0]["unread"] == 0
-    services.mark_read(hcp, conversation.id, 2)
-    assert services.list_conversations(hcp)[0]["unread"] == 1
-    assert services.unread_total(hcp) == 1
+    assert conversations.list_conversations(msl)[0]["unread"] == 0
+    receipts.mark_read(hcp, conversation.id, 2)
+    assert conversations.list_conversations(hcp)[0]["unread"] == 1
+    assert conversations.unread_total(hcp) == 1
 
 
 # --- e-mail about new messages -------------------------------------------------------------------
@@ -772,19 +814,19 @@ def test_a_committed_send_emits_one_message_to_the_conversation_room(pair, emitt
     message = send(hcp, conversation, "Hello")
 
     assert [(e, d, k) for e, d, k in emitted] == [
-        ("message", message, {"to": services.room(conversation.id), "namespace": "/chat"})
+        ("message", message, {"to": conversations.room(conversation.id), "namespace": "/chat"})
     ]
 
 
 def test_a_refused_send_emits_nothing(pair, emitted):
     hcp, msl = pair
-    services.add_restricted_phrase(make_user(Role.ADMIN), "guaranteed")
+    phrases.add_restricted_phrase(make_user(Role.ADMIN), "guaranteed")
     conversation = active_conversation(hcp, msl)
     emitted.clear()
 
-    with pytest.raises(services.Restricted):
+    with pytest.raises(errors.Restricted):
         send(msl, conversation, "This is guaranteed")
-    with pytest.raises(services.TooLong):
+    with pytest.raises(errors.TooLong):
         send(hcp, conversation, "x" * 4_001)
 
     assert emitted == []
@@ -807,10 +849,10 @@ def test_ending_a_chat_tells_both_sides(pair, emitted):
     conversation = active_conversation(hcp, msl)
     emitted.clear()
 
-    services.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
 
     assert sorted(k["to"] for e, _d, k in emitted if e == "conversation_ended") == sorted(
-        [services.user_room(hcp.id), services.user_room(msl.id)]
+        [conversations.user_room(hcp.id), conversations.user_room(msl.id)]
     )
 
 
@@ -829,10 +871,10 @@ def test_demo_chats_are_consented_ordered_and_seeded_once(app):
         return found
 
     hcp, hcp2 = who("hcp"), who("hcp2")
-    by_peer = {c["peer"]["id"]: c for c in services.list_conversations(hcp)}
+    by_peer = {c["peer"]["id"]: c for c in conversations.list_conversations(hcp)}
     with_msl, with_rep = by_peer[who("msl").id], by_peer[who("rep").id]
     assert with_msl["state"] == with_rep["state"] == "active"
-    msl_messages, _ = services.messages_after(hcp, with_msl["id"], 0)
+    msl_messages, _ = messages.messages_after(hcp, with_msl["id"], 0)
     assert [m["seq"] for m in msl_messages] == list(range(1, len(msl_messages) + 1))
     assert len(msl_messages) >= 8
     assert {m["sender_id"] for m in msl_messages} == {hcp.id, who("msl").id}
@@ -843,13 +885,13 @@ def test_demo_chats_are_consented_ordered_and_seeded_once(app):
     [medical_card] = [m for m in msl_messages if m["material"]]
     assert medical_card["material"]["classification"] == "medical"
     assert medical_card["material"]["available"]
-    rep_messages, _ = services.messages_after(hcp, with_rep["id"], 0)
+    rep_messages, _ = messages.messages_after(hcp, with_rep["id"], 0)
     [promo_card] = [m for m in rep_messages if m["material"]]
     assert promo_card["material"]["classification"] == "promotional"
-    states = {c["peer"]["id"]: c["state"] for c in services.list_conversations(hcp2)}
+    states = {c["peer"]["id"]: c["state"] for c in conversations.list_conversations(hcp2)}
     assert states == {who("msl").id: "ended", who("rep.west").id: "invited"}
     invitation = db.session.scalar(select(Invitation).where(Invitation.hcp_id == hcp2.id))
     assert invitation is not None and invitation.status is InvitationStatus.PENDING
     assert invitation.staff_id == who("rep.west").id
-    assert services.restricted_phrases()
+    assert phrases.restricted_phrases()
     assert audit.verify().ok

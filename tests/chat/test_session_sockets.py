@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 
 from chat import events, presence, sending
+from chat.errors import SessionEnded
 from chat.models import Conversation, Message
 from portal import session_sockets
 from portal.extensions import db
@@ -193,29 +194,31 @@ def test_every_event_racing_a_sign_out_is_refused_changes_nothing_and_closes_the
     assert wait_until_disconnected(socket)
 
 
-def test_a_send_racing_a_sign_out_is_never_queued_nor_stored(app, opened, undelivered, monkeypatch):
+def test_a_send_racing_a_sign_out_is_refused_by_the_transaction_that_would_store_it(
+    app, opened, undelivered, monkeypatch
+):
     hcp, msl, _territory = chat_pair(Role.MSL)
     conversation = active_conversation(hcp, msl)
     client = signed_in(app, hcp)
     socket = open_socket(app, client, opened)
     open_socket(app, signed_in(app, msl), opened)  # the peer is online: send would batch
-    queued: list[sending.PendingMessage] = []
-    submit = sending._GroupCommit.submit
+    queued: list[sending.Pending] = []
+    submit = sending.GroupCommit.submit
 
-    def spy(group: sending._GroupCommit, pending: sending.PendingMessage) -> None:
+    def spy(group: sending.GroupCommit, pending: sending.Pending) -> None:
         queued.append(pending)
         submit(group, pending)
 
-    monkeypatch.setattr(sending._GroupCommit, "submit", spy)
+    monkeypatch.setattr(sending.GroupCommit, "submit", spy)
     payload = {"conversation_id": conversation.id, "body": "Still there?"}
     assert socket.emit("send", {**payload, "client_id": str(uuid.uuid4())})["ok"] is True
-    assert len(queued) == 1  # the control: a live session's text message takes the batch
 
     assert client.post("/logout").status_code == 302
     ack = socket.emit("send", {**payload, "client_id": str(uuid.uuid4())})
 
-    assert ack["ok"] is False and ack["error"] == "forbidden"
-    assert len(queued) == 1
+    # No read of the session before the batch: the batch reads it, with the message's rows.
+    assert len(queued) == 2 and isinstance(queued[1].outcome.error, SessionEnded)  # type: ignore[union-attr]
+    assert ack == {"ok": False, "error": "forbidden", "message": events.SESSION_ENDED}
     assert db.session.scalar(select(func.count()).select_from(Message)) == 1
     assert wait_until_disconnected(socket)
 

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from chat import services
+from chat import consent
 from chat.models import ConsentPeriod, Conversation, ConversationState, Invitation
 from portal.extensions import db
 from portal.models import AuditRecord, Role, User, Verification
@@ -39,7 +39,7 @@ def client_for(app: Flask, user: User) -> FlaskClient:
 
 
 def wording_id() -> str:
-    return str(services.consent_wording().id)
+    return str(consent.consent_wording().id)
 
 
 def start_form(staff: User, **overrides: str) -> dict[str, str]:
@@ -84,7 +84,7 @@ def test_hcp_team_page_lists_covering_rep_and_msl_with_the_consent_wording(app, 
     assert msl.name in page and rep.name in page
     assert "Medical science liaison" in page or msl.role.label in page
     assert outsider.name not in page
-    assert services.consent_wording().text in page
+    assert consent.consent_wording().text in page
     assert f'name="wording_id" value="{wording_id()}"' in page
 
 
@@ -122,9 +122,9 @@ def test_start_chat_opens_an_active_conversation_with_the_wording_agreed_to(app,
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/chat/?conversation={conversation.id}")
     assert conversation.state is ConversationState.ACTIVE
-    (consent,) = consents_of(conversation)
-    assert consent.wording_id == services.consent_wording().id
-    assert consent.granted_via == "hcp_started"
+    (period,) = consents_of(conversation)
+    assert period.wording_id == consent.consent_wording().id
+    assert period.granted_via == "hcp_started"
     assert "chat.consent_given" in audit_actions()
 
 
@@ -138,8 +138,8 @@ def test_hcp_ends_a_chat_in_one_click(app, team):
     assert f"You ended the chat with {msl.name}" in text_of(response)
     db.session.refresh(conversation)
     assert conversation.state is ConversationState.ENDED
-    (consent,) = consents_of(conversation)
-    assert consent.withdrawn_at is not None and consent.withdrawn_via == "conversation"
+    (period,) = consents_of(conversation)
+    assert period.withdrawn_at is not None and period.withdrawn_via == "conversation"
     assert "chat.consent_withdrawn" in audit_actions()
 
 
@@ -219,8 +219,8 @@ def test_hcp_accepts_an_invitation_with_the_wording_shown(app, team):
     conversation = db.session.scalar(select(Conversation).where(Conversation.staff_id == rep.id))
     assert conversation is not None and conversation.state is ConversationState.ACTIVE
     assert response.headers["Location"].endswith(f"?conversation={conversation.id}")
-    (consent,) = consents_of(conversation)
-    assert consent.granted_via == "invitation"
+    (period,) = consents_of(conversation)
+    assert period.granted_via == "invitation"
 
 
 def test_accepting_without_the_confirm_box_keeps_the_invitation_pending(app, team):
@@ -335,7 +335,7 @@ def test_the_share_picker_offers_only_material_meant_for_this_hcp(app, team):
 def test_an_ended_chat_tells_the_staff_member_who_ended_it(app, team):
     hcp, msl, _rep = team
     conversation = active_conversation(hcp, msl)
-    services.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
 
     page = text_of(client_for(app, msl).get(f"/chat/?conversation={conversation.id}"))
 
@@ -492,7 +492,7 @@ def test_an_ended_chat_asks_its_staff_member_to_attest_and_the_attestation_is_re
     assert 'data-testid="attest-notice"' not in text_of(
         browser.get(f"/chat/?conversation={conversation.id}")
     )
-    services.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
 
     chat_page = text_of(browser.get(f"/chat/?conversation={conversation.id}"))
     assert 'data-testid="attest-notice"' in chat_page
@@ -538,7 +538,7 @@ def test_the_attest_page_is_the_staff_participants_only(app, team, who):
     hcp, msl, rep = team
     conversation = active_conversation(hcp, msl)
     send(hcp, conversation, "Hello, a question about the titration schedule.")
-    services.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
     user = {"outsider": rep, "hcp": hcp, "compliance": make_user(Role.COMPLIANCE)}[who]
     browser = client_for(app, user)
     assert browser.get(f"/chat/{conversation.id}/attest").status_code == 404

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import pytest
 from sqlalchemy import func, select
 
-from chat import services as chat_services
+from chat import messages as chat_messages
 from chat.models import Message
 from content import services
 from content.models import Material
@@ -22,7 +22,7 @@ from portal import policy
 from portal.errors import InvalidInput
 from portal.extensions import db
 from portal.models import Product, Profession, Role, User, Verification, utcnow
-from portal.questions import services as questions
+from portal.questions import work
 from portal.questions.models import Question, QuestionAttachment, QuestionStatus
 from tests.chat.factories import active_conversation
 from tests.content.factories import DAY, make_author, make_material
@@ -122,10 +122,10 @@ class QuestionSurface(Surface):
         return question
 
     def offered(self, w: World, place: Question) -> set[int]:
-        return {m.id for m in questions.shareable_materials(w.staff, place)}
+        return {m.id for m in work.shareable_materials(w.staff, place)}
 
     def accept(self, w: World, place: Question, material: Material) -> None:
-        questions.reply_to_question(
+        work.reply_to_question(
             w.staff, place.id, body="Here.", material_ids=[material.id], attestation=NOTHING
         )
 
@@ -141,10 +141,10 @@ class ChatSurface(Surface):
         return active_conversation(w.hcp, w.staff)
 
     def offered(self, w: World, place: Any) -> set[int]:
-        return {m["id"] for m in chat_services.shareable_materials(w.staff, place.id)}
+        return {m["id"] for m in chat_messages.shareable_materials(w.staff, place.id)}
 
     def accept(self, w: World, place: Any, material: Material) -> None:
-        chat_services.send_message(
+        chat_messages.send_message(
             w.staff, place.id, client_id=str(uuid.uuid4()), material_id=material.id
         )
 
@@ -199,17 +199,17 @@ def test_rep_answering_a_us_samples_question_cannot_attach_europe_pieces_or_an_u
     meant_for_them = make_material(product=w.covered, countries=["US"])
     question = ask(w.hcp, category="samples", text="Could I get starter samples please?")
 
-    offered = {m.id for m in questions.shareable_materials(w.staff, question)}
+    offered = {m.id for m in work.shareable_materials(w.staff, question)}
     assert offered == {meant_for_them.id}
 
     for material in for_europe:
         with pytest.raises(InvalidInput, match="not meant for their profession, specialty or"):
-            questions.reply_to_question(
+            work.reply_to_question(
                 w.staff, question.id, body="See these", material_ids=[meant_for_them.id,
                 material.id], attestation=NOTHING,
             )  # fmt: skip
     with pytest.raises(InvalidInput, match="a product you do not cover"):
-        questions.reply_to_question(
+        work.reply_to_question(
             w.staff, question.id, body="See this", material_ids=[uncovered.id],
             attestation=NOTHING,
         )  # fmt: skip
@@ -225,12 +225,12 @@ def test_msl_chat_share_list_offers_only_material_for_this_hcp(app):
     uncovered = make_material(product=w.other, classification="medical")
     conversation = active_conversation(w.hcp, w.staff)
 
-    offered = {m["id"] for m in chat_services.shareable_materials(w.staff, conversation.id)}
+    offered = {m["id"] for m in chat_messages.shareable_materials(w.staff, conversation.id)}
 
     assert mine.id in offered
     assert for_europe.id not in offered and uncovered.id not in offered
     with pytest.raises(InvalidInput, match="not meant for their"):
-        chat_services.send_message(
+        chat_messages.send_message(
             w.staff, conversation.id, client_id=str(uuid.uuid4()), material_id=for_europe.id
         )
 
@@ -244,7 +244,7 @@ def test_medical_information_attachment_list_offers_only_material_for_this_hcp(a
     uncovered = make_material(product=w.other, classification="medical")
     question = ask(w.hcp)
 
-    offered = {m.id for m in questions.shareable_materials(w.staff, question)}
+    offered = {m.id for m in work.shareable_materials(w.staff, question)}
 
     assert offered == {mine.id}
     assert for_oncologists.id not in offered and uncovered.id not in offered
@@ -286,12 +286,12 @@ def test_a_material_expiring_after_it_was_listed_is_refused_at_the_instant_it_ex
     expires = utcnow() + 2 * DAY
     material = make_material(product=w.covered, expires_at=expires)
     question = ask(w.hcp, category="samples", text="Could I get starter samples please?")
-    assert {m.id for m in questions.shareable_materials(w.staff, question)} == {material.id}
+    assert {m.id for m in work.shareable_materials(w.staff, question)} == {material.id}
 
     with time_machine.travel(expires, tick=False):
-        assert questions.shareable_materials(w.staff, question) == []
+        assert work.shareable_materials(w.staff, question) == []
         with pytest.raises(InvalidInput, match="not available"):
-            questions.reply_to_question(
+            work.reply_to_question(
                 w.staff, question.id, body="Here", material_ids=[material.id],
                 attestation=NOTHING,
             )  # fmt: skip

@@ -19,7 +19,7 @@ from werkzeug.routing import Rule
 from portal import inputs
 from portal.extensions import db
 from portal.models import Role, User
-from portal.questions import services as questions
+from portal.questions import intake
 from portal.questions.models import Question, QuestionStatus
 from portal.services.consent import current_wording
 from tests.conftest import IsolatedClient, login
@@ -176,7 +176,7 @@ def _question(**overrides: str) -> dict[str, str]:
         "channel": "portal",
         "urgency": "routine",
         "consent": "y",
-        "consent_wording_id": str(current_wording(questions.CONSENT_PURPOSE).id),
+        "consent_wording_id": str(current_wording(intake.CONSENT_PURPOSE).id),
         **overrides,
     }
 

@@ -16,7 +16,7 @@ from portal import create_app
 from portal.config import THROTTLE_DEFAULTS
 from portal.extensions import db
 from portal.models import Notification, OutboxMail, Role, User
-from portal.questions import services as questions
+from portal.questions import intake
 from portal.questions.models import Question
 from portal.services.consent import current_wording
 from portal.throttles import Throttle
@@ -54,7 +54,7 @@ def question_form(text: str = "What is the recommended dose in renal impairment?
         "channel": "portal",
         "urgency": "routine",
         "consent": "y",
-        "consent_wording_id": str(current_wording(questions.CONSENT_PURPOSE).id),
+        "consent_wording_id": str(current_wording(intake.CONSENT_PURPOSE).id),
     }
 
 

@@ -22,7 +22,8 @@ from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter
 from werkzeug.test import TestResponse
 
-from chat import services as chat_services
+from chat import consent as chat_consent
+from chat import phrases as chat_phrases
 from chat.models import Conversation
 from content.models import Material
 from content.services import Upload
@@ -215,7 +216,7 @@ def build_world() -> World:
     conversation: Conversation = active_conversation(hcp, msl)
     send(hcp, conversation, "Hello, a question about the titration.")
     message = send(msl, conversation, "Happy to help.")
-    invitation = chat_services.invite(rep, hcp.id)
+    invitation = chat_consent.invite(rep, hcp.id)
     material: Material = make_material(
         people[Role.CONTENT_MANAGER.value],
         product=product,
@@ -230,7 +231,7 @@ def build_world() -> World:
     routing_settings.ensure_default_rules()
     rule = db.session.scalar(select(RoutingRule).order_by(RoutingRule.id))
     assert rule is not None
-    phrase = chat_services.add_restricted_phrase(admin, "guaranteed cure")
+    phrase = chat_phrases.add_restricted_phrase(admin, "guaranteed cure")
     applicant = make_hcp(verification=Verification.PENDING)
     # A second sign-in of the HCP's, on another device: the session a "sign out" button names.
     other_device = sessions.start(hcp, ip="192.0.2.7", user_agent="Matrix/1.0 (other device)")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditRecord, Notification, OutboxMail, User
-from portal.questions import services
+from portal.questions import intake
 from portal.questions.models import Question
 from portal.safety.attestations import Attestation
 from portal.safety.models import PvCase
@@ -19,10 +19,10 @@ from portal.services.consent import current_wording
 NOTHING = Attestation(adverse_event=False, product_complaint=False)
 
 
-def question_input(**overrides: Any) -> services.QuestionInput:
+def question_input(**overrides: Any) -> intake.QuestionInput:
     consent = overrides.pop("consent", True)
     product = overrides.pop("product", None)
-    return services.QuestionInput(
+    return intake.QuestionInput(
         text=overrides.pop("text", "What is the recommended dose in renal impairment?"),
         category=overrides.pop("category", "dosing"),
         channel=overrides.pop("channel", "portal"),
@@ -30,14 +30,14 @@ def question_input(**overrides: Any) -> services.QuestionInput:
         product_id=product.id if product is not None else overrides.pop("product_id", None),
         consent=consent,
         consent_wording_id=overrides.pop(
-            "consent_wording_id", current_wording(services.CONSENT_PURPOSE).id
+            "consent_wording_id", current_wording(intake.CONSENT_PURPOSE).id
         ),
         **overrides,
     )
 
 
 def ask(hcp: User, *, now: dt.datetime | None = None, **overrides: Any) -> Question:
-    return services.ask_question(hcp, question_input(**overrides), now=now)
+    return intake.ask_question(hcp, question_input(**overrides), now=now)
 
 
 def pv_cases_of(question: Question) -> list[PvCase]:

@@ -14,7 +14,7 @@ from flask import Flask
 from werkzeug.test import TestResponse
 
 from portal.models import Role, TeamKey, User
-from portal.questions import services
+from portal.questions import work
 from portal.questions.models import Question, QuestionStatus
 from portal.safety.models import PvCase
 from tests.factories import make_hcp, make_territory, make_user
@@ -139,7 +139,7 @@ def test_an_hcp_cannot_reach_staff_pages_or_actions(app, world):
 
 
 def test_the_hcp_never_sees_notes_reasons_flags_or_pv_cases(app, world):
-    services.add_note(world.mi, world.medical.id, body="Medical view: check renal status.")
+    work.add_note(world.mi, world.medical.id, body="Medical view: check renal status.")
     html = text_of(browser(app, world.hcp).get(f"/questions/{world.medical.id}"))
     assert "hospitalised after the first dose" in html  # their own question
     assert "Medical view" not in html
@@ -154,8 +154,8 @@ def test_the_hcp_never_sees_notes_reasons_flags_or_pv_cases(app, world):
 # --- notes across the firewall -------------------------------------------------------------------
 def test_a_rep_sees_a_colleagues_commercial_note_but_never_a_medical_one(app, world):
     question = world.commercial
-    services.add_note(world.mi, question.id, body="Medical view: check the renal status first.")
-    services.add_note(world.rep, question.id, body="Samples shipped last month.")
+    work.add_note(world.mi, question.id, body="Medical view: check the renal status first.")
+    work.add_note(world.rep, question.id, body="Samples shipped last month.")
     colleague = make_user(Role.REP)
 
     html = text_of(browser(app, colleague).get(f"/questions/{question.id}"))
@@ -170,8 +170,8 @@ def test_a_rep_sees_a_colleagues_commercial_note_but_never_a_medical_one(app, wo
 
 # --- compliance ----------------------------------------------------------------------------------
 def test_compliance_reads_everything_and_sees_no_forms(app, world):
-    services.add_note(world.mi, world.commercial.id, body="Medical view: renal status.")
-    services.add_note(world.rep, world.commercial.id, body="Samples shipped last month.")
+    work.add_note(world.mi, world.commercial.id, body="Medical view: renal status.")
+    work.add_note(world.rep, world.commercial.id, body="Samples shipped last month.")
     auditor = browser(app, make_user(Role.COMPLIANCE))
 
     for question in (world.medical, world.commercial):

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from portal.errors import InvalidInput, NotFound
 from portal.extensions import db
 from portal.models import AuditRecord, Role, TeamKey, User
-from portal.questions import facts, routing, services
+from portal.questions import facts, intake, routing, thread, work
 from portal.questions.calendar import BusinessCalendar, Sla, SlaUnit
 from portal.questions.models import (
     Category,
@@ -195,7 +195,7 @@ def test_off_label_in_a_follow_up_moves_a_samples_question_from_the_rep_to_mi(hc
     assert (question.owner_team, question.assignee_id) == (SALES, rep.id)
     later = MONDAY + dt.timedelta(days=3)
 
-    services.follow_up(hcp, question.id, OFF_LABEL, now=later)
+    intake.follow_up(hcp, question.id, OFF_LABEL, now=later)
 
     assert question.owner_team is MI
     assert question.assignee_id == mi.id
@@ -224,8 +224,8 @@ def test_off_label_in_a_follow_up_moves_a_samples_question_from_the_rep_to_mi(hc
     assert pv_cases_of(question) == []
 
     with pytest.raises(NotFound):
-        services.get_question(rep, question.id)
-    assert services.queue(rep, view="all") == []
+        thread.get_question(rep, question.id)
+    assert work.queue(rep, view="all") == []
     [moved] = [n for n in notifications_of(rep) if n.kind == "question_moved"]
     assert moved.title == (
         f"Question {question.reference} moved to Medical Information on 26 Nov 2026 "
@@ -234,10 +234,10 @@ def test_off_label_in_a_follow_up_moves_a_samples_question_from_the_rep_to_mi(hc
     assert moved.url == "/questions/queue"
     assert [n.kind for n in notifications_of(mi)] == ["question_rerouted"]
     assert all("off-label" not in m.body and "children" not in m.body for m in mail_to(rep))
-    assert services.moved_away(rep) == [
-        services.MovedQuestion(reference=question.reference, at=later, to_team=MI)
+    assert work.moved_away(rep) == [
+        work.MovedQuestion(reference=question.reference, at=later, to_team=MI)
     ]
-    assert services.moved_away(mi) == []
+    assert work.moved_away(mi) == []
 
 
 def test_an_adverse_event_in_a_follow_up_moves_an_access_question_and_copies_pv(hcp, mi):
@@ -245,7 +245,7 @@ def test_an_adverse_event_in_a_follow_up_moves_an_access_question_and_copies_pv(
     question = ask(hcp, category="access", text=ACCESS_TEXT)
     assert (question.owner_team, question.assignee_id) == (ACCESS, access.id)
 
-    services.follow_up(hcp, question.id, AE)
+    intake.follow_up(hcp, question.id, AE)
 
     assert question.owner_team is MI and question.assignee_id == mi.id
     assert question.ae_flag and not question.off_label_flag
@@ -254,7 +254,7 @@ def test_an_adverse_event_in_a_follow_up_moves_an_access_question_and_copies_pv(
     assert case.source == "follow_up" and "hospitalised" in case.source_text
     assert case.entry_id == question.entries[-1].id
     with pytest.raises(NotFound):
-        services.get_question(access, question.id)
+        thread.get_question(access, question.id)
     assert [n.kind for n in notifications_of(access)][-1] == "question_moved"
     assert question_audit(question)[-2:] == ["question.follow_up", "question.reroute"]
 
@@ -263,12 +263,12 @@ def test_a_logistics_follow_up_stays_with_sales(hcp, rep, mi):
     question = ask(hcp, category="samples", text=SAMPLES)
     reasons = question.reasons
 
-    services.follow_up(hcp, question.id, LOGISTICS)
+    intake.follow_up(hcp, question.id, LOGISTICS)
 
     assert (question.owner_team, question.assignee_id) == (SALES, rep.id)
     assert not question.off_label_flag and not question.ae_flag
     assert question.reasons == reasons and question.moves == []
-    assert services.get_question(rep, question.id) is question
+    assert thread.get_question(rep, question.id) is question
     assert [n.kind for n in notifications_of(rep)] == ["question_new", "question_follow_up"]
     assert reroutes(question) == [] and pv_cases_of(question) == []
 
@@ -277,7 +277,7 @@ def test_an_adverse_event_on_an_mi_question_stays_with_mi_and_copies_pv(hcp, mi)
     question = ask(hcp)
     due = question.due_at
 
-    services.follow_up(hcp, question.id, AE)
+    intake.follow_up(hcp, question.id, AE)
 
     assert (question.owner_team, question.assignee_id, question.due_at) == (MI, mi.id, due)
     assert question.ae_flag
@@ -294,7 +294,7 @@ def test_an_adverse_event_on_an_mi_question_stays_with_mi_and_copies_pv(hcp, mi)
 
 def test_off_label_on_an_mi_question_stays_and_is_flagged(hcp, mi):
     question = ask(hcp)
-    services.follow_up(hcp, question.id, OFF_LABEL)
+    intake.follow_up(hcp, question.id, OFF_LABEL)
     assert question.owner_team is MI and question.off_label_flag
     assert question.reasons[-1].startswith("possible off-label question: the follow-up mentions")
     assert reroutes(question) == [] and pv_cases_of(question) == []
@@ -305,7 +305,7 @@ def test_the_label_facts_of_the_questions_product_count(hcp, rep, mi):
     db.session.add(ProductLabel(product_id=product.id, indications=["hypertension"], min_age=18))
     db.session.commit()
     question = ask(hcp, category="samples", text=SAMPLES, product=product)
-    services.follow_up(hcp, question.id, "Can I give it to an 8-year-old child?")
+    intake.follow_up(hcp, question.id, "Can I give it to an 8-year-old child?")
     assert question.owner_team is MI and question.off_label_flag
 
 
@@ -314,20 +314,20 @@ def test_an_unassigned_question_tells_the_whole_team_it_left(hcp, mi):
     question = ask(hcp, category="samples", text=SAMPLES)
     assert question.owner_team is SALES and question.assignee_id is None
 
-    services.follow_up(hcp, question.id, OFF_LABEL)
+    intake.follow_up(hcp, question.id, OFF_LABEL)
 
     assert question.owner_team is MI
     assert [n.kind for n in notifications_of(elsewhere)] == ["question_new", "question_moved"]
-    assert [m.reference for m in services.moved_away(elsewhere)] == [question.reference]
+    assert [m.reference for m in work.moved_away(elsewhere)] == [question.reference]
 
 
 def test_commercial_notes_stay_commercial_after_the_move(hcp, rep, mi):
     question = ask(hcp, category="samples", text=SAMPLES)
-    services.add_note(rep, question.id, body="Samples shipped last month.")
-    services.follow_up(hcp, question.id, OFF_LABEL)
+    work.add_note(rep, question.id, body="Samples shipped last month.")
+    intake.follow_up(hcp, question.id, OFF_LABEL)
 
     def notes(viewer: User) -> list[str]:
-        shown = services.visible_entries(viewer, question)
+        shown = thread.visible_entries(viewer, question)
         return [e.body for e in shown if e.kind is EntryKind.NOTE]
 
     assert notes(mi) == []
@@ -337,11 +337,11 @@ def test_commercial_notes_stay_commercial_after_the_move(hcp, rep, mi):
 @pytest.mark.parametrize("to_team", ["sales", "market_access"])
 def test_a_moved_question_never_goes_back_to_a_commercial_team(hcp, rep, mi, to_team):
     question = ask(hcp, category="samples", text=SAMPLES)
-    services.follow_up(hcp, question.id, AE)  # no off-label flag: the move itself pins it
+    intake.follow_up(hcp, question.id, AE)  # no off-label flag: the move itself pins it
     assert not question.off_label_flag
-    assert services.reassign_choices(mi, question) == [TeamKey.MSL, PV, QUALITY]
+    assert work.reassign_choices(mi, question) == [TeamKey.MSL, PV, QUALITY]
     with pytest.raises(InvalidInput):
-        services.reassign_question(mi, question.id, to_team=to_team, reason="It says samples")
+        work.reassign_question(mi, question.id, to_team=to_team, reason="It says samples")
     assert question.owner_team is MI
 
 
@@ -352,13 +352,13 @@ def test_a_follow_up_is_never_lost_when_routing_fails(hcp, rep, mi, monkeypatch)
         raise RuntimeError("detector down")
 
     monkeypatch.setattr(routing, "route_follow_up", broken)
-    services.follow_up(hcp, question.id, LOGISTICS)
+    intake.follow_up(hcp, question.id, LOGISTICS)
 
     assert question.owner_team is MI
     assert question.entries[-1].body == LOGISTICS
     assert len(pv_cases_of(question)) == 1
     with pytest.raises(NotFound):
-        services.get_question(rep, question.id)
+        thread.get_question(rep, question.id)
 
 
 # --- the pages the rep can still open -------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal.errors import InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
 from portal.models import OutboxMail, Role, Side, TeamKey, Verification
-from portal.questions import routing, services
+from portal.questions import intake, routing, sweeps, thread, work
 from portal.questions.models import (
     EntryKind,
     Holiday,
@@ -177,11 +177,11 @@ def test_without_anyone_on_the_team_the_whole_team_queue_is_notified(hcp):
 def test_claim_reply_and_close_write_the_history_and_the_audit_trail(hcp, mi):
     colleague = make_user(Role.MEDICAL_INFORMATION)
     question = ask(hcp)
-    services.claim_question(colleague, question.id)
-    services.reply_to_question(
+    work.claim_question(colleague, question.id)
+    work.reply_to_question(
         colleague, question.id, body="**Yes**, see section 4.2.", attestation=NOTHING
     )
-    services.close_question(colleague, question.id, reason="answered", attestation=NOTHING)
+    work.close_question(colleague, question.id, reason="answered", attestation=NOTHING)
 
     assert question.status is QuestionStatus.CLOSED
     assert question.assignee_id == colleague.id
@@ -197,7 +197,7 @@ def test_claim_reply_and_close_write_the_history_and_the_audit_trail(hcp, mi):
 
 def test_reply_html_is_sanitised(hcp, mi):
     question = ask(hcp)
-    entry = services.reply_to_question(
+    entry = work.reply_to_question(
         mi,
         question.id,
         body="<script>alert(1)</script>[x](javascript:alert(1)) ok",
@@ -212,9 +212,9 @@ def test_someone_outside_the_owning_team_cannot_work_the_question(hcp, mi):
     question = ask(hcp)
     msl = make_user(Role.MSL)
     with pytest.raises(PermissionDenied):
-        services.reply_to_question(msl, question.id, body="Hello", attestation=NOTHING)
+        work.reply_to_question(msl, question.id, body="Hello", attestation=NOTHING)
     with pytest.raises(PermissionDenied):
-        services.claim_question(msl, question.id)
+        work.claim_question(msl, question.id)
 
 
 def test_medical_staff_attach_medical_material_and_reps_only_promotional(hcp):
@@ -227,10 +227,10 @@ def test_medical_staff_attach_medical_material_and_reps_only_promotional(hcp):
     assert question.assignee_id == rep.id
 
     with pytest.raises(InvalidInput):
-        services.reply_to_question(
+        work.reply_to_question(
             rep, question.id, body="See this", material_ids=[medical.id], attestation=NOTHING
         )
-    entry = services.reply_to_question(
+    entry = work.reply_to_question(
         rep, question.id, body="See this", material_ids=[promotional.id], attestation=NOTHING
     )
     assert [a.material_id for a in entry.attachments] == [promotional.id]
@@ -243,13 +243,13 @@ def test_a_rep_cannot_attach_material_for_europe_or_an_uncovered_product(hcp):
     uncovered = make_material()
     question = ask(hcp, category="samples", text="Could I get starter samples please?")
 
-    assert services.shareable_materials(rep, question) == []
+    assert work.shareable_materials(rep, question) == []
     for material, reason in (
         (for_europe, "not meant for their profession, specialty or country"),
         (uncovered, "a product you do not cover"),
     ):
         with pytest.raises(InvalidInput, match=reason):
-            services.reply_to_question(
+            work.reply_to_question(
                 rep, question.id, body="See this", material_ids=[material.id],
                 attestation=NOTHING,
             )  # fmt: skip
@@ -260,8 +260,8 @@ def test_the_attachment_list_is_empty_for_someone_who_cannot_work_the_question(h
     make_material(classification="medical")
     question = ask(hcp)
 
-    assert services.shareable_materials(mi, question) != []
-    assert services.shareable_materials(make_user(Role.COMPLIANCE), question) == []
+    assert work.shareable_materials(mi, question) != []
+    assert work.shareable_materials(make_user(Role.COMPLIANCE), question) == []
 
 
 def test_a_withdrawn_attachment_shows_as_unavailable(hcp, mi):
@@ -270,23 +270,23 @@ def test_a_withdrawn_attachment_shows_as_unavailable(hcp, mi):
 
     material = make_material(classification="medical")
     question = ask(hcp)
-    entry = services.reply_to_question(
+    entry = work.reply_to_question(
         mi, question.id, body="Here", material_ids=[material.id], attestation=NOTHING
     )
-    assert services.attachments_for(hcp, entry) == [(material, True)]
+    assert thread.attachments_for(hcp, entry) == [(material, True)]
 
     content_services.withdraw_material(make_reviewer(), material, reason="outdated")
-    assert services.attachments_for(hcp, entry) == [(material, False)]
+    assert thread.attachments_for(hcp, entry) == [(material, False)]
 
 
 def test_internal_notes_stay_on_their_side_of_the_firewall(hcp, mi):
     rep = make_user(Role.REP, territories=[hcp.territory])
     question = ask(hcp, category="samples", text="Could I get starter samples please?")
-    services.add_note(mi, question.id, body="Medical view: check the renal status first.")
-    services.add_note(rep, question.id, body="Samples shipped last month.")
+    work.add_note(mi, question.id, body="Medical view: check the renal status first.")
+    work.add_note(rep, question.id, body="Samples shipped last month.")
 
     def notes(viewer):
-        shown = services.visible_entries(viewer, question)
+        shown = thread.visible_entries(viewer, question)
         return [e.body for e in shown if e.kind is EntryKind.NOTE]
 
     assert notes(rep) == ["Samples shipped last month."]
@@ -300,8 +300,8 @@ def test_reassigning_needs_a_reason_and_moves_the_question(hcp, mi):
     msl = make_user(Role.MSL, territories=[hcp.territory])
     question = ask(hcp)
     with pytest.raises(InvalidInput):
-        services.reassign_question(mi, question.id, to_team="msl", reason=" ")
-    services.reassign_question(mi, question.id, to_team="msl", reason="Needs a field visit")
+        work.reassign_question(mi, question.id, to_team="msl", reason=" ")
+    work.reassign_question(mi, question.id, to_team="msl", reason="Needs a field visit")
 
     assert question.owner_team is TeamKey.MSL
     assert question.assignee_id == msl.id
@@ -314,7 +314,7 @@ def test_reassigning_needs_a_reason_and_moves_the_question(hcp, mi):
 def test_a_medical_question_is_never_reassigned_to_a_commercial_team(hcp, mi, to_team):
     question = ask(hcp)
     with pytest.raises(InvalidInput):
-        services.reassign_question(mi, question.id, to_team=to_team, reason="Not mine")
+        work.reassign_question(mi, question.id, to_team=to_team, reason="Not mine")
     assert question.owner_team is TeamKey.MEDICAL_INFORMATION
 
 
@@ -322,7 +322,7 @@ def test_an_off_label_samples_question_cannot_go_back_to_sales(hcp, mi):
     question = ask(hcp, category="samples", text="Samples for off-label use in children please")
     assert question.owner_team is TeamKey.MEDICAL_INFORMATION
     with pytest.raises(InvalidInput):
-        services.reassign_question(mi, question.id, to_team="sales", reason="It says samples")
+        work.reassign_question(mi, question.id, to_team="sales", reason="It says samples")
 
 
 def test_escalation_goes_to_the_team_lead(hcp, mi):
@@ -330,30 +330,30 @@ def test_escalation_goes_to_the_team_lead(hcp, mi):
     lead.memberships[0].is_lead = True
     db.session.commit()
     question = ask(hcp)
-    services.escalate_question(mi, question.id, reason="Complex renal case")
+    work.escalate_question(mi, question.id, reason="Complex renal case")
 
     assert question.assignee_id == lead.id
     assert question.escalated_at is not None
     assert [n.kind for n in notifications_of(lead)] == ["question_escalated"]
     with pytest.raises(PermissionDenied):
-        services.escalate_question(mi, question.id, reason="again")
+        work.escalate_question(mi, question.id, reason="again")
 
 
 def test_escalation_without_a_lead_says_so(hcp, mi):
     question = ask(hcp)
     with pytest.raises(InvalidInput) as refused:
-        services.escalate_question(mi, question.id, reason="Complex")
+        work.escalate_question(mi, question.id, reason="Complex")
     assert "no team lead" in refused.value.message
 
 
 def test_compliance_reads_but_cannot_work(hcp, mi):
     auditor = make_user(Role.COMPLIANCE)
     question = ask(hcp)
-    assert services.get_question(auditor, question.id) is question
+    assert thread.get_question(auditor, question.id) is question
     with pytest.raises(PermissionDenied):
-        services.add_note(auditor, question.id, body="A note from compliance")
+        work.add_note(auditor, question.id, body="A note from compliance")
     with pytest.raises(PermissionDenied):
-        services.close_question(auditor, question.id, attestation=NOTHING)
+        work.close_question(auditor, question.id, attestation=NOTHING)
 
 
 # --- the HCP side --------------------------------------------------------------------------------
@@ -361,15 +361,15 @@ def test_hcp_a_cannot_open_hcp_b_question(hcp, mi):
     question = ask(hcp)
     other = make_hcp()
     with pytest.raises(NotFound):
-        services.get_question(other, question.id)
+        thread.get_question(other, question.id)
     with pytest.raises(NotFound):
-        services.follow_up(other, question.id, "Let me add something to it")
+        intake.follow_up(other, question.id, "Let me add something to it")
 
 
 def test_a_follow_up_puts_the_question_back_and_may_open_a_pv_case(hcp, mi):
     question = ask(hcp)
-    services.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=NOTHING)
-    services.follow_up(hcp, question.id, "Thanks. Since then the patient developed a rash.")
+    work.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=NOTHING)
+    intake.follow_up(hcp, question.id, "Thanks. Since then the patient developed a rash.")
 
     assert question.status is QuestionStatus.IN_PROGRESS
     assert question.ae_flag
@@ -381,29 +381,29 @@ def test_a_follow_up_puts_the_question_back_and_may_open_a_pv_case(hcp, mi):
 
 def test_timeline_reads_received_with_team_answered_closed(hcp, mi):
     question = ask(hcp)
-    steps = services.timeline(question)
+    steps = intake.timeline(question)
     assert [s.label for s in steps] == [
         "Received", "With Medical Information", "Answered", "Closed",
     ]  # fmt: skip
     assert [s.done for s in steps] == [True, True, False, False]
-    services.reply_to_question(mi, question.id, body="Answer", attestation=NOTHING)
-    services.rate_answer(hcp, question.id, helpful=False)
-    services.close_question(hcp, question.id)
-    assert [s.done for s in services.timeline(question)] == [True, True, True, True]
+    work.reply_to_question(mi, question.id, body="Answer", attestation=NOTHING)
+    intake.rate_answer(hcp, question.id, helpful=False)
+    work.close_question(hcp, question.id)
+    assert [s.done for s in intake.timeline(question)] == [True, True, True, True]
     assert question.helpful is False
 
 
 def test_rating_needs_an_answer(hcp, mi):
     question = ask(hcp)
     with pytest.raises(PermissionDenied):
-        services.rate_answer(hcp, question.id, helpful=True)
+        intake.rate_answer(hcp, question.id, helpful=True)
 
 
 def test_a_closed_question_takes_no_follow_up(hcp, mi):
     question = ask(hcp)
-    services.close_question(hcp, question.id)
+    work.close_question(hcp, question.id)
     with pytest.raises(PermissionDenied):
-        services.follow_up(hcp, question.id, "One more thing about it")
+        intake.follow_up(hcp, question.id, "One more thing about it")
 
 
 # --- queues ---------------------------------------------------------------------------------------
@@ -414,16 +414,16 @@ def test_queue_is_sorted_by_due_time_and_respects_the_firewall(hcp, mi):
     soon = ask(hcp, now=now)
     samples = ask(hcp, category="samples", text="Could I get starter samples please?", now=now)
 
-    assert [q.id for q in services.queue(mi, view="mine")] == [late.id, soon.id]
+    assert [q.id for q in work.queue(mi, view="mine")] == [late.id, soon.id]
     assert late.is_overdue(now) and not soon.is_overdue(now)
-    assert [q.id for q in services.queue(rep, view="mine")] == [samples.id]
-    assert [q.id for q in services.queue(rep, view="all")] == [samples.id]
-    assert {q.id for q in services.queue(mi, view="all")} == {late.id, soon.id, samples.id}
+    assert [q.id for q in work.queue(rep, view="mine")] == [samples.id]
+    assert [q.id for q in work.queue(rep, view="all")] == [samples.id]
+    assert {q.id for q in work.queue(mi, view="all")} == {late.id, soon.id, samples.id}
 
 
 def test_people_without_a_queue_get_not_found(app):
     with pytest.raises(NotFound):
-        services.queue(make_user(Role.CONTENT_MANAGER))
+        work.queue(make_user(Role.CONTENT_MANAGER))
 
 
 # --- PV cases -----------------------------------------------------------------------------------
@@ -467,12 +467,12 @@ def test_only_pv_and_compliance_open_pv_cases(hcp, mi, role):
 def test_sweep_tells_the_assignee_once_when_a_question_goes_overdue(hcp, mi):
     with time_machine.travel(FRIDAY_EVENING, tick=False):
         question = ask(hcp)
-    assert services.sweep_overdue(now=question.due_at - dt.timedelta(minutes=1)) == {
+    assert sweeps.sweep_overdue(now=question.due_at - dt.timedelta(minutes=1)) == {
         "questions": 0, "pv_cases": 0,
     }  # fmt: skip
     later = question.due_at + dt.timedelta(minutes=1)
-    assert services.sweep_overdue(now=later)["questions"] == 1
-    assert services.sweep_overdue(now=later + dt.timedelta(hours=1))["questions"] == 0
+    assert sweeps.sweep_overdue(now=later)["questions"] == 1
+    assert sweeps.sweep_overdue(now=later + dt.timedelta(hours=1))["questions"] == 0
     assert [n.kind for n in notifications_of(mi)] == ["question_new", "question_overdue"]
     assert question_audit(question)[-1] == "question.overdue"
 
@@ -481,7 +481,7 @@ def test_sweep_flags_unacknowledged_pv_cases(hcp, mi):
     pv = make_user(Role.PHARMACOVIGILANCE)
     question = ask(hcp, text="Pregnant patient exposed in the first trimester.")
     [case] = pv_cases_of(question)
-    assert services.sweep_overdue(now=case.due_at + dt.timedelta(hours=1))["pv_cases"] == 1
+    assert sweeps.sweep_overdue(now=case.due_at + dt.timedelta(hours=1))["pv_cases"] == 1
     assert [n.kind for n in notifications_of(pv)] == ["pv_case", "pv_case_overdue"]
 
 
@@ -489,7 +489,7 @@ def test_the_answer_email_is_retried_until_the_mail_server_takes_it(hcp, mi, app
     from tests.portal.services.test_mail import free_port, use_smtp
 
     question = ask(hcp)
-    services.reply_to_question(mi, question.id, body="Answer", attestation=NOTHING)
+    work.reply_to_question(mi, question.id, body="Answer", attestation=NOTHING)
     [answered] = mail_to(hcp)
     use_smtp(app, free_port())  # nobody listens: delivery fails
     app.config["MAIL_USE_TLS"] = False

@@ -13,7 +13,7 @@ from werkzeug.test import TestResponse
 
 from portal.extensions import db
 from portal.models import Role, TeamKey, User, Verification, utcnow
-from portal.questions import services
+from portal.questions import intake, routing, work
 from portal.questions.models import EntryKind, Question, QuestionStatus
 from portal.safety import attestations
 from portal.safety.models import CaseOrigin
@@ -56,7 +56,7 @@ def _valid_form(**overrides: str) -> dict[str, str]:
         "channel": "portal",
         "urgency": "routine",
         "consent": "y",
-        "consent_wording_id": str(current_wording(services.CONSENT_PURPOSE).id),
+        "consent_wording_id": str(current_wording(intake.CONSENT_PURPOSE).id),
     }
     data.update(overrides)
     return data
@@ -74,11 +74,11 @@ def test_the_ask_form_shows_the_consent_wording_and_the_emergency_note(client, h
     page = client.get("/questions/ask")
     assert page.status_code == 200
     html = text_of(page)
-    wording = current_wording(services.CONSENT_PURPOSE)
+    wording = current_wording(intake.CONSENT_PURPOSE)
     assert wording.text in html
     assert f'name="consent_wording_id" type="hidden" value="{wording.id}"' in html
     assert "call emergency services" in html
-    assert f'maxlength="{services.max_text_length()}"' in html
+    assert f'maxlength="{intake.max_text_length()}"' in html
     assert 'data-counter="text-counter"' in html
     for label in ("Use outside the label", "Samples and supply", "No specific product"):
         assert label in html
@@ -105,7 +105,7 @@ def test_a_changed_consent_wording_is_shown_again_with_its_new_id(client, hcp):
     response = client.post("/questions/ask", data=_valid_form(consent_wording_id="999"))
     html = text_of(response)
     assert "The consent wording has changed" in html
-    wording = current_wording(services.CONSENT_PURPOSE)
+    wording = current_wording(intake.CONSENT_PURPOSE)
     assert f'name="consent_wording_id" type="hidden" value="{wording.id}"' in html
     assert "What is the recommended dose in renal impairment?" in html
 
@@ -245,6 +245,26 @@ def test_a_too_short_follow_up_is_shown_again_with_its_error(client, hcp, mi):
     html = text_of(response)
     assert "Write your follow-up in at least 10 characters." in html
     assert re.search(r"<textarea[^>]*>\s*Thanks!</textarea>", html)
+
+
+def test_a_follow_up_posted_while_routing_fails_is_kept(client, hcp, mi, monkeypatch):
+    # The page's action is a unit of work around the service's: the service still recovers from
+    # the failed routing (nothing was written before it) and the follow-up is stored.
+    question = ask(hcp)
+    login(client, hcp.email)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("detector down")
+
+    monkeypatch.setattr(routing, "route_follow_up", broken)
+    followed = client.post(
+        f"/questions/{question.id}/follow-up",
+        data={"text": "And for patients on dialysis?"},
+        follow_redirects=True,
+    )
+    assert "Your follow-up was added." in text_of(followed)
+    assert question.entries[-1].body == "And for patients on dialysis?"
+    assert len(pv_cases_of(question)) == 1
 
 
 def test_rating_before_an_answer_is_refused_with_a_flash(client, hcp, mi):
@@ -513,8 +533,8 @@ def test_staff_close_a_question_only_with_an_attestation(app, hcp, mi):
 
 def test_mi_reports_the_question_and_a_follow_up_to_pv_in_one_click(app, hcp, mi):
     question = ask(hcp)
-    services.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=NOTHING)
-    services.follow_up(hcp, question.id, "Thanks, we will check the creatinine first.")
+    work.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=NOTHING)
+    intake.follow_up(hcp, question.id, "Thanks, we will check the creatinine first.")
     [entry] = [e for e in question.entries if e.kind is EntryKind.FOLLOW_UP]
     staff = client_for(app, mi)
     html = text_of(staff.get(f"/questions/{question.id}"))

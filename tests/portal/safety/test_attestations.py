@@ -9,12 +9,13 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from chat import services as chat
+from chat import consent
+from chat.messages import message_id_at
 from chat.models import Conversation, Message
 from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
 from portal.models import AuditRecord, Role, User, utcnow
-from portal.questions import services
+from portal.questions import intake, work
 from portal.questions.models import EntryKind, Question, QuestionEntry, QuestionStatus
 from portal.safety import attestations
 from portal.safety.attestations import Attestation
@@ -65,7 +66,7 @@ def test_an_answer_without_an_attestation_is_refused_and_nothing_changes(hcp, mi
     question = ask(hcp)
     before = actions()
     with pytest.raises(InvalidInput) as refused:
-        services.reply_to_question(mi, question.id, body="Use 10 mg.")
+        work.reply_to_question(mi, question.id, body="Use 10 mg.")
     assert refused.value.errors["attestation"] == attestations.CHOOSE
     db.session.expire_all()
     assert question.entries == []
@@ -77,14 +78,14 @@ def test_an_answer_without_an_attestation_is_refused_and_nothing_changes(hcp, mi
 def test_an_empty_answer_without_an_attestation_names_both_problems(hcp, mi):
     question = ask(hcp)
     with pytest.raises(InvalidInput) as refused:
-        services.reply_to_question(mi, question.id, body=" ")
+        work.reply_to_question(mi, question.id, body=" ")
     assert set(refused.value.errors) == {"body", "attestation"}
 
 
 def test_staff_closing_without_an_attestation_is_refused_and_nothing_changes(hcp, mi):
     question = ask(hcp)
     with pytest.raises(InvalidInput) as refused:
-        services.close_question(mi, question.id, reason="answered by phone")
+        work.close_question(mi, question.id, reason="answered by phone")
     assert refused.value.field == "attestation"
     db.session.expire_all()
     assert question.status is QuestionStatus.IN_PROGRESS
@@ -94,14 +95,14 @@ def test_staff_closing_without_an_attestation_is_refused_and_nothing_changes(hcp
 
 def test_the_hcp_closes_their_own_question_without_attesting(hcp, mi):
     question = ask(hcp)
-    services.close_question(hcp, question.id)
+    work.close_question(hcp, question.id)
     assert question.status is QuestionStatus.CLOSED
     assert attestation_rows() == []
 
 
 def test_a_no_is_recorded_and_audited_with_the_answer_and_opens_no_case(hcp, mi):
     question = ask(hcp)
-    services.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=NOTHING)
+    work.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=NOTHING)
 
     [row] = attestation_rows()
     assert row.subject is AttestationSubject.QUESTION
@@ -114,10 +115,10 @@ def test_a_no_is_recorded_and_audited_with_the_answer_and_opens_no_case(hcp, mi)
 
 def test_a_yes_opens_one_case_with_the_question_and_its_follow_ups(hcp, mi):
     question = ask(hcp)
-    services.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=NOTHING)
-    services.follow_up(hcp, question.id, "Thanks, we will check the creatinine first.")
-    services.reply_to_question(mi, question.id, body="Good.", attestation=AE)
-    services.close_question(mi, question.id, attestation=AE)  # said twice, one case
+    work.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=NOTHING)
+    intake.follow_up(hcp, question.id, "Thanks, we will check the creatinine first.")
+    work.reply_to_question(mi, question.id, body="Good.", attestation=AE)
+    work.close_question(mi, question.id, attestation=AE)  # said twice, one case
 
     [case] = pv_cases_of(question)
     assert case.origin is CaseOrigin.ATTESTATION
@@ -133,7 +134,7 @@ def test_a_yes_opens_one_case_with_the_question_and_its_follow_ups(hcp, mi):
 def test_a_yes_on_words_pv_already_has_links_to_that_case(hcp, mi):
     question = ask(hcp, text="My patient was hospitalised after the first dose of it.")
     [detected] = pv_cases_of(question)
-    services.reply_to_question(mi, question.id, body="PV will call you.", attestation=AE)
+    work.reply_to_question(mi, question.id, body="PV will call you.", attestation=AE)
     assert pv_cases_of(question) == [detected]
     [row] = attestation_rows()
     assert row.case_id == detected.id
@@ -142,7 +143,7 @@ def test_a_yes_on_words_pv_already_has_links_to_that_case(hcp, mi):
 def test_a_product_complaint_marks_the_case_and_tells_quality(hcp, mi):
     quality = make_user(Role.QUALITY)
     question = ask(hcp)
-    services.reply_to_question(mi, question.id, body="Please keep the pack.", attestation=COMPLAINT)
+    work.reply_to_question(mi, question.id, body="Please keep the pack.", attestation=COMPLAINT)
 
     [case] = pv_cases_of(question)
     assert case.product_complaint
@@ -157,7 +158,7 @@ def test_a_complaint_attested_on_a_case_pv_has_marks_it_and_tells_quality(hcp, m
     [case] = pv_cases_of(question)
     assert not case.product_complaint
     both = Attestation(adverse_event=True, product_complaint=True)
-    services.close_question(mi, question.id, attestation=both)
+    work.close_question(mi, question.id, attestation=both)
     assert case.product_complaint
     assert [n.kind for n in notifications_of(quality)] == ["product_complaint"]
 
@@ -170,9 +171,9 @@ def test_the_attestation_and_its_case_roll_back_with_the_answer(hcp, mi, monkeyp
         raise RuntimeError("the notification store is down")
 
     # The HCP is notified after the attestation: a failure there takes everything back.
-    monkeypatch.setattr(services.notifications, "notify", broken)
+    monkeypatch.setattr(work.notifications, "notify", broken)
     with pytest.raises(RuntimeError):
-        services.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=AE)
+        work.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=AE)
     db.session.rollback()
     assert attestation_rows() == []
     assert pv_cases_of(question) == []
@@ -217,8 +218,8 @@ def test_a_rep_reports_a_commercial_question_they_can_read(hcp):
 
 def test_a_follow_up_is_reported_as_itself(hcp, mi):
     question = ask(hcp)
-    services.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=NOTHING)
-    services.follow_up(hcp, question.id, "Thanks, we will check the creatinine first.")
+    work.reply_to_question(mi, question.id, body="Use 10 mg.", attestation=NOTHING)
+    intake.follow_up(hcp, question.id, "Thanks, we will check the creatinine first.")
     [entry] = [e for e in question.entries if e.kind is EntryKind.FOLLOW_UP]
 
     report = attestations.report_to_pv(mi, question_id=question.id, entry_id=entry.id)
@@ -232,8 +233,8 @@ def test_a_follow_up_is_reported_as_itself(hcp, mi):
 
 def test_a_follow_up_of_another_question_is_not_found(hcp, mi):
     question, other = ask(hcp), ask(hcp)
-    services.reply_to_question(mi, other.id, body="Use 10 mg.", attestation=NOTHING)
-    services.follow_up(hcp, other.id, "Thanks, we will check the creatinine first.")
+    work.reply_to_question(mi, other.id, body="Use 10 mg.", attestation=NOTHING)
+    intake.follow_up(hcp, other.id, "Thanks, we will check the creatinine first.")
     entry = db.session.scalar(select(QuestionEntry).where(QuestionEntry.question_id == other.id))
     assert entry is not None
     with pytest.raises(NotFound):
@@ -274,7 +275,7 @@ def chat_world(app):
 
 
 def message_id(conversation: Conversation, seq: int) -> int:
-    return chat.message_id_at(conversation.staff, conversation.id, seq)
+    return message_id_at(conversation.staff, conversation.id, seq)
 
 
 def test_the_msl_reports_an_hcp_message_once(chat_world):
@@ -320,7 +321,7 @@ def test_who_may_not_report_a_chat_message(chat_world, who, refusal):
 def test_an_ended_chat_waits_for_its_staff_attestation(chat_world):
     hcp, msl, conversation = chat_world
     assert attestations.conversations_awaiting_attestation(msl) == []
-    chat.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
 
     assert attestations.conversations_awaiting_attestation(msl) == [conversation]
     assert attestations.attestation_due(msl, conversation.id)
@@ -365,7 +366,7 @@ def test_the_period_is_configurable(chat_world):
 
 def test_a_no_moves_the_mark_and_opens_no_case(chat_world):
     hcp, msl, conversation = chat_world
-    chat.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
     row = attestations.attest_conversation(
         msl, conversation.id, adverse_event=False, product_complaint=False, through_seq=2
     )
@@ -387,7 +388,7 @@ def test_a_yes_opens_a_case_with_the_hcps_messages_of_the_range(chat_world):
     )
     send(hcp, conversation, "As I said on the phone, it happened again yesterday.")
     send(msl, conversation, "Thank you, I will pass this on.")
-    chat.end_chat(hcp, conversation.id)
+    consent.end_chat(hcp, conversation.id)
 
     row = attestations.attest_conversation(
         msl, conversation.id, adverse_event=True, product_complaint=False, through_seq=4

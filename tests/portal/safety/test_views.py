@@ -13,7 +13,7 @@ from werkzeug.test import TestResponse
 from chat import presence
 from portal.extensions import db
 from portal.models import Notification, Role, User
-from portal.questions import services as questions
+from portal.questions import intake
 from portal.safety import follow_ups, services
 from portal.safety.models import PvCase, PvCaseStatus
 from tests.chat.factories import active_conversation, chat_pair, send
@@ -125,7 +125,7 @@ def test_the_list_pages_through_every_case(app, hcp):
 
 def test_the_case_page_links_to_the_follow_up_and_shows_the_reporter(app, hcp):
     question = ask(hcp, text="What is the usual dose?")
-    questions.follow_up(hcp, question.id, "Since the first dose my patient has had a severe rash.")
+    intake.follow_up(hcp, question.id, "Since the first dose my patient has had a severe rash.")
     [case] = pv_cases_of(question)
     pv = browser(app, pv_officer())
 

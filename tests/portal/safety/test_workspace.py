@@ -9,12 +9,11 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from chat import presence
-from chat import services as chat
+from chat import messages, presence
 from content.models import Classification
 from portal.extensions import db
 from portal.models import Role, utcnow
-from portal.questions import services as questions
+from portal.questions import intake
 from portal.safety import services, workspace
 from portal.safety.models import PvCase
 from portal.safety.workspace import ClockState, ProductBasis
@@ -66,7 +65,7 @@ def test_a_question_case_links_to_the_question(hcp):
 
 def test_a_follow_up_case_links_to_the_follow_up_inside_the_question(hcp):
     question = ask(hcp, text="What is the usual dose?")
-    questions.follow_up(hcp, question.id, "Since the first dose my patient has had a severe rash.")
+    intake.follow_up(hcp, question.id, "Since the first dose my patient has had a severe rash.")
     [case] = pv_cases_of(question)
 
     link = facts_of(case).source
@@ -193,7 +192,9 @@ def test_a_chat_suggests_the_only_product_of_the_materials_shared_in_it(app):
     # A material of one of them (an MSL shares only material of a product they cover).
     material = make_material(classification=Classification.MEDICAL.value, product=second)
     conversation = active_conversation(hcp, msl)
-    chat.send_message(msl, conversation.id, client_id=str(uuid.uuid4()), material_id=material.id)
+    messages.send_message(
+        msl, conversation.id, client_id=str(uuid.uuid4()), material_id=material.id
+    )
     send(hcp, conversation, "My patient developed a rash after the first dose.")
 
     suggestion = workspace.suggested_product(chat_case())
