@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from chat import consent, messages, phrases
 from chat.models import Conversation
 from portal.extensions import db
-from portal.models import User, utcnow
+from portal.models import User
 from portal.safety import attestations
 from portal.services.demo import demo_email
 
@@ -61,19 +61,15 @@ def _user(who: str) -> User | None:
 
 def _card_material(staff: User, hcp: User, classification: str) -> int | None:
     """A published material of ``classification`` ``staff`` may share with ``hcp`` (Cardiovex
-    first)."""
-    from content.models import Classification, Material
-    from portal import policy
+    first), from content's share list."""
+    from content import services as content
 
-    now = utcnow()
-    rows = db.session.scalars(
-        select(Material)
-        .where(Material.classification == Classification(classification))
-        .order_by(Material.id)
-    ).all()
-    live = [m for m in rows if policy.can_share_material_with(staff, m, hcp, now)]
-    cardiovex = [m for m in live if m.product.code == "CVX"]
-    chosen = cardiovex or live
+    shareable = [
+        m
+        for m in content.shareable_materials(staff, hcp)
+        if str(m.classification) == classification
+    ]
+    chosen = sorted(shareable, key=lambda m: (m.product.code != "CVX", m.id))
     return chosen[0].id if chosen else None
 
 

@@ -31,7 +31,8 @@ from chat import presence, receipts, sending
 from chat.conversations import NAMESPACE, get_own_conversation, list_conversations, user_room
 from chat.conversations import room as conversation_room
 from chat.errors import ConsentRequired, Restricted, SessionEnded, error_code
-from chat.messages import delete_message, edit_message, messages_after, messages_before
+from chat.history import messages_after, messages_before
+from chat.messages import delete_message, edit_message
 from portal import inputs, policy, session_sockets
 from portal.errors import InvalidInput, PortalError
 from portal.extensions import db, socketio

@@ -1,9 +1,11 @@
-"""Messages: the one write path (check, then store), the reads, edits and deletions.
+"""Writing messages: the one write path of a new message (check, then store), edits and
+deletions, and what staff may share. Reading them is :mod:`chat.history`.
 
 Sending works as Zulip's ``check_message`` / ``do_send_messages``. A send arrives as a
-:class:`Draft` (what the client asked, unchecked). :func:`send_many` reads, in one transaction,
-what every rule needs for all its drafts (a :class:`Snapshot`: the senders' sign-in sessions, the
-conversations with both participants, the restricted phrases, the product names), lets
+:class:`chat.drafts.Draft` (what the client asked, unchecked). :func:`send_many` reads, in one
+transaction, what every rule needs for all its drafts (a :class:`chat.drafts.Snapshot`: the
+senders' sign-in sessions, the conversations with both participants, the restricted phrases,
+the product names), lets
 :func:`check` turn each draft into a :class:`SendRequest` or refuse it, and has :func:`store`
 write the requests: sequence numbers, one multi-row insert, the audit records in one turn on the
 chain (:func:`portal.audit.record_many`), PV cases, the "new message" e-mail to an offline peer,
@@ -27,12 +29,9 @@ from typing import Any, cast
 from flask import current_app
 from sqlalchemy import (
     Connection,
-    ScalarSelect,
-    Select,
     Table,
     TextClause,
     bindparam,
-    func,
     insert,
     select,
     text,
@@ -41,20 +40,26 @@ from sqlalchemy import (
 
 from chat import phrases, presence, receipts
 from chat.conversations import emit, get_conversation, room, user_room
+from chat.drafts import (
+    ConversationFacts,
+    Draft,
+    Participant,
+    SessionToConfirm,
+    Snapshot,
+)
 from chat.errors import ConsentRequired, RateLimited, Restricted, SessionEnded, TooLong
+from chat.history import material_card, message_payload, serialize_message, with_pv_cases
 from chat.models import (
     Conversation,
     ConversationState,
     Message,
     MessageKind,
     MessageRevision,
-    ReadState,
-    RestrictedPhrase,
 )
 from portal import audit, inputs, policy
 from portal.errors import InvalidInput, NotFound, PermissionDenied, PortalError
 from portal.extensions import db
-from portal.models import Product, Role, User, UserSession, utcnow
+from portal.models import User, utcnow
 from portal.safety import detection
 from portal.safety import services as safety
 from portal.services import mail, sessions
@@ -64,96 +69,10 @@ from portal.urls import external_url
 log = logging.getLogger(__name__)
 
 MAX_BODY = 4_000
-PAGE_SIZE = 50
 ENDED = "This chat has ended: the HCP has to opt in again before messages can be sent."
 
 
-# --- serializers (the protocol's shapes) --------------------------------------------------------
-def _material_card(material_id: int, now: dt.datetime) -> dict[str, Any]:
-    from content import services as content  # content's public API: the card and its link
-
-    return content.material_card(material_id, now)
-
-
-def serialize_message(message: Message, *, now: dt.datetime | None = None) -> dict[str, Any]:
-    """MESSAGE: ``{"id", "conversation_id", "client_id", "seq", "sender_id", "sender_name",
-    "body", "sent_at", "edited", "deleted", "flags", "kind", "material"}``. A deleted message's
-    body is empty for participants (compliance reads the original in the review pages)."""
-    deleted = message.deleted_at is not None
-    return message_payload(
-        id=message.id,
-        conversation_id=message.conversation_id,
-        client_id=message.client_id,
-        seq=message.seq,
-        sender_id=message.sender_id,
-        sender_name=message.sender.name,
-        body="" if deleted else message.body,
-        sent_at=message.sent_at,
-        edited=message.edited_at is not None,
-        deleted=deleted,
-        flags=message.flags or [],
-        kind=message.kind,
-        material=(
-            _material_card(message.material_id, now or utcnow())
-            if message.material_id and not deleted
-            else None
-        ),
-    )
-
-
-def material_of(message: Message) -> dict[str, Any] | None:
-    """The card of a material message as shown now (also in the review transcript)."""
-    return _material_card(message.material_id, utcnow()) if message.material_id else None
-
-
-def message_payload(
-    *,
-    id: int,
-    conversation_id: int,
-    client_id: str,
-    seq: int,
-    sender_id: int,
-    sender_name: str,
-    body: str,
-    sent_at: dt.datetime,
-    edited: bool = False,
-    deleted: bool = False,
-    flags: Sequence[str] = (),
-    kind: MessageKind = MessageKind.TEXT,
-    material: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """MESSAGE from its fields (:func:`serialize_message` reads them off a stored message; a
-    batch of new messages has them at hand)."""
-    return {
-        "id": id,
-        "conversation_id": conversation_id,
-        "client_id": client_id,
-        "seq": seq,
-        "sender_id": sender_id,
-        "sender_name": sender_name,
-        "body": body,
-        "sent_at": sent_at.isoformat(),
-        "edited": edited,
-        "deleted": deleted,
-        "flags": list(flags),
-        "kind": kind.value,
-        "material": material,
-    }
-
-
-def with_pv_cases(
-    viewer: User, conversation: Conversation, payloads: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """MESSAGEs as ``viewer`` may see them: those that went to Pharmacovigilance carry
-    ``pv_case`` (``{"reference"}``, plus ``"url"`` for those who may open the case) when policy
-    lets the viewer know (the staff participant; never the HCP). New dicts: a payload already
-    queued for the room is never changed."""
-    notices = safety.case_notices(viewer, conversation, [p["id"] for p in payloads])
-    if not notices:
-        return payloads
-    return [{**p, "pv_case": notices[p["id"]]} if p["id"] in notices else p for p in payloads]
-
-
+# --- PV notices ----------------------------------------------------------------------------------
 def _tell_staff_of_case(conversation: Conversation, message_id: int, seq: int) -> None:
     # The room's MESSAGE reaches the HCP too, so the reference goes to the staff member's own
     # room, after commit like every event.
@@ -166,73 +85,7 @@ def _tell_staff_of_case(conversation: Conversation, message_id: int, seq: int) -
         emit("pv_case", event, user_room(conversation.staff_id))
 
 
-# --- reads ---------------------------------------------------------------------------------------
-def _sequence_number(value: Any, name: str, *, least: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < least:
-        start = " (0 for the start)" if least == 0 else ""
-        raise InvalidInput(f"{name} must be a sequence number{start}.")
-    return value
-
-
-def messages_after(
-    actor: User, conversation_id: Any, after_seq: Any, *, limit: int = PAGE_SIZE
-) -> tuple[list[dict[str, Any]], bool]:
-    """Stored messages after ``after_seq``, in sequence order, a page at a time:
-    ``(messages, more)``. Replay after a reconnect and the first load both use this."""
-    conversation = get_conversation(actor, conversation_id)
-    after_seq = _sequence_number(after_seq, "after_seq", least=0)
-    rows = db.session.scalars(
-        select(Message)
-        .where(Message.conversation_id == conversation.id, Message.seq > after_seq)
-        .order_by(Message.seq)
-        .limit(limit + 1)
-    ).all()
-    now = utcnow()
-    page = [serialize_message(m, now=now) for m in rows[:limit]]
-    return with_pv_cases(actor, conversation, page), len(rows) > limit
-
-
-def message_id_at(actor: User, conversation_id: Any, seq: Any) -> int:
-    """The id of message ``seq`` of a conversation ``actor`` may read (``NotFound`` otherwise)."""
-    conversation = get_conversation(actor, conversation_id)
-    found = (
-        db.session.scalar(
-            select(Message.id).where(Message.conversation_id == conversation.id, Message.seq == seq)
-        )
-        if inputs.is_id(seq)
-        else None
-    )
-    if found is None:
-        raise NotFound("That message was not found.")
-    return int(found)
-
-
-def messages_before(
-    actor: User, conversation_id: Any, before_seq: Any, *, limit: int = PAGE_SIZE
-) -> tuple[list[dict[str, Any]], bool]:
-    """Scroll-back: up to ``limit`` messages before ``before_seq``, in sequence order."""
-    conversation = get_conversation(actor, conversation_id)
-    before_seq = _sequence_number(before_seq, "before_seq", least=1)
-    rows = db.session.scalars(
-        select(Message)
-        .where(Message.conversation_id == conversation.id, Message.seq < before_seq)
-        .order_by(Message.seq.desc())
-        .limit(limit + 1)
-    ).all()
-    now = utcnow()
-    page = list(reversed(rows[:limit]))
-    payloads = [serialize_message(m, now=now) for m in page]
-    return with_pv_cases(actor, conversation, payloads), len(rows) > limit
-
-
-def latest_messages(
-    actor: User, conversation_id: Any, *, limit: int = PAGE_SIZE
-) -> tuple[list[dict[str, Any]], bool]:
-    """The last page of a conversation (what the page shows first)."""
-    conversation = get_conversation(actor, conversation_id)
-    return messages_before(actor, conversation.id, conversation.last_seq + 1, limit=limit)
-
-
+# --- sharing -------------------------------------------------------------------------------------
 def shareable_materials(actor: User, conversation_id: Any) -> list[dict[str, Any]]:
     """The share list: what the staff participant may share with this chat's HCP (content's
     rule, :func:`content.services.shareable_materials`). Empty for the HCP, and while the chat
@@ -250,136 +103,11 @@ def shareable_materials(actor: User, conversation_id: Any) -> list[dict[str, Any
     ]
 
 
-# --- sending: what arrives, what the rules read --------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Draft:
-    """A send as the client asked for it, nothing checked yet. ``session_id`` is the sign-in
-    session a socket was bound to: the transaction that stores the message reads it and refuses
-    a session that has ended (``SessionEnded``). Sends from a page or a service, whose request
-    was authenticated already, have none."""
-
-    sender_id: int
-    conversation_id: Any
-    client_id: Any
-    body: Any = None
-    material_id: Any = None
-    session_id: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class Participant:
-    """The columns of ``users`` policy and the audit trail need, read with the batch."""
-
-    id: int
-    name: str
-    email: str
-    role: Role
-    suspended: bool
-    is_authenticated: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class ConversationFacts:
-    """The columns of ``conversations`` policy needs, with both participants."""
-
-    id: int
-    hcp_id: int
-    staff_id: int
-    state: ConversationState
-    hcp: Participant
-    staff: Participant
-    # When each participant was last sent the "new message" e-mail (their receipt row).
-    hcp_emailed_at: dt.datetime | None = None
-    staff_emailed_at: dt.datetime | None = None
-
-    def emailed_at(self, user_id: int) -> dt.datetime | None:
-        return self.hcp_emailed_at if user_id == self.hcp_id else self.staff_emailed_at
-
-    def participant(self, user_id: int) -> Participant | None:
-        if user_id == self.hcp_id:
-            return self.hcp
-        return self.staff if user_id == self.staff_id else None
-
-    def peer_of(self, user_id: int) -> Participant:
-        return self.staff if user_id == self.hcp_id else self.hcp
-
-
-@dataclasses.dataclass(frozen=True)
-class _SessionFacts:
-    user_id: int
-    user_version: int
-    created_at: dt.datetime
-    last_seen_at: dt.datetime
-    revoked_at: dt.datetime | None
-    suspended: bool
-    session_version: int
-
-
-_USER_COLUMNS = ("id", "name", "email", "role", "suspended")
-
-
 @functools.cache
 def _statements() -> SimpleNamespace:
-    """The batch's statements, built once: only their parameters change from batch to batch."""
-    users, conversations = cast(Table, User.__table__), cast(Table, Conversation.__table__)
-    messages, user_sessions = cast(Table, Message.__table__), cast(Table, UserSession.__table__)
-    hcp, staff, owner = users.alias("hcp"), users.alias("staff"), users.alias("owner")
-    states = cast(Table, ReadState.__table__)
-    phrases_table, products = (
-        cast(Table, RestrictedPhrase.__table__),
-        cast(Table, Product.__table__),
-    )
-    hcp_state, staff_state = states.alias("hcp_state"), states.alias("staff_state")
-    # The sessions the sockets were bound to, held (FOR SHARE on PostgreSQL) until the batch
-    # commits: whatever ends a session (sign-out, revocation, suspension, a password reset,
-    # "sign out everywhere") updates its row, so it waits for the messages checked under the
-    # session, or these messages wait for it and see it. (SQLite has no row locks; its
-    # deployment is one server process, whose batch reads and writes without letting another
-    # request run in between unless presence is asked of Redis.)
-    bound = (
-        select(
-            user_sessions.c.id.label("session_id"),
-            user_sessions.c.user_id,
-            user_sessions.c.user_version,
-            user_sessions.c.created_at,
-            user_sessions.c.last_seen_at,
-            user_sessions.c.revoked_at,
-            owner.c.suspended,
-            owner.c.session_version,
-        )
-        .join_from(user_sessions, owner, user_sessions.c.user_id == owner.c.id)
-        .where(user_sessions.c.id.in_(bindparam("sessions", expanding=True)))
-        .with_for_update(read=True, of=user_sessions)
-        .cte("bound")
-    )
+    """The batch's writes, built once: only their parameters change from batch to batch."""
+    conversations, messages = cast(Table, Conversation.__table__), cast(Table, Message.__table__)
     return SimpleNamespace(
-        # One read for the batch: each conversation with both participants (whoever sends, the
-        # sender is one of them), when each was last e-mailed about a new message (an offline
-        # peer may be due one), the participants' bound sessions among the senders' (a row per
-        # session; a sender's session that is no participant's is left to find_live), and,
-        # the same in every row, the restricted phrases in force (as chat.phrases lists them)
-        # and every product's name (as portal.safety.services.product_names reads them for
-        # detection), each joined by newlines (neither has one).
-        read=select(
-            conversations.c.id, conversations.c.hcp_id, conversations.c.staff_id,
-            conversations.c.state,
-            *(hcp.c[name] for name in _USER_COLUMNS),
-            *(staff.c[name] for name in _USER_COLUMNS),
-            hcp_state.c.emailed_at, staff_state.c.emailed_at,
-            *bound.c,
-            _joined(select(phrases_table.c.phrase).where(phrases_table.c.active.is_(True))
-                    .order_by(phrases_table.c.id)),
-            _joined(select(products.c.name).order_by(products.c.id)),
-        )
-        .join_from(conversations, hcp, conversations.c.hcp_id == hcp.c.id)
-        .join(staff, conversations.c.staff_id == staff.c.id)
-        .outerjoin(hcp_state, (hcp_state.c.conversation_id == conversations.c.id)
-                   & (hcp_state.c.user_id == conversations.c.hcp_id))
-        .outerjoin(staff_state, (staff_state.c.conversation_id == conversations.c.id)
-                   & (staff_state.c.user_id == conversations.c.staff_id))
-        .outerjoin(bound, (bound.c.user_id == conversations.c.hcp_id)
-                   | (bound.c.user_id == conversations.c.staff_id))
-        .where(conversations.c.id.in_(bindparam("ids", expanding=True))),
         # Consent still open, checked under the rows' locks: the rows end_chat updates.
         next_seqs=update(conversations)
         .where(
@@ -397,95 +125,6 @@ def _statements() -> SimpleNamespace:
         ),
         table=messages.name,
     )  # fmt: skip
-
-
-def _joined(texts: Select[tuple[str]]) -> ScalarSelect[str]:
-    ordered = texts.subquery()
-    return select(func.aggregate_strings(ordered.c[0], "\n")).scalar_subquery()
-
-
-class _AskSessions(Exception):
-    """The draft's session is not plainly live (due its once-a-minute touch, or past a limit):
-    :func:`portal.services.sessions.find_live` judges it, then the draft is sent again."""
-
-
-@dataclasses.dataclass
-class Snapshot:
-    """What the rules read for a batch of drafts, in the transaction that stores them."""
-
-    now: dt.datetime
-    sessions: dict[str, _SessionFacts]
-    conversations: dict[int, ConversationFacts]
-    phrases: list[str]
-    products: tuple[str, ...]
-    confirmed: frozenset[str] = frozenset()  # sessions find_live has just judged live
-
-    @classmethod
-    def read(cls, drafts: Sequence[Draft], *, confirmed: Collection[str] = ()) -> Snapshot:
-        conversation_ids = sorted(
-            {d.conversation_id for d in drafts if inputs.is_id(d.conversation_id)}
-        )
-        found: dict[int, ConversationFacts] = {}
-        bound: dict[str, _SessionFacts] = {}
-        phrase_list = product_list = None
-        if conversation_ids:
-            session_ids = sorted({d.session_id for d in drafts if d.session_id})
-            params = {"ids": conversation_ids, "sessions": session_ids}
-            width, start = len(_USER_COLUMNS), 4 + 2 * len(_USER_COLUMNS) + 2
-            for row in db.session.connection().execute(_statements().read, params):
-                if row[0] not in found:
-                    found[row[0]] = ConversationFacts(
-                        row[0], row[1], row[2], row[3], Participant(*row[4 : 4 + width]),
-                        Participant(*row[4 + width : 4 + 2 * width]), row[start - 2],
-                        row[start - 1],
-                    )  # fmt: skip
-                if row[start] is not None:
-                    bound[row[start]] = _SessionFacts(*row[start + 1 : start + 8])
-                phrase_list, product_list = row[-2], row[-1]
-        return cls(
-            now=utcnow(),
-            sessions=bound,
-            conversations=found,
-            phrases=phrase_list.split("\n") if phrase_list else [],
-            products=tuple(product_list.split("\n")) if product_list else (),
-            confirmed=frozenset(confirmed),
-        )
-
-    def session_live(self, draft: Draft) -> bool:
-        """Whether the draft's session still stands; ``_AskSessions`` when only
-        :func:`portal.services.sessions.find_live` can tell (it also records the use)."""
-        if draft.session_id is None:
-            return True
-        facts = self.sessions.get(draft.session_id)
-        if facts is None:
-            # Not a participant's session (or no such conversation): find_live says whether it
-            # stands, and the conversation's own check answers the draft.
-            if draft.session_id in self.confirmed:
-                return True
-            raise _AskSessions(draft.session_id)
-        if (
-            facts.user_id != draft.sender_id
-            or facts.revoked_at is not None
-            or facts.suspended
-            or facts.user_version != facts.session_version
-        ):
-            return False
-        if draft.session_id in self.confirmed:
-            return True
-        config = current_app.config
-        lifetime = dt.timedelta(hours=float(config["SESSION_ABSOLUTE_HOURS"]))
-        idle = min(int(config["STAFF_IDLE_MINUTES"]), int(config["HCP_IDLE_MINUTES"]))
-        # Used within the last minute (find_live wrote last_seen_at then) and far from every
-        # limit: live. Anything else is find_live's to judge (idle, expired, or due a touch).
-        fresh = min(sessions.TOUCH_INTERVAL, dt.timedelta(minutes=idle))
-        if self.now - facts.last_seen_at < fresh and self.now - facts.created_at < lifetime:
-            return True
-        raise _AskSessions(draft.session_id)
-
-    def takes_part(self, draft: Draft) -> bool:
-        """Whether the sender is a participant of the conversation the draft names."""
-        conversation = self.conversations.get(draft.conversation_id)
-        return conversation is not None and conversation.participant(draft.sender_id) is not None
 
 
 # --- sending: the rules --------------------------------------------------------------------------
@@ -675,7 +314,7 @@ def store(
             id=message_id, conversation_id=r.conversation.id, client_id=r.client_id, seq=seq,
             sender_id=r.sender.id, sender_name=r.sender.name, body=r.body, sent_at=now,
             flags=["adverse_event"] if r.flagged else [], kind=r.kind,
-            material=_material_card(r.material_id, now) if r.material_id else None,
+            material=material_card(r.material_id, now) if r.material_id else None,
         )  # fmt: skip
         emit("message", payload, room(r.conversation.id))
         outcomes[index] = Outcome(payload, created=True)
@@ -941,7 +580,7 @@ def _send(
         for index, draft in enumerate(drafts):
             try:
                 request = check(draft, snapshot)
-            except _AskSessions:
+            except SessionToConfirm:
                 ask.append(index)
                 continue
             except PortalError as exc:
@@ -983,10 +622,16 @@ def _send(
 
 
 def _after_session_check(draft: Draft) -> Outcome:
+    # After the batch's commit: find_live commits what it finds (a use, a revocation), and the
+    # draft then goes alone; its failure is its own, never the batch's.
     assert draft.session_id is not None
-    if sessions.find_live(draft.session_id) is None:  # revoked on the spot if it just expired
-        return Outcome(error=SessionEnded())
-    return _send([draft], look_for_retries=True, confirmed=[draft.session_id])[0]
+    try:
+        if sessions.find_live(draft.session_id) is None:  # revoked if it just expired
+            return Outcome(error=SessionEnded())
+        return _send([draft], look_for_retries=True, confirmed=[draft.session_id])[0]
+    except Exception as exc:  # answered to its own sender ("unavailable"), and logged there
+        db.session.rollback()
+        return Outcome(error=exc)
 
 
 def _canonical(client_id: Any) -> str:

@@ -18,7 +18,7 @@ from portal.safety.workspace import ConversationProducts
 
 
 class PvChatSource:
-    """The chat's answers to :class:`portal.safety.workspace.ChatSource`, one query each."""
+    """The chat's answers to :class:`portal.safety.workspace.ChatSource`."""
 
     def message_seqs(self, message_ids: Collection[int]) -> dict[int, int]:
         if not message_ids:
@@ -33,7 +33,7 @@ class PvChatSource:
     ) -> dict[int, ConversationProducts]:
         if not conversation_ids:
             return {}
-        from content.models import Material  # the content package's model, read-only
+        from content import services as content  # content's public API
 
         conversations = db.session.scalars(
             select(Conversation).where(Conversation.id.in_(conversation_ids))
@@ -46,18 +46,21 @@ class PvChatSource:
             .order_by(staff_products.c.product_id)
         ).all():
             covered.setdefault(user_id, []).append(product_id)
-        shared: dict[int, list[int]] = {}
-        for conversation_id, product_id in db.session.execute(
-            select(Message.conversation_id, Material.product_id)
-            .join(Material, Material.id == Message.material_id)
+        cards = db.session.execute(
+            select(Message.conversation_id, Message.material_id)
             .where(
                 Message.conversation_id.in_(conversation_ids),
                 Message.kind == MessageKind.MATERIAL,
+                Message.material_id.is_not(None),
             )
             .distinct()
-            .order_by(Message.conversation_id, Material.product_id)
-        ).all():
-            shared.setdefault(conversation_id, []).append(product_id)
+        ).all()
+        product_of = content.products_of({m for _c, m in cards if m is not None})
+        shared_sets: dict[int, set[int]] = {}
+        for conversation_id, material_id in cards:
+            if material_id in product_of:
+                shared_sets.setdefault(conversation_id, set()).add(product_of[material_id])
+        shared = {c: sorted(products) for c, products in shared_sets.items()}
         return {
             c.id: ConversationProducts(
                 staff_name=c.staff.name,

@@ -18,8 +18,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import StringField, SubmitField
 
-from chat import messages as chat_messages
-from chat import phrases, review
+from chat import history, phrases, review
 from portal import policy
 from portal.errors import PortalError
 from portal.forms import attach_errors
@@ -66,7 +65,7 @@ def transcript(conversation_id: int) -> str:
     conversation, messages = review.transcript(actor, conversation_id)
     consents = review.consent_history(actor, conversation.id)
     cards = {
-        m.id: chat_messages.material_of(m)
+        m.id: history.material_of(m)
         for m in messages
         if m.material_id is not None and m.deleted_at is None
     }

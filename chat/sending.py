@@ -22,17 +22,18 @@ from typing import Any
 from flask import current_app
 
 from chat import messages
+from chat.drafts import Draft
 
 MAX_BATCH = 256  # messages per transaction: bounds how long one commit holds the writers
 
-Store = Callable[[Sequence[messages.Draft]], list[messages.Outcome]]
+Store = Callable[[Sequence[Draft]], list[messages.Outcome]]
 
 
 @dataclasses.dataclass(eq=False)
 class Pending:
     """A draft waiting for its batch, and what became of it."""
 
-    draft: messages.Draft
+    draft: Draft
     outcome: messages.Outcome | None = None
 
 
@@ -48,9 +49,7 @@ def send(
     """Send a message as the user of a socket bound to sign-in session ``session_id`` and return
     MESSAGE; raise what the send was refused with (``SessionEnded`` when the session has ended,
     checked in the transaction that would store the message). Rate limited."""
-    draft = messages.Draft(
-        sender_id, conversation_id, client_id, body, material_id, session_id=session_id
-    )
+    draft = Draft(sender_id, conversation_id, client_id, body, material_id, session_id=session_id)
     messages.check_input(draft)
     messages.check_rate(sender_id)
     pending = Pending(draft)

@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
-from chat import consent, conversations, messages, receipts
+from chat import consent, conversations, history, messages, receipts
 from chat.forms import AttestForm, ButtonForm, ConsentForm, EndForm, InviteForm, as_int
 from chat.models import Conversation
 from portal import policy
@@ -98,7 +98,7 @@ def index() -> str:
     read_states: dict[str, Any] = {}
     materials: list[dict[str, Any]] = []
     if selected is not None:
-        page, more = messages.latest_messages(actor, selected.id)
+        page, more = history.latest_messages(actor, selected.id)
         read_states = receipts.receipts(actor, selected.id)
         materials = messages.shareable_materials(actor, selected.id)
     current = next((c for c in listed if selected and c["id"] == selected.id), None)
@@ -140,7 +140,7 @@ def report_message(conversation_id: int, seq: int) -> tuple[Response, int]:
     """One click on a message: its words go to Pharmacovigilance at once (JSON for chat.js;
     refusals answer JSON too, through the error handlers)."""
     actor = _actor()
-    message_id = messages.message_id_at(actor, conversation_id, seq)
+    message_id = history.message_id_at(actor, conversation_id, seq)
     report = attestations.report_to_pv(
         actor, message_id=message_id, note=request.form.get("note", "")
     )

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, BinaryIO
 
 from flask import current_app, has_request_context, url_for
@@ -509,6 +509,18 @@ def material_card(material_id: int, now: dt.datetime) -> dict[str, Any]:
         "available": True,
         "url": _path_for("content.family", family_id=material.family_id),
     }
+
+
+def products_of(material_ids: Collection[int]) -> dict[int, int]:
+    """The product of each of ``material_ids`` (``{material id: product id}``), for features
+    that keep a material's id (a chat card) and need its product (the PV workspace's guess of
+    what a conversation is about). Reads only; no permission is asked: ids are the caller's."""
+    if not material_ids:
+        return {}
+    rows = db.session.execute(
+        select(Material.id, Material.product_id).where(Material.id.in_(sorted(material_ids)))
+    ).all()
+    return {material_id: product_id for material_id, product_id in rows}
 
 
 def _path_for(endpoint: str, **values: Any) -> str:

@@ -17,6 +17,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from chat import events, messages, presence, sending
+from chat.drafts import Draft
 from chat.models import Conversation, Message
 from portal import inputs
 from portal.errors import InvalidInput, NotFound
@@ -235,8 +236,8 @@ def test_a_bad_conversation_id_in_a_batch_fails_only_its_own_message(
     online_pair, emitted, conversation_id
 ):
     hcp, msl, conversation = online_pair
-    good = messages.Draft(hcp.id, conversation.id, str(uuid.uuid4()), BODY)
-    bad = messages.Draft(msl.id, conversation_id, str(uuid.uuid4()), BODY)
+    good = Draft(hcp.id, conversation.id, str(uuid.uuid4()), BODY)
+    bad = Draft(msl.id, conversation_id, str(uuid.uuid4()), BODY)
 
     refused, stored = messages.send_many([bad, good])
 
@@ -251,8 +252,8 @@ def test_a_bad_conversation_id_in_a_batch_fails_only_its_own_message(
 )
 def test_text_no_database_stores_fails_only_its_own_message_in_a_batch(online_pair, body):
     hcp, msl, conversation = online_pair
-    good = messages.Draft(hcp.id, conversation.id, str(uuid.uuid4()), BODY)
-    bad = messages.Draft(msl.id, conversation.id, str(uuid.uuid4()), body)
+    good = Draft(hcp.id, conversation.id, str(uuid.uuid4()), BODY)
+    bad = Draft(msl.id, conversation.id, str(uuid.uuid4()), body)
 
     refused, stored = messages.send_many([bad, good])
 

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from chat import consent, conversations, events, messages, presence, sending
+from chat import consent, conversations, events, history, presence, sending
 from chat.models import Message, RestrictedPhrase
 from portal.extensions import db, socketio
 from portal.models import AuditRecord, Role, User, UserSession
@@ -192,7 +192,7 @@ def test_conversations_accepts_no_payload(connect, pair):
 
 def test_join_replays_messages_in_order_a_page_at_a_time(connect, pair):
     hcp, msl, conversation = pair
-    for n in range(messages.PAGE_SIZE + 2):
+    for n in range(history.PAGE_SIZE + 2):
         send(msl if n % 2 else hcp, conversation, f"message {n}")
     socket = connect(hcp)
 
@@ -201,10 +201,10 @@ def test_join_replays_messages_in_order_a_page_at_a_time(connect, pair):
     rest = socket.emit("join", {"conversation_id": conversation.id, "after_seq": last_seq})
 
     assert first["ok"] is True and first["more"] is True and first["live"] is True
-    assert [m["seq"] for m in first["messages"]] == list(range(1, messages.PAGE_SIZE + 1))
+    assert [m["seq"] for m in first["messages"]] == list(range(1, history.PAGE_SIZE + 1))
     assert rest["more"] is False
-    assert [m["seq"] for m in rest["messages"]] == [messages.PAGE_SIZE + 1, messages.PAGE_SIZE + 2]
-    assert rest["messages"][-1]["body"] == f"message {messages.PAGE_SIZE + 1}"
+    assert [m["seq"] for m in rest["messages"]] == [history.PAGE_SIZE + 1, history.PAGE_SIZE + 2]
+    assert rest["messages"][-1]["body"] == f"message {history.PAGE_SIZE + 1}"
 
 
 def test_join_after_a_gap_returns_exactly_the_missing_messages(connect, pair):

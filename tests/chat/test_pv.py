@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from chat import conversations, messages, presence, review
+from chat import conversations, history, messages, presence, review
 from chat.pv import PvChatSource
 from content.models import Classification
 from portal.errors import NotFound
@@ -104,12 +104,12 @@ def test_replays_name_the_case_to_the_staff_member_only(pair):
     send(hcp, conversation, "Hello")
     flagged = send(hcp, conversation, AE)
 
-    staff_view, _more = messages.messages_after(msl, conversation.id, 0)
-    hcp_view, _more = messages.messages_after(hcp, conversation.id, 0)
-    history, _more = messages.messages_before(msl, conversation.id, 3)
+    staff_view, _more = history.messages_after(msl, conversation.id, 0)
+    hcp_view, _more = history.messages_after(hcp, conversation.id, 0)
+    earlier, _more = history.messages_before(msl, conversation.id, 3)
 
     assert [m.get("pv_case") for m in staff_view] == [None, {"reference": the_case().reference}]
-    assert [m.get("pv_case") for m in history] == [m.get("pv_case") for m in staff_view]
+    assert [m.get("pv_case") for m in earlier] == [m.get("pv_case") for m in staff_view]
     assert all("pv_case" not in m for m in hcp_view)
     assert flagged["id"] == staff_view[1]["id"]
 

@@ -15,9 +15,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, func, select
 
-from chat import consent, conversations, messages, presence, sending
+from chat import consent, conversations, history, messages, presence, sending
+from chat.drafts import Draft
 from chat.errors import ConsentRequired, Restricted, SessionEnded
-from chat.messages import Draft, Outcome
+from chat.messages import Outcome
 from chat.models import Conversation, Message, RestrictedPhrase
 from portal import audit
 from portal.errors import InvalidInput, NotFound, PermissionDenied, PortalError
@@ -105,7 +106,7 @@ def test_a_batch_stores_every_message_gap_free_audited_and_emitted_after_commit(
     rows = {m.client_id: m for m in db.session.scalars(select(Message))}
     for d, outcome in zip(batch, outcomes, strict=True):
         message = rows[d.client_id]
-        assert outcome.message == messages.serialize_message(message)
+        assert outcome.message == history.serialize_message(message)
         assert (message.sender_id, message.body, message.flags) == (d.sender_id, BODY, [])
     records = audits("chat.message_sent")[-5:]
     assert {r.target_id for r in records} == {str(rows[d.client_id].id) for d in batch}

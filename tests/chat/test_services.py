@@ -13,7 +13,17 @@ import time_machine
 from flask import Flask, url_for
 from sqlalchemy import func, select
 
-from chat import consent, conversations, errors, messages, phrases, presence, receipts, review
+from chat import (
+    consent,
+    conversations,
+    errors,
+    history,
+    messages,
+    phrases,
+    presence,
+    receipts,
+    review,
+)
 from chat.models import (
     ConsentPeriod,
     Conversation,
@@ -286,7 +296,7 @@ def test_opting_in_again_opens_a_second_period_in_the_same_history(pair):
     first, second = consents(conversation)
     assert first.withdrawn_at is not None and second.withdrawn_at is None
     assert third["seq"] == 3
-    page, more = messages.messages_after(hcp, conversation.id, 0)
+    page, more = history.messages_after(hcp, conversation.id, 0)
     assert [m["body"] for m in page] == ["Hello", "Hello, doctor", "Welcome back"]
     assert not more
 
@@ -594,7 +604,7 @@ def test_a_withdrawn_material_card_shows_as_withdrawn_without_a_link(pair):
 
     withdraw_material(author, material, reason="Superseded safety data")
 
-    [card] = messages.messages_after(hcp, conversation.id, 0)[0]
+    [card] = history.messages_after(hcp, conversation.id, 0)[0]
     assert card["material"]["available"] is False
     assert "url" not in card["material"]
     assert card["material"]["title"] == material.title
@@ -637,7 +647,7 @@ def test_a_deletion_keeps_the_original_and_empties_the_body_for_participants(pai
     deleted = messages.delete_message(hcp, sent["id"])
 
     assert deleted["deleted"] and deleted["body"] == ""
-    [shown] = messages.messages_after(msl, conversation.id, 0)[0]
+    [shown] = history.messages_after(msl, conversation.id, 0)[0]
     assert shown["deleted"] and shown["body"] == ""
     [revision] = db.session.scalars(select(MessageRevision)).all()
     assert (revision.kind, revision.previous_body) == ("delete", "Sorry, wrong chat")
@@ -689,7 +699,7 @@ def test_outsiders_cannot_reach_a_conversation_by_id(pair, outsider):
     with pytest.raises(NotFound):
         conversations.get_conversation(who, conversation.id)
     with pytest.raises(NotFound):
-        messages.messages_after(who, conversation.id, 0)
+        history.messages_after(who, conversation.id, 0)
     with pytest.raises(NotFound):
         send(who, conversation, "Let me in")
     with pytest.raises(NotFound):
@@ -874,7 +884,7 @@ def test_demo_chats_are_consented_ordered_and_seeded_once(app):
     by_peer = {c["peer"]["id"]: c for c in conversations.list_conversations(hcp)}
     with_msl, with_rep = by_peer[who("msl").id], by_peer[who("rep").id]
     assert with_msl["state"] == with_rep["state"] == "active"
-    msl_messages, _ = messages.messages_after(hcp, with_msl["id"], 0)
+    msl_messages, _ = history.messages_after(hcp, with_msl["id"], 0)
     assert [m["seq"] for m in msl_messages] == list(range(1, len(msl_messages) + 1))
     assert len(msl_messages) >= 8
     assert {m["sender_id"] for m in msl_messages} == {hcp.id, who("msl").id}
@@ -885,7 +895,7 @@ def test_demo_chats_are_consented_ordered_and_seeded_once(app):
     [medical_card] = [m for m in msl_messages if m["material"]]
     assert medical_card["material"]["classification"] == "medical"
     assert medical_card["material"]["available"]
-    rep_messages, _ = messages.messages_after(hcp, with_rep["id"], 0)
+    rep_messages, _ = history.messages_after(hcp, with_rep["id"], 0)
     [promo_card] = [m for m in rep_messages if m["material"]]
     assert promo_card["material"]["classification"] == "promotional"
     states = {c["peer"]["id"]: c["state"] for c in conversations.list_conversations(hcp2)}

@@ -10,7 +10,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from chat import consent
-from chat.messages import message_id_at
+from chat.history import message_id_at
 from chat.models import Conversation, Message
 from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
