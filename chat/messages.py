@@ -288,8 +288,11 @@ def store(
     by_conversation: defaultdict[int, list[int]] = defaultdict(list)
     for index, request in enumerate(requests):
         by_conversation[request.conversation.id].append(index)
+    reserved: audit.Reserved | None = None
     if connection.dialect.name == "postgresql":
-        placed = _number_and_insert_at_once(connection, requests, by_conversation, now)
+        placed, reserved = _number_and_insert_at_once(
+            connection, requests, by_conversation, now, refused=len(refusals)
+        )
     else:
         placed = _number_and_insert(connection, requests, by_conversation, now)
     numbered: list[tuple[int, int]] = []  # (request index, seq), in the order of the requests
@@ -302,10 +305,13 @@ def store(
         numbered.append((index, seq))
         ids[request.conversation.id, seq] = message_id
     if not numbered:
-        audit.record_many(refusals)
+        audit.record_many(refusals, reserved=reserved)
         return outcomes
     peers_online = online()
-    audit.record_many([*refusals, *(_sent_record(requests[i], seq, ids) for i, seq in numbered)])
+    audit.record_many(
+        [*refusals, *(_sent_record(requests[i], seq, ids) for i, seq in numbered)],
+        reserved=reserved,
+    )
     emailed: set[tuple[int, int]] = set()
     for index, seq in numbered:
         r = requests[index]
@@ -395,11 +401,15 @@ def _number_and_insert_at_once(
     requests: Sequence[SendRequest],
     by_conversation: dict[int, list[int]],
     now: dt.datetime,
-) -> dict[int, tuple[int, int]]:
+    *,
+    refused: int,
+) -> tuple[dict[int, tuple[int, int]], audit.Reserved | None]:
     """:func:`_number_and_insert` in one statement (PostgreSQL: the counter update feeds the
-    insert in a data-modifying WITH), one round trip fewer on every send."""
+    insert in a data-modifying WITH), which also takes the audit trail's numbers for the
+    ``refused`` drafts' records and one ``chat.message_sent`` per stored message: two round
+    trips fewer on every send. The reservation is None when the trail has no head yet."""
     order = list(by_conversation)
-    params: dict[str, Any] = {"at": now, "active": ConversationState.ACTIVE}
+    params: dict[str, Any] = {"at": now, "active": ConversationState.ACTIVE, "refused": refused}
     for n, conversation_id in enumerate(order):
         params[f"c{n}"], params[f"n{n}"] = conversation_id, len(by_conversation[conversation_id])
     where: dict[int, tuple[int, int]] = {}  # request index -> (conversation's position, k)
@@ -413,10 +423,13 @@ def _number_and_insert_at_once(
         for name in ("conversation_id", "client_id", "sender_id", "kind", "body", "material_id"):
             params[f"m{m}_{name}"] = row[name]
         params[f"m{m}_flags"] = row["flags"]
-    found = {
-        (row.conversation_id, row.seq): row.id
-        for row in connection.execute(_numbered_insert(len(order), len(listed)), params)
-    }
+    found: dict[tuple[int, int], int] = {}
+    reserved = None
+    for row in connection.execute(_numbered_insert(len(order), len(listed)), params):
+        if row.id is None:  # the audit head's row
+            reserved = audit.Reserved(row.seq, row.last_hash)
+        else:
+            found[row.conversation_id, row.seq] = row.id
     # A conversation's first new message (k = 1) has the lowest of its new sequence numbers.
     first: dict[int, int] = {}
     for conversation_id, seq in found:
@@ -427,7 +440,7 @@ def _number_and_insert_at_once(
         if conversation_id in first:
             seq = first[conversation_id] + where[index][1] - 1
             placed[index] = (seq, found[conversation_id, seq])
-    return placed
+    return placed, reserved
 
 
 @functools.lru_cache(maxsize=128)
@@ -455,14 +468,20 @@ def _numbered_insert(conversations: int, messages: int) -> TextClause:
         f" FROM (VALUES {counters}) AS c (id, n)"
         " WHERE conversations.id = c.id AND conversations.state = :active"
         " RETURNING conversations.id, conversations.last_seq - c.n AS base)"
-        f" INSERT INTO {table.name}"
+        f", inserted AS (INSERT INTO {table.name}"
         " (conversation_id, seq, client_id, sender_id, kind, body, material_id, sent_at, flags)"
         " SELECT m.conversation_id, numbered.base + m.k, m.client_id, m.sender_id, m.kind,"
         " m.body, m.material_id, :at, m.flags"
         f" FROM (VALUES {rows}) AS m"
         " (conversation_id, k, client_id, sender_id, kind, body, material_id, flags)"
         " JOIN numbered ON numbered.id = m.conversation_id"
-        " RETURNING id, conversation_id, seq"
+        " RETURNING id, conversation_id, seq)"
+        # The audit numbers: one record per refusal and per stored message.
+        ", reserved AS ("
+        + audit.reserve_sql("(SELECT count(*) FROM inserted) + CAST(:refused AS INTEGER)")
+        + ")"
+        " SELECT id, conversation_id, seq, NULL AS last_hash FROM inserted"
+        " UNION ALL SELECT NULL, NULL, seq, last_hash FROM reserved"
     )
     conversation = cast(Table, Conversation.__table__)
     return statement.bindparams(

@@ -144,11 +144,34 @@ class Entry:
     details: dict[str, Any]
 
 
-def record_many(entries: Sequence[Entry]) -> None:
+@dataclasses.dataclass(frozen=True)
+class Reserved:
+    """Record numbers taken by the caller's own statement (:func:`reserve_sql`): the head's
+    ``seq`` after the numbers were taken and the chain's tip before them."""
+
+    seq: int
+    last_hash: str
+
+
+def reserve_sql(count_sql: str) -> str:
+    """A data-modifying part of a caller's ``WITH`` (PostgreSQL) that takes ``count_sql`` record
+    numbers (an SQL expression, such as how many rows another part inserted) and returns the
+    head's ``seq`` and ``last_hash`` for :class:`Reserved`: a batch that must write its rows
+    before it knows how many records it owes saves the round trip of its own turn on the head.
+    No row comes back when the head is missing (a fresh database)."""
+    head = cast(Table, AuditHead.__table__)
+    return (
+        f"UPDATE {head.name} SET seq = {head.name}.seq + ({count_sql})"  # noqa: S608 - names only
+        f" WHERE {head.name}.id = {HEAD_ID} RETURNING {head.name}.seq, {head.name}.last_hash"
+    )
+
+
+def record_many(entries: Sequence[Entry], *, reserved: Reserved | None = None) -> None:
     """Append several records in the caller's transaction (never commits), in one turn on the
     chain's head however many there are: one statement takes the numbers and reads the tip,
     one inserts the records and moves the tip (on PostgreSQL; two statements elsewhere). What a
-    batch of chat messages writes.
+    batch of chat messages writes. With ``reserved`` the caller's statement took exactly
+    ``len(entries)`` numbers already (:func:`reserve_sql`), and only the insert is left.
 
     The chain is the same as :func:`record` builds, one record after the other, so
     :func:`verify` cannot tell the two apart. The head row is created if missing (a fresh
@@ -158,7 +181,9 @@ def record_many(entries: Sequence[Entry]) -> None:
         return
     sql = _append_statements()
     connection = db.session.connection()
-    head = connection.execute(sql.bump, {"count": len(entries)}).one_or_none()
+    head: Any = reserved
+    if head is None:
+        head = connection.execute(sql.bump, {"count": len(entries)}).one_or_none()
     if head is None:
         ensure_head()
         head = connection.execute(sql.bump, {"count": len(entries)}).one()

@@ -394,7 +394,7 @@ def detect_adverse_event(
     shaped = [x for x in _shape_hits(scan, reading) if taken.isdisjoint(range(x.first, x.last + 1))]
     if second_reader and not located:
         reader = reader or learned.model()
-        score = reader.score(text) if reader.reads(text) else None
+        score = reader.weigh(text)
         if score is not None and not shaped:
             return Finding(_learned_hits(reader, text, score))
         if score is not None and score < reader.veto:

@@ -24,7 +24,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,38 +38,41 @@ WORD_SIZES = (1, 2)  # words and pairs of words
 # texts are the rules' alone, neither flagged nor taken back by the model.
 MIN_WORDS = 4
 
-_SPACES_RE = re.compile(r"\s\s+")
 _WORD_RE = re.compile(r"(?u)\b\w\w+\b")
 
 
 def prepared(text: str) -> str:
     """The text as the model reads it: invisible characters gone, emoji read as words,
     case and accents folded ("Übelkeit", "ubelkeit" and "UEBELKEIT" come close)."""
-    decomposed = unicodedata.normalize("NFKD", clean(text).casefold())
+    folded = clean(text).casefold()
+    if folded.isascii():  # nothing to decompose (most texts): NFKD would return it unchanged
+        return folded
+    decomposed = unicodedata.normalize("NFKD", folded)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def char_grams(text: str) -> list[str]:
-    """Character n-grams of each word padded with a space (scikit-learn's ``char_wb``)."""
+def _word_char_grams(word: str) -> list[str]:
+    padded = f" {word} "
+    length = len(padded)
     low, high = CHAR_SIZES
     grams: list[str] = []
-    for word in _SPACES_RE.sub(" ", prepared(text)).split():
-        padded = f" {word} "
-        length = len(padded)
-        for n in range(low, high + 1):
-            offset = 0
-            grams.append(padded[:n])
-            while offset + n < length:
-                offset += 1
-                grams.append(padded[offset : offset + n])
-            if offset == 0:  # a word shorter than n is counted once
-                break
+    for n in range(low, high + 1):
+        offset = 0
+        grams.append(padded[:n])
+        while offset + n < length:
+            offset += 1
+            grams.append(padded[offset : offset + n])
+        if offset == 0:  # a word shorter than n is counted once
+            break
     return grams
 
 
-def word_grams(text: str) -> list[str]:
-    """Words of two letters or more, and each pair of neighbouring words."""
-    words = _WORD_RE.findall(prepared(text))
+def _char_grams_of(ready: str) -> list[str]:
+    return [gram for word in ready.split() for gram in _word_char_grams(word)]
+
+
+def _word_grams_of(ready: str) -> list[str]:
+    words = _WORD_RE.findall(ready)
     low, high = WORD_SIZES
     grams = list(words) if low == 1 else []
     for n in range(max(low, 2), high + 1):
@@ -77,7 +80,18 @@ def word_grams(text: str) -> list[str]:
     return grams
 
 
+def char_grams(text: str) -> list[str]:
+    """Character n-grams of each word padded with a space (scikit-learn's ``char_wb``)."""
+    return _char_grams_of(prepared(text))
+
+
+def word_grams(text: str) -> list[str]:
+    """Words of two letters or more, and each pair of neighbouring words."""
+    return _word_grams_of(prepared(text))
+
+
 ANALYZERS = {"char": char_grams, "word": word_grams}
+WORD_CACHE = 65_536  # prepared words whose known character n-grams are kept (a few MB at most)
 
 
 @dataclass(frozen=True)
@@ -90,24 +104,56 @@ class Model:
     veto: float  # a score under which a flag resting on the shape alone is taken back
     texts: int  # how many labelled texts it was learned from
 
+    # Each word's known character n-grams, in order: words repeat from text to text, so most
+    # texts cost a few dictionary lookups instead of a few hundred slices. Bounded.
+    _known_char_grams: dict[str, tuple[str, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
     def reads(self, text: str) -> bool:
         """Whether the text is long enough for the model to weigh (:data:`MIN_WORDS`)."""
         return len(_WORD_RE.findall(prepared(text))) >= MIN_WORDS
 
     def score(self, text: str) -> float:
         """The probability the model gives that ``text`` describes an adverse event."""
+        return self._score(prepared(text))
+
+    def weigh(self, text: str) -> float | None:
+        """:meth:`score` when the model :meth:`reads` the text, else None (one preparation)."""
+        ready = prepared(text)
+        if len(_WORD_RE.findall(ready)) < MIN_WORDS:
+            return None
+        return self._score(ready)
+
+    def _score(self, ready: str) -> float:
+        # The terms are added in the order of each n-gram's first occurrence, as scikit-learn's
+        # vectorizer and the plain reading do, so the score is the same to the last bit.
         total = self.intercept
-        for name, analyzer in ANALYZERS.items():
+        for name, grams in (("char", self._char_grams(ready)), ("word", _word_grams_of(ready))):
             known = self.features[name]
-            weighed = []
-            for gram, count in Counter(analyzer(text)).items():
-                if gram in known:
-                    idf, weight = known[gram]
-                    weighed.append(((1.0 + math.log(count)) * idf, weight))
-            norm = math.sqrt(sum(value * value for value, _ in weighed))
-            if norm:
-                total += sum(value * weight for value, weight in weighed) / norm
+            dot = 0.0
+            square = 0.0
+            for gram, count in Counter(g for g in grams if g in known).items():
+                idf, weight = known[gram]
+                value = (1.0 + math.log(count)) * idf
+                square += value * value
+                dot += value * weight
+            if square:
+                total += dot / math.sqrt(square)
         return 1.0 / (1.0 + math.exp(-total))
+
+    def _char_grams(self, ready: str) -> list[str]:
+        cache = self._known_char_grams
+        known = self.features["char"]
+        grams: list[str] = []
+        for word in ready.split():
+            found = cache.get(word)
+            if found is None:
+                if len(cache) >= WORD_CACHE:
+                    cache.clear()
+                found = cache[word] = tuple(g for g in _word_char_grams(word) if g in known)
+            grams.extend(found)
+        return grams
 
     def strongest_words(self, text: str) -> str:
         """The writer's own word, or two neighbouring words, that weigh most towards a report

@@ -150,6 +150,38 @@ def test_a_batch_answers_each_draft_as_a_single_send_would(app, emitted):
     assert audit.verify().ok
 
 
+def test_a_chat_ended_between_the_checks_and_the_write_owes_the_trail_no_record(
+    app, emitted, monkeypatch
+):
+    # The write numbers only active conversations, and takes the audit trail's numbers in the
+    # same statement on PostgreSQL: one per refusal and per message stored, never one for a
+    # message that was not stored (a gap would break the chain).
+    hcp, msl, conversation = chat()
+    ending_hcp, ending_msl, ending = chat()
+    store = messages.store
+
+    def ended_meanwhile(*args: Any, **kwargs: Any) -> list[Outcome]:
+        db.session.execute(
+            Conversation.__table__.update()
+            .where(Conversation.id == ending.id)
+            .values(state="ended")
+        )
+        return store(*args, **kwargs)
+
+    monkeypatch.setattr(messages, "store", ended_meanwhile)
+    batch = [
+        draft(hcp, conversation), draft(ending_hcp, ending),
+        draft(msl, conversation, "This cure is guaranteed."), draft(ending_msl, ending),
+    ]  # fmt: skip
+
+    outcomes = messages.send_many(batch)
+
+    assert errors(outcomes) == [None, ConsentRequired, Restricted, ConsentRequired]
+    assert stored(conversation) == 1 and stored(ending) == 0
+    assert len(audits("chat.message_sent")) == 1 and len(audits("chat.message_refused")) == 1
+    assert audit.verify().ok
+
+
 def test_a_retry_in_a_batch_answers_the_first_message_and_the_others_are_stored(app, emitted):
     hcp, msl, conversation = chat()
     first = send(hcp, conversation, "First.")
@@ -227,9 +259,9 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(app):
 
     # One read (the conversations with their participants, receipts and bound sessions, the
     # restricted phrases and the product names); the counters and the insert; the audit
-    # chain's head, then its records and new tip. On PostgreSQL the counters and the insert
-    # are one statement, the records and the tip another.
-    assert ten == one == (4 if db.engine.dialect.name == "postgresql" else 6)
+    # chain's head, then its records and new tip. On PostgreSQL the counters, the insert and
+    # the audit numbers are one statement, the records and the tip another.
+    assert ten == one == (3 if db.engine.dialect.name == "postgresql" else 6)
 
 
 # --- the sign-in session, checked in the transaction -------------------------------------------

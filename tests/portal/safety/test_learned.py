@@ -7,8 +7,12 @@ measure.
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
+import json
+import math
 import sys
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
@@ -134,3 +138,31 @@ def test_scores_equal_scikit_learns_and_the_shipped_model_is_what_the_dev_corpus
     assert [shipped.score(t) for t in texts] == pytest.approx(
         [ours.score(t) for t in texts], abs=1e-4
     )
+
+
+def _plain_score(model: learned.Model, text: str) -> float:
+    """The model's score read the plain way: every n-gram of the text counted, then weighed."""
+    total = model.intercept
+    for name, analyzer in learned.ANALYZERS.items():
+        known = model.features[name]
+        weighed = [
+            ((1.0 + math.log(count)) * known[gram][0], known[gram][1])
+            for gram, count in Counter(analyzer(text)).items()
+            if gram in known
+        ]
+        norm = math.sqrt(sum(value * value for value, _ in weighed))
+        if norm:
+            total += sum(value * weight for value, weight in weighed) / norm
+    return 1.0 / (1.0 + math.exp(-total))
+
+
+def test_the_fast_reading_gives_the_plain_reading_to_the_last_bit_cold_and_warm():
+    with gzip.open(learned.MODEL_FILE, "rt", encoding="utf-8") as stream:
+        model = learned.Model.from_data(json.load(stream))  # its own, empty word cache
+    rows = _trainer().load()
+    texts = [r["text"] for r in rows[::7]] + ["Übelkeit  seit   gestern", "x", "", "a\u200bb c"]
+    for _ in range(2):  # the second pass reads every word from the model's cache
+        for text in texts:
+            assert model.score(text) == _plain_score(model, text), text
+            expected = _plain_score(model, text) if model.reads(text) else None
+            assert model.weigh(text) == expected, text
