@@ -56,7 +56,7 @@ from chat.models import (
     MessageKind,
     MessageRevision,
 )
-from portal import audit, inputs, policy
+from portal import audit, inputs, policy, redis_pool
 from portal.errors import InvalidInput, NotFound, PermissionDenied, PortalError
 from portal.extensions import db
 from portal.models import User, utcnow
@@ -727,9 +727,9 @@ def check_rate(user_id: int) -> None:
         return
     limiter = current_app.extensions.get("chat.rate_limiter")
     if limiter is None:
-        from limits.storage import storage_from_string
-
-        storage = storage_from_string(config["RATELIMIT_STORAGE_URI"])
+        # On the process's one Redis pool (blocking when all its connections are busy), so a
+        # burst of sends queues for a connection instead of failing.
+        storage = redis_pool.limits_storage(config["RATELIMIT_STORAGE_URI"])
         limiter = current_app.extensions.setdefault(
             "chat.rate_limiter", MovingWindowRateLimiter(storage)
         )
