@@ -13,12 +13,17 @@ auth, no database):
 - human rate (500 pairs, each side one message every 2 s): p50/p99 send-to-receive; one client
   alone: median acknowledgement;
 - 2,000 idle connected clients: server RSS per connection;
+- with PostgreSQL + Redis, ``balanced`` (50 pairs, ``--balanced-pairs``): saturation through
+  haproxy (docs/deploy/haproxy.cfg, plain HTTP on a free loopback port) in front of two
+  ``python wsgi.py`` processes sharing the database, Redis and SECRET_KEY, everyone signed in
+  through the balancer, then the same clients against one of those processes alone, directly:
+  both rates and their ratio (reported, no target; no haproxy: the row says so);
 - every run: messages acknowledged but never received by the peer (lost), received twice
   (duplicated), received out of sequence order.
 
     .venv/bin/python bench/chat.py                          # SQLite, full run (~6 minutes)
     .venv/bin/python bench/chat.py --pairs 10 --seconds 5   # quick check
-    .venv/bin/python bench/chat.py --backend postgresql     # PostgreSQL + Redis
+    .venv/bin/python bench/chat.py --backend postgresql     # PostgreSQL + Redis, and balanced
     .venv/bin/python bench/chat.py --json                   # one JSON object per configuration
 
 The clients are a small asyncio implementation of the Engine.IO 4 / Socket.IO 5 WebSocket
@@ -71,7 +76,7 @@ BODIES = [
     "I will be at the congress on Thursday afternoon, shall we meet?",
     "Noted. I will forward the question to our medical information team.",
 ]
-TARGETS = {"sqlite": 0.6, "postgresql": 0.3}
+TARGETS = {"sqlite": 0.6, "postgresql": 0.35}  # issue 13
 
 
 def log(message: str) -> None:
@@ -398,9 +403,11 @@ def rss_kb(pid: int) -> int:
 class Server:
     """A server subprocess on a free loopback port, logging to a file; stopped on exit."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], logs: Path) -> None:
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], logs: Path, *, port: int = 0
+    ) -> None:
         self.name = name
-        self.port = free_port()
+        self.port = port or free_port()
         self.log_path = logs / f"{name}.log"
         self.log_file = self.log_path.open("wb")
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and scripts
@@ -427,7 +434,8 @@ class Server:
         raise RuntimeError(f"{self.name} did not answer /healthz: {self.tail()}")
 
     def tail(self) -> str:
-        self.log_file.flush()
+        if not self.log_file.closed:
+            self.log_file.flush()
         return self.log_path.read_text(errors="replace")[-3000:]
 
     def rss_kb(self) -> int:
@@ -693,6 +701,7 @@ class Plan:
     seconds: float
     human_seconds: float
     single_count: int
+    balanced_pairs: int = 0
 
 
 async def measure(server: Server, pairs: list[Pair], plan: Plan) -> dict[str, Any]:
@@ -831,6 +840,114 @@ async def run_bare(env: dict[str, str], pairs: list[Pair], plan: Plan, logs: Pat
         server.stop()
 
 
+# --- two processes behind haproxy -------------------------------------------------------------
+HAPROXY = "/usr/sbin/haproxy"  # Debian's package
+HAPROXY_CONFIG = ROOT / "docs" / "deploy" / "haproxy.cfg"
+SERVERID = re.compile(r"(?:^|; )SERVERID=([^;]+)")
+
+
+def find_haproxy() -> str | None:
+    return HAPROXY if os.access(HAPROXY, os.X_OK) else shutil.which("haproxy")
+
+
+def haproxy_configuration(port: int, server_ports: list[int]) -> str:
+    """docs/deploy/haproxy.cfg with plain HTTP on ``port``, the bench's host in the health check
+    and its two ``server`` lines on ``server_ports``; everything else (leastconn, the SERVERID
+    cookie, health checks, redispatch, the WebSocket timeouts) as shipped. No TLS: the one process
+    it is compared with is reached without it, and TLS would then be measured with the scaling."""
+    text = HAPROXY_CONFIG.read_text()
+    # The frontend redirecting port 80 to HTTPS has nothing to redirect to.
+    text, found = re.subn(r"^frontend http\n(?:[ \t]+\S.*\n)*\n?", "", text, flags=re.MULTILINE)
+    changes = [(found, "frontend http")]
+    for before, after in [
+        ("bind :443 ssl crt /etc/haproxy/certs/portal.pem alpn http/1.1", f"bind 127.0.0.1:{port}"),
+        ("X-Forwarded-Proto https", "X-Forwarded-Proto http"),
+        # The portal answers PUBLIC_URL's host only (instance(): 127.0.0.1).
+        ("hdr Host portal.example.org", "hdr Host 127.0.0.1"),
+        *((f"127.0.0.1:{5000 + n}", f"127.0.0.1:{p}") for n, p in enumerate(server_ports, 1)),
+    ]:
+        # Whole words only: ``127.0.0.1:5001`` must not match inside ``127.0.0.1:50010``.
+        text, found = re.subn(re.escape(before) + r"(?![\w.:/])", after, text)
+        changes.append((found, before))
+    missing = [what for found, what in changes if found != 1]
+    servers = len(re.findall(r"^\s*server\s", text, flags=re.MULTILINE))
+    if missing or servers != len(server_ports):
+        raise RuntimeError(
+            f"{HAPROXY_CONFIG.relative_to(ROOT)} changed: expected once each {missing}, and "
+            f"{len(server_ports)} server lines (found {servers})"
+        )
+    return text
+
+
+async def run_balanced(
+    env: dict[str, str], pairs: list[Pair], seconds: float, logs: Path
+) -> dict[str, Any]:
+    """Saturation with ``pairs`` through haproxy in front of two ``python wsgi.py`` processes
+    (one database, one Redis, one SECRET_KEY), then the same clients against one of those
+    processes alone, directly, with the other process and haproxy stopped. Everyone signs in
+    through the balancer, whose cookie then pins each user's WebSocket to the process that
+    signed them in. A missing haproxy, or a failure, is reported in ``skipped``."""
+    out: dict[str, Any] = {
+        "pairs": len(pairs),
+        "processes": 2,
+        "skipped": None,
+        "users_per_process": {},
+        "balanced": None,
+        "one_process": None,
+    }
+    program = find_haproxy()
+    if program is None:
+        out["skipped"] = f"haproxy is not installed ({HAPROXY})"
+        log(f"balanced: skipped, {out['skipped']}")
+        return out
+    # As deployed (docs/deploy/portal.env): haproxy is the one proxy hop in front.
+    cluster_env = {**env, "TRUSTED_PROXIES": "1"}
+    servers = [Server(f"p{n}", [sys.executable, "wsgi.py"], cluster_env, logs) for n in (1, 2)]
+    balancer: Server | None = None
+    try:
+        for server in servers:
+            server.wait_healthy()
+        port = free_port()
+        config = logs / "haproxy.cfg"
+        config.write_text(haproxy_configuration(port, [server.port for server in servers]))
+        check = subprocess.run(  # noqa: S603 - the system's haproxy on our generated file
+            [program, "-c", "-q", "-f", str(config)], capture_output=True, timeout=30, check=False
+        )
+        if check.returncode:
+            raise RuntimeError(f"haproxy -c: {check.stderr.decode(errors='replace')}")
+        balancer = Server("haproxy", [program, "-db", "-f", str(config)], env, logs, port=port)
+        balancer.wait_healthy()
+        signed = [Pair(p.conversation_id, p.hcp_email, p.staff_email) for p in pairs]
+        log(f"balanced: {2 * len(signed)} users sign in through haproxy")
+        await sign_in_all(port, signed)
+        pinned = Counter(
+            match.group(1) if (match := SERVERID.search(cookie)) else "none"
+            for p in signed
+            for cookie in (p.hcp_cookie, p.staff_cookie)
+        )
+        out["users_per_process"] = dict(sorted(pinned.items()))
+        log(f"  users per process: {out['users_per_process']}")
+        log(f"  2 processes behind haproxy: saturation, {len(signed)} pairs, {seconds:g} s")
+        out["balanced"] = await run_saturation(port, signed, seconds)
+        log(f"    {out['balanced']}")
+        balancer.stop()
+        servers[1].stop()
+        log(f"  one process directly: saturation, {len(signed)} pairs, {seconds:g} s")
+        out["one_process"] = await run_saturation(servers[0].port, signed, seconds)
+        log(f"    {out['one_process']}")
+    except Exception as exc:  # reported in the row; the rest of the bench still runs
+        for process in (*servers, balancer):
+            if process is not None:
+                log(f"{process.name}:\n{process.tail()}")
+        out["skipped"] = f"failed: {type(exc).__name__}: {exc}"
+        log(f"balanced: {out['skipped']}")
+    finally:
+        for process in (balancer, *servers):
+            if process is not None:
+                process.stop()
+    return out
+
+
 # --- reporting --------------------------------------------------------------------------------
 EMPTY: dict[str, Any] = dict.fromkeys(
     ("pairs", "msgs_per_s", "p50_ms", "p99_ms", "ack_p50_ms", "lost", "duplicated")
@@ -902,6 +1019,42 @@ def rows(
     return out
 
 
+def balanced_row(backend: str, balanced: dict[str, Any]) -> dict[str, Any]:
+    """The ``balanced`` configuration: the contract fields read as for a saturation row, with
+    two processes behind haproxy as the measured side and one process directly as the reference
+    (``balanced_ratio``); there is no bare side."""
+    two = balanced["balanced"] or EMPTY
+    one = balanced["one_process"] or EMPTY
+    ratio = (
+        round(two["msgs_per_s"] / one["msgs_per_s"], 2)
+        if two["msgs_per_s"] and one["msgs_per_s"]
+        else None
+    )
+    return {
+        "config": "balanced",
+        "backend": backend,
+        "pairs": balanced["pairs"],
+        "msgs_per_s": two["msgs_per_s"],
+        "p50_ms": two["p50_ms"],
+        "p99_ms": two["p99_ms"],
+        "bare_msgs_per_s": None,
+        "lost": (two["lost"] or 0) + (one["lost"] or 0),
+        "duplicated": (two["duplicated"] or 0) + (one["duplicated"] or 0),
+        "out_of_order": two.get("out_of_order", 0) + one.get("out_of_order", 0),
+        "ack_p50_ms": two["ack_p50_ms"],
+        "one_process_msgs_per_s": one["msgs_per_s"],
+        "one_process_p50_ms": one["p50_ms"],
+        "one_process_p99_ms": one["p99_ms"],
+        "one_process_ack_p50_ms": one["ack_p50_ms"],
+        "balanced_ratio": ratio,
+        "processes": balanced["processes"],
+        "users_per_process": balanced["users_per_process"],
+        "skipped": balanced["skipped"],
+        "balanced": two,
+        "one_process": one,
+    }
+
+
 def _fmt(value: Any, spec: str) -> str:
     if value is None:
         return format("-", spec.split(".")[0].rstrip("df"))
@@ -917,6 +1070,9 @@ def table(backend: str, reports: list[dict[str, Any]]) -> str:
     lines = [header, "-" * len(header)]
     for r in reports:
         if r["config"] == "idle":
+            continue
+        if r["config"] == "balanced":
+            lines.append(balanced_line(r))
             continue
         errors = sum(r["full"]["errors"].values()) + sum(r["bare"]["errors"].values())
         lines.append(
@@ -938,7 +1094,29 @@ def table(backend: str, reports: list[dict[str, Any]]) -> str:
             if b["rss_before_kb"] is not None:
                 line += f" bare echo {b['kb_per_connection']:.1f} KB per connection"
             lines.append(line)
+        elif r["config"] == "balanced" and r["skipped"] is None:
+            users = ", ".join(f"{k} {v}" for k, v in r["users_per_process"].items())
+            lines.append(
+                f"balanced: {r['pairs']} pairs through haproxy to {r['processes']} processes "
+                f"{_fmt(r['msgs_per_s'], '')} msg/s (p50 {_fmt(r['p50_ms'], '.2f')} ms) vs one "
+                f"process directly {_fmt(r['one_process_msgs_per_s'], '')} msg/s (p50 "
+                f"{_fmt(r['one_process_p50_ms'], '.2f')} ms) = {_fmt(r['balanced_ratio'], '.2f')}x;"
+                f" users per process: {users}"
+            )
     return "\n".join(lines)
+
+
+def balanced_line(r: dict[str, Any]) -> str:
+    """The ``balanced`` row of the table: two processes behind haproxy in the full columns (the
+    comparison with one process is the line under the table); lost, dup and errors of both runs."""
+    if r["skipped"] is not None:
+        return f"{r['config']:<11} {r['pairs']:>5} skipped: {r['skipped']}"
+    errors = sum(r["balanced"]["errors"].values()) + sum(r["one_process"]["errors"].values())
+    return (
+        f"{r['config']:<11} {r['pairs']:>5} {_fmt(r['msgs_per_s'], '>10')} {'-':>10} {'-':>5} "
+        f"{_fmt(r['p50_ms'], '>7.2f')} {_fmt(r['p99_ms'], '>7.2f')} {'-':>8} {'-':>8} "
+        f"{_fmt(r['ack_p50_ms'], '>7.2f')} {r['lost']:>4} {r['duplicated']:>3} {errors:>6}"
+    )
 
 
 def verdicts(backend: str, reports: list[dict[str, Any]]) -> list[str]:
@@ -957,6 +1135,15 @@ def verdicts(backend: str, reports: list[dict[str, Any]]) -> list[str]:
         elif r["config"] == "idle" and r["kb_per_connection"] is not None:
             word = "meets" if r["kb_per_connection"] <= 100 else "MISSES"
             out.append(f"idle: {r['kb_per_connection']:.1f} KB/connection {word} 100 KB")
+        elif r["config"] == "balanced":
+            # Reported, no target (issue 13: "reported by the bench").
+            if r["balanced_ratio"] is not None:
+                out.append(
+                    f"balanced {r['pairs']} pairs: {r['processes']} processes behind haproxy "
+                    f"{r['balanced_ratio']:.2f}x one process (no target)"
+                )
+            else:
+                out.append(f"balanced {r['pairs']} pairs: no ratio ({r['skipped']})")
     lost = sum(r["lost"] for r in reports)
     duplicated = sum(r["duplicated"] for r in reports)
     out.append(f"lost {lost}, duplicated {duplicated} over every run")
@@ -973,6 +1160,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="measured seconds per run (default 10)")
     parser.add_argument("--human-pairs", type=int, help="pairs at the human rate (default 500)")
     parser.add_argument("--idle", type=int, help="idle connections held (default 2000)")
+    parser.add_argument(
+        "--balanced-pairs", type=int, help="saturation pairs through haproxy to two processes, "
+        "and against one process, with --backend postgresql (default 50; 0 skips it)",
+    )  # fmt: skip
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_PG_URL))
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
@@ -984,6 +1175,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.pairs and min(args.pairs) < 1:
         parser.error("--pairs must be positive")
+    if args.balanced_pairs is not None and args.balanced_pairs < 0:
+        parser.error("--balanced-pairs must be 0 or more")
+    if args.balanced_pairs and args.backend != "postgresql":
+        parser.error("--balanced-pairs needs --backend postgresql (two processes share Redis)")
     return args
 
 
@@ -1001,14 +1196,19 @@ def plan_for(args: argparse.Namespace) -> Plan:
         seconds=seconds,
         human_seconds=max(seconds, 6.0) if args.seconds else 20.0,
         single_count=200,
-    )
+        balanced_pairs=(
+            0 if args.backend != "postgresql"
+            else 50 if args.balanced_pairs is None
+            else args.balanced_pairs
+        ),
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     random.seed(args.seed)
     plan = plan_for(args)
-    population = max([*plan.saturation, plan.human_pairs, 1])
+    population = max([*plan.saturation, plan.human_pairs, plan.balanced_pairs, 1])
     with (
         instance(args.backend, args.database_url, args.redis_url) as env,
         tempfile.TemporaryDirectory(prefix="bench-chat-logs-") as logs,
@@ -1021,12 +1221,18 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         with environment(env):
             pairs = create_pairs(population, log)
-        full = bare = None
+        full = bare = balanced = None
         if args.only != "bare":
             full = asyncio.run(run_full(env, pairs, plan, Path(logs)))
+            if plan.balanced_pairs:
+                balanced = asyncio.run(
+                    run_balanced(env, pairs[: plan.balanced_pairs], plan.seconds, Path(logs))
+                )
         if args.only != "full":
             bare = asyncio.run(run_bare(env, pairs, plan, Path(logs)))
     reports = rows(args.backend, full, bare)
+    if balanced is not None:
+        reports.append(balanced_row(args.backend, balanced))
     if args.json:
         for report in reports:
             print(json.dumps(report))
