@@ -425,11 +425,11 @@ def _number_and_insert_at_once(
         params[f"m{m}_flags"] = row["flags"]
     found: dict[tuple[int, int], int] = {}
     reserved = None
-    for row in connection.execute(_numbered_insert(len(order), len(listed)), params):
-        if row.id is None:  # the audit head's row
-            reserved = audit.Reserved(row.seq, row.last_hash)
+    for result in connection.execute(_numbered_insert(len(order), len(listed)), params):
+        if result.id is None:  # the audit head's row
+            reserved = audit.Reserved(result.seq, result.last_hash)
         else:
-            found[row.conversation_id, row.seq] = row.id
+            found[result.conversation_id, result.seq] = result.id
     # A conversation's first new message (k = 1) has the lowest of its new sequence numbers.
     first: dict[int, int] = {}
     for conversation_id, seq in found:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -38,8 +39,12 @@ def _send_pending(session: Session) -> None:
     if queued:
         from portal.extensions import socketio
 
-        for event_name, data, kwargs in queued:
-            socketio.emit(event_name, data, **kwargs)
+        manager = getattr(socketio.server, "manager", None)
+        queue = manager if isinstance(manager, MessageQueue) else None
+        # A batch of chat messages: one round trip to Redis for all of them.
+        with queue.together() if queue is not None else contextlib.nullcontext():
+            for event_name, data, kwargs in queued:
+                socketio.emit(event_name, data, **kwargs)
     for callback in callbacks:
         callback()
 
@@ -109,6 +114,7 @@ class MessageQueue(RedisManager):
         self._repairing = False
         self._closed = False
         self._initialized = False
+        self._held = threading.local()  # greenlet-local under gevent: see together()
 
     def initialize(self) -> None:
         # Once: Flask-SocketIO's test client initializes the manager again for each client.
@@ -116,13 +122,45 @@ class MessageQueue(RedisManager):
             self._initialized = True
             super().initialize()
 
-    def _publish(self, data: dict[str, Any]) -> None:
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Publish what this greenlet (or thread) emits inside the block in one pipeline at its
+        end, in order: the events of a committed batch cost one round trip to Redis, not one
+        each. This process's own sockets get each event at once, as always."""
+        if self._held.__dict__.get("messages") is not None:  # already inside a block
+            yield
+            return
+        held: list[dict[str, Any]] = []
+        self._held.messages = held
         try:
-            self.publisher.publish(self.channel, self.json.dumps(data))
+            yield
+        finally:
+            self._held.messages = None
+            if held:
+                self._publish_all(held)
+
+    def _publish(self, data: dict[str, Any]) -> None:
+        held = self._held.__dict__.get("messages")
+        if held is not None:
+            held.append(data)
+            return
+        self._publish_all([data])
+
+    def _publish_all(self, messages: list[dict[str, Any]]) -> None:
+        try:
+            if len(messages) == 1:
+                self.publisher.publish(self.channel, self.json.dumps(messages[0]))
+            else:
+                pipe = self.publisher.pipeline(transaction=False)
+                for data in messages:
+                    pipe.publish(self.channel, self.json.dumps(data))
+                pipe.execute()
         except Exception:  # Redis down or the pool exhausted: logged, and recovered below
             log.warning(
-                "could not publish a live %r to Redis; other processes' sockets will resync",
-                data.get("event") or data.get("method"),
+                "could not publish %d live event(s) (%s) to Redis; other processes' sockets "
+                "will resync",
+                len(messages),
+                ", ".join(sorted({str(d.get("event") or d.get("method")) for d in messages})),
                 exc_info=True,
             )
             if not self._repairing:

@@ -7,6 +7,7 @@ killed afterwards), so that it can be flushed and restarted; heartbeats are fast
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from chat import messages, presence
+from chat.drafts import Draft
 from portal import redis_pool, redis_registry, session_sockets
 from portal.extensions import db, limiter, socketio
 from portal.models import Role, UserSession
@@ -404,6 +406,61 @@ def test_a_publish_that_failed_tells_the_other_processes_to_resync(
         return bool(message) and '"resync"' in message["data"] and '"missed"' in message["data"]
 
     wait_for(resync_heard, "a resync for the other processes")
+    other.close()
+
+
+def test_a_committed_batch_is_published_in_one_round_trip_in_order(
+    app, opened, own_redis, monkeypatch
+):
+    hcp, msl, _territory = chat_pair(Role.MSL)
+    conversation = active_conversation(hcp, msl)
+    connect(app, hcp, opened)  # starts this process's queue
+    manager = socketio.server.manager
+    assert isinstance(manager, MessageQueue)
+    other = own_redis.client().pubsub(ignore_subscribe_messages=True)
+    other.subscribe(CHANNEL)  # another process's subscriber
+    wait_for(lambda: other.get_message(timeout=0.05) is None, "the subscription")
+    round_trips: list[str] = []
+    single, pipeline = manager.publisher.publish, manager.publisher.pipeline
+
+    def publish(*args: Any, **kwargs: Any) -> Any:
+        round_trips.append("publish")
+        return single(*args, **kwargs)
+
+    def piped(*args: Any, **kwargs: Any) -> Any:
+        pipe = pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            names = {command[0] for command, _options in pipe.command_stack}
+            if names == {"PUBLISH"}:  # presence asks Redis through a pipeline too
+                round_trips.append(f"pipeline of {len(pipe.command_stack)}")
+            return execute(*args, **kwargs)
+
+        pipe.execute = counted
+        return pipe
+
+    monkeypatch.setattr(manager.publisher, "publish", publish)
+    monkeypatch.setattr(manager.publisher, "pipeline", piped)
+    drafts = [
+        Draft(sender.id, conversation.id, str(uuid.uuid4()), f"Message {n}.")
+        for n, sender in enumerate((hcp, msl, hcp))
+    ]
+
+    outcomes = messages.send_many(drafts)
+
+    assert [o.error for o in outcomes] == [None, None, None]
+    assert round_trips == ["pipeline of 3"]
+    heard: list[int] = []
+
+    def all_heard() -> bool:
+        message = other.get_message(timeout=0.1)
+        if message and '"message"' in message["data"]:
+            heard.append(json.loads(message["data"])["data"][0]["seq"])
+        return len(heard) == 3
+
+    wait_for(all_heard, "the three messages on the queue")
+    assert heard == [1, 2, 3]
     other.close()
 
 
