@@ -129,13 +129,16 @@ class Model:
         # The terms are added in the order of each n-gram's first occurrence, as scikit-learn's
         # vectorizer and the plain reading do, so the score is the same to the last bit.
         total = self.intercept
-        for name, grams in (("char", self._char_grams(ready)), ("word", _word_grams_of(ready))):
-            known = self.features[name]
+        words = self.features["word"]
+        for known, grams in (
+            (self.features["char"], self._char_grams(ready)),  # known ones only, from the cache
+            (words, [g for g in _word_grams_of(ready) if g in words]),
+        ):
             dot = 0.0
             square = 0.0
-            for gram, count in Counter(g for g in grams if g in known).items():
+            for gram, count in Counter(grams).items():
                 idf, weight = known[gram]
-                value = (1.0 + math.log(count)) * idf
+                value = idf if count == 1 else (1.0 + math.log(count)) * idf  # (1 + log 1) = 1
                 square += value * value
                 dot += value * weight
             if square:
