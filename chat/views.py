@@ -7,6 +7,7 @@ Socket.IO namespace ``/chat`` (:mod:`chat.events`); the page only paints the fir
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
@@ -248,10 +249,9 @@ def team() -> str:
     )
 
 
-@blueprint.route("/start", methods=["POST"])
-@throttled(Throttle.CHAT_STARTS)
-@login_required
-def start() -> Response:
+def _consent_to_chat(open_chat: Callable[[User, ConsentForm], Conversation]) -> Response:
+    """An HCP's consent, posted from "My team": ``open_chat(actor, form)`` opens the chat
+    (a service call), whose page is shown next; a refusal is flashed on "My team"."""
     actor = _actor()
     _require_hcp(actor)
     form = ConsentForm()
@@ -259,32 +259,32 @@ def start() -> Response:
         flash(_form_problem(form), "danger")
         return redirect(url_for(".team"))
     try:
-        conversation = consent.start_chat(
-            actor, as_int(form.staff_id.data) or 0, wording_id=as_int(form.wording_id.data)
-        )
+        conversation = open_chat(actor, form)
     except PortalError as exc:
         return _refused(exc, ".team")
     flash(f"You can now chat with {conversation.staff.name}.", "success")
     return redirect(url_for(".index", conversation=conversation.id))
+
+
+@blueprint.route("/start", methods=["POST"])
+@throttled(Throttle.CHAT_STARTS)
+@login_required
+def start() -> Response:
+    return _consent_to_chat(
+        lambda actor, form: consent.start_chat(
+            actor, as_int(form.staff_id.data) or 0, wording_id=as_int(form.wording_id.data)
+        )
+    )
 
 
 @blueprint.route("/invitations/<int:invitation_id>/accept", methods=["POST"])
 @login_required
 def accept(invitation_id: int) -> Response:
-    actor = _actor()
-    _require_hcp(actor)
-    form = ConsentForm()
-    if not form.validate_on_submit():
-        flash(_form_problem(form), "danger")
-        return redirect(url_for(".team"))
-    try:
-        conversation = consent.accept_invitation(
+    return _consent_to_chat(
+        lambda actor, form: consent.accept_invitation(
             actor, invitation_id, wording_id=as_int(form.wording_id.data)
         )
-    except PortalError as exc:
-        return _refused(exc, ".team")
-    flash(f"You can now chat with {conversation.staff.name}.", "success")
-    return redirect(url_for(".index", conversation=conversation.id))
+    )
 
 
 @blueprint.route("/invitations/<int:invitation_id>/decline", methods=["POST"])

@@ -4,6 +4,7 @@ signed-in user's sessions and two-factor settings."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -36,7 +37,7 @@ from portal.auth.forms import (
 from portal.errors import AccountLocked, Conflict, InvalidInput, PermissionDenied, PortalError
 from portal.extensions import limiter
 from portal.forms import attach_errors
-from portal.models import User, UserSession
+from portal.models import TwoFactor, User, UserSession
 from portal.security import safe_next
 from portal.services import accounts, sessions, two_factor
 from portal.throttles import Key, Throttle, throttled
@@ -168,6 +169,27 @@ def enrol_at_sign_in() -> Response | str:
     if two_factor.is_enrolled(user):
         return redirect(url_for("auth.two_factor_step"))
     enrolment = two_factor.begin_enrolment(user)
+
+    def signed_in(codes: list[str]) -> str:
+        marker = session.get(PENDING) or {}
+        destination = safe_next(marker.get("next"), url_for("main.home"))
+        _start_session(user)
+        return render_template(
+            "portal/account/recovery_codes.html", codes=codes, destination=destination
+        )
+
+    return _enrolment_page(user, enrolment, at_sign_in=True, enrolled=signed_in)
+
+
+def _enrolment_page(
+    user: User,
+    enrolment: TwoFactor,
+    *,
+    at_sign_in: bool,
+    enrolled: Callable[[list[str]], Response | str],
+) -> Response | str:
+    """The enrolment page (the secret, as a QR code and as text): a code from the app confirms
+    the enrolment, then ``enrolled(recovery_codes)`` answers; a wrong code shows on the form."""
     form = EnrolForm()
     if form.validate_on_submit():
         try:
@@ -175,19 +197,14 @@ def enrol_at_sign_in() -> Response | str:
         except InvalidInput as exc:
             form.code.errors = [*form.code.errors, exc.message]
         else:
-            marker = session.get(PENDING) or {}
-            destination = safe_next(marker.get("next"), url_for("main.home"))
-            _start_session(user)
-            return render_template(
-                "portal/account/recovery_codes.html", codes=codes, destination=destination
-            )
+            return enrolled(codes)
     uri = two_factor.provisioning_uri(user, enrolment)
     return render_template(
         "portal/account/enrol.html",
         form=form,
         qr_svg=two_factor.qr_code_svg(uri),
         secret=enrolment.secret,
-        at_sign_in=True,
+        at_sign_in=at_sign_in,
     )
 
 
@@ -347,35 +364,25 @@ def account_two_factor() -> Response | str:
         enrolment = two_factor.begin_enrolment(user)
     except Conflict:
         return redirect(url_for("auth.account_two_factor"))
-    form = EnrolForm()
-    if form.validate_on_submit():
-        try:
-            codes = two_factor.confirm_enrolment(user, form.code.data or "")
-        except InvalidInput as exc:
-            form.code.errors = [*form.code.errors, exc.message]
-        else:
-            return render_template(
-                "portal/account/recovery_codes.html",
-                codes=codes,
-                destination=url_for("auth.account_two_factor"),
-            )
-    uri = two_factor.provisioning_uri(user, enrolment)
-    return render_template(
-        "portal/account/enrol.html",
-        form=form,
-        qr_svg=two_factor.qr_code_svg(uri),
-        secret=enrolment.secret,
-        at_sign_in=False,
-    )
+
+    def enrolled(codes: list[str]) -> str:
+        return render_template(
+            "portal/account/recovery_codes.html",
+            codes=codes,
+            destination=url_for("auth.account_two_factor"),
+        )
+
+    return _enrolment_page(user, enrolment, at_sign_in=False, enrolled=enrolled)
 
 
 def _two_factor_settings(
-    user: User,
-    *,
-    recovery_form: NewRecoveryCodesForm | None = None,
-    off_form: TurnOffTwoFactorForm | None = None,
+    user: User, *, failed: NewRecoveryCodesForm | TurnOffTwoFactorForm | None = None
 ) -> str:
-    """The settings page of an enrolled user: codes left, new recovery codes, turning it off."""
+    """The settings page of an enrolled user: codes left, new recovery codes, turning it off.
+    ``failed``, a form posted from the page and not accepted, is shown (errors kept) in place of
+    its blank one."""
+    recovery_form = failed if isinstance(failed, NewRecoveryCodesForm) else None
+    off_form = failed if isinstance(failed, TurnOffTwoFactorForm) else None
     return render_template(
         "portal/account/two_factor.html",
         recovery_left=two_factor.unused_recovery_codes(user),
@@ -385,30 +392,40 @@ def _two_factor_settings(
     )
 
 
+def _prove_current_code(
+    form: NewRecoveryCodesForm | TurnOffTwoFactorForm,
+    action: Callable[[User, str], Response | str],
+) -> Response | str:
+    """A settings-page action that proves a current code: ``action(user, code)`` once ``form``
+    validates, answering with what it returns. Its refusal (``InvalidInput``: a wrong or used code)
+    shows under the form on the settings page; a user not enrolled is sent to enrol."""
+    user: User = current_user._get_current_object()
+    if not two_factor.is_enrolled(user):
+        return redirect(url_for("auth.account_two_factor"))
+    if form.validate_on_submit():
+        try:
+            return action(user, form.code.data or "")
+        except InvalidInput as exc:
+            attach_errors(form, exc)
+    return _two_factor_settings(user, failed=form)
+
+
 @blueprint.route("/account/two-factor/recovery-codes", methods=["POST"])
 @login_required
 @limiter.limit(_login_limit, methods=["POST"])
 def new_recovery_codes() -> Response | str:
     """Replace every recovery code, proving a current code; the new ones are shown once."""
-    user: User = current_user._get_current_object()
-    if not two_factor.is_enrolled(user):
-        return redirect(url_for("auth.account_two_factor"))
-    form = NewRecoveryCodesForm(prefix="recovery")
-    if form.validate_on_submit():
-        try:
-            codes = two_factor.regenerate_recovery_codes(
-                user, form.code.data or "", ip=request.remote_addr
-            )
-        except InvalidInput as exc:
-            attach_errors(form, exc)
-        else:
-            return render_template(
-                "portal/account/recovery_codes.html",
-                codes=codes,
-                destination=url_for("auth.account_two_factor"),
-                replaced=True,
-            )
-    return _two_factor_settings(user, recovery_form=form)
+
+    def replace(user: User, code: str) -> str:
+        codes = two_factor.regenerate_recovery_codes(user, code, ip=request.remote_addr)
+        return render_template(
+            "portal/account/recovery_codes.html",
+            codes=codes,
+            destination=url_for("auth.account_two_factor"),
+            replaced=True,
+        )
+
+    return _prove_current_code(NewRecoveryCodesForm(prefix="recovery"), replace)
 
 
 @blueprint.route("/account/two-factor/turn-off", methods=["POST"])
@@ -416,19 +433,13 @@ def new_recovery_codes() -> Response | str:
 @limiter.limit(_login_limit, methods=["POST"])
 def turn_off_two_factor() -> Response | str:
     """An HCP turns their second factor off, proving a current code (staff are refused: 403)."""
-    user: User = current_user._get_current_object()
-    if not two_factor.is_enrolled(user):
-        return redirect(url_for("auth.account_two_factor"))
-    form = TurnOffTwoFactorForm(prefix="off")
-    if form.validate_on_submit():
-        try:
-            two_factor.turn_off(user, form.code.data or "", ip=request.remote_addr)
-        except InvalidInput as exc:
-            attach_errors(form, exc)
-        else:
-            flash("Two-factor sign-in is off: your password alone signs you in.", "success")
-            return redirect(url_for("auth.account_sessions"))
-    return _two_factor_settings(user, off_form=form)
+
+    def turn_off(user: User, code: str) -> Response:
+        two_factor.turn_off(user, code, ip=request.remote_addr)
+        flash("Two-factor sign-in is off: your password alone signs you in.", "success")
+        return redirect(url_for("auth.account_sessions"))
+
+    return _prove_current_code(TurnOffTwoFactorForm(prefix="off"), turn_off)
 
 
 # --- the signed-in user's password ----------------------------------------------------------------

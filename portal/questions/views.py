@@ -12,10 +12,12 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal import inputs, policy
-from portal.errors import InvalidInput, PortalError
+from portal.errors import InvalidInput
+from portal.form_actions import run_form_action
 from portal.forms import attach_errors
 from portal.models import User, utcnow
 from portal.questions import intake, thread, work
@@ -40,7 +42,6 @@ from portal.safety import services as safety
 from portal.services.consent import current_wording
 from portal.services.users import list_products
 from portal.throttles import Throttle, throttled
-from portal.unit_of_work import unit_of_work
 
 blueprint = Blueprint("questions", __name__)
 
@@ -192,34 +193,21 @@ def _render_detail(actor: User, question: Question, **forms: Any) -> str:
 
 
 def _act(
-    question_id: int,
-    action: Callable[[User], str],
-    *,
-    form: Any = None,
-    form_name: str = "",
+    question_id: int, action: Callable[[User], str], *, form: FlaskForm, form_name: str = ""
 ) -> Response | str:
-    """Run a question page's form action as one unit of work: flash its outcome and go back to
-    the page. Refusals are flashed; a form with text is shown again, text kept, when the input was
-    invalid. ``NotFound`` becomes the 404 page (someone else's question does not exist)."""
-    actor = _actor()
-    if form is not None and not form.validate_on_submit():
-        flash("That form could not be read: try again.", "danger")
-        return redirect(url_for(".detail", question_id=question_id))
-    try:
-        with unit_of_work():
-            message = action(actor)
-    except PortalError as exc:
-        if exc.status == 404:
-            raise
-        if form is not None and isinstance(exc, InvalidInput) and form_name:
-            attach_errors(form, exc)
-            return _render_detail(
-                actor, thread.get_question(actor, question_id), **{form_name: form}
-            )
-        flash(exc.message, "danger")
-    else:
-        flash(message, "success")
-    return redirect(url_for(".detail", question_id=question_id))
+    """Run a question page's form action (:func:`~portal.form_actions.run_form_action`) and go
+    back to the page. With ``form_name`` (its keyword for :func:`_render_detail`), a form with
+    text is shown again, text kept, when the input was invalid."""
+
+    def show_again(actor: User) -> str:
+        return _render_detail(actor, thread.get_question(actor, question_id), **{form_name: form})
+
+    return run_form_action(
+        action,
+        form=form,
+        back=url_for(".detail", question_id=question_id),
+        show_again=show_again if form_name else None,
+    )
 
 
 @blueprint.route("/<int:question_id>/follow-up", methods=["POST"])

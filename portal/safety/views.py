@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from portal import inputs, policy
 from portal.errors import InvalidInput, PortalError
+from portal.form_actions import UNREADABLE, run_form_action
 from portal.forms import attach_errors
 from portal.models import User, utcnow
 from portal.safety import export, follow_ups, services, workspace
@@ -28,7 +29,6 @@ from portal.safety.forms import (
 from portal.safety.models import SERIOUSNESS_LABELS, CaseOrigin, PvCase, PvCaseStatus
 from portal.safety.services import CaseSource, ListStatus
 from portal.throttles import Throttle, throttled
-from portal.unit_of_work import unit_of_work
 
 blueprint = Blueprint("safety", __name__)
 
@@ -141,27 +141,15 @@ def _render_case(
     )
 
 
-def _case_act(case_id: int, action: Callable[[User], str]) -> BaseResponse:
-    """Run one action on a case page as one unit of work; flash its outcome or refusal."""
-    actor = _actor()
-    if not ButtonForm().validate_on_submit():
-        flash("That form could not be read: try again.", "danger")
-        return redirect(url_for(".case", case_id=case_id))
-    try:
-        with unit_of_work():
-            message = action(actor)
-    except PortalError as exc:
-        if exc.status == 404:
-            raise
-        flash(exc.message, "danger")
-    else:
-        flash(message, "success")
-    return redirect(url_for(".case", case_id=case_id))
+def _case_act(case_id: int, action: Callable[[User], str]) -> BaseResponse | str:
+    """Run one action on a case page (:func:`~portal.form_actions.run_form_action`): its
+    outcome or refusal is flashed on the page."""
+    return run_form_action(action, form=ButtonForm(), back=url_for(".case", case_id=case_id))
 
 
 @blueprint.route("/cases/<int:case_id>/acknowledge", methods=["POST"])
 @login_required
-def acknowledge(case_id: int) -> BaseResponse:
+def acknowledge(case_id: int) -> BaseResponse | str:
     def run(actor: User) -> str:
         found = services.acknowledge_pv_case(actor, case_id)
         return f"{found.reference} acknowledged: the clock has stopped."
@@ -171,7 +159,7 @@ def acknowledge(case_id: int) -> BaseResponse:
 
 @blueprint.route("/cases/<int:case_id>/close", methods=["POST"])
 @login_required
-def close(case_id: int) -> BaseResponse:
+def close(case_id: int) -> BaseResponse | str:
     def run(actor: User) -> str:
         found = services.close_pv_case(actor, case_id)
         return f"{found.reference} is closed."
@@ -186,7 +174,7 @@ def ask(case_id: int) -> BaseResponse | str:
     actor = _actor()
     form = FollowUpQuestionForm(prefix="ask")
     if not form.validate_on_submit():
-        flash("That form could not be read: try again.", "danger")
+        flash(UNREADABLE, "danger")
         return redirect(url_for(".case", case_id=case_id))
     try:
         follow_ups.ask_follow_up(actor, case_id, form.body.data or "")

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.fixtures import FixtureFunctionDefinition
 from sqlalchemy import Engine, create_engine, text
 
 from tests.chat.test_live import NAMESPACE, requests, socketio_client
@@ -468,6 +469,39 @@ def cluster_fixture(
         yield cluster
 
 
+def cluster_fixtures(
+    name: str,
+) -> tuple[FixtureFunctionDefinition, FixtureFunctionDefinition, FixtureFunctionDefinition]:
+    """A test module's fixtures on a cluster of its own (``name`` names its schema and folder),
+    to be assigned under their names: ``deployment, cluster, participants = cluster_fixtures(...)``.
+
+    ``deployment``: the cluster, started once for the module. ``cluster``: the deployment with
+    every process up (another test may have killed one). ``participants``: the HCP on p1 and the
+    rep on p2, both following their conversation, closed after the test.
+    """
+
+    @pytest.fixture(scope="module", name="deployment")
+    def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+        yield from cluster_fixture(tmp_path_factory, name)
+
+    @pytest.fixture(name="cluster")
+    def cluster(deployment: Cluster) -> Cluster:
+        deployment.revive()
+        return deployment
+
+    @pytest.fixture(name="participants")
+    def participants(cluster: Cluster) -> Iterator[tuple[Participant, Participant]]:
+        hcp = Participant(cluster, "hcp", pin="p1").connect()
+        rep = Participant(cluster, "rep", pin="p2").connect()
+        for participant in (hcp, rep):
+            participant.follow(cluster.personas.conversation_id)
+        yield hcp, rep
+        for participant in (hcp, rep):
+            participant.close()
+
+    return deployment, cluster, participants
+
+
 def _drop_schema(admin: Engine, schema: str) -> None:
     with admin.connect() as connection:
         connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -693,6 +727,16 @@ def assert_stored_once(cluster: Cluster, acked: list[dict[str, Any]]) -> None:
     first = min(message["seq"] for message in acked)
     since = {row["client_id"] for row in stored if row["seq"] >= first}
     assert since == {message["client_id"] for message in acked}, "a message nobody sent"
+
+
+def assert_nothing_lost(
+    cluster: Cluster, acked: list[dict[str, Any]], *participants: Participant
+) -> None:
+    """Every acknowledged message is stored once (:func:`assert_stored_once`) and each of
+    ``participants`` holds the whole conversation (:func:`assert_gap_free`)."""
+    assert_stored_once(cluster, acked)
+    for participant in participants:
+        assert_gap_free(cluster, participant)
 
 
 def assert_gap_free(cluster: Cluster, participant: Participant) -> None:

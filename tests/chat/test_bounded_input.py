@@ -26,14 +26,7 @@ from portal.models import Role, User
 from portal.services import sessions
 from tests.chat.factories import active_conversation, chat_pair, send
 from tests.chat.test_events import Socket
-from tests.chat.test_live import (
-    TIMEOUT,
-    ChatClient,
-    portal_env,
-    prepare_database,
-    start_server,
-    stop_server,
-)
+from tests.chat.test_live import TIMEOUT, ChatClient, demo_server
 from tests.conftest import IsolatedClient, login
 
 BODY = "Could you share the approved leaflet for the outpatient clinic?"
@@ -340,14 +333,7 @@ def test_an_over_long_message_is_answered_too_long(connect, pair, caplog, size):
 # --- over a real WebSocket (python wsgi.py: gevent, simple-websocket) ----------------------------
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    instance = tmp_path_factory.mktemp("chat-bounded")
-    env = portal_env(instance, f"sqlite:///{instance / 'portal.db'}")
-    prepare_database(env)
-    base, process = start_server(env, instance / "server.log")
-    try:
-        yield base
-    finally:
-        stop_server(process)
+    yield from demo_server(tmp_path_factory.mktemp("chat-bounded"))
 
 
 @pytest.fixture

@@ -14,33 +14,21 @@ In CI (``CI=true``) a missing haproxy, redis-server, openssl or PostgreSQL fails
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 
 from tests.chat.cluster import (
     Cluster,
     Participant,
-    assert_gap_free,
-    assert_stored_once,
-    cluster_fixture,
+    assert_nothing_lost,
+    cluster_fixtures,
     wait_until,
 )
 from tests.chat.test_live import NAMESPACE, requests, socketio_client
 
-
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    yield from cluster_fixture(tmp_path_factory, "deploy")
-
-
-@pytest.fixture
-def cluster(deployed: Cluster) -> Cluster:
-    """The deployment with every process up (another test may have killed one)."""
-    deployed.revive()
-    return deployed
+# The fixtures of a cluster of this module's own (see ``cluster_fixtures``).
+deployment, cluster, participants = cluster_fixtures("deploy")
 
 
 def test_the_balancer_passes_https_and_the_client_address_and_nothing_else(cluster):
@@ -103,18 +91,6 @@ def test_misrouted_socket_requests_are_refused_in_one_line_each(cluster):
     assert "Invalid HTTP method" not in whole_log and "Expected GET method" not in whole_log
 
 
-@pytest.fixture
-def participants(cluster: Cluster) -> Iterator[tuple[Participant, Participant]]:
-    """The HCP on p1 and the rep on p2, both following their conversation."""
-    hcp = Participant(cluster, "hcp", pin="p1").connect()
-    rep = Participant(cluster, "rep", pin="p2").connect()
-    for participant in (hcp, rep):
-        participant.follow(cluster.personas.conversation_id)
-    yield hcp, rep
-    for participant in (hcp, rep):
-        participant.close()
-
-
 def _polling_client(cluster: Cluster, connects: list[float]) -> tuple[Participant, Any]:
     """The HCP on a second device that can only long-poll, pinned to p1 and reconnecting by
     itself (python-socketio's own reconnection, as socket.io-client does in a browser)."""
@@ -170,9 +146,7 @@ def test_a_conversation_survives_the_death_of_a_process(cluster, participants):
         wait_until(lambda: len(connects) >= 2, "the polling client to reconnect")
 
         assert hcp.connections >= 2  # back through the balancer, on p2
-        assert_stored_once(cluster, acked)
-        for participant in (hcp, rep):
-            assert_gap_free(cluster, participant)
+        assert_nothing_lost(cluster, acked, hcp, rep)
         # The polling client was refused by p2 once, started afresh there and stays.
         assert connects[1] - killed < 10
         assert poller.call("conversations", {}, namespace=NAMESPACE, timeout=5)["ok"] is True

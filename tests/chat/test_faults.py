@@ -18,46 +18,23 @@ In CI (``CI=true``) a missing haproxy, redis-server, openssl or PostgreSQL fails
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 from tests.chat.cluster import (
     Cluster,
     Participant,
     Sender,
-    assert_gap_free,
-    assert_stored_once,
-    cluster_fixture,
+    assert_nothing_lost,
+    cluster_fixtures,
     wait_until,
 )
 
 BEFORE, AFTER = 5, 10  # acknowledged sends per participant before the fault, and after it
 
 
-@pytest.fixture(scope="module")
-def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    yield from cluster_fixture(tmp_path_factory, "faults")
-
-
-@pytest.fixture
-def cluster(faulty: Cluster) -> Cluster:
-    """The deployment with every process up (another test may have killed one)."""
-    faulty.revive()
-    return faulty
-
-
-@pytest.fixture
-def participants(cluster: Cluster) -> Iterator[tuple[Participant, Participant]]:
-    """The HCP on p1 and the rep on p2, both following their conversation."""
-    hcp = Participant(cluster, "hcp", pin="p1").connect()
-    rep = Participant(cluster, "rep", pin="p2").connect()
-    for participant in (hcp, rep):
-        participant.follow(cluster.personas.conversation_id)
-    yield hcp, rep
-    for participant in (hcp, rep):
-        participant.close()
+# The fixtures of a cluster of this module's own (see ``cluster_fixtures``).
+deployment, cluster, participants = cluster_fixtures("faults")
 
 
 def converse_through(fault: Callable[[], None], hcp: Participant, rep: Participant) -> list[Any]:
@@ -81,9 +58,7 @@ def converse_through(fault: Callable[[], None], hcp: Participant, rep: Participa
 def assert_recovered(
     cluster: Cluster, hcp: Participant, rep: Participant, acked: list[dict[str, Any]]
 ) -> None:
-    assert_stored_once(cluster, acked)
-    for participant in (hcp, rep):
-        assert_gap_free(cluster, participant)
+    assert_nothing_lost(cluster, acked, hcp, rep)
     # Live again, both ways, across the processes.
     for sender, receiver in ((hcp, rep), (rep, hcp)):
         receiver.wait_for_seq(sender.send(f"{sender.who}: still there?")["seq"])

@@ -104,6 +104,18 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
+def demo_server(instance: Path) -> Iterator[str]:
+    """Body of a module-scoped fixture: ``python wsgi.py`` with the demo data, on a SQLite
+    database of its own in ``instance``; yields its base URL, stops it afterwards."""
+    env = portal_env(instance, f"sqlite:///{instance / 'portal.db'}")
+    prepare_database(env)
+    base, process = start_server(env, instance / "server.log")
+    try:
+        yield base
+    finally:
+        stop_server(process)
+
+
 # --- a protocol client ----------------------------------------------------------------------------
 class ChatClient:
     """A signed-in python-socketio client that records every ``/chat`` event it receives."""
@@ -186,14 +198,7 @@ class ChatClient:
 
 @pytest.fixture(scope="module")
 def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    instance = tmp_path_factory.mktemp("chat-live")
-    env = portal_env(instance, f"sqlite:///{instance / 'portal.db'}")
-    prepare_database(env)
-    base, process = start_server(env, instance / "server.log")
-    try:
-        yield base
-    finally:
-        stop_server(process)
+    yield from demo_server(tmp_path_factory.mktemp("chat-live"))
 
 
 @pytest.fixture

@@ -21,29 +21,12 @@ from tests.factories import (
     unique,
     valid_npi,
 )
+from tests.portal.helpers import audit_actions, fresh
 
 
 def page(response: Any) -> str:
     """The response's HTML with entities decoded, so text reads as a person sees it."""
     return html.unescape(response.get_data(as_text=True))
-
-
-def fresh(user: User) -> User:
-    """``user`` as the database has it now."""
-    db.session.expire_all()
-    found = db.session.get(User, user.id)
-    assert found is not None
-    return found
-
-
-def audit_actions(target: User) -> list[str]:
-    return list(
-        db.session.scalars(
-            select(AuditRecord.action)
-            .where(AuditRecord.target_type == "users", AuditRecord.target_id == str(target.id))
-            .order_by(AuditRecord.id)
-        )
-    )
 
 
 def form_actions(html: str) -> set[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -17,22 +16,15 @@ from chat import events, presence
 from portal import session_sockets
 from portal.errors import InvalidInput, PermissionDenied
 from portal.extensions import db
-from portal.models import AuditRecord, OutboxMail, Role, User, UserSession
+from portal.models import OutboxMail, Role, User, UserSession
 from portal.services import accounts, passwords, sessions
 from tests.chat.test_events import Socket
 from tests.conftest import IsolatedClient, login
 from tests.factories import PASSWORD, make_hcp, make_user
+from tests.portal.helpers import audit_actions, fresh, signed_in
 
 NEW_PASSWORD = "a different passphrase 2027"
 OTHER_BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-
-
-def signed_in(app: Flask, user: User, **environ: Any) -> FlaskClient:
-    app.test_client_class = IsolatedClient
-    client = app.test_client()
-    client.environ_base.update(environ)
-    assert login(client, user.email).status_code == 302
-    return client
 
 
 def can_open_home(client: FlaskClient) -> bool:
@@ -44,23 +36,6 @@ def can_open_home(client: FlaskClient) -> bool:
 def change(client: FlaskClient, current: str = PASSWORD, new: str = NEW_PASSWORD, **extra: str):  # type: ignore[no-untyped-def]
     data = {"current_password": current, "password": new, "confirm": new, **extra}
     return client.post("/account/password", data=data)
-
-
-def fresh(user: User) -> User:
-    db.session.expire_all()
-    found = db.session.get(User, user.id)
-    assert found is not None
-    return found
-
-
-def actions(user: User) -> list[str]:
-    return list(
-        db.session.scalars(
-            select(AuditRecord.action)
-            .where(AuditRecord.target_type == "users", AuditRecord.target_id == str(user.id))
-            .order_by(AuditRecord.id)
-        )
-    )
 
 
 def mails_to(user: User) -> list[OutboxMail]:
@@ -99,8 +74,8 @@ def test_wrong_current_password_is_refused_and_nothing_changes(app):
     assert user.password_hash == hash_before
     assert user.failed_logins == 1  # counted like a failed sign-in
     assert can_open_home(here) and can_open_home(elsewhere)
-    assert "user.password_changed" not in actions(hcp)
-    assert "auth.password_change_failed" in actions(hcp)
+    assert "user.password_changed" not in audit_actions(hcp)
+    assert "auth.password_change_failed" in audit_actions(hcp)
     assert mails_to(hcp) == []
 
 
@@ -122,7 +97,7 @@ def test_a_bad_new_password_is_refused_and_nothing_changes(app, new, confirm, me
 
     assert response.status_code == 200 and message in response.get_data(as_text=True)
     assert fresh(hcp).password_hash == hash_before
-    assert "user.password_changed" not in actions(hcp)
+    assert "user.password_changed" not in audit_actions(hcp)
 
 
 def test_changing_the_password_signs_out_every_other_session_but_this_one(app):
@@ -144,7 +119,7 @@ def test_changing_the_password_signs_out_every_other_session_but_this_one(app):
         select(UserSession).where(UserSession.revoked_at.is_not(None))
     ).all()
     assert [r.revoked_reason for r in revoked] == ["password changed"]
-    assert actions(hcp)[-2:] == ["session.revoked", "user.password_changed"]
+    assert audit_actions(hcp)[-2:] == ["session.revoked", "user.password_changed"]
     [notice] = mails_to(hcp)
     assert "password was changed" in notice.subject
     assert NEW_PASSWORD not in notice.body
