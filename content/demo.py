@@ -24,6 +24,7 @@ from portal import audit
 from portal.extensions import db
 from portal.models import Product, User, utcnow
 from portal.services.demo import demo_email
+from portal.unit_of_work import transactional
 
 PRODUCT_TOPICS = {
     "CVX": {
@@ -229,9 +230,11 @@ SPECIAL_STATES = {
 }
 
 
+@transactional
 def seed_materials() -> str | None:
     """At least 60 materials across the demo products, every workflow state represented
-    (drafts, in review, scheduled, published, expired, one withdrawn, one with two versions)."""
+    (drafts, in review, scheduled, published, expired, one withdrawn, one with two versions), in
+    one unit of work. Audits ``material.created`` (system actor) for each."""
     if db.session.scalar(select(func.count()).select_from(Material)):
         return None
     author = db.session.scalar(select(User).where(User.email == demo_email("content")))
@@ -312,7 +315,6 @@ def seed_materials() -> str | None:
     _views(created, now)
     for material in created:
         audit.record(None, "material.created", material, code=material.code_label, source="demo")
-    db.session.commit()
     return f"{len(created)} demo materials loaded."
 
 

@@ -1,9 +1,10 @@
 """The content library's state changes and queries.
 
-Every state change checks policy, validates, writes the audit record and keeps the search index in
-step, in one transaction. Reads apply the same visibility rule as :func:`portal.policy.
-can_view_material`, expressed in SQL by :func:`visible_clause` so lists, search and
-recommendations never show what a direct URL would refuse.
+Every public function that changes state is one unit of work (:func:`portal.unit_of_work.
+transactional`): it checks policy, validates, changes state, writes the audit record and keeps the
+search index in step, and none of it is kept if any step fails. Reads apply the same visibility
+rule as :func:`portal.policy.can_view_material`, expressed in SQL by :func:`visible_clause` so
+lists, search and recommendations never show what a direct URL would refuse.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
 from portal.models import Product, Role, User, utcnow
 from portal.models.reference import COUNTRIES, SPECIALTIES, Profession
+from portal.unit_of_work import transactional
 
 PAGE_SIZE = 20
 EXPIRING_WITHIN = dt.timedelta(days=30)
@@ -150,15 +152,18 @@ def _apply(material: Material, data: MaterialInput, upload: Upload | None) -> No
         material.file_sha256 = stored.sha256
 
 
-def _commit() -> None:
+def _flush() -> None:
+    """Write the material now, in the caller's unit of work, so that two managers racing past
+    :func:`_code_taken_by_other_family` learn of it as a :class:`Conflict` (the unique constraint
+    on approval code and version decides); the unit of work then rolls the action back."""
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError as exc:
-        db.session.rollback()
         raise Conflict("Another material already uses this approval code and version.") from exc
 
 
 # --- workflow -----------------------------------------------------------------------------------
+@transactional
 def create_material(actor: User, data: MaterialInput, upload: Upload | None = None) -> Material:
     """A content manager creates a draft (version 1). Audits ``material.created``."""
     policy.require(policy.can_author_material(actor), "Only content managers create materials.")
@@ -166,15 +171,15 @@ def create_material(actor: User, data: MaterialInput, upload: Upload | None = No
     material = Material(author=actor, status=MaterialStatus.DRAFT, version=1)
     _apply(material, data, upload)
     db.session.add(material)
-    db.session.flush()
+    _flush()
     material.family_id = material.id
     audit.record(
         actor, "material.created", material, code=material.code_label, title=material.title
     )
-    _commit()
     return material
 
 
+@transactional
 def update_material(
     actor: User, material: Material, data: MaterialInput, upload: Upload | None = None
 ) -> Material:
@@ -186,13 +191,14 @@ def update_material(
     )
     _check(data)
     _apply(material, data, upload)
+    _flush()
     audit.record(
         actor, "material.updated", material, code=material.code_label, title=material.title
     )
-    _commit()
     return material
 
 
+@transactional
 def submit_for_review(actor: User, material: Material) -> Material:
     """Send a draft to MLR review. Audits ``material.submitted``."""
     policy.require(
@@ -205,7 +211,6 @@ def submit_for_review(actor: User, material: Material) -> Material:
     material.status = MaterialStatus.IN_REVIEW
     material.submitted_at = utcnow()
     audit.record(actor, "material.submitted", material, code=material.code_label)
-    db.session.commit()
     return material
 
 
@@ -221,6 +226,7 @@ def _previous_approved(material: Material) -> Material | None:
     )
 
 
+@transactional
 def approve_material(actor: User, material: Material, *, comments: str = "") -> Material:
     """An MLR reviewer approves exactly this version; it is published at its effective date.
 
@@ -265,10 +271,10 @@ def approve_material(actor: User, material: Material, *, comments: str = "") -> 
     audit.record(
         actor, "material.approved", material, code=material.code_label, comments=comments.strip()
     )
-    db.session.commit()
     return material
 
 
+@transactional
 def reject_material(actor: User, material: Material, *, comments: str) -> Material:
     """Return a version in review to draft with the reviewer's comments. Audits
     ``material.rejected``."""
@@ -289,10 +295,10 @@ def reject_material(actor: User, material: Material, *, comments: str) -> Materi
         )
     )
     audit.record(actor, "material.rejected", material, code=material.code_label, comments=comments)
-    db.session.commit()
     return material
 
 
+@transactional
 def withdraw_material(actor: User, material: Material, *, reason: str) -> Material:
     """Take an approved material out of circulation at once, everywhere (links already shared
     show it as withdrawn). Audits ``material.withdrawn``; removes it from search."""
@@ -310,7 +316,6 @@ def withdraw_material(actor: User, material: Material, *, reason: str) -> Materi
     material.withdrawn_by = actor
     index_for(db.session).remove(db.session, material.id)
     audit.record(actor, "material.withdrawn", material, code=material.code_label, reason=reason)
-    db.session.commit()
     return material
 
 
@@ -322,6 +327,7 @@ COPIED_ON_NEW_VERSION = (
 )  # fmt: skip
 
 
+@transactional
 def new_version(actor: User, material: Material) -> Material:
     """Copy an approved version into a draft v+1. The approved version stays live until v+1 is
     approved. Refused while the family already has an open draft or review. Audits
@@ -353,11 +359,10 @@ def new_version(actor: User, material: Material) -> Material:
     for name in COPIED_ON_NEW_VERSION:
         setattr(copy, name, getattr(material, name))
     db.session.add(copy)
-    db.session.flush()
+    _flush()
     audit.record(
         actor, "material.versioned", copy, code=copy.code_label, from_version=material.version
     )
-    _commit()
     return copy
 
 
@@ -561,16 +566,19 @@ def _record(actor: User, material: Material, kind: EventKind) -> None:
     )
 
 
+@transactional
 def record_view(actor: User, material: Material) -> None:
-    """Note that ``actor`` opened ``material`` (analytics and the HCP's history)."""
+    """Note that ``actor`` opened ``material`` (analytics and the HCP's history). The caller has
+    already checked that they may see it (:func:`get_material`). No audit record: the event is
+    the record."""
     _record(actor, material, EventKind.VIEW)
-    db.session.commit()
 
 
+@transactional
 def open_download(actor: User, material: Material) -> tuple[Any, str, str]:
     """The file of a material ``actor`` may see: ``(path, mime, download name)``; records the
-    download. :class:`NotFound` when they may not see it (audience, dates, state, role) or there
-    is no file."""
+    download (the event is the record: no audit record). :class:`NotFound` when they may not see
+    it (audience, dates, state, role) or there is no file."""
     if not policy.can_view_material(actor, material, utcnow()):
         raise NotFound("That material was not found.")
     if not material.file_key or not material.file_mime:
@@ -579,7 +587,6 @@ def open_download(actor: User, material: Material) -> tuple[Any, str, str]:
     if not path.exists():
         raise NotFound("The file of this material is missing.")
     _record(actor, material, EventKind.DOWNLOAD)
-    db.session.commit()
     return (
         path,
         material.file_mime,
@@ -742,8 +749,10 @@ def recommendations(actor: User, *, limit: int = 6) -> list[Material]:
     return sorted(pool, key=lambda m: (-score(m), -m.id))[:limit]
 
 
+@transactional
 def set_bookmark(actor: User, material: Material, *, on: bool) -> None:
-    """Add or remove ``material`` (its whole family) in the HCP's "My library"."""
+    """Add or remove ``material`` (its whole family) in the actor's "My library"; :class:`NotFound`
+    when they may not see it. A personal list: no audit record."""
     policy.require_visible(policy.can_view_material(actor, material, utcnow()), "That material")
     family = material.family_id or material.id
     existing = db.session.get(Bookmark, (actor.id, family))
@@ -751,7 +760,6 @@ def set_bookmark(actor: User, material: Material, *, on: bool) -> None:
         db.session.add(Bookmark(user_id=actor.id, family_id=family))
     elif not on and existing is not None:
         db.session.delete(existing)
-    db.session.commit()
 
 
 def is_bookmarked(actor: User, material: Material) -> bool:
@@ -838,9 +846,11 @@ def get_managed_material(actor: User, material_id: int) -> Material:
     return material
 
 
+@transactional
 def reindex_all() -> int:
-    """Rebuild the search index from the approved versions (after a restore, say). Returns the
-    number indexed; commits."""
+    """Rebuild the search index from the approved versions (after a restore, say), in one unit of
+    work: all of it or nothing. Returns the number indexed. For the CLI (``flask content
+    reindex``); no audit record (the index is derived from audited state)."""
     index = index_for(db.session)
     count = 0
     for material in db.session.scalars(
@@ -848,5 +858,4 @@ def reindex_all() -> int:
     ):
         index.add(db.session, material)
         count += 1
-    db.session.commit()
     return count
