@@ -58,7 +58,7 @@ from chat.models import (
 )
 from portal import audit, inputs, policy, redis_pool
 from portal.errors import InvalidInput, NotFound, PermissionDenied, PortalError
-from portal.extensions import db
+from portal.extensions import db, unpinged
 from portal.models import User, utcnow
 from portal.safety import detection
 from portal.safety import services as safety
@@ -587,7 +587,9 @@ def _send(
 ) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(drafts)
     ask: list[int] = []  # drafts whose session find_live judges after this transaction
-    with unit_of_work():
+    # No test of the connection first: a dropped one fails the batch, which send_many tries
+    # again on a fresh connection (a failure costs time, never a message).
+    with unpinged(), unit_of_work():
         snapshot = Snapshot.read(drafts, confirmed=confirmed)
         keys = [(d.sender_id, _canonical(d.client_id)) for d in drafts]
         earlier = _stored_messages(k for k in keys if k[1]) if look_for_retries else {}

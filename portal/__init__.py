@@ -112,9 +112,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from portal.extensions import csrf, db, limiter, login_manager, migrate, socketio
+    from portal.extensions import (
+        csrf,
+        db,
+        limiter,
+        login_manager,
+        migrate,
+        ping_before_use,
+        socketio,
+    )
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            ping_before_use(engine)
     migrate.init_app(
         app,
         db,

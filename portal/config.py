@@ -119,9 +119,10 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # Unset: settle_secret_key decides (a generated key, or a refusal to start).
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(database_url),
-        # A server can drop idle connections (restart, failover): test each one before use. A
-        # SQLite file cannot, and the test would cost a statement on every request.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not database_url.startswith("sqlite")},
+        # A server can drop idle connections (restart, failover): each one is tested before
+        # use by portal.extensions.ping_before_use (pool_pre_ping, but skipped where the caller
+        # retries by itself). A SQLite file cannot drop them.
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
         "REDIS_URL": redis_url,
         # One blocking pool per Redis URL for the whole process: a burst waits up to the timeout
         # for a free connection instead of failing (portal/redis_pool.py).

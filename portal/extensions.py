@@ -1,6 +1,9 @@
 """Unbound Flask extensions, initialised by :func:`portal.create_app`."""
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from flask_limiter import Limiter
@@ -12,6 +15,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 from portal.models.base import Base
 
@@ -35,3 +39,41 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+# --- a connection tested before use ---------------------------------------------------------------
+_unpinged: ContextVar[bool] = ContextVar("portal.unpinged", default=False)
+
+
+def ping_before_use(engine: Engine) -> None:
+    """Test each connection of a database server before use, as ``pool_pre_ping`` does (a server
+    can drop idle connections: restart, failover, ``pg_terminate_backend``): one that fails is
+    replaced before the caller sees it. Not inside :func:`unpinged`. A SQLite file cannot drop
+    its connections: nothing to test."""
+    if engine.dialect.name == "sqlite":
+        return
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkout")
+    def ping(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
+        if _unpinged.get():
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError() from exc  # the pool connects afresh and retries
+            raise
+
+
+@contextlib.contextmanager
+def unpinged() -> Iterator[None]:
+    """Take connections without the test before use, for work that answers a dropped connection
+    itself by trying again (the chat send batch, :func:`chat.messages.send_many`): the first
+    statement on a dropped connection fails, the pool is renewed, the retry succeeds. One round
+    trip less for every message."""
+    token = _unpinged.set(True)
+    try:
+        yield
+    finally:
+        _unpinged.reset(token)
