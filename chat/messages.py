@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import json
 import logging
 import uuid
 from collections import defaultdict
@@ -409,23 +410,24 @@ def _number_and_insert_at_once(
     ``refused`` drafts' records and one ``chat.message_sent`` per stored message: two round
     trips fewer on every send. The reservation is None when the trail has no head yet."""
     order = list(by_conversation)
-    params: dict[str, Any] = {"at": now, "active": ConversationState.ACTIVE, "refused": refused}
-    for n, conversation_id in enumerate(order):
-        params[f"c{n}"], params[f"n{n}"] = conversation_id, len(by_conversation[conversation_id])
-    where: dict[int, tuple[int, int]] = {}  # request index -> (conversation's position, k)
-    for position, indexes in enumerate(by_conversation.values()):
+    k_of: dict[int, int] = {}  # request index -> its place k among its conversation's new ones
+    for indexes in by_conversation.values():
         for k, index in enumerate(indexes, start=1):
-            where[index] = (position, k)
-    listed = sorted(where)
-    for m, index in enumerate(listed):
-        row = _row(requests[index], now)
-        params[f"m{m}_k"] = where[index][1]
-        for name in ("conversation_id", "client_id", "sender_id", "kind", "body", "material_id"):
-            params[f"m{m}_{name}"] = row[name]
-        params[f"m{m}_flags"] = row["flags"]
+            k_of[index] = k
+    listed = sorted(k_of)
+    rows = [_row(requests[index], now) for index in listed]
+    params: dict[str, Any] = {
+        "at": now, "active": ConversationState.ACTIVE, "refused": refused,
+        "c_id": order, "c_n": [len(by_conversation[c]) for c in order],
+        "m_k": [k_of[index] for index in listed],
+        "m_kind": [str(row["kind"]) for row in rows],
+        "m_flags": [json.dumps(row["flags"]) for row in rows],
+    }  # fmt: skip
+    for name in ("conversation_id", "client_id", "sender_id", "body", "material_id"):
+        params[f"m_{name}"] = [row[name] for row in rows]
     found: dict[tuple[int, int], int] = {}
     reserved = None
-    for result in connection.execute(_numbered_insert(len(order), len(listed)), params):
+    for result in connection.execute(_numbered_insert(), params):
         if result.id is None:  # the audit head's row
             reserved = audit.Reserved(result.seq, result.last_hash)
         else:
@@ -438,41 +440,34 @@ def _number_and_insert_at_once(
     for index in listed:
         conversation_id = requests[index].conversation.id
         if conversation_id in first:
-            seq = first[conversation_id] + where[index][1] - 1
+            seq = first[conversation_id] + k_of[index] - 1
             placed[index] = (seq, found[conversation_id, seq])
     return placed, reserved
 
 
-@functools.lru_cache(maxsize=128)
-def _numbered_insert(conversations: int, messages: int) -> TextClause:
-    """The counter update and the insert of :func:`_number_and_insert_at_once` for a batch of
-    ``messages`` in ``conversations``, built once per shape (a data-modifying WITH is not in
-    SQLAlchemy's compiled cache)."""
+@functools.cache
+def _numbered_insert() -> TextClause:
+    """The counter update and the insert of :func:`_number_and_insert_at_once`, whatever the
+    batch's size: the conversations (``c_*``) and the messages (``m_*``) travel as arrays, one
+    per column (``unnest``), so the text never changes and the server keeps it prepared."""
     table = cast(Table, Message.__table__)
-    counters = ", ".join(
-        f"(CAST(:c{n} AS INTEGER), CAST(:n{n} AS INTEGER))" for n in range(conversations)
-    )
-    rows = ", ".join(
-        f"(CAST(:m{m}_conversation_id AS INTEGER), CAST(:m{m}_k AS INTEGER), "
-        f"CAST(:m{m}_client_id AS VARCHAR), CAST(:m{m}_sender_id AS INTEGER), "
-        f"CAST(:m{m}_kind AS VARCHAR), CAST(:m{m}_body AS TEXT), "
-        f"CAST(:m{m}_material_id AS INTEGER), CAST(:m{m}_flags AS JSON))"
-        for m in range(messages)
-    )
     # Names from the models, every value bound. A conversation no longer active is not
     # numbered, so its messages are not inserted (the caller answers them).
     statement = text(
         "WITH numbered AS ("  # noqa: S608 - only names and placeholders are spliced in
         " UPDATE conversations SET last_seq = conversations.last_seq + c.n,"
         " last_message_at = :at"
-        f" FROM (VALUES {counters}) AS c (id, n)"
+        " FROM unnest(CAST(:c_id AS INTEGER[]), CAST(:c_n AS INTEGER[])) AS c (id, n)"
         " WHERE conversations.id = c.id AND conversations.state = :active"
         " RETURNING conversations.id, conversations.last_seq - c.n AS base)"
         f", inserted AS (INSERT INTO {table.name}"
         " (conversation_id, seq, client_id, sender_id, kind, body, material_id, sent_at, flags)"
         " SELECT m.conversation_id, numbered.base + m.k, m.client_id, m.sender_id, m.kind,"
-        " m.body, m.material_id, :at, m.flags"
-        f" FROM (VALUES {rows}) AS m"
+        " m.body, m.material_id, :at, CAST(m.flags AS JSON)"
+        " FROM unnest(CAST(:m_conversation_id AS INTEGER[]), CAST(:m_k AS INTEGER[]),"
+        " CAST(:m_client_id AS VARCHAR[]), CAST(:m_sender_id AS INTEGER[]),"
+        " CAST(:m_kind AS VARCHAR[]), CAST(:m_body AS TEXT[]),"
+        " CAST(:m_material_id AS INTEGER[]), CAST(:m_flags AS TEXT[])) AS m"
         " (conversation_id, k, client_id, sender_id, kind, body, material_id, flags)"
         " JOIN numbered ON numbered.id = m.conversation_id"
         " RETURNING id, conversation_id, seq)"
@@ -487,8 +482,6 @@ def _numbered_insert(conversations: int, messages: int) -> TextClause:
     return statement.bindparams(
         bindparam("at", type_=conversation.c.last_message_at.type),
         bindparam("active", type_=conversation.c.state.type),
-        *(bindparam(f"m{m}_kind", type_=table.c.kind.type) for m in range(messages)),
-        *(bindparam(f"m{m}_flags", type_=table.c.flags.type) for m in range(messages)),
     )
 
 

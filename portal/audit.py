@@ -200,8 +200,9 @@ def record_many(entries: Sequence[Entry], *, reserved: Reserved | None = None) -
         rows.append(row)
     if connection.dialect.name == "postgresql":
         # The records and the new tip in one round trip (a data-modifying WITH).
-        params = {f"r{n}_{key}": value for n, row in enumerate(rows) for key, value in row.items()}
-        connection.execute(_append_and_move_tip(len(rows)), {**params, "tip": prev_hash})
+        columns: dict[str, Any] = {name: [row[name] for row in rows] for name in rows[0]}
+        columns["details"] = [json.dumps(details) for details in columns["details"]]
+        connection.execute(_append_and_move_tip(), {**columns, "tip": prev_hash})
         return
     connection.execute(sql.insert, rows)
     connection.execute(sql.set_tip, {"tip": prev_hash})
@@ -220,23 +221,31 @@ def _plain_or_safe(details: dict[str, Any]) -> dict[str, Any]:
     return _json_safe(details)
 
 
-@functools.lru_cache(maxsize=64)
-def _append_and_move_tip(count: int) -> TextClause:
-    """``count`` records and the new tip in one statement (PostgreSQL), built once per count
-    (a data-modifying WITH is not in SQLAlchemy's compiled cache): the parameters of record
-    ``n`` are named ``r<n>_<column>``, typed as the columns are."""
+# PostgreSQL array types of the records' columns, for :func:`_append_and_move_tip`.
+_ARRAY_TYPES = {
+    "id": "INTEGER[]", "at": "TIMESTAMP WITH TIME ZONE[]", "actor_id": "INTEGER[]",
+    "actor_label": "VARCHAR[]", "action": "VARCHAR[]", "target_type": "VARCHAR[]",
+    "target_id": "VARCHAR[]", "details": "JSON[]", "prev_hash": "VARCHAR[]", "hash": "VARCHAR[]",
+}  # fmt: skip
+
+
+@functools.cache
+def _append_and_move_tip() -> TextClause:
+    """The records and the new tip in one statement (PostgreSQL), whatever their number: each
+    column's values travel as one array (``unnest``), so the text never changes, the server
+    keeps it prepared, and nothing is parsed per record. Parameters: one list per column of
+    ``audit_records`` (``details`` as JSON text), and ``tip``."""
     records, head = cast(Table, AuditRecord.__table__), cast(Table, AuditHead.__table__)
     names = [c.name for c in records.c]
-    rows = ", ".join("(" + ", ".join(f":r{n}_{name}" for name in names) + ")" for n in range(count))
+    assert set(names) == set(_ARRAY_TYPES), "a column of audit_records has no array type here"
+    arrays = ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES[name]})" for name in names)
     # Names from the models, every value bound: nothing of a record is spliced into the SQL.
     sql = (
-        f"WITH appended AS (INSERT INTO {records.name} ({', '.join(names)}) VALUES {rows}) "  # noqa: S608
+        f"WITH appended AS (INSERT INTO {records.name} ({', '.join(names)})"  # noqa: S608
+        f" SELECT * FROM unnest({arrays})) "
         f"UPDATE {head.name} SET last_hash = :tip WHERE id = {HEAD_ID}"
     )
-    return text(sql).bindparams(
-        *(bindparam(f"r{n}_{c.name}", type_=c.type) for n in range(count) for c in records.c),
-        bindparam("tip", type_=head.c.last_hash.type),
-    )
+    return text(sql).bindparams(bindparam("tip", type_=head.c.last_hash.type))
 
 
 @functools.cache
