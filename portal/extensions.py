@@ -60,7 +60,7 @@ def ping_before_use(engine: Engine) -> None:
             return
         try:
             dialect.do_ping(dbapi_connection)
-        except Exception as exc:
+        except dialect.loaded_dbapi.Error as exc:
             if dialect.is_disconnect(exc, dbapi_connection, None):
                 raise DisconnectionError() from exc  # the pool connects afresh and retries
             raise
