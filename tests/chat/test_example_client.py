@@ -27,14 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.chat.test_live import (
-    TIMEOUT,
-    ChatClient,
-    portal_env,
-    prepare_database,
-    start_server,
-    stop_server,
-)
+from tests.chat.test_live import TIMEOUT, ChatClient, demo_server
 from tests.conftest import IN_CI, ROOT
 
 EXAMPLE = ROOT / "docs" / "examples" / "chat-client.mjs"
@@ -273,14 +266,7 @@ class NodeProcess:
 
 @pytest.fixture(scope="module")
 def chat_server(node: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    instance = tmp_path_factory.mktemp("chat-example-client")
-    env = portal_env(instance, f"sqlite:///{instance / 'portal.db'}")
-    prepare_database(env)
-    base, process = start_server(env, instance / "server.log")
-    try:
-        yield base
-    finally:
-        stop_server(process)
+    yield from demo_server(tmp_path_factory.mktemp("chat-example-client"))
 
 
 @pytest.fixture(scope="module")
