@@ -784,6 +784,9 @@ def instance(backend: str, database_url: str, redis_url: str) -> Iterator[dict[s
             parts = urllib.parse.urlsplit(database_url)
             env["DATABASE_URL"] = urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
             env["REDIS_URL"] = redis_url
+            # A pub/sub channel of the run's own: channels ignore the database number, so two
+            # runs (or a portal) on the same Redis would otherwise hear each other's messages.
+            env["SOCKETIO_CHANNEL"] = name
         yield env
     finally:
         if admin is not None:
