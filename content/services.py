@@ -41,6 +41,7 @@ from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
 from portal.models import Product, Role, User, utcnow
 from portal.models.reference import COUNTRIES, SPECIALTIES, Profession
+from portal.services import notifications
 from portal.unit_of_work import transactional
 
 PAGE_SIZE = 20
@@ -214,6 +215,28 @@ def submit_for_review(actor: User, material: Material) -> Material:
     return material
 
 
+def _tell_author(actor: User, material: Material, decision: ReviewDecision) -> None:
+    """Notify the author of a review decision (bell and e-mail), in the caller's unit of work.
+
+    The notice names the version and who decided; a rejection points to the material's page for
+    the reviewer's reasons rather than quoting them: notifications and their e-mails never carry
+    what a colleague wrote (minimum necessary)."""
+    if decision is ReviewDecision.APPROVED:
+        title = f"Your material {material.code_label} was approved by {actor.name}"
+    else:
+        title = (
+            f"Your material {material.code_label} was returned to draft by {actor.name}: "
+            "see the reviewer's reasons"
+        )
+    notifications.notify(
+        [material.author],
+        kind=f"material_{decision.value}",
+        title=title[:200],
+        endpoint="content.manage_material",
+        material_id=material.id,
+    )
+
+
 def _previous_approved(material: Material) -> Material | None:
     if material.supersedes_id is None:
         return None
@@ -232,7 +255,8 @@ def approve_material(actor: User, material: Material, *, comments: str = "") -> 
 
     Refused for the author, for anything not in review and for an expired version. A newer
     version replaces the one it was made from, which is retired (kept for the record). Audits
-    ``material.approved`` (and ``material.retired``); indexes the version for search.
+    ``material.approved`` (and ``material.retired``); indexes the version for search; notifies
+    the author (bell and e-mail).
     """
     now = utcnow()
     if material.author_id == actor.id:
@@ -271,13 +295,14 @@ def approve_material(actor: User, material: Material, *, comments: str = "") -> 
     audit.record(
         actor, "material.approved", material, code=material.code_label, comments=comments.strip()
     )
+    _tell_author(actor, material, ReviewDecision.APPROVED)
     return material
 
 
 @transactional
 def reject_material(actor: User, material: Material, *, comments: str) -> Material:
     """Return a version in review to draft with the reviewer's comments. Audits
-    ``material.rejected``."""
+    ``material.rejected``; notifies the author (bell and e-mail), pointing to the comments."""
     policy.require(
         policy.can_review_material(actor, material),
         "This material is not awaiting your review.",
@@ -295,6 +320,7 @@ def reject_material(actor: User, material: Material, *, comments: str) -> Materi
         )
     )
     audit.record(actor, "material.rejected", material, code=material.code_label, comments=comments)
+    _tell_author(actor, material, ReviewDecision.REJECTED)
     return material
 
 

@@ -41,11 +41,22 @@ def _require_library(actor: User) -> None:
     policy.require_visible(policy.can_browse_library(actor), "The library")
 
 
+def _unverified(actor: User) -> tuple[str, int] | None:
+    """The page telling an HCP whose registration is pending or rejected why the library is
+    closed to them (403), or ``None`` for everyone else. It names only their own status, so it
+    reveals nothing about which materials exist."""
+    if not actor.is_hcp or policy.can_see_professional_content(actor):
+        return None
+    return render_template("content/awaiting_verification.html", profile=actor.hcp_profile), 403
+
+
 # --- the library ------------------------------------------------------------------------------
 @blueprint.route("/")
 @login_required
-def library() -> str:
+def library() -> str | tuple[str, int]:
     actor = _actor()
+    if (refused := _unverified(actor)) is not None:
+        return refused
     _require_library(actor)
     filters = services.Filters(
         product_id=inputs.query_id("product"),
@@ -68,8 +79,10 @@ def library() -> str:
 
 @blueprint.route("/<int:material_id>")
 @login_required
-def material(material_id: int) -> str:
+def material(material_id: int) -> str | tuple[str, int]:
     actor = _actor()
+    if (refused := _unverified(actor)) is not None:
+        return refused
     item = services.get_material(actor, material_id)
     services.record_view(actor, item)
     return render_template(
@@ -106,8 +119,10 @@ def bookmark(material_id: int) -> Response:
 
 @blueprint.route("/mine")
 @login_required
-def mine() -> str:
+def mine() -> str | tuple[str, int]:
     actor = _actor()
+    if (refused := _unverified(actor)) is not None:
+        return refused
     _require_library(actor)
     return render_template("content/mine.html", mine=services.my_library(actor))
 
@@ -118,6 +133,8 @@ def family(family_id: int) -> Response | tuple[str, int]:
     """A stable link to a material (what chats share): its current version, or a clear notice
     that it is no longer available (withdrawn, expired or superseded without successor)."""
     actor = _actor()
+    if (refused := _unverified(actor)) is not None:
+        return refused
     current = services.get_current_version(actor, family_id)
     if current is not None:
         return redirect(url_for("content.material", material_id=current.id))

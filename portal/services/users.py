@@ -72,7 +72,12 @@ def _user_query(text: str, role: str, status: str) -> Select[User]:
     elif status == "suspended":
         query = query.where(User.suspended.is_(True))
     elif status == "active":
-        query = query.where(User.suspended.is_(False))
+        # In good standing: not suspended and, for an HCP, verified (pending and rejected
+        # registrations have their own filters).
+        query = query.where(
+            User.suspended.is_(False),
+            or_(User.role != Role.HCP, HcpProfile.verification == Verification.VERIFIED),
+        )
     return query
 
 
@@ -82,7 +87,8 @@ def search_users(
     """A page of users matching the filters, newest first.
 
     Administrators and compliance auditors may search. ``role`` is a :class:`Role` value,
-    ``status`` one of ``pending``, ``rejected``, ``suspended``, ``active`` (empty: all).
+    ``status`` one of ``pending``, ``rejected``, ``suspended``, ``active`` (empty: all);
+    ``active`` means in good standing: not suspended and, for HCPs, verified.
     """
     policy.require(policy.can_view_users(actor))
     if role and role not in set(Role):

@@ -40,11 +40,47 @@ def test_library_asks_for_sign_in(client):
     assert "/login" in response.headers["Location"]
 
 
-@pytest.mark.parametrize("verification", [Verification.PENDING, Verification.REJECTED])
-def test_unverified_hcp_has_no_library(client, verification):
-    hcp = make_hcp(verification=verification)
+@pytest.mark.parametrize(
+    "path", ["/library/", "/library/mine", "/library/{id}", "/library/family/{family}"]
+)
+def test_pending_hcp_is_told_the_library_awaits_their_verification(client, path):
+    material = make_material()
+    hcp = make_hcp(verification=Verification.PENDING)
     login(client, hcp.email)
-    assert client.get("/library/").status_code == 404
+
+    response = client.get(path.format(id=material.id, family=material.family_id))
+
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert 'data-verification="pending"' in page
+    assert "awaiting verification" in page
+    assert "We will email you when it is done" in page
+    assert "not found" not in page.lower()
+    assert material.title not in page
+
+
+def test_rejected_hcp_is_told_why_the_library_is_closed(client):
+    hcp = make_hcp(verification=Verification.REJECTED)
+    hcp.hcp_profile.rejection_reason = "Licence number could not be matched."
+    db.session.commit()
+    login(client, hcp.email)
+
+    response = client.get("/library/")
+
+    assert response.status_code == 403
+    page = response.get_data(as_text=True)
+    assert 'data-verification="rejected"' in page
+    assert "Licence number could not be matched." in page
+    assert "not found" not in page.lower()
+
+
+def test_verified_hcp_is_not_shown_the_verification_notice(client):
+    login(client, make_hcp().email)
+
+    response = client.get("/library/")
+
+    assert response.status_code == 200
+    assert 'data-testid="library-closed"' not in response.get_data(as_text=True)
 
 
 def test_hcp_sees_and_finds_a_published_material(client):

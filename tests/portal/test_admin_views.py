@@ -122,6 +122,7 @@ NAMES = {
         ({"status": "rejected"}, {"rejected"}),
         ({"status": "suspended"}, {"suspended"}),
         ({"role": "rep", "status": "active"}, {"rep"}),
+        ({"status": "active"}, {"verified", "rep", "msl"}),
         ({}, set(NAMES)),
     ],
 )

@@ -134,6 +134,7 @@ ROUTES: dict[str, Decision] = {
     "POST /admin/routing/": admin_writes(OK),
     "GET /admin/routing/holidays": admin_reads(),
     "POST /admin/routing/holidays": admin_writes(REDIRECT),
+    "POST /admin/routing/holidays/team": admin_writes(REFUSED),  # no team chosen
     "GET /admin/routing/labels": admin_reads(),
     "GET /admin/routing/labels/<int:product_id>": admin_reads(),
     "POST /admin/routing/labels/<int:product_id>": admin_writes(REDIRECT),
@@ -169,15 +170,16 @@ ROUTES: dict[str, Decision] = {
         hcp=FORBIDDEN, msl=OK, compliance=FORBIDDEN
     ),
     # --- the library: verified HCPs and staff who use content; not administrators ----------------
-    "GET /library/": signed_in(hcp_pending=NOT_FOUND, admin=NOT_FOUND),
-    "GET /library/mine": signed_in(hcp_pending=NOT_FOUND, admin=NOT_FOUND),
-    "GET /library/<int:material_id>": signed_in(hcp_pending=NOT_FOUND, admin=NOT_FOUND),
+    # A pending HCP's pages say why (403, awaiting verification): it names only their own status.
+    "GET /library/": signed_in(hcp_pending=FORBIDDEN, admin=NOT_FOUND),
+    "GET /library/mine": signed_in(hcp_pending=FORBIDDEN, admin=NOT_FOUND),
+    "GET /library/<int:material_id>": signed_in(hcp_pending=FORBIDDEN, admin=NOT_FOUND),
     "GET /library/<int:material_id>/download": signed_in(hcp_pending=NOT_FOUND, admin=NOT_FOUND),
     "POST /library/<int:material_id>/bookmark": signed_in(
         REDIRECT, hcp_pending=NOT_FOUND, admin=NOT_FOUND
     ),
     # A family nobody may see answers 410 exactly as one that does not exist (see MISSING_IDS).
-    "GET /library/family/<int:family_id>": signed_in(REDIRECT, hcp_pending=GONE, admin=GONE),
+    "GET /library/family/<int:family_id>": signed_in(REDIRECT, hcp_pending=FORBIDDEN, admin=GONE),
     # --- managing content: authors, MLR reviewers, compliance (reads) ----------------------------
     "GET /library/manage": decide(content_manager=OK, mlr_reviewer=OK, compliance=OK),
     "GET /library/manage/<int:material_id>": decide(
@@ -274,7 +276,9 @@ MISSING_IDS: dict[str, Decision] = {
     ),
     # The consent form is read before the invitation is looked up.
     "POST /chat/invitations/<int:invitation_id>/accept": decide(hcp=REFUSED),
-    "GET /library/family/<int:family_id>": signed_in(GONE),
+    "GET /library/family/<int:family_id>": signed_in(GONE, hcp_pending=FORBIDDEN),
+    # A pending HCP is told their registration awaits verification, whatever the id.
+    "GET /library/<int:material_id>": decide(hcp_pending=FORBIDDEN),
     "GET /questions/pv/<int:case_id>": public(REDIRECT),
     "POST /questions/pv/<int:case_id>": public(REDIRECT),
     "POST /questions/pv/<int:case_id>/acknowledge": public(REDIRECT),

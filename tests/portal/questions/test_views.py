@@ -161,6 +161,27 @@ def test_an_unverified_hcp_cannot_ask(client, verification):
     assert client.get("/questions/").status_code == 404
 
 
+def test_my_questions_tells_two_questions_of_one_category_apart_by_their_start(client, hcp):
+    renal = "What is the recommended dose in renal impairment for a patient on dialysis?"
+    long_text = "Is <b>titration</b> needed in hepatic impairment " + "and in the elderly " * 10
+    ask(hcp, category="dosing", text=renal)
+    ask(hcp, category="dosing", text=long_text)
+    login(client, hcp.email)
+
+    raw = client.get("/questions/").get_data(as_text=True)
+
+    excerpts = [
+        unescape(e) for e in re.findall(r'data-testid="question-excerpt">([^<]*)</div>', raw)
+    ]
+    assert len(excerpts) == 2
+    assert renal in excerpts  # short enough to show whole
+    [truncated] = [e for e in excerpts if e != renal]
+    assert len(truncated) == 80
+    assert truncated == long_text[:79] + "…"
+    assert "<b>titration</b>" not in raw  # escaped, never rendered as markup
+    assert "&lt;b&gt;titration&lt;/b&gt;" in raw
+
+
 def test_the_material_page_offers_no_question_link_to_staff(client):
     material = make_material()
     login(client, make_user(Role.MEDICAL_INFORMATION).email)
