@@ -31,6 +31,10 @@ class Team(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[TeamKey] = mapped_column(enum_column(TeamKey), unique=True)
     name: Mapped[str] = mapped_column(String(100))
+    # Whose calendar the team's due times run on: the country's public holidays (ISO 3166
+    # alpha-2) and, when set, its time zone (IANA name). None: the company-wide calendar.
+    country: Mapped[str | None] = mapped_column(String(2), default=None)
+    timezone: Mapped[str | None] = mapped_column(String(64), default=None)
 
     memberships: Mapped[list[TeamMembership]] = relationship(
         back_populates="team", cascade="all, delete-orphan"

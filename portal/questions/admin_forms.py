@@ -137,6 +137,22 @@ class HolidaysForm(FlaskForm):
     submit = SubmitField("Save holidays")
 
 
+class TeamCalendarForm(FlaskForm):
+    team = HiddenField()
+    country = SelectField(
+        "Public holidays of",
+        choices=choices(
+            ((code, name) for code, name in COUNTRIES.items()), blank="None: company calendar"
+        ),
+        validate_choice=False,
+    )
+    timezone = StringField(
+        "Time zone",
+        description="An IANA name such as Europe/Berlin; empty for the company's time zone.",
+    )
+    submit = SubmitField("Save calendar")
+
+
 class LabelForm(FlaskForm):
     indications = CheckboxesField("Approved indications", validate_choice=False)
     min_age = IntegerField("Youngest approved age (years)", validators=[Optional()])

@@ -29,8 +29,9 @@ from portal.questions.admin_forms import (
     PreviewForm,
     RuleForm,
     SlaForm,
+    TeamCalendarForm,
 )
-from portal.questions.models import Category, RoutingRule, team_label
+from portal.questions.models import Category, Holiday, RoutingRule, team_label
 from portal.questions.routing import Decision
 from portal.services.users import list_products, list_territories
 
@@ -261,7 +262,7 @@ def holidays() -> Response | str:
     if not policy.can_manage_routing(actor):
         if request.method == "POST":
             _manager()
-        return render_template("portal/routing/holidays.html", holidays=days, form=None)
+        return _holidays_page(actor, days, None)
     form = HolidaysForm()
     if form.validate_on_submit():
         try:
@@ -280,7 +281,64 @@ def holidays() -> Response | str:
             return redirect(url_for("routing_admin.holidays"))
     elif request.method == "GET":
         form.text.data = settings.holidays_text(days)
-    return render_template("portal/routing/holidays.html", holidays=days, form=form)
+    return _holidays_page(actor, days, form)
+
+
+def _holidays_page(
+    actor: User,
+    days: list[Holiday],
+    form: HolidaysForm | None,
+    team_forms: dict[str, TeamCalendarForm] | None = None,
+) -> str:
+    teams = settings.list_team_calendars(actor)
+    if form is not None:  # administrators get one form per team
+        team_forms = team_forms or {}
+        for row in teams:
+            team_forms.setdefault(
+                row.key.value,
+                TeamCalendarForm(
+                    formdata=None,
+                    team=row.key.value,
+                    country=row.country or "",
+                    timezone=row.timezone,
+                ),
+            )
+    return render_template(
+        "portal/routing/holidays.html",
+        holidays=days,
+        form=form,
+        teams=teams,
+        team_forms=team_forms or {},
+    )
+
+
+@blueprint.route("/holidays/team", methods=["POST"])
+@login_required
+def team_calendar() -> Response | str:
+    actor = _manager()
+    form = TeamCalendarForm()
+    if form.validate_on_submit():
+        try:
+            row = settings.set_team_calendar(
+                actor, form.team.data or "", country=form.country.data, timezone=form.timezone.data
+            )
+        except PortalError as exc:
+            if "team" in exc.errors:  # no team's row to show the problem on
+                flash(exc.errors["team"], "danger")
+                return redirect(url_for("routing_admin.holidays"))
+            attach_errors(form, exc)
+        else:
+            if row.country_name:
+                flash(
+                    f"{row.label}: due times skip the public holidays of {row.country_name}.",
+                    "success",
+                )
+            else:
+                flash(f"{row.label}: due times run on the company calendar.", "success")
+            return redirect(url_for("routing_admin.holidays"))
+    days = settings.list_holidays(actor)
+    holidays_form = HolidaysForm(formdata=None, text=settings.holidays_text(days))
+    return _holidays_page(actor, days, holidays_form, {form.team.data or "": form})
 
 
 # --- label facts ---------------------------------------------------------------------------------

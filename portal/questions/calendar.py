@@ -8,10 +8,11 @@ Semantics
 ---------
 - Every datetime passed in must be timezone-aware; a naive one raises ``ValueError`` rather than
   being guessed at. Every datetime returned is aware and in UTC.
-- Business time runs only on business days (a weekday not in ``weekend`` and not in
-  ``holidays``) from ``opens`` to ``closes``, in the local wall-clock time of ``timezone`` (an
-  IANA name). Arithmetic happens in local wall time and is converted to UTC at the end, so a
-  daylight-saving change over a weekend moves the UTC result by an hour but never the local one:
+- Business time runs only on business days (a weekday not in ``weekend``, not in ``holidays``
+  and not a public holiday of ``country``) from ``opens`` to ``closes``, in the local wall-clock
+  time of ``timezone`` (an IANA name). Arithmetic happens in local wall time and is converted to
+  UTC at the end, so a daylight-saving change over a weekend moves the UTC result by an hour but
+  never the local one:
   Friday 15:00 + 4 business hours is Monday 11:00 local on either side of the change.
 - Because business hours are counted on the wall clock, a business day is always
   ``hours_per_day`` long, even in the (unusual) case of business hours spanning the 02:00 change
@@ -40,8 +41,10 @@ import datetime as dt
 import enum
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays as public_holidays
 
 __all__ = [
     "HORIZON",
@@ -50,6 +53,8 @@ __all__ = [
     "SlaUnit",
     "parse_holidays",
     "parse_named_holidays",
+    "public_calendar",
+    "public_holiday_names",
 ]
 
 # How far ahead any search may look before giving up: about three years.
@@ -102,10 +107,15 @@ class Sla:
 class BusinessCalendar:
     """When the business works: days, opening hours and holidays, in one time zone.
 
+    ``holidays`` are the days an administrator listed (company days); ``country`` (an ISO 3166
+    alpha-2 code such as ``"US"``, or ``None``) adds that country's national public holidays
+    from the ``holidays`` package, for any year, without anyone typing them in.
+
     Construction raises ``ValueError`` for an unknown time zone, ``opens`` not before
     ``closes``, opening times carrying a time zone, weekend values outside 0-6 (Monday-Sunday,
-    as :meth:`datetime.date.weekday`), a weekend of all seven days, or holidays that are not
-    dates. ``weekend`` and ``holidays`` may be given as any iterable; they are stored frozen.
+    as :meth:`datetime.date.weekday`), a weekend of all seven days, holidays that are not
+    dates, or a country the ``holidays`` package has no calendar for. ``weekend`` and
+    ``holidays`` may be given as any iterable; they are stored frozen.
     """
 
     timezone: str = "America/New_York"
@@ -113,6 +123,11 @@ class BusinessCalendar:
     closes: dt.time = dt.time(17)
     weekend: frozenset[int] = frozenset({5, 6})
     holidays: frozenset[dt.date] = frozenset()
+    country: str | None = None
+    # The country's public holidays; fills itself year by year as days are looked up.
+    _public: public_holidays.HolidayBase | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         try:
@@ -146,14 +161,19 @@ class BusinessCalendar:
             raise ValueError("holidays must be dates (datetime.date), not datetimes or strings")
         object.__setattr__(self, "weekend", weekend)
         object.__setattr__(self, "holidays", holidays)
+        if self.country is not None:
+            object.__setattr__(self, "_public", public_calendar(self.country))
 
     # -- facts about days -------------------------------------------------------------------
 
     def is_business_day(self, day: dt.date) -> bool:
-        """Whether ``day`` (a local date) has business hours: not weekend, not a holiday."""
+        """Whether ``day`` (a local date) has business hours: not weekend, not a holiday (a
+        company day or a public holiday of ``country``)."""
         if isinstance(day, dt.datetime):
             raise TypeError("is_business_day takes a date; convert a datetime to local time first")
-        return day.weekday() not in self.weekend and day not in self.holidays
+        if day.weekday() in self.weekend or day in self.holidays:
+            return False
+        return self._public is None or day not in self._public
 
     @property
     def hours_per_day(self) -> float:
@@ -283,6 +303,25 @@ def _beyond(limit: dt.date) -> ValueError:
         "(about three years) ahead; the amount is too large or the weekend and holidays leave "
         "no business days"
     )
+
+
+def public_calendar(country: str) -> public_holidays.HolidayBase:
+    """The national public holidays of ``country`` (ISO 3166 alpha-2), any year, offline.
+
+    Raises ``ValueError`` for a country the ``holidays`` package has no calendar for.
+    """
+    try:
+        return public_holidays.country_holidays(country)
+    except NotImplementedError:
+        raise ValueError(f"no public holiday calendar for country {country!r}") from None
+
+
+def public_holiday_names(country: str, start: dt.date, end: dt.date) -> list[tuple[dt.date, str]]:
+    """The public holidays of ``country`` from ``start`` to ``end`` (inclusive), in date order."""
+    found = public_calendar(country)
+    for year in range(start.year, end.year + 1):
+        found.get(dt.date(year, 1, 1))  # a look-up fills in its year
+    return sorted((day, str(name)) for day, name in found.items() if start <= day <= end)
 
 
 _HOLIDAY_LINE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[\s,;]+(.*))?")

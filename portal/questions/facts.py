@@ -11,10 +11,10 @@ import datetime as dt
 from collections.abc import Sequence
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from portal.extensions import db
-from portal.models import Product, Team, TeamMembership, User
+from portal.models import Product, Team, TeamKey, TeamMembership, User
 from portal.policy import QUESTION_ROLES
 from portal.questions.calendar import BusinessCalendar, Sla, SlaUnit
 from portal.questions.models import (
@@ -37,16 +37,33 @@ def _time(value: str, name: str) -> dt.time:
         raise ValueError(f"{name} must be a time like 09:00, not {value!r}") from exc
 
 
-def calendar() -> BusinessCalendar:
-    """The business calendar: configured working day and time zone, holidays from the table."""
+def calendar(team: TeamKey | None = None) -> BusinessCalendar:
+    """The business calendar ``team``'s due times run on; the company calendar without one.
+
+    The one place a calendar is built. Every calendar has the configured working day and the
+    company days administrators list (the holidays table). A team with a country adds that
+    country's public holidays (from the ``holidays`` package) and runs on its own time zone
+    when it has one, else on ``BUSINESS_TIMEZONE``. A team without a country, or missing from
+    the database, gets the company calendar.
+    """
     config = current_app.config
-    holidays = frozenset(db.session.scalars(select(Holiday.day)).all())
+    company_days = frozenset(db.session.scalars(select(Holiday.day)).all())
+    row = db.session.scalar(select(Team).where(Team.key == team)) if team is not None else None
     return BusinessCalendar(
-        timezone=config["BUSINESS_TIMEZONE"],
+        timezone=(row.timezone if row else None) or config["BUSINESS_TIMEZONE"],
         opens=_time(config["BUSINESS_OPENS"], "BUSINESS_OPENS"),
         closes=_time(config["BUSINESS_CLOSES"], "BUSINESS_CLOSES"),
-        holidays=holidays,
+        holidays=company_days,
+        country=row.country if row else None,
     )
+
+
+def team_calendars() -> dict[TeamKey, BusinessCalendar]:
+    """The calendar of every team that has a country or time zone of its own, by team."""
+    teams = db.session.scalars(
+        select(Team.key).where(or_(Team.country.is_not(None), Team.timezone.is_not(None)))
+    ).all()
+    return {key: calendar(key) for key in teams}
 
 
 def slas() -> dict[str, Sla]:

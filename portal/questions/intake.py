@@ -135,6 +135,7 @@ def _decide(question_facts: QuestionFacts, hcp: User, received_at: dt.datetime) 
         staff=facts.staff(),
         labels=facts.labels(),
         calendar=facts.calendar(),
+        calendars=facts.team_calendars(),
         slas=facts.slas(),
         received_at=received_at,
     )
@@ -143,8 +144,7 @@ def _decide(question_facts: QuestionFacts, hcp: User, received_at: dt.datetime) 
 def _fallback_decision(question_facts: QuestionFacts, received_at: dt.datetime) -> Decision:
     # A question is never lost once sent: if routing itself fails, Medical Information gets it
     # for manual triage, and PV is involved too (detection errs on the side of flagging).
-    calendar = facts.calendar()
-    due = calendar.due_at(received_at, routing.DEFAULT_SLAS[Category.ADVERSE_EVENT.value])
+    sla = routing.DEFAULT_SLAS[Category.ADVERSE_EVENT.value]
     return Decision(
         teams=(routing.MI, routing.PV),
         reasons=(
@@ -152,8 +152,8 @@ def _fallback_decision(question_facts: QuestionFacts, received_at: dt.datetime) 
             "Pharmacovigilance in case it describes an adverse event",
         ),
         ae=True,
-        due_at=due,
-        pv_due_at=due,
+        due_at=facts.calendar(routing.MI).due_at(received_at, sla),
+        pv_due_at=facts.calendar(routing.PV).due_at(received_at, sla),
     )
 
 
@@ -356,6 +356,7 @@ def _route_follow_up(question: Question, text: str, at: dt.datetime) -> routing.
         staff=facts.staff(),
         labels=facts.labels(),
         calendar=facts.calendar(),
+        calendars=facts.team_calendars(),
         slas=facts.slas(),
         received_at=at,
     )
@@ -371,7 +372,8 @@ def _fallback_follow_up(question: Question, at: dt.datetime) -> routing.FollowUp
     )
     if question.owner_team not in COMMERCIAL_TEAMS:
         return routing.FollowUpDecision(reasons=(why,), ae=True, pv=True)
-    due = facts.calendar().due_at(at, routing.DEFAULT_SLAS[Category.ADVERSE_EVENT.value])
+    sla = routing.DEFAULT_SLAS[Category.ADVERSE_EVENT.value]
+    due = facts.calendar(routing.MI).due_at(at, sla)
     return routing.FollowUpDecision(
         reasons=(
             f"routing a follow-up failed: moved to {team_label(routing.MI)} for manual triage",

@@ -326,6 +326,15 @@ def _hours(sla: Sla) -> float:
     return sla.amount * (8 if sla.unit is SlaUnit.DAYS else 1)
 
 
+def team_calendar(
+    team: TeamKey,
+    company: BusinessCalendar,
+    calendars: Mapping[TeamKey, BusinessCalendar] | None,
+) -> BusinessCalendar:
+    """``team``'s own calendar when ``calendars`` has one, else the ``company`` calendar."""
+    return (calendars or {}).get(team, company)
+
+
 def route(
     question: QuestionFacts,
     hcp: HcpFacts,
@@ -336,17 +345,22 @@ def route(
     calendar: BusinessCalendar,
     slas: Mapping[str, Sla],
     received_at: dt.datetime,
+    calendars: Mapping[TeamKey, BusinessCalendar] | None = None,
 ) -> Decision:
-    """The whole decision: teams and reasons, assignee within the owner, due times."""
+    """The whole decision: teams and reasons, assignee within the owner, due times.
+
+    Each due time is counted on the calendar of the team that must meet it (the owner's; PV's
+    for ``pv_due_at``) from ``calendars``, or on ``calendar`` for a team not in it.
+    """
     decision = classify(question, hcp, rules, labels)
     assignee_id, why = assign(decision.owner, hcp, question.product, staff)
     sla = sla_for(question, slas)
-    due_at = calendar.due_at(received_at, sla)
+    due_at = team_calendar(decision.owner, calendar, calendars).due_at(received_at, sla)
     reasons = [*decision.reasons, why, f"due within {sla.describe()}"]
     pv_due_at = None
     if decision.ae or decision.patient_affected:
         pv_sla = slas.get(Category.ADVERSE_EVENT.value) or DEFAULT_SLAS[Category.ADVERSE_EVENT]
-        pv_due_at = calendar.due_at(received_at, pv_sla)
+        pv_due_at = team_calendar(PV, calendar, calendars).due_at(received_at, pv_sla)
     return dataclasses.replace(
         decision,
         reasons=tuple(reasons),
@@ -487,10 +501,12 @@ def route_follow_up(
     calendar: BusinessCalendar,
     slas: Mapping[str, Sla],
     received_at: dt.datetime,
+    calendars: Mapping[TeamKey, BusinessCalendar] | None = None,
 ) -> FollowUpDecision:
     """The whole decision for a follow-up: :func:`classify_follow_up`, and when the question
     moves, its assignee within Medical Information (:func:`assign`) and a due time on the SLA the
-    question would get as new (:func:`sla_for`), counted from the follow-up."""
+    question would get as new (:func:`sla_for`), counted from the follow-up on the calendar of
+    the team it moves to (as in :func:`route`)."""
     decision = classify_follow_up(text, question, owner, hcp, rules, labels)
     if decision.move_to is None:
         return decision
@@ -500,5 +516,5 @@ def route_follow_up(
         decision,
         reasons=(*decision.reasons, why, f"due within {sla.describe()} of the follow-up"),
         assignee_id=assignee_id,
-        due_at=calendar.due_at(received_at, sla),
+        due_at=team_calendar(decision.move_to, calendar, calendars).due_at(received_at, sla),
     )

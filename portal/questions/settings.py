@@ -25,10 +25,17 @@ from sqlalchemy import func, select
 from portal import audit, policy
 from portal.errors import InvalidInput, NotFound
 from portal.extensions import db
-from portal.models import Product, TeamKey, Territory, User, utcnow
+from portal.models import Product, Team, TeamKey, Territory, User, utcnow
 from portal.models.reference import COUNTRIES
 from portal.questions import facts, routing
-from portal.questions.calendar import Sla, SlaUnit, parse_named_holidays
+from portal.questions.calendar import (
+    BusinessCalendar,
+    Sla,
+    SlaUnit,
+    parse_named_holidays,
+    public_calendar,
+    public_holiday_names,
+)
 from portal.questions.models import (
     COMMERCIAL_TEAMS,
     QUEUE_TEAMS,
@@ -547,6 +554,93 @@ def replace_holidays(actor: User, text: str) -> HolidayChange:
             renamed=[d.isoformat() for d in renamed],
         )
     return change
+
+
+# --- team calendars ------------------------------------------------------------------------------
+UPCOMING_DAYS = 365  # how far ahead the holidays page lists a team's public holidays
+
+
+@dataclasses.dataclass(frozen=True)
+class TeamCalendarRow:
+    """A team's calendar as the holidays page shows it."""
+
+    key: TeamKey
+    label: str
+    country: str | None
+    timezone: str | None
+    upcoming: list[tuple[dt.date, str]]  # its country's public holidays in the coming year
+
+    @property
+    def country_name(self) -> str | None:
+        return COUNTRIES.get(self.country, self.country) if self.country else None
+
+
+def list_team_calendars(actor: User, *, today: dt.date | None = None) -> list[TeamCalendarRow]:
+    """Every answering team's calendar: country, time zone and the country's public holidays
+    from ``today`` for a year. Administrators and compliance auditors."""
+    _require_view(actor)
+    start = today or utcnow().date()
+    rows = {
+        t.key: t for t in db.session.scalars(select(Team).where(Team.key.in_(list(QUEUE_TEAMS))))
+    }
+    found = []
+    for key in QUEUE_TEAMS:
+        team = rows.get(key)
+        country = team.country if team else None
+        upcoming = (
+            public_holiday_names(country, start, start + dt.timedelta(days=UPCOMING_DAYS))
+            if country
+            else []
+        )
+        found.append(
+            TeamCalendarRow(
+                key, team_label(key), country, team.timezone if team else None, upcoming
+            )
+        )
+    return found
+
+
+@transactional
+def set_team_calendar(
+    actor: User, team: str, *, country: str | None, timezone: str | None
+) -> TeamCalendarRow:
+    """Choose the calendar ``team``'s due times run on: ``country``'s public holidays (ISO 3166
+    alpha-2, or none for the company calendar) and ``timezone`` (IANA, or none for
+    ``BUSINESS_TIMEZONE``). The company days on the holidays list count for every team.
+
+    Due times already set stay; questions received from now on use the new calendar.
+    Administrators only. Raises :class:`InvalidInput` (fields ``team``, ``country``,
+    ``timezone``, all reported at once), :class:`PermissionDenied` or :class:`NotFound`. Audits
+    ``team.calendar_changed`` with the values before and after, when anything changed.
+    """
+    _require_manage(actor)
+    errors: dict[str, str] = {}
+    key = team if team in set(QUEUE_TEAMS) else None
+    row = db.session.scalar(select(Team).where(Team.key == key)) if key else None
+    if row is None:
+        errors["team"] = "Choose one of the answering teams."
+    country = (country or "").strip().upper() or None
+    if country is not None:
+        try:
+            if country not in COUNTRIES:
+                raise ValueError(country)
+            public_calendar(country)
+        except ValueError:
+            errors["country"] = "Choose a country from the list, or the company calendar."
+    timezone = (timezone or "").strip() or None
+    if timezone is not None:
+        try:
+            BusinessCalendar(timezone=timezone)
+        except ValueError:
+            errors["timezone"] = "Give an IANA time zone such as Europe/Berlin, or leave it empty."
+    if errors or row is None:
+        raise InvalidInput("Check the team's calendar.", errors=errors)
+    before = {"country": row.country, "timezone": row.timezone}
+    after = {"country": country, "timezone": timezone}
+    if before != after:
+        row.country, row.timezone = country, timezone
+        audit.record(actor, "team.calendar_changed", row, before=before, after=after)
+    return TeamCalendarRow(row.key, team_label(row.key), country, timezone, [])
 
 
 # --- label facts ---------------------------------------------------------------------------------

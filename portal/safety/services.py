@@ -49,10 +49,11 @@ class CaseSource(enum.StrEnum):
 
 def adverse_event_due_at(received_at: dt.datetime) -> dt.datetime:
     """When PV must have acknowledged a possible adverse event received at ``received_at``: one
-    business day on the adverse-event SLA and the business calendar."""
+    business day on the adverse-event SLA and Pharmacovigilance's business calendar."""
     from portal.questions import facts  # the calendar and SLAs are routing data
 
-    return facts.calendar().due_at(received_at, facts.slas()["adverse_event"])
+    pv = facts.calendar(TeamKey.PHARMACOVIGILANCE)
+    return pv.due_at(received_at, facts.slas()["adverse_event"])
 
 
 def open_case(

@@ -28,6 +28,7 @@ from portal.services.passwords import hash_password
 from portal.services.territories import find_territory_for
 
 DEMO_DOMAIN = "example.com"
+DEMO_TEAM_COUNTRY = "US"
 
 
 def ensure_reference_data() -> None:
@@ -343,6 +344,10 @@ def _seed_accounts() -> SeedResult:
         )
     password_hash = hash_password(current_app.config["DEMO_PASSWORD"])
     teams = {t.key: t for t in db.session.scalars(select(Team))}
+    for team in teams.values():
+        # The demo's teams sit with the company in the US (BUSINESS_TIMEZONE): their due times
+        # skip US public holidays, Thanksgiving included, with no administrator typing them in.
+        team.country = team.country or DEMO_TEAM_COUNTRY
     products = {}
     for code, name, area in PRODUCTS:
         products[code] = Product(code=code, name=name, therapeutic_area=area)
