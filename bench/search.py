@@ -10,6 +10,11 @@ HCP (:func:`portal.policy.can_view_material`), or the run fails.
     .venv/bin/python bench/search.py                       # SQLite, 100k materials
     .venv/bin/python bench/search.py --backend postgresql  # PostgreSQL (schema of its own)
     .venv/bin/python bench/search.py --n 5000 --json       # one JSON object on stdout
+    .venv/bin/python bench/search.py --eval dev            # synonyms and typos: relevance only
+
+``--eval dev|test|all`` skips the timing and instead measures the quality of synonym expansion and
+"did you mean" on the hand-written set ``bench/search_eval.json``: tune on ``dev``, report
+``test`` (held back: never tuned on).
 
 Only the local database named by the run receives traffic.
 """
@@ -44,6 +49,7 @@ from flask import Flask  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import bindparam, create_engine, insert, select, text  # noqa: E402
 
+from content import search as search_module  # noqa: E402
 from content import services  # noqa: E402
 from content.models import (  # noqa: E402
     Classification,
@@ -678,6 +684,159 @@ def rare_mismatch(
     return 1
 
 
+# --- relevance of synonyms and "did you mean" -------------------------------------------------
+EVAL_FILE = Path(__file__).with_name("search_eval.json")
+SPLITS = ("dev", "test")
+
+
+def build_eval(now: dt.datetime, materials: list[dict[str, Any]]) -> tuple[dict[int, str], User]:
+    """The hand-written materials of the relevance set, plus filler material made of the
+    benchmark's medical vocabulary (so that a typo has many near neighbours), indexed as the
+    service indexes them. A material marked ``hidden`` is a draft, or meant for German HCPs
+    only: the searching HCP (a US cardiologist) must never be offered its words."""
+    author, hcp = make_people(now)
+    code, name, area = PRODUCTS[0]
+    product = Product(code=code, name=name, therapeutic_area=area)
+    db.session.add(product)
+    db.session.flush()
+    filler = [
+        {
+            "key": f"filler-{start}",
+            "title": " ".join(MEDICAL_WORDS[start : start + 6]).capitalize(),
+            "body": " ".join(MEDICAL_WORDS[start : start + 40]) + ".",
+        }
+        for start in range(0, len(MEDICAL_WORDS), 40)
+    ]
+    index = search_module.index_for(db.session)
+    keys: dict[int, str] = {}
+    for number, item in enumerate([*materials, *filler], start=1):
+        hidden = item.get("hidden")
+        status = MaterialStatus.DRAFT if hidden == "draft" else MaterialStatus.APPROVED
+        material = Material(
+            version=1,
+            title=item["title"],
+            summary="",
+            body_markdown=item["body"],
+            body_html=f"<p>{item['body']}</p>",
+            body_text=item["body"],
+            product_id=product.id,
+            therapeutic_area=area,
+            kind=MaterialKind.ARTICLE,
+            classification=Classification.MEDICAL,
+            audience_professions="",
+            audience_specialties="",
+            audience_countries=audience_text(["DE"]) if hidden == "other-audience" else "",
+            approval_code=f"EVAL-{number:04d}",
+            effective_at=now - 30 * DAY,
+            expires_at=now + 365 * DAY,
+            status=status,
+            author_id=author.id,
+            created_at=now - 40 * DAY,
+            updated_at=now - 35 * DAY,
+            submitted_at=now - 38 * DAY,
+            approved_at=now - 35 * DAY if status is MaterialStatus.APPROVED else None,
+        )
+        db.session.add(material)
+        db.session.flush()
+        material.family_id = material.id
+        keys[material.id] = item["key"]
+        if status is MaterialStatus.APPROVED:
+            index.add(db.session, material)
+    db.session.commit()
+    return keys, db.session.merge(hcp)
+
+
+@contextmanager
+def no_synonyms() -> Iterator[None]:
+    """The search as it was before synonyms: the baseline of the relevance figures."""
+    original = search_module.synonyms
+    search_module.synonyms = dict  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        search_module.synonyms = original
+
+
+def evaluate(hcp: User, keys: dict[int, str], items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Synonym queries: recall (share of the expected materials found on the first page) and
+    precision, with and without synonyms. Typo queries: the expected correction as the first
+    suggestion (``None``: no suggestion at all), or among them."""
+    recall: dict[str, list[float]] = {"synonyms": [], "baseline": []}
+    precision: list[float] = []
+    top1, top3, leaks = [], [], 0
+    misses: list[str] = []
+    for item in items:
+        _fresh_request(hcp)
+        if item["kind"] == "synonym":
+            expect = set(item["expect"])
+            page = services.search(hcp, item["query"], services.Filters())
+            got = {keys[i.material.id] for i in page.items}
+            recall["synonyms"].append(len(got & expect) / len(expect))
+            precision.append(len(got & expect) / len(got) if got else 0.0)
+            if not expect <= got:
+                misses.append(f"{item['query']!r}: missing {sorted(expect - got)}")
+            with no_synonyms():
+                base = services.search(hcp, item["query"], services.Filters())
+            recall["baseline"].append(
+                len({keys[i.material.id] for i in base.items} & expect) / len(expect)
+            )
+            continue
+        page = services.search(hcp, item["query"], services.Filters())
+        offered = services.did_you_mean(hcp, page, services.Filters())
+        expected = item["suggest"]
+        if expected is None:
+            leaks += bool(offered)
+            top1.append(not offered)
+            top3.append(not offered)
+        else:
+            top1.append(offered[:1] == [expected])
+            top3.append(expected in offered)
+        if not top1[-1]:
+            misses.append(f"{item['query']!r}: offered {offered}, expected {expected!r}")
+
+    def mean(values: Sequence[float]) -> float:
+        return round(statistics.fmean(values), 3) if values else float("nan")
+
+    return {
+        "synonym_queries": len(precision),
+        "recall": mean(recall["synonyms"]),
+        "recall_without_synonyms": mean(recall["baseline"]),
+        "precision": mean(precision),
+        "typo_queries": len(top1),
+        "suggestion_top1": mean([float(x) for x in top1]),
+        "suggestion_top3": mean([float(x) for x in top3]),
+        "hidden_word_leaks": leaks,
+        "misses": misses,
+    }
+
+
+def run_eval(args: argparse.Namespace, log: Any) -> int:
+    data = json.loads(EVAL_FILE.read_text(encoding="utf-8"))
+    splits = SPLITS if args.eval == "all" else (args.eval,)
+    os.environ.pop("DATABASE_URL", None)
+    with database(args.backend, args.database_url) as app, app.app_context():
+        keys, hcp = build_eval(utcnow(), data["materials"])
+        log(f"relevance set: {len(keys)} materials on {args.backend}")
+        report = {split: evaluate(hcp, keys, data[split]) for split in splits}
+        db.session.remove()
+        db.engine.dispose()
+    if args.json:
+        print(json.dumps({"backend": args.backend, **report}))
+    else:
+        for split, figures in report.items():
+            print(
+                f"{args.backend} {split}: synonym recall {figures['recall']:.3f} "
+                f"(without synonyms {figures['recall_without_synonyms']:.3f}), precision "
+                f"{figures['precision']:.3f} over {figures['synonym_queries']} queries; "
+                f"did-you-mean top-1 {figures['suggestion_top1']:.3f}, top-3 "
+                f"{figures['suggestion_top3']:.3f} over {figures['typo_queries']} queries; "
+                f"hidden-word leaks {figures['hidden_word_leaks']}"
+            )
+            for miss in figures["misses"]:
+                print(f"  miss: {miss}")
+    return 1 if any(f["hidden_word_leaks"] for f in report.values()) else 0
+
+
 # --- reporting -------------------------------------------------------------------------------
 def summarise(timings: list[Timing], match_counts: dict[str, list[int]]) -> dict[str, Any]:
     classes: dict[str, Any] = {}
@@ -724,6 +883,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20260)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
+        "--eval",
+        choices=(*SPLITS, "all"),
+        help="measure synonyms and did-you-mean on bench/search_eval.json instead of timing",
+    )
+    parser.add_argument(
         "--enforce-target", action="store_true", help="exit non-zero when p95 misses the target"
     )
     args = parser.parse_args(argv)
@@ -737,6 +901,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
+
+    if args.eval:
+        return run_eval(args, log)
 
     os.environ.pop("DATABASE_URL", None)  # the database is the one named here, never another
     with database(args.backend, args.database_url) as app, app.app_context():

@@ -14,21 +14,39 @@ The last word of a query also matches as a prefix while it is typed; on SQLite, 
 matches many materials as typed is taken as complete (an FTS5 prefix merges the doclists of every
 term it covers). On PostgreSQL a sample of the newest documents tells whether to walk them newest
 first or to fetch every match from the GIN index (see ``PostgresIndex._dense``).
+
+Lay and clinical synonyms (``content/synonyms.json``: "side effect" and "adverse reaction", in
+English, German, Spanish and French) are expanded at query time by :func:`expand`, which both
+engines render into their own syntax: a query word or phrase also matches any of its synonyms.
+When a search finds little, :func:`suggest` offers corrected spellings taken from the words of
+materials the searcher may see, never from the whole index.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import html
+import json
 import re
 import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import Any, Protocol
 
 import snowballstemmer
-from sqlalchemy import ColumnElement, bindparam, column, func, literal_column, select, table, text
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.orm import Session, scoped_session
 
 from content.models import Material
@@ -93,10 +111,14 @@ def _stem(folded: str) -> str:
         return str(_stemmer.stemWord(folded))
 
 
-def _word_matches(terms: list[str], *, stem: bool) -> Callable[[str], bool]:
-    """A test for one word of a text: does it match a query term the way the engine does?
-    (Same stem as a term, or the last term as a prefix; accents and case folded.)"""
-    stems = {_stem(t) for t in terms} if stem else set(terms)
+def _word_matches(
+    terms: list[str], *, stem: bool, also: Collection[str] = ()
+) -> Callable[[str], bool]:
+    """A test for one word of a text: does it match a query term (or a word of ``also``, the
+    synonyms) the way the engine does? (Same stem as a term, or the last term as a prefix;
+    accents and case folded.)"""
+    words = {*terms, *also}
+    stems = {_stem(t) for t in words} if stem else words
     last = terms[-1]
 
     seen: dict[str, bool] = {}
@@ -152,6 +174,163 @@ def highlight(text_value: str, matches: Callable[[str], bool], *, words: int | N
     return ("…" if start else "") + "".join(parts) + ("…" if end < len(text_value) else "")
 
 
+# --- synonyms ---------------------------------------------------------------------------------
+SYNONYMS_FILE = Path(__file__).with_name("synonyms.json")
+MAX_SYNONYMS = 12  # alternatives per query phrase, so that a query stays small
+
+
+@dataclasses.dataclass(frozen=True)
+class Clause:
+    """One part of a query, which a material must match: all of the query's own ``words``, or
+    any one of their ``synonyms`` (each a phrase: its words adjacent, in order)."""
+
+    words: tuple[str, ...]
+    synonyms: tuple[tuple[str, ...], ...] = ()
+
+
+def _phrase(term: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(fold(term)))
+
+
+def _key(words: tuple[str, ...]) -> tuple[str, ...]:
+    """How a phrase is looked up: stemmed, stop words dropped (as :func:`parse_query` drops
+    them), so that "side effects" finds the group of "side effect"."""
+    meaningful = tuple(w for w in words if w not in STOP_WORDS) or words
+    return tuple(_stem(w) for w in meaningful)
+
+
+def load_synonyms(path: Path = SYNONYMS_FILE) -> dict[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """The synonyms of each phrase (by :func:`_key`), from a file of groups: every term of a
+    group is a synonym of every other (both ways). A phrase in several groups gets them all."""
+    groups = json.loads(path.read_text(encoding="utf-8"))["groups"]
+    found: dict[tuple[str, ...], dict[tuple[str, ...], None]] = {}
+    for group in groups:
+        phrases = [p for p in dict.fromkeys(_phrase(t) for t in group["terms"]) if p]
+        for phrase in phrases:
+            key = _key(phrase)
+            others = found.setdefault(key, {})
+            for other in phrases:
+                if _key(other) != key:
+                    others.setdefault(other, None)
+    # One spelling per stemmed form: "adverse reactions" adds nothing to "adverse reaction".
+    result = {}
+    for key, others in found.items():
+        unique = {_key(o): o for o in reversed(list(others))}
+        result[key] = tuple(o for o in others if unique.get(_key(o)) == o)[:MAX_SYNONYMS]
+    return result
+
+
+@functools.cache
+def synonyms() -> dict[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    return load_synonyms()
+
+
+def expand(terms: list[str]) -> list[Clause]:
+    """The clauses of a query: each run of terms that is a known phrase (longest first) becomes
+    one clause with its synonyms; every other term is a clause of its own."""
+    table_ = synonyms()
+    longest = max((len(k) for k in table_), default=0)
+    stems = [_stem(t) for t in terms]
+    clauses: list[Clause] = []
+    start = 0
+    while start < len(terms):
+        for size in range(min(longest, len(terms) - start), 0, -1):
+            alternatives = table_.get(tuple(stems[start : start + size]))
+            if alternatives:
+                clauses.append(Clause(tuple(terms[start : start + size]), alternatives))
+                start += size
+                break
+        else:
+            clauses.append(Clause((terms[start],)))
+            start += 1
+    return clauses
+
+
+def synonym_words(terms: list[str]) -> set[str]:
+    """Every word the synonyms of a query add (for highlighting)."""
+    return {w for c in expand(terms) for phrase in c.synonyms for w in phrase}
+
+
+# --- "did you mean" ----------------------------------------------------------------------------
+SUGGEST_SCAN = 500  # newest materials (of those the searcher may see) whose words are offered
+SUGGEST_CUTOFF = 0.75  # difflib similarity a correction needs
+MIN_SUGGEST_LENGTH = 3
+
+
+def visible_vocabulary(
+    session: DbSession, *, where: ColumnElement[bool], scan: int = SUGGEST_SCAN
+) -> dict[str, int]:
+    """The words (folded) of the newest ``scan`` materials that ``where`` admits, with the number
+    of those materials each occurs in. Only what the searcher may see, so a suggestion can never
+    reveal a word of a draft or of another audience's material."""
+    counts: dict[str, int] = {}
+    rows = session.execute(
+        select(Material.title, Material.summary, Material.body_text)
+        .where(where)
+        .order_by(Material.id.desc())
+        .limit(scan)
+    )
+    for row in rows:
+        words = set(_WORD.findall(f"{row.title} {row.summary} {row.body_text}".casefold()))
+        for word in {_folded(w) for w in words}:
+            if len(word) >= MIN_SUGGEST_LENGTH and not word.isdigit():
+                counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+def _closest(term: str, vocabulary: dict[str, int], limit: int) -> list[str] | None:
+    """Known words close to ``term``, best first; ``None`` when ``term`` is itself known (as
+    typed, or a form of a known word)."""
+    if term in vocabulary:
+        return None
+    matcher = difflib.SequenceMatcher(b=term)
+    scored = []
+    for word in vocabulary:
+        matcher.set_seq1(word)
+        if (
+            matcher.real_quick_ratio() >= SUGGEST_CUTOFF
+            and matcher.quick_ratio() >= SUGGEST_CUTOFF
+            and (ratio := matcher.ratio()) >= SUGGEST_CUTOFF
+        ):
+            scored.append((-ratio, -vocabulary[word], word))
+    scored.sort()
+    close = [word for _, _, word in scored]
+    if any(_stem(word) == _stem(term) for word in close):
+        return None
+    return close[:limit]
+
+
+def suggest(
+    session: DbSession, terms: list[str], *, where: ColumnElement[bool], limit: int = 3
+) -> list[str]:
+    """Corrected queries for ``terms`` (at most ``limit``, best first): each unknown term
+    replaced by the closest word of :func:`visible_vocabulary`; the first unknown term's
+    runners-up make the further suggestions. Empty when every term is known or none is close."""
+    if not terms:
+        return []
+    vocabulary = visible_vocabulary(session, where=where)
+    options: list[list[str]] = []
+    corrected = False
+    for term in terms:
+        close = _closest(term, vocabulary, limit)
+        if close is None:
+            options.append([term])
+        elif close:
+            options.append(close)
+            corrected = True
+        else:
+            options.append([term])
+    if not corrected:
+        return []
+    first = next(i for i, o in enumerate(options) if len(o) > 1 or o[0] != terms[i])
+    best = [o[0] for o in options]
+    queries = []
+    for choice in options[first]:
+        query = " ".join([*best[:first], choice, *best[first + 1 :]])
+        queries.append(query)
+    return list(dict.fromkeys(queries))[:limit]
+
+
 @dataclasses.dataclass(frozen=True)
 class SearchHit:
     material_id: int
@@ -165,6 +344,7 @@ class SearchResult:
     hits: list[SearchHit]
     has_more: bool
     capped: bool  # more matches exist than were ranked
+    total: int = 0  # matches ranked: all of them unless capped (the candidates already fetched)
 
 
 class SearchIndex(Protocol):
@@ -198,11 +378,21 @@ class Fts5Index:
 
     @staticmethod
     def match_expression(terms: list[str], *, prefix: bool = True) -> str:
-        # Every term quoted (no FTS syntax from users); the last one also matches as a prefix.
-        quoted = [f'"{t}"' for t in terms]
-        if prefix:
-            quoted[-1] += "*"
-        return " ".join(quoted)
+        # Every term quoted (no FTS syntax from users; terms are words only); the last one also
+        # matches as a prefix. A phrase with synonyms: (its words OR "a synonym" OR ...).
+        clauses = expand(terms)
+        parts = []
+        for position, clause in enumerate(clauses):
+            own = [f'"{w}"' for w in clause.words]
+            if prefix and position == len(clauses) - 1:
+                own[-1] += "*"
+            if not clause.synonyms:
+                parts.extend(own)
+                continue
+            alternatives = [f"({' AND '.join(own)})"]
+            alternatives += [f'"{" ".join(phrase)}"' for phrase in clause.synonyms]
+            parts.append(f"({' OR '.join(alternatives)})")
+        return " AND ".join(parts)
 
     def _expression(self, session: DbSession, terms: list[str], cap: int) -> str:
         """The MATCH expression of a search: the last word also matches as a prefix (it may still
@@ -273,7 +463,7 @@ class Fts5Index:
         hits = [SearchHit(r.id, -float(r.score)) for r in page]
         if snippets and hits:
             hits = self._with_snippets(session, expression, hits)
-        return SearchResult(hits, has_more, capped)
+        return SearchResult(hits, has_more, capped, total=len(rows))
 
     def _with_snippets(
         self, session: DbSession, expression: str, hits: list[SearchHit]
@@ -328,8 +518,22 @@ class PostgresIndex:
 
     @staticmethod
     def tsquery(terms: list[str]) -> str:
-        parts = [f"'{t}'" for t in terms]
-        parts[-1] += ":*"
+        # Terms are words only (no quotes); the last one also matches as a prefix. A phrase
+        # with synonyms: (its words | a synonym's words adjacent | ...).
+        clauses = expand(terms)
+        parts = []
+        for position, clause in enumerate(clauses):
+            own = [f"'{w}'" for w in clause.words]
+            if position == len(clauses) - 1:
+                own[-1] += ":*"
+            if not clause.synonyms:
+                parts.extend(own)
+                continue
+            alternatives = [f"({' & '.join(own)})"]
+            alternatives += [
+                "(" + " <-> ".join(f"'{w}'" for w in phrase) + ")" for phrase in clause.synonyms
+            ]
+            parts.append(f"({' | '.join(alternatives)})")
         return " & ".join(parts)
 
     def add(self, session: DbSession, material: Material) -> None:
@@ -428,7 +632,7 @@ class PostgresIndex:
         hits = [SearchHit(r.id, float(r.score)) for r in page]
         if snippets and hits:
             hits = self._with_snippets(session, terms, hits)
-        return SearchResult(hits, has_more, capped)
+        return SearchResult(hits, has_more, capped, total=len(rows))
 
     def _dense(
         self, session: DbSession, search_table: Any, query: ColumnElement[Any], cap: int
@@ -466,7 +670,9 @@ class PostgresIndex:
     ) -> list[SearchHit]:
         # Highlighted here rather than by ts_headline, which reads tags in the text as markup
         # and cannot see matches it only found through accent folding.
-        matches = _word_matches(terms, stem=self.query_config(terms) != "simple")
+        matches = _word_matches(
+            terms, stem=self.query_config(terms) != "simple", also=synonym_words(terms)
+        )
         rows = session.execute(
             select(Material.id, Material.title, Material.summary, Material.body_text).where(
                 Material.id.in_([h.material_id for h in hits])

@@ -35,7 +35,7 @@ from content.models import (
     audience_text,
 )
 from content.rendering import plain_text, render_markdown
-from content.search import index_for, parse_query
+from content.search import index_for, parse_query, suggest
 from portal import audit, policy
 from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
@@ -636,6 +636,11 @@ class Filters:
             conditions.append(Material.kind == MaterialKind(self.kind))
         return and_(true(), *conditions)
 
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set (as asked for, even one matching nothing)."""
+        return bool(self.product_id or self.therapeutic_area or self.kind)
+
 
 @dataclasses.dataclass(frozen=True)
 class LibraryItem:
@@ -651,34 +656,79 @@ class LibraryPage:
     has_more: bool
     query: str = ""
     capped: bool = False
+    total: int = 0  # materials listed over all pages (with ``capped``: those ranked)
+    page_size: int = PAGE_SIZE
+    set_aside: int = 0  # materials left out of the list because they are shown above it
+
+    @property
+    def pages(self) -> int:
+        """The number of pages (at least 1, even when nothing matches)."""
+        return max(1, math.ceil(self.total / self.page_size))
+
+    @property
+    def past_end(self) -> bool:
+        """A page number beyond the last page of a list that is not empty."""
+        return self.total > 0 and self.page > self.pages
 
 
-def browse(actor: User, filters: Filters, *, page: int = 1) -> LibraryPage:
-    """Published materials ``actor`` may see, newest first, filtered."""
+def _listing_clause(actor: User, filters: Filters, exclude: Collection[int]) -> ColumnElement[bool]:
+    where = and_(library_clause(actor, utcnow()), filters.clause())
+    if exclude:
+        where = and_(where, Material.id.not_in(sorted(exclude)))
+    return where
+
+
+def browse(
+    actor: User, filters: Filters, *, page: int = 1, exclude: Collection[int] = ()
+) -> LibraryPage:
+    """Published materials ``actor`` may see, newest first, filtered, without the materials
+    ``exclude`` (ids: those shown above the list already, in "For you"). ``total`` is a COUNT
+    in SQL; a page past the end loads no rows."""
     page = max(1, page)
+    where = _listing_clause(actor, filters, exclude)
+    total = db.session.scalar(select(func.count()).select_from(Material).where(where)) or 0
+    if (page - 1) * PAGE_SIZE >= total:
+        return LibraryPage(
+            [], page, False, total=total, page_size=PAGE_SIZE, set_aside=len(exclude)
+        )
     rows = db.session.scalars(
         select(Material)
-        .where(library_clause(actor, utcnow()), filters.clause())
+        .where(where)
         .order_by(Material.effective_at.desc(), Material.id.desc())
         .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE + 1)
+        .limit(PAGE_SIZE)
     ).all()
-    return LibraryPage([LibraryItem(m) for m in rows[:PAGE_SIZE]], page, len(rows) > PAGE_SIZE)
+    return LibraryPage(
+        [LibraryItem(m) for m in rows],
+        page,
+        page * PAGE_SIZE < total,
+        total=total,
+        page_size=PAGE_SIZE,
+        set_aside=len(exclude),
+    )
 
 
 def search(
-    actor: User, query: str, filters: Filters, *, page: int = 1, limit: int = PAGE_SIZE
+    actor: User,
+    query: str,
+    filters: Filters,
+    *,
+    page: int = 1,
+    limit: int | None = None,
+    exclude: Collection[int] = (),
 ) -> LibraryPage:
     """Full-text search ranked by relevance, with highlighted snippets, over what ``actor`` may
-    see. A query with no searchable word browses instead."""
+    see, without the materials ``exclude``. A query with no searchable word browses instead.
+    ``total`` counts the matches ranked (all of them unless ``capped``)."""
     terms = parse_query(query)
     if not terms:
-        return browse(actor, filters, page=page)
+        return browse(actor, filters, page=page, exclude=exclude)
     page = max(1, page)
+    limit = limit or PAGE_SIZE
     result = index_for(db.session).search(
         db.session,
         terms,
-        where=and_(library_clause(actor, utcnow()), filters.clause()),
+        where=_listing_clause(actor, filters, exclude),
         limit=limit,
         offset=(page - 1) * limit,
     )
@@ -693,7 +743,36 @@ def search(
         for h in result.hits
         if h.material_id in by_id
     ]
-    return LibraryPage(items, page, result.has_more, query=query, capped=result.capped)
+    return LibraryPage(
+        items,
+        page,
+        result.has_more,
+        query=query,
+        capped=result.capped,
+        total=result.total,
+        page_size=limit,
+        set_aside=len(exclude),
+    )
+
+
+FEW_RESULTS = 3  # a first page with fewer hits than this offers spelling corrections
+
+
+def did_you_mean(actor: User, page: LibraryPage, filters: Filters) -> list[str]:
+    """Corrected queries to offer when the first page of a search found little ("dosnig":
+    "dosing"). The words come only from materials ``actor`` may see under the same filters,
+    and each suggestion finds at least one of them, so none reveals what ``actor`` cannot see."""
+    if not parse_query(page.query) or page.page > 1 or len(page.items) >= FEW_RESULTS:
+        return []
+    where = and_(library_clause(actor, utcnow()), filters.clause())
+    index = index_for(db.session)
+    return [
+        corrected
+        for corrected in suggest(db.session, parse_query(page.query), where=where)
+        if index.search(
+            db.session, parse_query(corrected), where=where, limit=1, snippets=False
+        ).hits
+    ]
 
 
 def facets(actor: User) -> dict[str, list[Any]]:
@@ -726,19 +805,29 @@ PEER_WINDOW = dt.timedelta(days=90)
 
 
 def recommendations(actor: User, *, limit: int = 6) -> list[Material]:
-    """ "For you": published material meant for the HCP that they have not opened yet, scored by
-    specialty match (audience or therapeutic area), what peers of the same specialty opened
-    recently, and recency. HCPs only; others get an empty list."""
+    """ "For you": published material meant for the HCP that they have not opened yet. The HCP's
+    specialty decides first: material whose audience names it, then material of the therapeutic
+    area of that name, then the rest (a cardiologist never sees an oncology material ahead of a
+    cardiology one); within each of these, what peers of the same specialty opened recently and
+    recency. HCPs only; others get an empty list."""
     if actor.role is not Role.HCP or not policy.can_see_professional_content(actor):
         return []
     profile = actor.hcp_profile
     assert profile is not None
     now = utcnow()
     seen = select(MaterialEvent.family_id).where(MaterialEvent.user_id == actor.id)
+    for_specialty = Material.audience_specialties.contains(
+        f"|{profile.specialty}|", autoescape=True
+    )
+    in_area = func.lower(Material.therapeutic_area) == profile.specialty.lower()
+    # The pool takes the specialty's material first, so that a large library of other material
+    # cannot crowd it out of the newest RECOMMENDATION_POOL.
     pool = db.session.scalars(
         select(Material)
         .where(library_clause(actor, now), Material.family_id.not_in(seen))
-        .order_by(Material.effective_at.desc())
+        .order_by(
+            or_(for_specialty, in_area).desc(), Material.effective_at.desc(), Material.id.desc()
+        )
         .limit(RECOMMENDATION_POOL)
     ).all()
     if not pool:
@@ -763,16 +852,20 @@ def recommendations(actor: User, *, limit: int = 6) -> list[Material]:
         )
     )
 
-    def score(material: Material) -> float:
-        specialty = 3.0 if profile.specialty in material.specialties else 0.0
+    def specialty_rank(material: Material) -> int:
+        if profile.specialty in material.specialties:
+            return 0
         if material.therapeutic_area.lower() == profile.specialty.lower():
-            specialty = max(specialty, 2.0)
+            return 1
+        return 2
+
+    def score(material: Material) -> float:
         peer = 1.5 * math.log1p(peer_views.get(material.family_id or 0, 0))
         age_days = max(0.0, (now - material.effective_at).total_seconds() / 86400)
         recency = math.exp(-age_days / 120)
-        return specialty + peer + recency
+        return peer + recency
 
-    return sorted(pool, key=lambda m: (-score(m), -m.id))[:limit]
+    return sorted(pool, key=lambda m: (specialty_rank(m), -score(m), -m.id))[:limit]
 
 
 @transactional

@@ -65,15 +65,20 @@ def library() -> str | tuple[str, int]:
     )
     query = request.args.get("q", "")[:200]
     page_number = inputs.query_page()
-    page = services.search(actor, query, filters, page=page_number)
+    # "For you" heads the unfiltered library; what it shows is left out of the list below, on
+    # every page, so that nothing appears twice and nothing is skipped between pages.
+    browsing = not query.strip() and not filters.active
+    recommended = services.recommendations(actor, limit=3) if browsing else []
+    page = services.search(
+        actor, query, filters, page=page_number, exclude=[m.id for m in recommended]
+    )
     return render_template(
         "content/library.html",
         page=page,
         filters=filters,
         facets=services.facets(actor),
-        recommended=services.recommendations(actor, limit=3)
-        if not query and page_number == 1
-        else [],
+        suggestions=services.did_you_mean(actor, page, filters),
+        recommended=recommended if page_number == 1 else [],
     )
 
 

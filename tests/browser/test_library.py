@@ -96,3 +96,18 @@ def test_material_from_draft_to_published_to_withdrawn(
     assert response is not None and response.status == 404
     hcp.goto("/library/?q=" + title.split()[-1])
     expect(hcp.get_by_test_id("library-results")).not_to_contain_text(title)
+
+
+def test_changing_a_filter_applies_it_at_once_and_clear_filters_resets(page: Any) -> None:
+    sign_in(page, "hcp")
+    page.goto("/library/")
+    expect(page.get_by_test_id("clear-filters")).to_have_count(0)
+    kind = page.locator("select[name=kind]")
+    value = kind.locator("option").nth(1).get_attribute("value")
+    with page.expect_navigation():
+        kind.select_option(value)
+    assert f"kind={value}" in page.url
+    expect(page.get_by_test_id("library-count")).to_contain_text("page 1 of")
+    page.get_by_test_id("clear-filters").click()
+    page.wait_for_url(re.compile(r"/library/$"))
+    assert page.js_errors == []
