@@ -20,7 +20,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import Optional
+from wtforms.validators import Length, Optional
 
 from portal.forms import choices
 from portal.models import Product, Territory
@@ -149,6 +149,7 @@ class TeamCalendarForm(FlaskForm):
     timezone = StringField(
         "Time zone",
         description="An IANA name such as Europe/Berlin; empty for the company's time zone.",
+        validators=[Length(max=64)],
     )
     submit = SubmitField("Save calendar")
 

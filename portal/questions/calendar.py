@@ -132,7 +132,7 @@ class BusinessCalendar:
     def __post_init__(self) -> None:
         try:
             ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
             raise ValueError(
                 f"unknown time zone {self.timezone!r}; use an IANA name such as 'America/New_York'"
             ) from None
