@@ -4,6 +4,7 @@ driven by Playwright in Debian's Chromium. Screenshots go to tests/artifacts/.""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,6 +88,15 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_out(page: Any) -> None:
+    """Sign out from the menu (opened first on a phone) and wait for the sign-in page: a
+    sign-in started before the sign-out has landed would find the old session still open."""
+    if page.locator(".navbar-toggler").is_visible():
+        page.locator(".navbar-toggler").click()
+    page.locator("form[action='/logout'] button").click()
+    page.wait_for_url(re.compile(r"/login"))
 
 
 def sign_in(page: Any, who: str, password: str = "demo-pass-2026") -> None:

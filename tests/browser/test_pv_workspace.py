@@ -8,16 +8,14 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import screenshot, sign_in, sign_out
 
 PHONE = {"width": 390, "height": 844}
 
 
 def _sign_out(page: Any) -> None:
     page.goto("/")
-    if page.locator(".navbar-toggler").is_visible():
-        page.locator(".navbar-toggler").click()
-    page.locator("form[action='/logout'] button").click()
+    sign_out(page)
 
 
 def _no_sideways_scroll(page: Any) -> None:

@@ -8,11 +8,11 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import screenshot, sign_in, sign_out
 
 
 def _sign_out(page: Any) -> None:
-    page.locator("form[action='/logout'] button").click()
+    sign_out(page)
 
 
 def test_hcp_question_is_answered_and_its_adverse_event_reaches_pv(page: Any) -> None:

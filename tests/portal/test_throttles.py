@@ -293,8 +293,10 @@ def test_two_servers_sharing_redis_count_against_one_budget(
 ):
     from portal.extensions import limiter
 
-    # Flask-Limiter keeps the first key prefix it is given: start this test's servers afresh.
+    # Flask-Limiter keeps the first key prefix it is given and adds up the storage options of
+    # every app it served (an earlier test's pool to a Redis long gone): start this test afresh.
     monkeypatch.setattr(limiter, "_key_prefix", "")
+    monkeypatch.setattr(limiter, "_storage_options", {})
     hcp = make_hcp(territory=make_territory(code="US-NE"))
     shared = {
         **app.config,
