@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import ROOT
 
@@ -95,8 +96,12 @@ def sign_out(page: Any) -> None:
     sign-in started before the sign-out has landed would find the old session still open."""
     if page.locator(".navbar-toggler").is_visible():
         page.locator(".navbar-toggler").click()
-    page.locator("form[action='/logout'] button").click()
-    page.wait_for_url(re.compile(r"/login"))
+        # Bootstrap animates the menu open; a click while it is still "collapsing" can land on
+        # the page underneath.
+        expect(page.locator(".navbar-collapse.show")).to_be_visible()
+        expect(page.locator(".navbar-collapse.collapsing")).to_have_count(0)
+    with page.expect_navigation(url=re.compile(r"/login"), timeout=20_000):
+        page.locator("form[action='/logout'] button").click()
 
 
 def sign_in(page: Any, who: str, password: str = "demo-pass-2026") -> None:
