@@ -9,7 +9,7 @@ VENDOR := static/vendor
 FLASK := $(BIN)/flask --app wsgi
 PORT ?= 5000
 
-.PHONY: run test lint format install install-dev vendor db clean help
+.PHONY: run test lint format install install-dev vendor translations translations-update db clean help
 
 help:
 	@echo "make run    set up and serve the portal with demo data on http://127.0.0.1:$(PORT)"
@@ -27,8 +27,19 @@ $(STAMP_DEV): $(STAMP_INSTALL)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(STAMP_INSTALL) vendor
-install-dev: $(STAMP_DEV) vendor
+install: $(STAMP_INSTALL) vendor translations
+install-dev: $(STAMP_DEV) vendor translations
+
+# The catalogues: portal/translations/<lang>/LC_MESSAGES/messages.po are the source; the .mo files
+# the portal reads are built from them (and not committed).
+TRANSLATIONS := portal/translations
+translations: $(STAMP_INSTALL)
+	$(BIN)/pybabel compile --statistics -d $(TRANSLATIONS) -D messages
+
+# For developers: collect the marked strings into messages.pot and merge them into each catalogue.
+translations-update: $(STAMP_INSTALL)
+	$(BIN)/pybabel extract --mapping-file portal/babel.cfg --keywords _l --keywords lazy_gettext --no-location --sort-output --project hcp-portal -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update --input-file $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -D messages --no-fuzzy-matching --ignore-obsolete
 
 static/node_modules/.package-lock.json: static/package.json static/package-lock.json
 	cd static && npm ci --no-audit --no-fund --loglevel=error
@@ -42,6 +53,13 @@ $(VENDOR)/.stamp: static/node_modules/.package-lock.json
 	cp static/node_modules/bootstrap-icons/font/bootstrap-icons.min.css $(VENDOR)/bootstrap-icons/
 	cp static/node_modules/bootstrap-icons/font/fonts/* $(VENDOR)/bootstrap-icons/fonts/
 	cp static/node_modules/socket.io-client/dist/socket.io.min.js static/node_modules/socket.io-client/dist/socket.io.min.js.map $(VENDOR)/socket.io/
+	# PDF.js: the library, its worker and the fonts PDFs may name without embedding. Copied as
+	# .js so every server sends them with a JavaScript type (module scripts insist on one).
+	mkdir -p $(VENDOR)/pdfjs/standard_fonts
+	cp static/node_modules/pdfjs-dist/build/pdf.min.mjs $(VENDOR)/pdfjs/pdf.min.js
+	cp static/node_modules/pdfjs-dist/build/pdf.worker.min.mjs $(VENDOR)/pdfjs/pdf.worker.min.js
+	cp static/node_modules/pdfjs-dist/LICENSE $(VENDOR)/pdfjs/
+	cp static/node_modules/pdfjs-dist/standard_fonts/* $(VENDOR)/pdfjs/standard_fonts/
 	touch $@
 
 vendor: $(VENDOR)/.stamp

@@ -271,7 +271,7 @@ def _cookies(response: http.client.HTTPResponse, jar: dict[str, str]) -> None:
             jar[name.strip()] = rest.split(";", 1)[0]
 
 
-def sign_in(port: int, email: str) -> str:
+def sign_in(port: int, email: str, password: str = PASSWORD) -> str:
     """GET /login for the CSRF token, POST /login; returns the Cookie header of the session."""
     jar: dict[str, str] = {}
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -284,7 +284,7 @@ def sign_in(port: int, email: str) -> str:
         if response.status != 200 or match is None:
             raise RuntimeError(f"GET /login answered {response.status} without a CSRF token")
         form = urllib.parse.urlencode(
-            {"csrf_token": match.group(1) or match.group(2), "email": email, "password": PASSWORD}
+            {"csrf_token": match.group(1) or match.group(2), "email": email, "password": password}
         )
         cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
         connection.request(

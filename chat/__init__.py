@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     """
     from chat import consent, demo, presence, review_views, views
     from chat.pv import PvChatSource
+    from portal.main.badges import register_badge
     from portal.main.panels import register_home_panel
     from portal.questions.intake import register_chat_opt_in_check
     from portal.realtime import register_socket_closer
@@ -25,6 +26,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.blueprint, url_prefix="/chat")
     app.register_blueprint(review_views.blueprint, url_prefix="/compliance/chats")
     register_home_panel(app, views.home_panel)
+    register_badge(app, "chat_unread", views.unread_badge)
     register_demo_seeder(app, demo.seed_chats)
     # Questions offer "reply in my chat" only to HCPs who opted in to a chat.
     register_chat_opt_in_check(app, consent.has_active_chat)

@@ -8,9 +8,11 @@ Consent and invitations (:mod:`chat.consent`), messages (:mod:`chat.messages`), 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, Select, Subquery, case, func, select
+from sqlalchemy.orm import joinedload
 
 from chat import presence
 from chat.models import Conversation, ConversationState, Message, ReadState
@@ -70,34 +72,16 @@ def _state_of(conversation: Conversation) -> str:
     return "ended"
 
 
-def serialize_conversation(actor: User, conversation: Conversation) -> dict[str, Any]:
+def serialize_conversation(
+    actor: User, conversation: Conversation, *, marks: tuple[int, int] | None = None
+) -> dict[str, Any]:
     """CONVERSATION as ``actor`` (a participant) sees it: the peer (with presence while the
-    chat is open), state, sequences and the unread count."""
+    chat is open), state, sequences and the unread count. ``marks`` is ``(read_seq, unread)``
+    when the caller already read them for many conversations at once."""
     peer = conversation.peer_of(actor.id)
-    read = db.session.get(ReadState, (conversation.id, actor.id))
-    read_seq = read.read_seq if read else 0
-    unread = 0
-    if conversation.last_seq > read_seq:
-        # Writing a message means having read what came before it.
-        own_last = db.session.scalar(
-            select(func.max(Message.seq)).where(
-                Message.conversation_id == conversation.id, Message.sender_id == actor.id
-            )
-        )
-        read_seq = max(read_seq, own_last or 0)
-    if conversation.last_seq > read_seq:
-        unread = int(
-            db.session.scalar(
-                select(func.count())
-                .select_from(Message)
-                .where(
-                    Message.conversation_id == conversation.id,
-                    Message.seq > read_seq,
-                    Message.sender_id != actor.id,
-                )
-            )
-            or 0
-        )
+    if marks is None:
+        marks = _marks(actor, [conversation.id])[conversation.id]
+    read_seq, unread = marks
     return {
         "id": conversation.id,
         "peer": {
@@ -119,16 +103,86 @@ def serialize_conversation(actor: User, conversation: Conversation) -> dict[str,
     }
 
 
+def _read_marks(actor: User, *, behind_only: bool) -> Subquery:
+    """``(id, read_seq)`` of the actor's conversations (``behind_only``: those with messages
+    after the mark). The mark is the read receipt, or the actor's own last message if later:
+    writing a message means having read what came before it."""
+    own_last = (
+        select(func.max(Message.seq))
+        .where(Message.conversation_id == Conversation.id, Message.sender_id == actor.id)
+        .scalar_subquery()
+    )
+    read_seq = func.coalesce(ReadState.read_seq, 0)
+    own = func.coalesce(own_last, 0)
+    query = (
+        select(Conversation.id, case((own > read_seq, own), else_=read_seq).label("read_seq"))
+        .outerjoin(
+            ReadState,
+            (ReadState.conversation_id == Conversation.id) & (ReadState.user_id == actor.id),
+        )
+        .where((Conversation.hcp_id == actor.id) | (Conversation.staff_id == actor.id))
+    )
+    if behind_only:
+        query = query.where(Conversation.last_seq > read_seq)
+    return query.subquery()
+
+
+def _unread_after(actor: User, marks: Subquery) -> Select[int, int]:
+    """Per conversation in ``marks``: the peer's messages after its mark (add a GROUP BY)."""
+    return (
+        select(Message.conversation_id, func.count().label("unread"))
+        .join(marks, Message.conversation_id == marks.c.id)
+        .where(Message.seq > marks.c.read_seq, Message.sender_id != actor.id)
+    )
+
+
+def _marks(actor: User, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """``{conversation id: (read_seq, unread)}`` for the actor's conversations ``ids``, in two
+    statements however many."""
+    marks = _read_marks(actor, behind_only=False)
+    read = {
+        conversation_id: seq
+        for conversation_id, seq in db.session.execute(
+            select(marks.c.id, marks.c.read_seq).where(marks.c.id.in_(ids))
+        )
+    }
+    unread = {
+        conversation_id: count
+        for conversation_id, count in db.session.execute(
+            _unread_after(actor, marks)
+            .where(Message.conversation_id.in_(ids))
+            .group_by(Message.conversation_id)
+        )
+    }
+    return {i: (int(read.get(i) or 0), int(unread.get(i) or 0)) for i in ids}
+
+
 def list_conversations(actor: User) -> list[dict[str, Any]]:
     """The actor's own conversations (as participant), most recent first."""
     rows = db.session.scalars(
         select(Conversation)
+        .options(joinedload(Conversation.hcp), joinedload(Conversation.staff))
         .where((Conversation.hcp_id == actor.id) | (Conversation.staff_id == actor.id))
         .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
     ).all()
-    return [serialize_conversation(actor, c) for c in rows]
+    if not rows:
+        return []
+    marks = _marks(actor, [c.id for c in rows])
+    return [serialize_conversation(actor, c, marks=marks[c.id]) for c in rows]
 
 
 def unread_total(actor: User) -> int:
-    """Unread messages across the actor's conversations (the navigation bar's badge)."""
-    return sum(c["unread"] for c in list_conversations(actor))
+    """Unread messages across the actor's conversations: the sum of
+    :func:`serialize_conversation`'s ``unread``."""
+    return int(db.session.scalar(select(unread_total_query(actor))) or 0)
+
+
+def unread_total_query(actor: User) -> ScalarSelect[Any]:
+    """The SQL of :func:`unread_total` (the navigation bar's badge, read with the other badges
+    in one statement on every page)."""
+    unread = (
+        _unread_after(actor, _read_marks(actor, behind_only=True))
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    return select(func.coalesce(func.sum(unread.c.unread), 0)).scalar_subquery()

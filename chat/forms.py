@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired
@@ -15,7 +16,7 @@ from wtforms.validators import DataRequired
 from portal.forms import choices
 from portal.safety.attestations import Attestation, AttestationChoice
 
-CONFIRM_MESSAGE = "Tick the box to confirm you agree before the chat starts."
+CONFIRM_MESSAGE = _l("Tick the box to confirm you agree before the chat starts.")
 
 
 def as_int(value: Any) -> int | None:
@@ -32,8 +33,8 @@ class ConsentForm(FlaskForm):
     staff_id = HiddenField()
     wording_id = HiddenField()
     # Its label is the stored wording, rendered by the template: what the HCP agrees to, exactly.
-    consent = BooleanField("I agree", validators=[DataRequired(CONFIRM_MESSAGE)])
-    submit = SubmitField("Start a chat")
+    consent = BooleanField(_l("I agree"), validators=[DataRequired(CONFIRM_MESSAGE)])
+    submit = SubmitField(_l("Start a chat"))
 
 
 class InviteForm(FlaskForm):
@@ -46,7 +47,7 @@ class EndForm(FlaskForm):
     """One click: "conversation" or "settings" says where the HCP ended it (for the record)."""
 
     via = HiddenField(default="conversation")
-    submit = SubmitField("End chat")
+    submit = SubmitField(_l("End chat"))
 
 
 class AttestForm(FlaskForm):

@@ -28,6 +28,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import (
     Connection,
     Table,
@@ -57,7 +58,7 @@ from chat.models import (
     MessageKind,
     MessageRevision,
 )
-from portal import audit, inputs, policy, redis_pool
+from portal import audit, i18n, inputs, policy, redis_pool
 from portal.errors import InvalidInput, NotFound, PermissionDenied, PortalError
 from portal.extensions import db, unpinged
 from portal.models import User, utcnow
@@ -531,13 +532,24 @@ def _maybe_email(conversation: ConversationFacts, recipient_id: int, now: dt.dat
     recipient = conversation.participant(recipient_id)
     assert recipient is not None
     state.emailed_at = now
-    mail.enqueue(
-        recipient.email,
-        "You have a new chat message",
-        f"Hello {recipient.name},\n\nYou have a new message in the portal's secure chat.\n\n"
-        f"Sign in to read it:\n{external_url('chat.index', conversation=conversation.id)}\n\n"
-        "For your privacy, this e-mail never contains the message itself.\n",
-    )
+    # The language is read only now, when a mail is due: the batch's read of the participants
+    # stays as narrow as the send path needs.
+    language = db.session.execute(
+        select(User.locale, User.timezone).where(User.id == recipient_id)
+    ).one()
+    with i18n.for_user(language.locale, language.timezone):
+        mail.enqueue(
+            recipient.email,
+            gettext("You have a new chat message"),
+            gettext(
+                "Hello %(name)s,\n\nYou have a new message in the portal's secure chat.\n\n"
+                "Sign in to read it:\n%(url)s\n\n"
+                "For your privacy, this e-mail never contains the message itself.",
+                name=recipient.name,
+                url=external_url("chat.index", conversation=conversation.id),
+            )
+            + "\n",
+        )
 
 
 # --- sending: one unit of work for a batch -------------------------------------------------------

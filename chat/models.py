@@ -114,6 +114,7 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq"),
         UniqueConstraint("sender_id", "client_id"),
+        Index("ix_chat_messages_sender_seq", "conversation_id", "sender_id", "seq"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

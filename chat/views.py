@@ -11,8 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy import ScalarSelect
 from werkzeug.wrappers import Response
 
 from chat import consent, conversations, history, messages, receipts
@@ -33,13 +35,9 @@ def _actor() -> User:
     return actor
 
 
-@blueprint.app_context_processor
-def _chat_unread() -> dict[str, int]:
+def unread_badge(actor: User) -> ScalarSelect[int] | None:
     # The unread badge next to "Chat" in the navigation bar.
-    actor = current_user
-    if not getattr(actor, "is_authenticated", False) or not policy.can_use_chat(actor):
-        return {"chat_unread": 0}
-    return {"chat_unread": conversations.unread_total(actor)}
+    return conversations.unread_total_query(actor) if policy.can_use_chat(actor) else None
 
 
 def _require_chat_user(actor: User) -> None:
@@ -56,7 +54,7 @@ def _form_problem(form: Any) -> str:
     for errors in form.errors.values():
         for error in errors:
             return str(error)
-    return "Please try again."
+    return gettext("Please try again.")
 
 
 def _refused(exc: PortalError, endpoint: str, **values: Any) -> Response:
@@ -68,13 +66,21 @@ def _refused(exc: PortalError, endpoint: str, **values: Any) -> Response:
 
 
 # --- home page panel -----------------------------------------------------------------------------
+ATTESTATIONS_SHOWN = 10  # the oldest; the panel says how many more wait
+
+
 def home_panel(user: User) -> tuple[str, dict[str, Any]] | None:
     """Staff home: the chats whose safety attestation is due (hidden when none is; the service
     answers none for anyone but staff)."""
-    waiting = attestations.conversations_awaiting_attestation(user)
+    waiting = attestations.conversations_awaiting_attestation(user, limit=ATTESTATIONS_SHOWN)
     if not waiting:
         return None
-    return "chat/panels/attestations.html", {"conversations": waiting}
+    total = (
+        len(waiting)
+        if len(waiting) < ATTESTATIONS_SHOWN
+        else attestations.count_awaiting_attestation(user)
+    )
+    return "chat/panels/attestations.html", {"conversations": waiting, "total": total}
 
 
 # --- the conversation page -----------------------------------------------------------------------
@@ -220,7 +226,10 @@ def end(conversation_id: int) -> Response:
         flash(exc.message, "danger")
         return redirect(back)
     flash(
-        f"You ended the chat with {conversation.staff.name}. They can no longer write to you.",
+        gettext(
+            "You ended the chat with %(name)s. They can no longer write to you.",
+            name=conversation.staff.name,
+        ),
         "success",
     )
     return redirect(back)
@@ -262,7 +271,7 @@ def _consent_to_chat(open_chat: Callable[[User, ConsentForm], Conversation]) -> 
         conversation = open_chat(actor, form)
     except PortalError as exc:
         return _refused(exc, ".team")
-    flash(f"You can now chat with {conversation.staff.name}.", "success")
+    flash(gettext("You can now chat with %(name)s.", name=conversation.staff.name), "success")
     return redirect(url_for(".index", conversation=conversation.id))
 
 
@@ -298,7 +307,7 @@ def decline(invitation_id: int) -> Response:
         invitation = consent.decline_invitation(actor, invitation_id)
     except PortalError as exc:
         return _refused(exc, ".team")
-    flash(f"You declined {invitation.staff.name}'s invitation.", "success")
+    flash(gettext("You declined %(name)s's invitation.", name=invitation.staff.name), "success")
     return redirect(url_for(".team"))
 
 
@@ -346,7 +355,9 @@ def end_all() -> Response:
     except PortalError as exc:
         return _refused(exc, ".settings")
     flash(
-        f"You ended {ended} chat{'s' if ended != 1 else ''}." if ended else "No chat was active.",
+        ngettext("You ended %(num)d chat.", "You ended %(num)d chats.", ended)
+        if ended
+        else gettext("No chat was active."),
         "success",
     )
     return redirect(url_for(".settings"))

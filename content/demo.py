@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Mapping
 
 from sqlalchemy import func, select
 
+from content import demo_media, files, thumbnails
 from content.models import (
     Classification,
     EventKind,
@@ -230,6 +232,33 @@ SPECIAL_STATES = {
 }
 
 
+def _attach_file(material: Material, topic: Mapping[str, object]) -> None:
+    """Give a demo slide deck a PDF and a demo video an MP4 (drawn now, see
+    :mod:`content.demo_media`), stored and thumbnailed as an upload would be."""
+    if material.kind is MaterialKind.SLIDE_DECK:
+        data: bytes | None = demo_media.slide_deck_pdf(
+            material.title,
+            [
+                f"Indication: {topic['condition']}.",
+                f"Primary endpoint: {topic['endpoint']}.",
+                f"Dosing: {topic['dose']}; monitor {topic['monitoring']}.",
+            ],
+        )
+        filename = "slides.pdf"
+    else:
+        data = demo_media.video_mp4(material.title)
+        filename = "video.mp4"
+    if data is None:  # no video encoder here: the material keeps its generated card
+        return
+    stored = files.store_upload(io.BytesIO(data), filename)
+    material.file_key = stored.key
+    material.file_name = stored.name
+    material.file_mime = stored.mime
+    material.file_size = stored.size
+    material.file_sha256 = stored.sha256
+    thumbnails.make_for_file(stored.key, stored.mime)
+
+
 @transactional
 def seed_materials() -> str | None:
     """At least 60 materials across the demo products, every workflow state represented
@@ -295,6 +324,8 @@ def seed_materials() -> str | None:
             db.session.add(material)
             db.session.flush()
             material.family_id = material.id
+            if kind in (MaterialKind.SLIDE_DECK, MaterialKind.VIDEO):
+                _attach_file(material, topic)
             if state in ("published", "scheduled", "expired"):
                 material.status = MaterialStatus.APPROVED
                 material.submitted_at = effective - dt.timedelta(days=7)

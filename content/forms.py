@@ -7,13 +7,13 @@ from collections.abc import Sequence
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import DateTimeLocalField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from content.models import Classification, MaterialKind
 from content.services import MaterialInput
 from portal.admin.forms import CheckboxesField
-from portal.forms import choices
+from portal.forms import LocalDateTimeField, choices
 from portal.inputs import to_id
 from portal.models import Product
 from portal.models.reference import COUNTRIES, SPECIALTIES, Profession
@@ -46,11 +46,12 @@ class MaterialForm(FlaskForm):
     approval_code = StringField(
         "Approval code", validators=[DataRequired(), Length(max=40)], description="e.g. PRT-US-0042"
     )
-    effective_at = DateTimeLocalField(
-        "Effective from (UTC)", format=DATETIME_FORMAT, validators=[InputRequired()]
+    # Typed in the author's own zone (named in the label), stored in UTC.
+    effective_at = LocalDateTimeField(
+        "Effective from", format=DATETIME_FORMAT, validators=[InputRequired()]
     )
-    expires_at = DateTimeLocalField(
-        "Expires at (UTC)", format=DATETIME_FORMAT, validators=[InputRequired()]
+    expires_at = LocalDateTimeField(
+        "Expires at", format=DATETIME_FORMAT, validators=[InputRequired()]
     )
     professions = CheckboxesField(
         "Audience: professions", choices=choices((p.value, p.label) for p in Profession)

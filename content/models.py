@@ -90,6 +90,7 @@ class Material(Base):
     __table_args__ = (
         UniqueConstraint("approval_code", "version", name="uq_materials_code_version"),
         Index("ix_materials_status_dates", "status", "effective_at", "expires_at"),
+        Index("ix_materials_author_updated", "author_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -192,6 +193,7 @@ class MaterialEvent(Base):
     __table_args__ = (
         Index("ix_material_events_user_at", "user_id", "at"),
         Index("ix_material_events_material_kind", "material_id", "kind"),
+        Index("ix_material_events_family_at", "family_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -14,13 +14,14 @@ import datetime as dt
 import math
 from collections import Counter
 from collections.abc import Collection, Sequence
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from flask import current_app, has_request_context, url_for
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
-from content import files
+from content import files, thumbnails
 from content.models import (
     Bookmark,
     Classification,
@@ -151,6 +152,8 @@ def _apply(material: Material, data: MaterialInput, upload: Upload | None) -> No
         material.file_mime = stored.mime
         material.file_size = stored.size
         material.file_sha256 = stored.sha256
+        # Drawn now, once, rather than by the first HCP to open the library.
+        thumbnails.make_for_file(stored.key, stored.mime)
 
 
 def _flush() -> None:
@@ -620,6 +623,33 @@ def open_download(actor: User, material: Material) -> tuple[Any, str, str]:
     )
 
 
+# Files a material page plays or shows in place; others are offered for download only.
+INLINE_MIMES = frozenset({"application/pdf", "video/mp4"})
+
+
+def open_stream(actor: User, material: Material) -> tuple[Path, str]:
+    """The file of a material ``actor`` may see, to play or show in the page: ``(path, mime)``.
+    Records nothing: the player and viewer fetch it in many range requests, and opening the
+    material page already recorded the view. :class:`NotFound` when they may not see it, or it
+    has no file shown in place (PDF or MP4)."""
+    if not policy.can_view_material(actor, material, utcnow()):
+        raise NotFound("That material was not found.")
+    if not material.file_key or material.file_mime not in INLINE_MIMES:
+        raise NotFound("This material has no file to show in the page.")
+    path = files.path_of(material.file_key)
+    if not path.exists():
+        raise NotFound("The file of this material is missing.")
+    return path, material.file_mime
+
+
+def open_thumbnail(actor: User, material: Material) -> Path:
+    """The path of ``material``'s thumbnail (made on first use, see :mod:`content.thumbnails`)
+    if ``actor`` may see the material, else :class:`NotFound`. Records nothing."""
+    if not policy.can_view_material(actor, material, utcnow()):
+        raise NotFound("That material was not found.")
+    return thumbnails.ensure(material)
+
+
 @dataclasses.dataclass(frozen=True)
 class Filters:
     product_id: int | None = None
@@ -678,6 +708,9 @@ def _listing_clause(actor: User, filters: Filters, exclude: Collection[int]) -> 
     return where
 
 
+BROWSE_COUNT_CAP = 1000
+
+
 def browse(
     actor: User, filters: Filters, *, page: int = 1, exclude: Collection[int] = ()
 ) -> LibraryPage:
@@ -686,10 +719,21 @@ def browse(
     in SQL; a page past the end loads no rows."""
     page = max(1, page)
     where = _listing_clause(actor, filters, exclude)
-    total = db.session.scalar(select(func.count()).select_from(Material).where(where)) or 0
+    # Counted up to a cap: past it the page says "more than" (a COUNT of a year of versions
+    # would read them all for a number nobody pages through).
+    counted = select(Material.id).where(where).limit(BROWSE_COUNT_CAP + 1).subquery()
+    total = db.session.scalar(select(func.count()).select_from(counted)) or 0
+    capped = total > BROWSE_COUNT_CAP
+    total = min(total, BROWSE_COUNT_CAP)
     if (page - 1) * PAGE_SIZE >= total:
         return LibraryPage(
-            [], page, False, total=total, page_size=PAGE_SIZE, set_aside=len(exclude)
+            [],
+            page,
+            False,
+            capped=capped,
+            total=total,
+            page_size=PAGE_SIZE,
+            set_aside=len(exclude),
         )
     rows = db.session.scalars(
         select(Material)
@@ -702,6 +746,7 @@ def browse(
         [LibraryItem(m) for m in rows],
         page,
         page * PAGE_SIZE < total,
+        capped=capped,
         total=total,
         page_size=PAGE_SIZE,
         set_aside=len(exclude),
@@ -776,31 +821,48 @@ def did_you_mean(actor: User, page: LibraryPage, filters: Filters) -> list[str]:
 
 
 def facets(actor: User) -> dict[str, list[Any]]:
-    """The products, therapeutic areas and kinds present in what ``actor`` can browse."""
+    """The products, therapeutic areas and kinds present in what ``actor`` can browse.
+
+    Asked as "is there one?" per candidate (a product, an area, a kind), which an index answers
+    at the first visible material, rather than by reading every visible material: the library
+    holds a year of versions. The areas are the distinct values of the area index."""
     clause = library_clause(actor, utcnow())
     products = db.session.scalars(
         select(Product)
-        .where(Product.id.in_(select(Material.product_id).where(clause)))
+        .where(exists().where(Material.product_id == Product.id, clause))
         .order_by(Product.name)
     ).all()
-    areas = db.session.scalars(
-        select(Material.therapeutic_area)
-        .where(clause)
-        .distinct()
-        .order_by(Material.therapeutic_area)
-    ).all()
-    kinds = sorted(
-        {
-            MaterialKind(k)
-            for k in db.session.scalars(select(Material.kind).where(clause).distinct())
-        },
-        key=str,
+    # The distinct areas, one index probe each (a "skip scan"), then those with visible material.
+    found = select(func.min(Material.therapeutic_area).label("area")).cte("areas", recursive=True)
+    found = found.union_all(
+        select(
+            select(func.min(Material.therapeutic_area))
+            .where(Material.therapeutic_area > found.c.area)
+            .scalar_subquery()
+        ).where(found.c.area.is_not(None))
     )
+    areas = db.session.scalars(
+        select(found.c.area)
+        .where(
+            found.c.area.is_not(None),
+            exists().where(Material.therapeutic_area == found.c.area, clause),
+        )
+        .order_by(found.c.area)
+    ).all()
+    present = db.session.execute(
+        select(
+            *(
+                exists().where(Material.kind == kind, clause).label(kind.value)
+                for kind in MaterialKind
+            )
+        )
+    ).one()
+    kinds = sorted((kind for kind in MaterialKind if present._mapping[kind.value]), key=str)
     return {"products": list(products), "areas": list(areas), "kinds": kinds}
 
 
 # --- recommendations and bookmarks ------------------------------------------------------------
-RECOMMENDATION_POOL = 400
+RECOMMENDATION_POOL = 60  # per tier
 PEER_WINDOW = dt.timedelta(days=90)
 
 
@@ -820,16 +882,25 @@ def recommendations(actor: User, *, limit: int = 6) -> list[Material]:
         f"|{profile.specialty}|", autoescape=True
     )
     in_area = func.lower(Material.therapeutic_area) == profile.specialty.lower()
-    # The pool takes the specialty's material first, so that a large library of other material
-    # cannot crowd it out of the newest RECOMMENDATION_POOL.
-    pool = db.session.scalars(
-        select(Material)
-        .where(library_clause(actor, now), Material.family_id.not_in(seen))
-        .order_by(
-            or_(for_specialty, in_area).desc(), Material.effective_at.desc(), Material.id.desc()
-        )
-        .limit(RECOMMENDATION_POOL)
-    ).all()
+    # The specialty's material first, then the area of that name, then the rest; each tier is
+    # read newest first up to the pool's size, and a later tier only while the earlier ones hold
+    # fewer than ``limit`` (a large library of other material cannot crowd the specialty out).
+    candidates = select(Material.id, Material.family_id, Material.effective_at).where(
+        library_clause(actor, now), Material.family_id.not_in(seen)
+    )
+    tiers = (for_specialty, and_(~for_specialty, in_area), and_(~for_specialty, ~in_area))
+    pool: list[tuple[int, Any]] = []
+    for rank, tier in enumerate(tiers):
+        if len(pool) >= limit:
+            break
+        pool += [
+            (rank, row)
+            for row in db.session.execute(
+                candidates.where(tier)
+                .order_by(Material.effective_at.desc(), Material.id.desc())
+                .limit(RECOMMENDATION_POOL)
+            )
+        ]
     if not pool:
         return []
     peers = (
@@ -846,26 +917,31 @@ def recommendations(actor: User, *, limit: int = 6) -> list[Material]:
             db.session.execute(
                 select(MaterialEvent.family_id, func.count(func.distinct(MaterialEvent.user_id)))
                 .where(MaterialEvent.user_id.in_(peers), MaterialEvent.at >= now - PEER_WINDOW)
-                .where(MaterialEvent.family_id.in_([m.family_id for m in pool]))
+                .where(MaterialEvent.family_id.in_({row.family_id for _rank, row in pool}))
                 .group_by(MaterialEvent.family_id)
             ).all()
         )
     )
 
-    def specialty_rank(material: Material) -> int:
-        if profile.specialty in material.specialties:
-            return 0
-        if material.therapeutic_area.lower() == profile.specialty.lower():
-            return 1
-        return 2
-
-    def score(material: Material) -> float:
-        peer = 1.5 * math.log1p(peer_views.get(material.family_id or 0, 0))
-        age_days = max(0.0, (now - material.effective_at).total_seconds() / 86400)
+    def score(family_id: int | None, effective_at: dt.datetime) -> float:
+        peer = 1.5 * math.log1p(peer_views.get(family_id or 0, 0))
+        age_days = max(0.0, (now - effective_at).total_seconds() / 86400)
         recency = math.exp(-age_days / 120)
         return peer + recency
 
-    return sorted(pool, key=lambda m: (specialty_rank(m), -score(m), -m.id))[:limit]
+    chosen = [
+        row.id
+        for _rank, row in sorted(
+            pool,
+            key=lambda ranked: (
+                ranked[0],
+                -score(ranked[1].family_id, ranked[1].effective_at),
+                -ranked[1].id,
+            ),
+        )[:limit]
+    ]
+    by_id = {m.id: m for m in db.session.scalars(select(Material).where(Material.id.in_(chosen)))}
+    return [by_id[i] for i in chosen]
 
 
 @transactional

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from content import services
+from content import services, thumbnails
 from content.forms import ActionForm, CommentsForm, MaterialForm
 from content.models import Material, MaterialState
 from portal import inputs, policy
@@ -110,6 +111,40 @@ def download(material_id: int) -> Response:
     return response
 
 
+@blueprint.route("/<int:material_id>/stream")
+@login_required
+def stream(material_id: int) -> Response:
+    """The PDF or MP4 of a material, inline, answering Range requests (the video player seeks
+    and the PDF viewer fetches pages in pieces). No event: the material page recorded the view."""
+    actor = _actor()
+    item = services.get_material(actor, material_id)
+    path, mime = services.open_stream(actor, item)
+    response = send_file(path, mimetype=mime, conditional=True, etag=True, max_age=0)
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blueprint.app_template_global()
+def thumbnail_url(material: Material) -> str:
+    """The thumbnail's URL; its ``v`` changes with the picture, so browsers may keep it."""
+    return url_for("content.thumbnail", material_id=material.id, v=thumbnails.token(material))
+
+
+@blueprint.route("/<int:material_id>/thumbnail.png")
+@login_required
+def thumbnail(material_id: int) -> Response:
+    actor = _actor()
+    item = services.get_material(actor, material_id)
+    path = services.open_thumbnail(actor, item)
+    response = send_file(
+        path, mimetype="image/png", conditional=True, etag=thumbnails.token(item), max_age=86400
+    )
+    # Private: the picture shows a material only its audience may see.
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
 @blueprint.route("/<int:material_id>/bookmark", methods=["POST"])
 @login_required
 def bookmark(material_id: int) -> Response:
@@ -118,7 +153,10 @@ def bookmark(material_id: int) -> Response:
     if ActionForm().validate_on_submit():
         on = request.form.get("on") == "1"
         services.set_bookmark(actor, item, on=on)
-        flash("Added to My library." if on else "Removed from My library.", "success")
+        flash(
+            gettext("Added to My library.") if on else gettext("Removed from My library."),
+            "success",
+        )
     return redirect(url_for("content.material", material_id=item.id))
 
 

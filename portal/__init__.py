@@ -87,7 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    from portal import cli, errors_http, inputs, policy, security, throttles
+    from portal import cli, errors_http, i18n, inputs, pagination, policy, security, throttles
 
     # First, so every response (even a CSRF refusal from an extension's hook) has a request id.
     security.init_app(app)
@@ -97,10 +97,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Before the blueprints (their ``<int:...>`` rules take the bounded converter), after
     # Socket.IO (whose WebSocket messages it caps).
     inputs.init_app(app)
+    # Before the features: their templates and mail use the language and date filters.
+    i18n.init_app(app)
     _init_features(app)
 
     # Templates ask policy whether to show a button; the services still enforce it.
     app.context_processor(lambda: {"policy": policy})
+    app.jinja_env.globals["page_window"] = pagination.page_window
     errors_http.init_app(app)
     throttles.init_app(app)
     # Background work: the kinds of job this app runs (README "Background work").
@@ -134,6 +137,8 @@ def _init_extensions(app: Flask) -> None:
         compare_type=True,
     )
     csrf.init_app(app)
+    from flask_babel import lazy_gettext
+
     from portal import realtime, redis_pool
 
     # The throttling counters borrow the app's shared, blocking Redis pool (portal/redis_pool.py).
@@ -141,7 +146,7 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message = lazy_gettext("Please sign in to continue.")
     login_manager.login_message_category = "info"
     # Flask-Login's "strong" protection does nothing for permanent sessions: the server-side
     # session record refuses a cookie presented by another browser instead (services/sessions).

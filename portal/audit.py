@@ -142,6 +142,9 @@ class Entry:
     target_type: str
     target_id: str | None
     details: dict[str, Any]
+    # When it happened; None: now. Only a bulk load of past activity (``flask seed-scale``)
+    # passes its own time: the chain's order, not the times, is what verify checks.
+    at: dt.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,9 +194,10 @@ def record_many(entries: Sequence[Entry], *, reserved: Reserved | None = None) -
     rows = []
     for number, entry in enumerate(entries, start=head.seq - len(entries) + 1):
         row: dict[str, Any] = {
-            "id": number, "at": at, "actor_id": entry.actor_id, "actor_label": entry.actor_label,
-            "action": entry.action, "target_type": entry.target_type,
-            "target_id": entry.target_id, "details": _plain_or_safe(entry.details),
+            "id": number, "at": entry.at or at, "actor_id": entry.actor_id,
+            "actor_label": entry.actor_label, "action": entry.action,
+            "target_type": entry.target_type, "target_id": entry.target_id,
+            "details": _plain_or_safe(entry.details),
         }  # fmt: skip
         row["hash"] = _content_hash(**row, prev_hash=prev_hash)
         row["prev_hash"], prev_hash = prev_hash, row["hash"]

@@ -16,7 +16,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from portal import audit, jobs, urls
+from portal import audit, jobs, scale, urls
 from portal.errors import PortalError
 from portal.models.reference import STAFF_ROLES, TeamKey
 from portal.services import demo, mail, users
@@ -65,6 +65,31 @@ def seed_demo(quiet: bool) -> None:
         click.echo("Demo logins (password for all: demo-pass-2026):")
         for who, what in demo.DEMO_LOGINS:
             click.echo(f"  {demo.demo_email(who):<28} {what}")
+
+
+@click.command("seed-scale")
+@click.option(
+    "--factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True
+)
+@click.option("--seed", type=int, default=2026, show_default=True, help="Random seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def seed_scale(factor: float, seed: int, as_json: bool) -> None:
+    """Add a realistic large portal on top of the demo data, for load tests (50,000 HCPs,
+    100,000 material versions, 200,000 questions, 2,000,000 chat messages... times --factor).
+    Progress goes to stderr."""
+    try:
+        result = scale.seed_scale(
+            factor=factor, seed=seed, log=lambda line: click.echo(line, err=True)
+        )
+    except PortalError as exc:
+        _fail(exc.message)
+        return
+    if as_json:
+        click.echo(json.dumps({"counts": result.counts, "seconds": result.seconds}))
+        return
+    for table, rows in sorted(result.counts.items()):
+        click.echo(f"  {table:<28} {rows:>10,}")
+    click.echo(f"Scale data added in {result.seconds:.1f}s.")
 
 
 @click.command("create-user")
@@ -167,5 +192,5 @@ def worker(once: bool) -> None:
 
 def init_app(app: Flask) -> None:
     # Feature packages add their own groups (``flask questions``: portal.questions.init_app).
-    for command in (init_db, seed_demo, create_user, audit_cli, mail_cli, worker):
+    for command in (init_db, seed_demo, seed_scale, create_user, audit_cli, mail_cli, worker):
         app.cli.add_command(command)

@@ -10,6 +10,14 @@ from typing import Any
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
+# The languages the portal speaks, each named in itself (the language page lists them so).
+LANGUAGES: dict[str, str] = {
+    "en": "English",
+    "de": "Deutsch",
+    "es": "Español",
+    "fr": "Français",
+}
+
 
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
@@ -215,4 +223,9 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # (and always once it ends): were the HCP's words an adverse event or a complaint?
         "SAFETY_ATTESTATION_DAYS": env_int("SAFETY_ATTESTATION_DAYS", 7),
         "DEMO_PASSWORD": "demo-pass-2026",
+        # Languages of pages and mail (portal/i18n.py): a user's choice, else the browser's.
+        "LANGUAGES": LANGUAGES,
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
     }

@@ -18,13 +18,16 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext, lazy_gettext, ngettext, refresh
 from flask_login import current_user, login_required, logout_user
 from werkzeug.wrappers import Response
 
+from portal import i18n
 from portal.auth.forms import (
     ChangePasswordForm,
     EnrolForm,
     ForgotPasswordForm,
+    LanguageForm,
     LoginForm,
     NewRecoveryCodesForm,
     RegistrationForm,
@@ -39,7 +42,7 @@ from portal.extensions import limiter
 from portal.forms import attach_errors
 from portal.models import TwoFactor, User, UserSession
 from portal.security import safe_next
-from portal.services import accounts, sessions, two_factor
+from portal.services import accounts, preferences, sessions, two_factor
 from portal.throttles import Key, Throttle, throttled
 
 blueprint = Blueprint("auth", __name__)
@@ -150,7 +153,7 @@ def two_factor_step() -> Response | str:
             marker["tries"] = int(marker.get("tries", 0)) + 1
             if marker["tries"] >= PENDING_TRIES:
                 session.pop(PENDING, None)
-                flash("Too many wrong codes. Sign in again.", "danger")
+                flash(gettext("Too many wrong codes. Sign in again."), "danger")
                 return redirect(url_for("auth.login"))
             session[PENDING] = marker
             form.code.errors = [*form.code.errors, exc.message]
@@ -214,11 +217,12 @@ def logout() -> Response:
     sessions.sign_out(current_session())
     logout_user()
     session.clear()
-    flash("You are signed out.", "success")
+    flash(gettext("You are signed out."), "success")
     return redirect(url_for("auth.login"))
 
 
-REGISTRATION_SENT = (
+# Marked for extraction here, translated where it is flashed (the request's language).
+REGISTRATION_SENT = lazy_gettext(
     "Check your e-mail: we sent a message to the address you entered. Open the link in it to "
     "confirm your address, then sign in here; an administrator will verify your professional "
     "details."
@@ -250,7 +254,7 @@ def register() -> Response | str:
         except PortalError as exc:
             attach_errors(form, exc)
         else:
-            flash(REGISTRATION_SENT, "info")
+            flash(gettext(REGISTRATION_SENT), "info")
             return redirect(url_for("auth.login"))
     return render_template("portal/auth/register.html", form=form)
 
@@ -262,7 +266,7 @@ def confirm_email(token: str) -> Response | str:
     except InvalidInput as exc:
         flash(exc.message, "danger")
     else:
-        flash("Your email address is confirmed.", "success")
+        flash(gettext("Your email address is confirmed."), "success")
     return redirect(url_for("main.home"))
 
 
@@ -273,7 +277,7 @@ def resend_confirmation() -> Response:
     form = ResendConfirmationForm()
     if form.validate_on_submit():
         accounts.resend_confirmation(current_user._get_current_object())
-        flash("We sent the confirmation email again.", "info")
+        flash(gettext("We sent the confirmation email again."), "info")
     return redirect(url_for("main.home"))
 
 
@@ -284,7 +288,9 @@ def forgot_password() -> Response | str:
     if form.validate_on_submit():
         accounts.request_password_reset(form.email.data or "")
         flash(
-            "If an account exists for that address, we sent it a link to reset the password.",
+            gettext(
+                "If an account exists for that address, we sent it a link to reset the password."
+            ),
             "info",
         )
         return redirect(url_for("auth.login"))
@@ -307,7 +313,7 @@ def reset_password(token: str) -> Response | str:
             if current_user.is_authenticated:
                 logout_user()
             session.clear()
-            flash("Your password is set. Sign in with it now.", "success")
+            flash(gettext("Your password is set. Sign in with it now."), "success")
             return redirect(url_for("auth.login"))
     return render_template("portal/auth/reset.html", form=form)
 
@@ -334,7 +340,7 @@ def revoke_session(session_id: str) -> Response:
         if session_id == current_session().id:
             return logout()
         sessions.revoke_own(user, session_id)
-        flash("That session is signed out.", "success")
+        flash(gettext("That session is signed out."), "success")
     return redirect(url_for("auth.account_sessions"))
 
 
@@ -345,9 +351,13 @@ def revoke_other_sessions() -> Response:
     if SessionActionForm().validate_on_submit():
         count = sessions.revoke_others(user, keep=current_session())
         flash(
-            f"Signed out of {count} other session{'s' if count != 1 else ''}."
+            ngettext(
+                "Signed out of %(num)d other session.",
+                "Signed out of %(num)d other sessions.",
+                count,
+            )
             if count
-            else "There was no other session.",
+            else gettext("There was no other session."),
             "success",
         )
     return redirect(url_for("auth.account_sessions"))
@@ -436,7 +446,7 @@ def turn_off_two_factor() -> Response | str:
 
     def turn_off(user: User, code: str) -> Response:
         two_factor.turn_off(user, code, ip=request.remote_addr)
-        flash("Two-factor sign-in is off: your password alone signs you in.", "success")
+        flash(gettext("Two-factor sign-in is off: your password alone signs you in."), "success")
         return redirect(url_for("auth.account_sessions"))
 
     return _prove_current_code(TurnOffTwoFactorForm(prefix="off"), turn_off)
@@ -462,6 +472,52 @@ def change_password() -> Response | str:
         except InvalidInput as exc:
             attach_errors(form, exc)
         else:
-            flash("Your password is changed. Every other session is signed out.", "success")
+            flash(
+                gettext("Your password is changed. Every other session is signed out."), "success"
+            )
             return redirect(url_for("auth.account_sessions"))
     return render_template("portal/account/password.html", form=form)
+
+
+# --- the signed-in user's language and time zone --------------------------------------------------
+def _zone_choices(browser_zone: str | None) -> list[tuple[str, str] | tuple[str, list]]:
+    """ "Follow my browser", then every common zone grouped by its region ("Europe")."""
+    follow = gettext("Use my browser's time zone")
+    if browser_zone:
+        follow = gettext("Use my browser's time zone (now %(zone)s)", zone=browser_zone)
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for zone in i18n.common_timezones():
+        region, _, place = zone.partition("/")
+        groups.setdefault(region if place else gettext("Universal"), []).append(
+            (zone, place.replace("_", " ") or zone)
+        )
+    return [(preferences.BROWSER, follow), *[(region, zones) for region, zones in groups.items()]]
+
+
+@blueprint.route("/account/language", methods=["GET", "POST"])
+@login_required
+def account_language() -> Response | str:
+    """Choose the language of pages and mail, and the time zone dates are shown in."""
+    user: User = current_user._get_current_object()
+    form = LanguageForm()
+    if request.method == "GET":
+        form.locale.data = user.locale or preferences.BROWSER
+        form.timezone.data = user.timezone or preferences.BROWSER
+    form.locale.choices = [
+        (preferences.BROWSER, gettext("Use my browser's language")),
+        *i18n.languages().items(),
+    ]
+    form.timezone.choices = _zone_choices(i18n.browser_timezone())
+    if form.validate_on_submit():
+        try:
+            preferences.set_language_and_timezone(
+                user, locale=form.locale.data, timezone=form.timezone.data
+            )
+        except InvalidInput as exc:
+            attach_errors(form, exc)
+        else:
+            # The confirmation already speaks the language just chosen.
+            refresh()
+            flash(gettext("Your language and time zone are saved."), "success")
+            return redirect(url_for("auth.account_language"))
+    return render_template("portal/account/language.html", form=form)

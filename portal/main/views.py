@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from portal import inputs, policy
 from portal.auth.forms import ResendConfirmationForm
 from portal.extensions import db, limiter
+from portal.main.badges import badge_counts
 from portal.main.panels import panels_for
 from portal.models import Role
 from portal.services import audit_trail, coverage, notifications, users
@@ -18,11 +19,10 @@ blueprint = Blueprint("main", __name__)
 
 
 @blueprint.app_context_processor
-def _bell() -> dict[str, int]:
-    # The unread count for the navigation bar's bell, on every signed-in page.
-    if not getattr(current_user, "is_authenticated", False):
-        return {"unread_notifications": 0}
-    return {"unread_notifications": notifications.unread_count(current_user)}
+def _badges() -> dict[str, int]:
+    # The navigation bar's counts (the bell, chat), on every page.
+    signed_in = getattr(current_user, "is_authenticated", False)
+    return badge_counts(current_user._get_current_object() if signed_in else None)
 
 
 @blueprint.route("/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.models.base import Base, UTCDateTime
@@ -15,6 +15,10 @@ class AuditRecord(Base):
     """One attributable, time-stamped action; ``hash`` chains it to the record before it."""
 
     __tablename__ = "audit_records"
+    __table_args__ = (
+        Index("ix_audit_records_target", "target_type", "target_id", "id"),
+        Index("ix_audit_records_actor", "actor_id", "id"),
+    )
 
     # Assigned from AuditHead.seq, not by the database: the id is part of the hashed content.
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -47,6 +47,9 @@ class User(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Bumped on password change or suspension: sessions carrying an older value are void.
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The user's own choices; None follows the browser (portal/i18n.py decides the fallbacks).
+    locale: Mapped[str | None] = mapped_column(String(8))  # one of config LANGUAGES
+    timezone: Mapped[str | None] = mapped_column(String(64))  # an IANA name, e.g. Europe/Berlin
 
     hcp_profile: Mapped[HcpProfile | None] = relationship(
         back_populates="user", foreign_keys="HcpProfile.user_id", cascade="all, delete-orphan"

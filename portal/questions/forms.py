@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -30,25 +31,25 @@ from portal.safety.attestations import Attestation, AttestationChoice
 
 
 class AskForm(FlaskForm):
-    product_id = SelectField("Product", coerce=to_optional_id, validate_choice=False)
+    product_id = SelectField(_l("Product"), coerce=to_optional_id, validate_choice=False)
     about_family_id = HiddenField()
-    category = RadioField("What is your question about?", validate_choice=False)
-    text = TextAreaField("Your question")
-    channel = RadioField("How would you like the answer?", validate_choice=False)
+    category = RadioField(_l("What is your question about?"), validate_choice=False)
+    text = TextAreaField(_l("Your question"))
+    channel = RadioField(_l("How would you like the answer?"), validate_choice=False)
     urgency = RadioField(
-        "How urgent is it?",
+        _l("How urgent is it?"),
         choices=choices((u.value, u.label) for u in Urgency),
         default=Urgency.ROUTINE.value,
         validate_choice=False,
     )
     # Its label is the stored wording, shown by the template (what the HCP agrees to, exactly).
-    consent = BooleanField("I agree")
+    consent = BooleanField(_l("I agree"))
     consent_wording_id = HiddenField()
-    submit = SubmitField("Send my question")
+    submit = SubmitField(_l("Send my question"))
 
     def setup(self, *, products: Sequence[Product], channels: Iterable[Channel]) -> None:
         self.product_id.choices = choices(
-            ((p.id, p.name) for p in products), blank="No specific product"
+            ((p.id, p.name) for p in products), blank=_l("No specific product")
         )
         self.category.choices = choices((c.value, c.label) for c in Category)
         self.channel.choices = choices((c.value, c.label) for c in channels)
@@ -68,8 +69,8 @@ class AskForm(FlaskForm):
 
 
 class FollowUpForm(FlaskForm):
-    text = TextAreaField("Add to your question")
-    submit = SubmitField("Send follow-up")
+    text = TextAreaField(_l("Add to your question"))
+    submit = SubmitField(_l("Send follow-up"))
 
 
 class NoteForm(FlaskForm):

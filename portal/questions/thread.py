@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy.orm import joinedload
+
 from portal import policy
 from portal.extensions import db
-from portal.models import TeamKey, User, utcnow
+from portal.models import HcpProfile, TeamKey, User, utcnow
 from portal.questions.models import (
     EntryKind,
     Question,
@@ -25,7 +27,16 @@ from portal.services import notifications, users
 
 def get_question(actor: User, question_id: int) -> Question:
     """The question, if ``actor`` may see it; ``NotFound`` otherwise (ids reveal nothing)."""
-    question = db.session.get(Question, question_id)
+    # The page shows the HCP (profile, territory), the product and who holds it: read at once.
+    question = db.session.get(
+        Question,
+        question_id,
+        options=[
+            joinedload(Question.hcp).joinedload(User.hcp_profile).joinedload(HcpProfile.territory),
+            joinedload(Question.product),
+            joinedload(Question.assignee),
+        ],
+    )
     policy.require_visible(
         question is not None and policy.can_view_question(actor, question), "That question"
     )

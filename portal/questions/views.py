@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -73,13 +74,12 @@ def home_panel(user: User) -> tuple[str, dict[str, Any]] | None:
         }
     if policy.can_view_question_queue(user):
         context: dict[str, Any] = {"read_only": policy.is_read_only(user)}
+        board = work.staff_dashboard(user)
         if policy.is_read_only(user):
-            now = utcnow()
-            everything = work.queue(user, view="all")
-            context["open"] = len(everything)
-            context["overdue"] = sum(1 for q in everything if q.is_overdue(now))
+            context["open"] = board["open"]
+            context["overdue"] = board["overdue"]
         else:
-            context["board"] = work.staff_dashboard(user)
+            context["board"] = board
         if policy.can_view_pv_cases(user):
             context["pv_open"] = safety.count_open_cases(user)
         return "questions/panels/staff.html", context
@@ -109,8 +109,12 @@ def ask() -> Response | str:
                 form.consent.data = False
         else:
             flash(
-                f"Your question {question.reference} was sent to "
-                f"{team_label(question.owner_team)}. We will tell you when it is answered.",
+                gettext(
+                    "Your question %(reference)s was sent to %(team)s. We will tell you when it "
+                    "is answered.",
+                    reference=question.reference,
+                    team=team_label(question.owner_team),
+                ),
                 "success",
             )
             return redirect(url_for(".detail", question_id=question.id))

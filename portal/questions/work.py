@@ -14,7 +14,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, select, true
+from flask_babel import lazy_gettext
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from portal import audit, policy
@@ -68,6 +69,23 @@ def _queue_clause(actor: User) -> ColumnElement[bool]:
 
 
 QUEUE_VIEWS = ("mine", "team", "all")
+_OPEN = Question.status.in_([QuestionStatus.RECEIVED, QuestionStatus.IN_PROGRESS])
+
+
+def _view_clause(actor: User, view: str, team: str | None = None) -> ColumnElement[bool]:
+    # Which part of the queue: assigned to the actor, one of their teams' (or one team), or all.
+    if view == "mine":
+        return Question.assignee_id == actor.id
+    if view == "team":
+        keys = [t.key for t in actor.teams if t.key in QUEUE_TEAMS]
+        if team:
+            keys = (
+                [k for k in keys if k.value == team]
+                if not policy.is_read_only(actor)
+                else [k for k in QUEUE_TEAMS if k.value == team]
+            )
+        return Question.owner_team.in_(keys) if keys else false()
+    return true()
 
 
 def queue(
@@ -84,22 +102,9 @@ def queue(
     a queue.
     """
     policy.require_visible(policy.can_view_question_queue(actor), "The question queue")
-    query = select(Question).where(_queue_clause(actor))
-    if view == "mine":
-        query = query.where(Question.assignee_id == actor.id)
-    elif view == "team":
-        keys = [t.key for t in actor.teams if t.key in QUEUE_TEAMS]
-        if team:
-            keys = (
-                [k for k in keys if k.value == team]
-                if not policy.is_read_only(actor)
-                else [k for k in QUEUE_TEAMS if k.value == team]
-            )
-        query = query.where(Question.owner_team.in_(keys) if keys else false())
+    query = select(Question).where(_queue_clause(actor), _view_clause(actor, view, team))
     if not include_closed:
-        query = query.where(
-            Question.status.in_([QuestionStatus.RECEIVED, QuestionStatus.IN_PROGRESS])
-        )
+        query = query.where(_OPEN)
     return db.session.scalars(
         query.options(selectinload(Question.assignee), selectinload(Question.product))
         .order_by(Question.due_at, Question.id)
@@ -162,14 +167,32 @@ def reassign_choices(actor: User, question: Question) -> list[TeamKey]:
 
 
 def staff_dashboard(actor: User) -> dict[str, int]:
-    """Counts for the home page panel: mine, my teams' unassigned, overdue."""
+    """Counts for the home page panel, of the open questions :func:`queue` shows ``actor``:
+    ``mine``, ``unassigned`` in my teams, ``open`` and ``overdue`` of either (read-only roles:
+    of everything). One statement, counted by the database however long the queue."""
+    policy.require_visible(policy.can_view_question_queue(actor), "The question queue")
     now = utcnow()
-    mine = queue(actor, view="mine")
-    team = queue(actor, view="team")
+    mine = _view_clause(actor, "mine")
+    team = _view_clause(actor, "team")
+    if policy.is_read_only(actor):
+        mine, team = false(), true()
+
+    def counted(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    row = db.session.execute(
+        select(
+            counted(true()),
+            counted(mine),
+            counted(and_(team, Question.assignee_id.is_(None))),
+            counted(and_(or_(mine, team), Question.due_at < now)),
+        ).where(_queue_clause(actor), _OPEN, or_(mine, team))
+    ).one()
     return {
-        "mine": len(mine),
-        "unassigned": sum(1 for q in team if q.assignee_id is None),
-        "overdue": sum(1 for q in {*mine, *team} if q.is_overdue(now)),
+        "open": int(row[0]),
+        "mine": int(row[1]),
+        "unassigned": int(row[2]),
+        "overdue": int(row[3]),
     }
 
 
@@ -276,7 +299,9 @@ def reply_to_question(
     notifications.notify(
         [question.hcp],
         kind="question_answered",
-        title=f"Your question {question.reference} has an answer",
+        title=lazy_gettext(
+            "Your question %(reference)s has an answer", reference=question.reference
+        ),
         endpoint="questions.detail",
         question_id=question.id,
     )

@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import current_app
-from sqlalchemy import ColumnElement, CursorResult, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from portal import audit, policy
 from portal.errors import Conflict, InvalidInput
@@ -450,11 +451,12 @@ def _due_clause(now: dt.datetime) -> ColumnElement[bool]:
 
 
 def conversations_awaiting_attestation(
-    actor: User, *, now: dt.datetime | None = None
+    actor: User, *, now: dt.datetime | None = None, limit: int | None = None
 ) -> list[Conversation]:
     """The actor's conversations (as staff participant) whose safety attestation is due: ended
     with messages no attestation covers, or open with such messages and a last attestation (or
-    first uncovered message) older than ``SAFETY_ATTESTATION_DAYS``. Oldest first."""
+    first uncovered message) older than ``SAFETY_ATTESTATION_DAYS``. Oldest first, the first
+    ``limit`` of them (with their HCP loaded); :func:`count_awaiting_attestation` counts all."""
     from chat.models import Conversation
 
     if not policy.is_staff(actor):
@@ -462,9 +464,27 @@ def conversations_awaiting_attestation(
     return list(
         db.session.scalars(
             select(Conversation)
+            .options(joinedload(Conversation.hcp))
             .where(Conversation.staff_id == actor.id, _due_clause(now or utcnow()))
             .order_by(Conversation.last_message_at, Conversation.id)
+            .limit(limit)
         )
+    )
+
+
+def count_awaiting_attestation(actor: User, *, now: dt.datetime | None = None) -> int:
+    """How many conversations :func:`conversations_awaiting_attestation` would list."""
+    from chat.models import Conversation
+
+    if not policy.is_staff(actor):
+        return 0
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(Conversation)
+            .where(Conversation.staff_id == actor.id, _due_clause(now or utcnow()))
+        )
+        or 0
     )
 
 

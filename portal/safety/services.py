@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from portal import audit, policy
 from portal.errors import InvalidInput
@@ -285,6 +286,7 @@ def case_page(
         order = (PvCase.created_at.desc(), PvCase.id.desc())
     cases = db.session.scalars(
         select(PvCase)
+        .options(joinedload(PvCase.reporter_user).joinedload(User.hcp_profile))
         .where(*conditions)
         .order_by(*order)
         .limit(per_page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -9,10 +10,11 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit, realtime, session_sockets
+from portal import audit, i18n, realtime, session_sockets
 from portal.errors import InvalidInput, PermissionDenied
 from portal.extensions import db, limiter
 from portal.models import HcpProfile, Profession, Role, User, UserSession, Verification, utcnow
@@ -116,46 +118,73 @@ def _validate_registration(data: Registration) -> tuple[str, str | None, str | N
     return email, None, data.licence_number.strip()
 
 
+def _recipients_language(user: User | None) -> contextlib.AbstractContextManager[None]:
+    """Write a mail in its recipient's language: their chosen one, else the language of the
+    request that causes it (a new registrant has chosen none yet, but read the form in it)."""
+    locale = user.locale if user is not None else None
+    return i18n.for_user(locale or i18n.current_locale(), user.timezone if user else None)
+
+
 def _confirmation_mail(user: User) -> None:
     link = external_url("auth.confirm_email", token=tokens.make_confirm_token(user.id, user.email))
-    mail.enqueue(
-        user.email,
-        "Confirm your email address for the HCP portal",
-        f"Hello {user.name},\n\nPlease confirm your email address by opening this link:\n{link}\n\n"
-        "If you did not register, you can ignore this message.",
-    )
+    with _recipients_language(user):
+        mail.enqueue(
+            user.email,
+            gettext("Confirm your email address for the HCP portal"),
+            gettext(
+                "Hello %(name)s,\n\nPlease confirm your email address by opening this link:\n"
+                "%(link)s\n\nIf you did not register, you can ignore this message.",
+                name=user.name,
+                link=link,
+            ),
+        )
 
 
 def _already_registered_mail(user: User) -> None:
     """Tell the owner of an address that someone tried to register it (caller's transaction)."""
     confirm = ""
+    link = ""
     if user.email_confirmed_at is None:
         link = external_url(
             "auth.confirm_email", token=tokens.make_confirm_token(user.id, user.email)
         )
-        confirm = f"\n\nYour address is not confirmed yet. Confirm it here:\n{link}"
-    mail.enqueue(
-        user.email,
-        "Someone tried to register with your address",
-        f"Hello {user.name},\n\nSomeone (perhaps you) tried to register a new HCP portal account "
-        "with this e-mail address, which already has an account. Nothing was changed.\n\n"
-        f"If it was you, sign in, or reset your password here:\n"
-        f"{external_url('auth.forgot_password')}{confirm}\n\n"
-        "If it was not you, you can ignore this message.",
-    )
+    with _recipients_language(user):
+        if link:
+            confirm = "\n\n" + gettext(
+                "Your address is not confirmed yet. Confirm it here:\n%(link)s", link=link
+            )
+        mail.enqueue(
+            user.email,
+            gettext("Someone tried to register with your address"),
+            gettext(
+                "Hello %(name)s,\n\nSomeone (perhaps you) tried to register a new HCP portal "
+                "account with this e-mail address, which already has an account. Nothing was "
+                "changed.\n\nIf it was you, sign in, or reset your password here:\n%(link)s",
+                name=user.name,
+                link=external_url("auth.forgot_password"),
+            )
+            + confirm
+            + "\n\n"
+            + gettext("If it was not you, you can ignore this message."),
+        )
 
 
 def _npi_taken_mail(email: str, name: str) -> None:
     """Tell whoever typed ``email`` that the NPI they gave has an account (caller's
     transaction): only the owner of that mailbox learns it, never the page."""
-    mail.enqueue(
-        email,
-        "Your HCP portal registration",
-        f"Hello {name},\n\nWe could not create your account: the NPI you entered is already "
-        "registered to another account. If that account is yours, sign in or reset its password "
-        f"here:\n{external_url('auth.forgot_password')}\n\n"
-        "If it is not yours, reply to this message or contact support: we will look into it.",
-    )
+    with _recipients_language(None):
+        mail.enqueue(
+            email,
+            gettext("Your HCP portal registration"),
+            gettext(
+                "Hello %(name)s,\n\nWe could not create your account: the NPI you entered is "
+                "already registered to another account. If that account is yours, sign in or "
+                "reset its password here:\n%(link)s\n\nIf it is not yours, reply to this "
+                "message or contact support: we will look into it.",
+                name=name,
+                link=external_url("auth.forgot_password"),
+            ),
+        )
 
 
 def register_hcp(data: Registration) -> User | None:
@@ -375,18 +404,27 @@ def _reset_mail(user: User, *, welcome: bool = False) -> None:
     link = external_url(
         "auth.reset_password", token=tokens.make_reset_token(user.id, user.password_hash)
     )
-    if welcome:
-        subject = "Your HCP portal account: choose a password"
-        intro = "An administrator created an account for you. Choose your password here:"
-    else:
-        subject = "Reset your HCP portal password"
-        intro = "Someone (hopefully you) asked to reset your password. Choose a new one here:"
-    mail.enqueue(
-        user.email,
-        subject,
-        f"Hello {user.name},\n\n{intro}\n{link}\n\nThe link works once and expires soon. "
-        "If you did not ask for this, ignore this message: your password is unchanged.",
-    )
+    with _recipients_language(user):
+        if welcome:
+            subject = gettext("Your HCP portal account: choose a password")
+            intro = gettext(
+                "An administrator created an account for you. Choose your password here:"
+            )
+        else:
+            subject = gettext("Reset your HCP portal password")
+            intro = gettext(
+                "Someone (hopefully you) asked to reset your password. Choose a new one here:"
+            )
+        mail.enqueue(
+            user.email,
+            subject,
+            gettext("Hello %(name)s,", name=user.name)
+            + f"\n\n{intro}\n{link}\n\n"
+            + gettext(
+                "The link works once and expires soon. If you did not ask for this, ignore this "
+                "message: your password is unchanged."
+            ),
+        )
 
 
 def request_password_reset(email: str) -> None:
@@ -476,14 +514,19 @@ def count_failed_check(user: User, *, remote_addr: str | None) -> int:
 
 
 def _password_changed_mail(user: User) -> None:
-    mail.enqueue(
-        user.email,
-        "Your HCP portal password was changed",
-        f"Hello {user.name},\n\nThe password of your HCP portal account was just changed, and "
-        "every other session of the account was signed out.\n\n"
-        "If you did not change it, reset your password now and tell your administrator or "
-        f"our support:\n{external_url('auth.forgot_password')}",
-    )
+    with _recipients_language(user):
+        mail.enqueue(
+            user.email,
+            gettext("Your HCP portal password was changed"),
+            gettext(
+                "Hello %(name)s,\n\nThe password of your HCP portal account was just changed, "
+                "and every other session of the account was signed out.\n\nIf you did not change "
+                "it, reset your password now and tell your administrator or our support:\n"
+                "%(link)s",
+                name=user.name,
+                link=external_url("auth.forgot_password"),
+            ),
+        )
 
 
 def change_password(

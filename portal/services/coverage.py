@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
 from portal.models import Role, Territory, User
@@ -19,6 +20,7 @@ def field_team_for(hcp: User) -> Sequence[User]:
         return []
     team = db.session.scalars(
         select(User)
+        .options(selectinload(User.products))
         .join(staff_territories, staff_territories.c.user_id == User.id)
         .where(
             staff_territories.c.territory_id == territory.id,

@@ -83,6 +83,9 @@ class DemoHcp:
     licence: str | None
     verification: Verification
     rejection_reason: str | None = None
+    # Outside the US the demo HCPs read the portal in their language and zone (portal/i18n.py).
+    locale: str | None = None
+    timezone: str | None = None
 
 
 DEMO_STAFF = [
@@ -230,6 +233,8 @@ DEMO_HCPS = [
         None,
         "LAEK-BE-884213",
         Verification.VERIFIED,
+        locale="de",
+        timezone="Europe/Berlin",
     ),
     DemoHcp(
         "dr.garcia",
@@ -242,6 +247,8 @@ DEMO_HCPS = [
         None,
         "COMB-28-41977",
         Verification.VERIFIED,
+        locale="es",
+        timezone="Europe/Madrid",
     ),
     DemoHcp(
         "dr.martin",
@@ -254,6 +261,8 @@ DEMO_HCPS = [
         None,
         "RPPS-10003456789",
         Verification.PENDING,
+        locale="fr",
+        timezone="Europe/Paris",
     ),
     DemoHcp(
         "rejected",
@@ -386,6 +395,8 @@ def _seed_accounts() -> SeedResult:
             role=Role.HCP,
             password_hash=password_hash,
             email_confirmed_at=now,
+            locale=spec_hcp.locale,
+            timezone=spec_hcp.timezone,
         )
         decided = spec_hcp.verification is not Verification.PENDING
         hcp.hcp_profile = HcpProfile(

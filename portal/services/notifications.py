@@ -7,10 +7,13 @@ or a message (minimum necessary), in the portal or in the e-mail.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TypeAlias
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
+from flask_babel import LazyString, gettext
+from sqlalchemy import ScalarSelect, func, select, update
 
+from portal import i18n
 from portal.errors import NotFound
 from portal.extensions import db
 from portal.models import Notification, User, utcnow
@@ -18,36 +21,49 @@ from portal.services import mail
 from portal.urls import external_url
 
 LIST_LIMIT = 50
+# A plain title, or one marked with lazy_gettext to be translated for each recipient.
+Title: TypeAlias = str | LazyString
 
 
 def _notify(
-    user: User, *, kind: str, title: str, endpoint: str, email: bool, **values: object
+    user: User, *, kind: str, title: Title, endpoint: str, email: bool, **values: object
 ) -> None:
     url = external_url(endpoint, **values)
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    db.session.add(Notification(user_id=user.id, kind=kind, title=title, url=path))
-    if email and not user.suspended:
-        mail.enqueue(
-            user.email,
-            title,
-            f"Hello {user.name},\n\n{title}.\n\n"
-            f"Sign in to the portal to see it:\n{url}\n\n"
-            "For your privacy and your patients', this e-mail never contains the text itself.\n",
-        )
+    # The recipient's language, not the sender's: a lazy title is written (and stored, for the
+    # bell) in it, and so is the mail.
+    with i18n.for_user(user.locale, user.timezone):
+        text = str(title)
+        db.session.add(Notification(user_id=user.id, kind=kind, title=text, url=path))
+        if email and not user.suspended:
+            mail.enqueue(
+                user.email,
+                text,
+                gettext("Hello %(name)s,", name=user.name)
+                + f"\n\n{text}.\n\n"
+                + gettext("Sign in to the portal to see it:\n%(url)s", url=url)
+                + "\n\n"
+                + gettext(
+                    "For your privacy and your patients', this e-mail never contains the text "
+                    "itself."
+                )
+                + "\n",
+            )
 
 
 def notify(
     users: Iterable[User],
     *,
     kind: str,
-    title: str,
+    title: Title,
     endpoint: str,
     email: bool = True,
     **values: object,
 ) -> int:
     """Add a notification (and queue an e-mail) for each of ``users``, in the caller's
-    transaction (never commits). ``title`` must not carry question or message text. Returns
+    transaction (never commits). ``title`` must not carry question or message text; a lazy
+    one (``lazy_gettext``) is written in each recipient's language. Returns
     how many people were notified (each once, however often they appear)."""
     seen: set[int] = set()
     for user in users:
@@ -58,15 +74,18 @@ def notify(
     return len(seen)
 
 
-def unread_count(user: User) -> int:
-    return int(
-        db.session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
-        )
-        or 0
+def unread_count_query(user: User) -> ScalarSelect[int]:
+    """The SQL of ``user``'s unread notifications (the bell's badge)."""
+    return (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .scalar_subquery()
     )
+
+
+def unread_count(user: User) -> int:
+    return int(db.session.scalar(select(unread_count_query(user))) or 0)
 
 
 def recent(user: User, *, limit: int = LIST_LIMIT) -> Sequence[Notification]:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload
 from portal import audit, policy, session_sockets
 from portal.errors import NotFound
 from portal.extensions import db
-from portal.models import User, UserSession, utcnow
+from portal.models import HcpProfile, User, UserSession, utcnow
 
 TOUCH_INTERVAL = dt.timedelta(minutes=1)  # last_seen_at is written at most this often
 
@@ -151,7 +151,17 @@ def find_current(token: str, *, user_agent: str) -> UserSession | None:
     """
     if not token or len(token) > 128:
         return None
-    return _still_live(db.session.get(UserSession, hash_token(token)), user_agent=user_agent)
+    # One statement for the session, its user and an HCP's profile: every page needs all three.
+    record = db.session.get(
+        UserSession,
+        hash_token(token),
+        options=[
+            joinedload(UserSession.user)
+            .joinedload(User.hcp_profile)
+            .joinedload(HcpProfile.territory)
+        ],
+    )
+    return _still_live(record, user_agent=user_agent)
 
 
 def _still_live(record: UserSession | None, *, user_agent: str | None) -> UserSession | None:

@@ -7,10 +7,11 @@ import secrets
 from collections.abc import Sequence
 
 from flask import current_app
+from flask_babel import LazyString, gettext, lazy_gettext
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from portal import audit, policy, realtime
+from portal import audit, i18n, policy, realtime
 from portal.errors import Conflict, InvalidInput, NotFound
 from portal.extensions import db
 from portal.models import (
@@ -263,7 +264,12 @@ def _required_reason(reason: str, message: str) -> str:
 
 
 def _decide_verification(
-    actor: User, hcp: User, verdict: Verification, reason: str | None, subject: str, news: str
+    actor: User,
+    hcp: User,
+    verdict: Verification,
+    reason: str | None,
+    subject: LazyString,
+    news: LazyString,
 ) -> User:
     policy.require(policy.can_verify_hcp(actor, hcp), "This HCP is not awaiting verification.")
     profile = hcp.hcp_profile
@@ -276,7 +282,12 @@ def _decide_verification(
         audit.record(actor, "hcp.verified", hcp, npi=profile.npi, licence=profile.licence_number)
     else:
         audit.record(actor, "hcp.rejected", hcp, reason=reason)
-    mail.enqueue(hcp.email, subject, f"Hello {hcp.name},\n\n{news}\n{external_url('main.home')}")
+    with i18n.for_user(hcp.locale, hcp.timezone):
+        mail.enqueue(
+            hcp.email,
+            str(subject),
+            gettext("Hello %(name)s,", name=hcp.name) + f"\n\n{news}\n{external_url('main.home')}",
+        )
     db.session.commit()
     return hcp
 
@@ -291,8 +302,11 @@ def verify_hcp(actor: User, hcp: User) -> User:
         hcp,
         Verification.VERIFIED,
         None,
-        "Your HCP portal account is verified",
-        "Your professional details have been verified. You now have full access to the portal:",
+        # Lazy: written in the HCP's language, whoever decides.
+        lazy_gettext("Your HCP portal account is verified"),
+        lazy_gettext(
+            "Your professional details have been verified. You now have full access to the portal:"
+        ),
     )
 
 
@@ -308,9 +322,11 @@ def reject_hcp(actor: User, hcp: User, *, reason: str) -> User:
         hcp,
         Verification.REJECTED,
         _required_reason(reason, "Give the HCP a reason (at least 5 characters)."),
-        "Your HCP portal registration could not be verified",
-        "We could not verify your professional details. Sign in to see the reason and what to do "
-        "next:",
+        lazy_gettext("Your HCP portal registration could not be verified"),
+        lazy_gettext(
+            "We could not verify your professional details. Sign in to see the reason and what "
+            "to do next:"
+        ),
     )
 
 

@@ -9,6 +9,19 @@
   var TYPING_SHOWN_MS = 4000;
   // A hole in the seqs received is fetched after this wait: late live events usually fill it.
   var GAP_WAIT_MS = 1500;
+  // Words the reader sees, translated by the page (the #chat-i18n JSON of templates/chat/index.html,
+  // keyed by the English text); the English is the fallback when the page gives none.
+  var WORDS = (function () {
+    var node = document.getElementById("chat-i18n");
+    try { return node ? JSON.parse(node.textContent) : {}; } catch (error) { return {}; }
+  })();
+  function t(text, values) {
+    var out = Object.prototype.hasOwnProperty.call(WORDS, text) ? WORDS[text] : text;
+    if (!values) { return out; }
+    return out.replace(/%\((\w+)\)s/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+    });
+  }
   var AE_BANNER = "This message may describe an adverse event: a PV case was opened; complete the report.";
   // message id -> {reference, url?}: the PV case a message went to, as the server lets this
   // viewer know (the staff participant; never the HCP). Kept across re-renders and replays.
@@ -107,26 +120,47 @@
     var date = new Date(withZone);
     return isNaN(date.getTime()) ? null : date;
   }
+  // Times show in the page's language and zone (<html lang> and data-timezone, set by the
+  // server from the user's choice or the browser's), so chat agrees with server-rendered pages.
+  var pageLang = document.documentElement.lang || undefined;
+  var pageZone = document.documentElement.dataset.timezone || undefined;
+  function formatter(options) {
+    var withZone = Object.assign({ timeZone: pageZone }, options);
+    try {
+      return new Intl.DateTimeFormat(pageLang, withZone);
+    } catch (e) {  // an unknown zone or language: the browser's own, rather than no time at all
+      return new Intl.DateTimeFormat(undefined, options);
+    }
+  }
+  var dayKeyFormat = formatter({ year: "numeric", month: "2-digit", day: "2-digit" });
+  var longDayFormat = formatter({ weekday: "long", day: "numeric", month: "long", year: "numeric" });
+  var clockFormat = formatter({ hour: "numeric", minute: "2-digit" });
+  var shortDayFormat = formatter({ day: "numeric", month: "short" });
   function sameDay(a, b) {
-    return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() &&
-      a.getDate() === b.getDate();
+    return dayKeyFormat.format(a) === dayKeyFormat.format(b);
+  }
+  function relativeDay(offset) {
+    var words = offset === 0 ? "Today" : "Yesterday";
+    if (window.Intl && Intl.RelativeTimeFormat) {
+      words = new Intl.RelativeTimeFormat(pageLang, { numeric: "auto" }).format(offset, "day");
+    }
+    return words.charAt(0).toUpperCase() + words.slice(1);
   }
   function dayLabel(date) {
     var today = new Date();
     var yesterday = new Date(today.getTime() - 86400000);
-    if (sameDay(date, today)) { return "Today"; }
-    if (sameDay(date, yesterday)) { return "Yesterday"; }
-    return date.toLocaleDateString(undefined, { weekday: "long", day: "numeric", month: "long",
-      year: "numeric" });
+    if (sameDay(date, today)) { return relativeDay(0); }
+    if (sameDay(date, yesterday)) { return relativeDay(-1); }
+    return longDayFormat.format(date);
   }
   function clock(date) {
-    return date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    return clockFormat.format(date);
   }
   function listTime(iso) {
     var date = parseTime(iso);
     if (!date) { return ""; }
     if (sameDay(date, new Date())) { return clock(date); }
-    return date.toLocaleDateString(undefined, { day: "numeric", month: "short" });
+    return shortDayFormat.format(date);
   }
   function uuid() {
     var c = window.crypto || window.msCrypto;
@@ -187,7 +221,7 @@
     dot.setAttribute("data-presence-user", peer.id);
     dot.setAttribute("role", "img");
     dot.setAttribute("aria-label", peer.online ? "Online" : "Offline");
-    dot.title = peer.online ? "Online" : "Offline";
+    dot.title = peer.online ? t("Online") : t("Offline");
     return dot;
   }
 
@@ -206,7 +240,7 @@
       if (Number(dot.getAttribute("data-presence-user")) !== userId) { return; }
       dot.classList.toggle("online", online);
       dot.setAttribute("aria-label", online ? "Online" : "Offline");
-      dot.title = online ? "Online" : "Offline";
+      dot.title = online ? t("Online") : t("Offline");
     });
   }
 
@@ -216,9 +250,9 @@
 
   function markFor(message) {
     var peer = receipts[String(peerId())] || { delivered_seq: 0, read_seq: 0 };
-    if (peer.read_seq >= message.seq) { return ["read", "✓✓", "Read"]; }
-    if (peer.delivered_seq >= message.seq) { return ["delivered", "✓✓", "Delivered"]; }
-    return ["sent", "✓", "Sent"];
+    if (peer.read_seq >= message.seq) { return ["read", "✓✓", t("Read")]; }
+    if (peer.delivered_seq >= message.seq) { return ["delivered", "✓✓", t("Delivered")]; }
+    return ["sent", "✓", t("Sent")];
   }
 
   function materialCard(material) {
@@ -232,8 +266,8 @@
       card.appendChild(link);
       if (material.summary) { card.appendChild(el("div", "small chat-material-summary", material.summary)); }
     } else {
-      card.appendChild(el("span", "fw-semibold", material.title || "Material"));
-      var note = el("div", "small", "Withdrawn: this material is no longer available.");
+      card.appendChild(el("span", "fw-semibold", material.title || t("Material")));
+      var note = el("div", "small", t("Withdrawn: this material is no longer available."));
       note.setAttribute("data-testid", "material-withdrawn");
       card.appendChild(note);
     }
@@ -272,7 +306,7 @@
     }
     var bubble = el("div", "chat-bubble");
     if (message.deleted) {
-      bubble.appendChild(el("div", "chat-body fst-italic text-muted", "This message was deleted."));
+      bubble.appendChild(el("div", "chat-body fst-italic text-muted", t("This message was deleted.")));
     } else if (message.kind === "material" && message.material) {
       bubble.appendChild(materialCard(message.material));
     } else {
@@ -283,11 +317,11 @@
     var meta = el("div", "chat-meta");
     var sent = parseTime(message.sent_at);
     if (sent) { meta.appendChild(el("time", "", clock(sent))); }
-    if (message.edited && !message.deleted) { meta.appendChild(el("span", "chat-label", "edited")); }
+    if (message.edited && !message.deleted) { meta.appendChild(el("span", "chat-label", t("edited"))); }
     if (mine) {
       var mark;
       if (pending) {
-        mark = message.status === "failed" ? ["failed", "!", "Not sent"] : ["sending", "…", "Sending"];
+        mark = message.status === "failed" ? ["failed", "!", t("Not sent")] : ["sending", "…", t("Sending")];
       } else {
         mark = markFor(message);
       }
@@ -306,8 +340,8 @@
     if (pending && message.status === "failed") {
       var failed = el("div", "chat-failed small");
       failed.setAttribute("data-testid", "failed");
-      failed.appendChild(el("span", "text-danger", "Not sent" + (message.error ? ": " + message.error : ".") + " "));
-      var retry = el("button", "btn btn-link btn-sm p-0 align-baseline", "Retry");
+      failed.appendChild(el("span", "text-danger", t("Not sent") + (message.error ? ": " + message.error : ".") + " "));
+      var retry = el("button", "btn btn-link btn-sm p-0 align-baseline", t("Retry"));
       retry.type = "button";
       retry.setAttribute("data-testid", "retry");
       retry.addEventListener("click", function () { transmit(message); });
@@ -380,7 +414,7 @@
     var all = seqs().map(function (s) { return [store.bySeq.get(s), false]; })
       .concat(store.pending.map(function (p) { return [p, true]; }));
     if (!all.length) {
-      fragment.appendChild(el("li", "chat-empty text-muted small text-center", "No messages yet."));
+      fragment.appendChild(el("li", "chat-empty text-muted small text-center", t("No messages yet.")));
     }
     all.forEach(function (pair) {
       var date = parseTime(pair[0].sent_at);
@@ -443,8 +477,8 @@
     var parts = [];
     if (c.state === "ended") {
       if (data.is_hcp) {
-        parts.push("You ended this chat. ");
-        parts.push(["Chat again", data.team_url]);
+        parts.push(t("You ended this chat.") + " ");
+        parts.push([t("Chat again"), data.team_url]);
       } else {
         parts.push(c.peer.name + " ended this chat. You can no longer send messages in it.");
         // Ended while the page was open: the attestation is due (the page's own notice, when
@@ -457,8 +491,8 @@
       }
     } else if (c.state === "invited") {
       if (data.is_hcp) {
-        parts.push(c.peer.name + " invited you to chat. ");
-        parts.push(["Answer the invitation", data.team_url]);
+        parts.push(t("%(name)s invited you to chat.", { name: c.peer.name }) + " ");
+        parts.push([t("Answer the invitation"), data.team_url]);
       } else {
         parts.push("Invitation sent: waiting for " + c.peer.name + " to accept.");
       }
@@ -475,7 +509,7 @@
 
   // --- the socket ------------------------------------------------------------------------------
   if (typeof window.io !== "function") {
-    showBanner("The chat could not load its connection library. Reload the page.");
+    showBanner(t("The chat could not load its connection library. Reload the page."));
     renderList();
     render();
     return;
@@ -528,15 +562,15 @@
   socket.on("disconnect", function (reason) {
     var section = $("chat-pane");
     if (section) { section.removeAttribute("data-live"); }
-    showBanner("Reconnecting… Messages you write are sent once the connection is back.");
+    showBanner(t("Reconnecting… Messages you write are sent once the connection is back."));
     if (reason === "io server disconnect") { socket.connect(); }
   });
 
   socket.on("connect_error", function () {
     if (socket.active) {
-      showBanner("Reconnecting… Messages you write are sent once the connection is back.");
+      showBanner(t("Reconnecting… Messages you write are sent once the connection is back."));
     } else {
-      showBanner("The chat connection was refused: your session may have ended. Reload the page to sign in again.");
+      showBanner(t("The chat connection was refused: your session may have ended. Reload the page to sign in again."));
     }
   });
 
@@ -691,7 +725,7 @@
     var c = current();
     var box = $("chat-typing");
     if (!box || !c) { return; }
-    box.textContent = c.peer.name + " is typing…";
+    box.textContent = t("%(name)s is typing…", { name: c.peer.name });
     window.clearTimeout(typingTimer);
     typingTimer = window.setTimeout(hideTyping, TYPING_SHOWN_MS);
   });
@@ -737,8 +771,8 @@
   function updateCounter() {
     if (!counter || !input) { return; }
     var used = input.value.length;
-    counter.textContent = used.toLocaleString("en-US") + " / " + maxLength.toLocaleString("en-US") +
-      " characters";
+    counter.textContent = t("%(count)s / %(max)s characters", {
+      count: used.toLocaleString("en-US"), max: maxLength.toLocaleString("en-US") });
     counter.classList.toggle("near-limit", used >= maxLength * 0.9);
   }
 
@@ -756,11 +790,11 @@
       }
       if (failure || !ack) {
         item.status = "failed";
-        item.error = "no answer from the server";
+        item.error = t("no answer from the server");
       } else if (PERMANENT[ack.error]) {
         store.pending = store.pending.filter(function (p) { return p !== item; });
         if (item.body && input && !input.value) { input.value = item.body; updateCounter(); }
-        var text = ack.message || "Not sent.";
+        var text = ack.message || t("Not sent.");
         if (ack.error === "restricted" && ack.phrase && text.indexOf(ack.phrase) === -1) {
           text += " (restricted phrase: " + ack.phrase + ")";
         }
@@ -789,7 +823,7 @@
     var body = input.value;
     if (!body.trim()) { return; }
     if (body.length > maxLength) {
-      showError("Messages are limited to " + maxLength.toLocaleString("en-US") + " characters.");
+      showError(t("Messages are limited to %(max)s characters.", { max: maxLength.toLocaleString("en-US") }));
       return;
     }
     input.value = "";

@@ -16,6 +16,22 @@
     });
   }
 
+  // The server shows dates in the zone this cookie names when the user chose none (portal/i18n.py
+  // validates it). Written only when it changed, so a traveller's next page follows them.
+  function rememberTimeZone() {
+    var zone;
+    try {
+      zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    } catch (e) {
+      return;
+    }
+    if (!zone || document.cookie.split("; ").indexOf("tz=" + encodeURIComponent(zone)) !== -1) { return; }
+    var secure = window.location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax" + secure;
+  }
+
+  rememberTimeZone();
+
   document.addEventListener("DOMContentLoaded", function () {
     var registration = document.getElementById("registration-form");
     if (registration) {

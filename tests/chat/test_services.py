@@ -788,6 +788,27 @@ def test_unread_counts_only_the_peers_messages_after_the_read_mark(pair):
     assert conversations.unread_total(hcp) == 1
 
 
+def test_the_unread_badge_is_the_sum_of_every_conversations_unread(app):
+    """The badge (one statement on every page) agrees with the chat list, chat by chat: with
+    several peers, a read mark, and the reader's own reply counting as having read before it."""
+    hcp, msl, territory = chat_pair(Role.MSL)
+    rep = make_user(Role.REP, territories=[territory])
+    with_msl = active_conversation(hcp, msl)
+    with_rep = active_conversation(hcp, rep)
+    for body in ("one", "two", "three"):
+        send(msl, with_msl, body)
+    send(rep, with_rep, "four")
+    send(hcp, with_rep, "a reply")  # has read "four"
+    send(rep, with_rep, "five")
+    receipts.mark_read(hcp, with_msl.id, 1)
+
+    for who in (hcp, msl, rep):
+        listed = conversations.list_conversations(who)
+        assert conversations.unread_total(who) == sum(c["unread"] for c in listed)
+    assert conversations.unread_total(hcp) == 3  # "two", "three", "five"
+    assert conversations.unread_total(msl) == 0
+
+
 # --- e-mail about new messages -------------------------------------------------------------------
 def test_an_offline_recipient_gets_one_email_without_the_text(pair, app):
     hcp, msl = pair

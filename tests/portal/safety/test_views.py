@@ -7,6 +7,7 @@ import json
 from html import unescape
 
 import pytest
+from babel.dates import format_datetime
 from flask import Flask, url_for
 from werkzeug.test import TestResponse
 
@@ -100,7 +101,8 @@ def test_the_list_shows_day_zero_clock_product_and_source_and_filters(app, hcp):
     page = text_of(pv.get("/safety/cases"))
     row = page[page.index(f'data-case-id="{case.id}"') :]
     row = row[: row.index("</tr>")]
-    assert case.created_at.strftime("%d %b %Y %H:%M") in row  # day zero
+    # Day zero, in the officer's zone and language (no choice, no browser cookie: UTC, English).
+    assert format_datetime(case.created_at, "MMM d, y, h:mm\u202fa", locale="en") in row
     assert 'data-testid="clock"' in row and "left" in row
     assert "Cardiovex" in row
     assert f'href="/questions/{question.id}"' in row
