@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
 from chat import presence
 from chat.conversations import emit, get_conversation, room, user_room
@@ -146,25 +147,53 @@ def start_chat(hcp: User, staff_id: int, *, wording_id: Any) -> Conversation:
     )  # fmt: skip
 
 
-def invitable_hcps(staff: User) -> list[User]:
-    """Verified HCPs of the staff member's territories (whom they may invite)."""
+INVITABLE_PAGE_SIZE = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class InvitablePage:
+    hcps: list[User]
+    page: int
+    pages: int
+    total: int
+
+
+def invitable_hcps(staff: User, *, name: str = "", page: int = 1) -> InvitablePage:
+    """Verified HCPs of the staff member's territories (whom they may invite), by name, one page
+    at a time (a territory holds thousands); ``name`` keeps those whose name contains it."""
     from portal.models import HcpProfile, Verification
 
     territory_ids = [t.id for t in staff.territories]
     if not territory_ids or staff.role not in policy.FIELD_ROLES:
-        return []
-    return list(
-        db.session.scalars(
-            select(User)
+        return InvitablePage([], 1, 1, 0)
+    where = [
+        HcpProfile.territory_id.in_(territory_ids),
+        HcpProfile.verification == Verification.VERIFIED,
+        User.suspended.is_(False),
+    ]
+    if name.strip():
+        where.append(User.name.icontains(name.strip()[:100], autoescape=True))
+    total = int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(User)
             .join(HcpProfile, HcpProfile.user_id == User.id)
-            .where(
-                HcpProfile.territory_id.in_(territory_ids),
-                HcpProfile.verification == Verification.VERIFIED,
-                User.suspended.is_(False),
-            )
-            .order_by(User.name)
+            .where(*where)
         )
+        or 0
     )
+    pages = max(1, -(-total // INVITABLE_PAGE_SIZE))
+    page = min(max(1, page), pages)
+    hcps = db.session.scalars(
+        select(User)
+        .join(HcpProfile, HcpProfile.user_id == User.id)
+        .options(contains_eager(User.hcp_profile))
+        .where(*where)
+        .order_by(User.name, User.id)
+        .offset((page - 1) * INVITABLE_PAGE_SIZE)
+        .limit(INVITABLE_PAGE_SIZE)
+    ).all()
+    return InvitablePage(list(hcps), page, pages, total)
 
 
 @transactional

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ScalarSelect, Select, Subquery, case, func, select
+from sqlalchemy import ScalarSelect, Subquery, case, func, select
 from sqlalchemy.orm import joinedload
 
 from chat import presence
@@ -104,18 +104,27 @@ def serialize_conversation(
 
 
 def _read_marks(actor: User, *, behind_only: bool) -> Subquery:
-    """``(id, read_seq)`` of the actor's conversations (``behind_only``: those with messages
-    after the mark). The mark is the read receipt, or the actor's own last message if later:
-    writing a message means having read what came before it."""
+    """``(id, read_seq, unread)`` of the actor's conversations (``behind_only``: those with
+    unread messages). The mark is the read receipt, or the actor's own last message if later:
+    writing a message means having read what came before it. Every message after the mark is
+    then the peer's, and sequences are gap-free, so the unread count is ``last_seq - mark``:
+    nothing is counted row by row (the navigation bar asks on every page)."""
+    read_seq = func.coalesce(ReadState.read_seq, 0)
     own_last = (
         select(func.max(Message.seq))
         .where(Message.conversation_id == Conversation.id, Message.sender_id == actor.id)
         .scalar_subquery()
     )
-    read_seq = func.coalesce(ReadState.read_seq, 0)
     own = func.coalesce(own_last, 0)
+    mark = case((own > read_seq, own), else_=read_seq)
     query = (
-        select(Conversation.id, case((own > read_seq, own), else_=read_seq).label("read_seq"))
+        select(
+            Conversation.id,
+            mark.label("read_seq"),
+            case((Conversation.last_seq > mark, Conversation.last_seq - mark), else_=0).label(
+                "unread"
+            ),
+        )
         .outerjoin(
             ReadState,
             (ReadState.conversation_id == Conversation.id) & (ReadState.user_id == actor.id),
@@ -123,47 +132,41 @@ def _read_marks(actor: User, *, behind_only: bool) -> Subquery:
         .where((Conversation.hcp_id == actor.id) | (Conversation.staff_id == actor.id))
     )
     if behind_only:
+        # Read conversations are passed over before their own last message is looked up.
         query = query.where(Conversation.last_seq > read_seq)
     return query.subquery()
 
 
-def _unread_after(actor: User, marks: Subquery) -> Select[int, int]:
-    """Per conversation in ``marks``: the peer's messages after its mark (add a GROUP BY)."""
-    return (
-        select(Message.conversation_id, func.count().label("unread"))
-        .join(marks, Message.conversation_id == marks.c.id)
-        .where(Message.seq > marks.c.read_seq, Message.sender_id != actor.id)
-    )
-
-
 def _marks(actor: User, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """``{conversation id: (read_seq, unread)}`` for the actor's conversations ``ids``, in two
-    statements however many."""
+    """``{conversation id: (read_seq, unread)}`` for the actor's conversations ``ids``, in one
+    statement however many."""
     marks = _read_marks(actor, behind_only=False)
-    read = {
-        conversation_id: seq
-        for conversation_id, seq in db.session.execute(
-            select(marks.c.id, marks.c.read_seq).where(marks.c.id.in_(ids))
+    found = {
+        conversation_id: (int(seq), int(unread))
+        for conversation_id, seq, unread in db.session.execute(
+            select(marks.c.id, marks.c.read_seq, marks.c.unread).where(marks.c.id.in_(ids))
         )
     }
-    unread = {
-        conversation_id: count
-        for conversation_id, count in db.session.execute(
-            _unread_after(actor, marks)
-            .where(Message.conversation_id.in_(ids))
-            .group_by(Message.conversation_id)
-        )
-    }
-    return {i: (int(read.get(i) or 0), int(unread.get(i) or 0)) for i in ids}
+    return {i: found.get(i, (0, 0)) for i in ids}
 
 
-def list_conversations(actor: User) -> list[dict[str, Any]]:
-    """The actor's own conversations (as participant), most recent first."""
+LIST_LIMIT = 200
+
+
+def list_conversations(
+    actor: User, *, peer_ids: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
+    """The actor's own conversations (as participant), most recent first: the newest
+    ``LIST_LIMIT``, or those with the people ``peer_ids``."""
+    query = select(Conversation).where(
+        (Conversation.hcp_id == actor.id) | (Conversation.staff_id == actor.id)
+    )
+    if peer_ids is not None:
+        query = query.where(Conversation.hcp_id.in_(peer_ids) | Conversation.staff_id.in_(peer_ids))
     rows = db.session.scalars(
-        select(Conversation)
-        .options(joinedload(Conversation.hcp), joinedload(Conversation.staff))
-        .where((Conversation.hcp_id == actor.id) | (Conversation.staff_id == actor.id))
+        query.options(joinedload(Conversation.hcp), joinedload(Conversation.staff))
         .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
+        .limit(LIST_LIMIT)
     ).all()
     if not rows:
         return []
@@ -180,9 +183,5 @@ def unread_total(actor: User) -> int:
 def unread_total_query(actor: User) -> ScalarSelect[Any]:
     """The SQL of :func:`unread_total` (the navigation bar's badge, read with the other badges
     in one statement on every page)."""
-    unread = (
-        _unread_after(actor, _read_marks(actor, behind_only=True))
-        .group_by(Message.conversation_id)
-        .subquery()
-    )
-    return select(func.coalesce(func.sum(unread.c.unread), 0)).scalar_subquery()
+    marks = _read_marks(actor, behind_only=True)
+    return select(func.coalesce(func.sum(marks.c.unread), 0)).scalar_subquery()

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from chat import consent, conversations, history, messages, receipts
 from chat.forms import AttestForm, ButtonForm, ConsentForm, EndForm, InviteForm, as_int
 from chat.models import Conversation
-from portal import policy
+from portal import inputs, policy
 from portal.errors import InvalidInput, NotFound, PortalError
 from portal.forms import attach_errors
 from portal.models import Role, User
@@ -249,11 +249,15 @@ def team() -> str:
             form=ConsentForm(),
             decline_form=ButtonForm(),
         )
-    states = {c["peer"]["id"]: c for c in conversations.list_conversations(actor)}
+    name = request.args.get("name", "")[:100]
+    invitable = consent.invitable_hcps(actor, name=name, page=inputs.query_page())
+    listed = conversations.list_conversations(actor, peer_ids=[h.id for h in invitable.hcps])
     return render_template(
         "chat/invite.html",
-        hcps=consent.invitable_hcps(actor),
-        states=states,
+        hcps=invitable.hcps,
+        invitable=invitable,
+        name=name,
+        states={c["peer"]["id"]: c for c in listed},
         form=InviteForm(),
     )
 

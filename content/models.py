@@ -90,6 +90,7 @@ class Material(Base):
     __table_args__ = (
         UniqueConstraint("approval_code", "version", name="uq_materials_code_version"),
         Index("ix_materials_status_dates", "status", "effective_at", "expires_at"),
+        Index("ix_materials_updated", "updated_at"),
         Index("ix_materials_author_updated", "author_id", "updated_at"),
     )
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from flask import current_app, has_request_context, url_for
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from content import files, thumbnails
 from content.models import (
@@ -42,7 +43,7 @@ from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
 from portal.models import Product, Role, User, utcnow
 from portal.models.reference import COUNTRIES, SPECIALTIES, Profession
-from portal.services import notifications
+from portal.services import coverage, notifications
 from portal.unit_of_work import transactional
 
 PAGE_SIZE = 20
@@ -470,6 +471,7 @@ def shareable_materials(
 ) -> list[Material]:
     """What ``staff`` may share with ``hcp`` now (the chat's share list, an answer's attachment
     list): titles in order, material of ``first_product_id`` (the question's product) first."""
+    coverage.load_teammates(staff)
     return list(
         db.session.scalars(
             select(Material)
@@ -998,38 +1000,103 @@ def my_library(actor: User, *, history_limit: int = 20) -> MyLibrary:
 # --- content managers and reviewers ----------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Dashboard:
-    by_state: dict[MaterialState, list[Material]]
+    counts: dict[MaterialState, int]  # materials per state (with ``mine``: the actor's)
+    items: list[tuple[Material, MaterialState]]  # one page of the chosen state, newest change first
+    page: int
+    pages: int
     expiring: list[Material]
-    views: dict[int, int]
+    views: dict[int, int]  # of the page's materials
     downloads: dict[int, int]
     review_queue: list[Material]
 
 
-def dashboard(actor: User, *, mine: bool = False) -> Dashboard:
-    """Materials by state (``mine``: only those ``actor`` authored), those expiring within 30
-    days, views and downloads per material, and the review queue. Library managers only."""
+WORKSPACE_PAGE_SIZE = 50
+WORKSPACE_LIST_LIMIT = 20  # expiring soon, awaiting review: the first ones, soonest first
+
+
+def state_clause(state: MaterialState, now: dt.datetime) -> ColumnElement[bool]:
+    """The SQL twin of :meth:`Material.state_at`: materials in ``state`` at ``now``."""
+    approved = Material.status == MaterialStatus.APPROVED
+    if state is MaterialState.EXPIRED:
+        return and_(approved, Material.expires_at <= now)
+    if state is MaterialState.PUBLISHED:
+        return and_(approved, Material.effective_at <= now, Material.expires_at > now)
+    if state is MaterialState.APPROVED:
+        return and_(approved, Material.effective_at > now)
+    return Material.status == MaterialStatus(state.value)
+
+
+def dashboard(
+    actor: User,
+    *,
+    mine: bool = False,
+    state: MaterialState | None = None,
+    page: int = 1,
+    listing: bool = True,
+) -> Dashboard:
+    """The content workspace: how many materials are in each state, one page of them (``state``
+    or all, most recently changed first; ``mine``: only those ``actor`` authored), the first
+    published ones expiring within 30 days, views and downloads of the page's materials, and the
+    versions awaiting ``actor``'s review (``listing=False``: no page, for the home panel).
+    Counted and paged in SQL, however large the library. Library managers only."""
     policy.require(policy.can_manage_library(actor))
     now = utcnow()
-    query = select(Material).order_by(Material.updated_at.desc())
-    if mine:
-        query = query.where(Material.author_id == actor.id)
-    materials = db.session.scalars(query).all()
-    by_state: dict[MaterialState, list[Material]] = {state: [] for state in MaterialState}
-    for material in materials:
-        by_state[material.state_at(now)].append(material)
-    expiring = sorted(
-        (m for m in by_state[MaterialState.PUBLISHED] if m.expires_at <= now + EXPIRING_WITHIN),
-        key=lambda m: m.expires_at,
-    )
-    counts = db.session.execute(
-        select(MaterialEvent.material_id, MaterialEvent.kind, func.count()).group_by(
-            MaterialEvent.material_id, MaterialEvent.kind
+    scope = Material.author_id == actor.id if mine else true()
+    row = db.session.execute(
+        select(
+            *(
+                func.coalesce(func.sum(case((state_clause(s, now), 1), else_=0)), 0)
+                for s in MaterialState
+            )
+        ).where(scope)
+    ).one()
+    counts = {s: int(n) for s, n in zip(MaterialState, row, strict=True)}
+    total = counts[state] if state is not None else sum(counts.values())
+    pages = max(1, math.ceil(total / WORKSPACE_PAGE_SIZE))
+    page = min(max(1, page), pages)
+    listed: Sequence[Material] = []
+    events: Sequence[Any] = []
+    if listing:
+        listed = db.session.scalars(
+            select(Material)
+            .options(joinedload(Material.product))
+            .where(scope, state_clause(state, now) if state is not None else true())
+            .order_by(Material.updated_at.desc(), Material.id.desc())
+            .offset((page - 1) * WORKSPACE_PAGE_SIZE)
+            .limit(WORKSPACE_PAGE_SIZE)
+        ).all()
+        events = db.session.execute(
+            select(MaterialEvent.material_id, MaterialEvent.kind, func.count())
+            .where(MaterialEvent.material_id.in_([m.id for m in listed]))
+            .group_by(MaterialEvent.material_id, MaterialEvent.kind)
+        ).all()
+    expiring = db.session.scalars(
+        select(Material)
+        .where(
+            scope,
+            state_clause(MaterialState.PUBLISHED, now),
+            Material.expires_at <= now + EXPIRING_WITHIN,
         )
+        .order_by(Material.expires_at, Material.id)
+        .limit(WORKSPACE_LIST_LIMIT)
     ).all()
-    views = {mid: n for mid, kind, n in counts if kind is EventKind.VIEW}
-    downloads = {mid: n for mid, kind, n in counts if kind is EventKind.DOWNLOAD}
-    queue = [m for m in by_state[MaterialState.IN_REVIEW] if policy.can_review_material(actor, m)]
-    return Dashboard(by_state, expiring, views, downloads, queue)
+    waiting = db.session.scalars(
+        select(Material)
+        .options(joinedload(Material.author))
+        .where(Material.status == MaterialStatus.IN_REVIEW, Material.author_id != actor.id)
+        .order_by(Material.updated_at, Material.id)
+        .limit(WORKSPACE_LIST_LIMIT)
+    ).all()
+    return Dashboard(
+        counts=counts,
+        items=[(m, m.state_at(now)) for m in listed],
+        page=page,
+        pages=pages,
+        expiring=list(expiring),
+        views={mid: n for mid, kind, n in events if kind is EventKind.VIEW},
+        downloads={mid: n for mid, kind, n in events if kind is EventKind.DOWNLOAD},
+        review_queue=[m for m in waiting if policy.can_review_material(actor, m)],
+    )
 
 
 def get_managed_material(actor: User, material_id: int) -> Material:

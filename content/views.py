@@ -29,7 +29,10 @@ def home_panel(user: User) -> tuple[str, dict[str, Any]] | None:
             "recommended": services.recommendations(user, limit=6)
         }
     if policy.can_manage_library(user):
-        return "content/panels/work.html", {"board": services.dashboard(user)}
+        return "content/panels/work.html", {
+            "board": services.dashboard(user, listing=False),
+            "shown": services.WORKSPACE_LIST_LIMIT,
+        }
     return None
 
 
@@ -196,13 +199,19 @@ def _manager() -> User:
 def manage() -> str:
     actor = _manager()
     state = request.args.get("state", "")
+    state = state if state in set(MaterialState) else ""
     mine = request.args.get("mine") == "1"
     return render_template(
         "content/manage/dashboard.html",
-        board=services.dashboard(actor, mine=mine),
+        board=services.dashboard(
+            actor,
+            mine=mine,
+            state=MaterialState(state) if state else None,
+            page=inputs.query_page(),
+        ),
         mine=mine,
         states=list(MaterialState),
-        state=state if state in set(MaterialState) else "",
+        state=state,
         now=utcnow(),
     )
 

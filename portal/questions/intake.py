@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload
 
 from portal import audit, policy, unit_of_work
 from portal.errors import InvalidInput
@@ -488,14 +488,48 @@ def rate_answer(actor: User, question_id: int, *, helpful: bool) -> None:
     audit.record(actor, "question.rate", question, helpful=helpful)
 
 
-def my_questions(actor: User) -> Sequence[Question]:
-    """An HCP's questions, newest first."""
+MY_QUESTIONS_PAGE_SIZE = 25
+
+
+def my_questions(actor: User, *, page: int = 1, page_size: int | None = None) -> Sequence[Question]:
+    """One page of an HCP's questions, newest first (with their product); ``page_size``
+    defaults to ``MY_QUESTIONS_PAGE_SIZE``."""
+    page_size = page_size or MY_QUESTIONS_PAGE_SIZE
     return db.session.scalars(
         select(Question)
         .where(Question.hcp_id == actor.id)
-        .options(selectinload(Question.product))
+        .options(joinedload(Question.product))
         .order_by(Question.created_at.desc(), Question.id.desc())
+        .offset((max(1, page) - 1) * page_size)
+        .limit(page_size)
     ).all()
+
+
+@dataclasses.dataclass(frozen=True)
+class MyQuestionCounts:
+    total: int
+    open: int
+    answered: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // MY_QUESTIONS_PAGE_SIZE))
+
+
+def my_question_counts(actor: User) -> MyQuestionCounts:
+    """How many questions the HCP asked, how many are open and how many answered (one
+    statement: the home panel and the list's pages)."""
+    is_open = Question.status.in_([QuestionStatus.RECEIVED, QuestionStatus.IN_PROGRESS])
+    row = db.session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((is_open, 1), else_=0)), 0),
+            func.coalesce(
+                func.sum(case((Question.status == QuestionStatus.ANSWERED, 1), else_=0)), 0
+            ),
+        ).where(Question.hcp_id == actor.id)
+    ).one()
+    return MyQuestionCounts(total=int(row[0]), open=int(row[1]), answered=int(row[2]))
 
 
 @dataclasses.dataclass(frozen=True)

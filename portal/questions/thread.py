@@ -27,14 +27,14 @@ from portal.services import notifications, users
 
 def get_question(actor: User, question_id: int) -> Question:
     """The question, if ``actor`` may see it; ``NotFound`` otherwise (ids reveal nothing)."""
-    # The page shows the HCP (profile, territory), the product and who holds it: read at once.
+    # The page shows the HCP (profile, territory) and the product: read at once. (Not the
+    # assignee: services change ``assignee_id``, and a loaded ``assignee`` would not follow.)
     question = db.session.get(
         Question,
         question_id,
         options=[
             joinedload(Question.hcp).joinedload(User.hcp_profile).joinedload(HcpProfile.territory),
             joinedload(Question.product),
-            joinedload(Question.assignee),
         ],
     )
     policy.require_visible(

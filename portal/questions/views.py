@@ -35,7 +35,6 @@ from portal.questions.forms import (
 from portal.questions.models import (
     EntryKind,
     Question,
-    QuestionStatus,
     team_label,
 )
 from portal.safety import attestations
@@ -65,11 +64,11 @@ def _helpers() -> dict[str, Any]:
 def home_panel(user: User) -> tuple[str, dict[str, Any]] | None:
     """HCP home: their questions. Staff with a queue: what waits for them (and PV's open cases)."""
     if policy.can_ask_question(user):
-        mine = intake.my_questions(user)
+        counts = intake.my_question_counts(user)
         return "questions/panels/hcp.html", {
-            "open": sum(1 for q in mine if q.is_open),
-            "answered": sum(1 for q in mine if q.status is QuestionStatus.ANSWERED),
-            "latest": list(mine[:3]),
+            "open": counts.open,
+            "answered": counts.answered,
+            "latest": list(intake.my_questions(user, page_size=3)),
             "status_label": intake.hcp_status_label,
         }
     if policy.can_view_question_queue(user):
@@ -140,7 +139,15 @@ def _material_of_family(actor: User, family_id: Any) -> Any:
 def index() -> Response | str:
     actor = _actor()
     if policy.can_ask_question(actor):
-        return render_template("questions/mine.html", questions=intake.my_questions(actor))
+        counts = intake.my_question_counts(actor)
+        page = min(inputs.query_page(), counts.pages)
+        return render_template(
+            "questions/mine.html",
+            questions=intake.my_questions(actor, page=page),
+            page=page,
+            pages=counts.pages,
+            total=counts.total,
+        )
     policy.require_visible(policy.can_view_question_queue(actor), "That page")
     return redirect(url_for(".queue"))
 
@@ -365,9 +372,17 @@ def queue() -> str:
     if team not in {t.value for t in teams}:
         team = teams[0].value if read_only and view == "team" and teams else ""
     include_closed = request.args.get("closed") == "1"
+    page = work.queue_page(
+        actor,
+        view=view,
+        team=team or None,
+        include_closed=include_closed,
+        page=inputs.query_page(),
+    )
     return render_template(
         "questions/queue.html",
-        questions=work.queue(actor, view=view, team=team or None, include_closed=include_closed),
+        questions=page.questions,
+        page=page,
         view=view,
         views=views,
         team=team,

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from portal import audit, policy
 from portal.errors import InvalidInput
@@ -101,15 +101,54 @@ def queue(
     and assigned); ``all``: everything the actor may see. Raises ``NotFound`` for people without
     a queue.
     """
+    return queue_page(
+        actor, view=view, team=team, include_closed=include_closed, page_size=QUEUE_LIMIT
+    ).questions
+
+
+QUEUE_LIMIT = 500
+QUEUE_PAGE_SIZE = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class QueuePage:
+    questions: Sequence[Question]
+    page: int
+    pages: int
+    total: int
+
+
+def queue_page(
+    actor: User,
+    *,
+    view: str = "mine",
+    team: str | None = None,
+    include_closed: bool = False,
+    page: int = 1,
+    page_size: int = QUEUE_PAGE_SIZE,
+) -> QueuePage:
+    """One page of :func:`queue` (the queue page): counted in SQL, the page's rows read with
+    their HCP, product and assignee in one statement. A page past the end shows the last."""
     policy.require_visible(policy.can_view_question_queue(actor), "The question queue")
-    query = select(Question).where(_queue_clause(actor), _view_clause(actor, view, team))
+    where = [_queue_clause(actor), _view_clause(actor, view, team)]
     if not include_closed:
-        query = query.where(_OPEN)
-    return db.session.scalars(
-        query.options(selectinload(Question.assignee), selectinload(Question.product))
+        where.append(_OPEN)
+    total = int(db.session.scalar(select(func.count()).select_from(Question).where(*where)) or 0)
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    questions = db.session.scalars(
+        select(Question)
+        .where(*where)
+        .options(
+            joinedload(Question.hcp),
+            joinedload(Question.assignee),
+            joinedload(Question.product),
+        )
         .order_by(Question.due_at, Question.id)
-        .limit(500)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
     ).all()
+    return QueuePage(questions=questions, page=page, pages=pages, total=total)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,9 +8,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
-from portal.models import Role, Territory, User
+from portal.models import Role, Team, TeamMembership, Territory, User
 from portal.models.user import staff_territories
 from portal.policy import FIELD_ROLES
+
+
+def load_teammates(staff: User) -> None:
+    """Read the members of ``staff``'s teams and the members' products in a few statements
+    however many, ahead of :func:`portal.policy.covered_product_ids` (which walks them: a
+    teammate's products are shareable by a medical colleague), so that it walks loaded objects
+    instead of reading each colleague and their products one by one."""
+    team_ids = [membership.team_id for membership in staff.memberships]
+    if team_ids:
+        db.session.scalars(
+            select(Team)
+            .where(Team.id.in_(team_ids))
+            .options(
+                selectinload(Team.memberships)
+                .joinedload(TeamMembership.user)
+                .selectinload(User.products)
+            )
+        ).all()
 
 
 def field_team_for(hcp: User) -> Sequence[User]:

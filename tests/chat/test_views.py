@@ -194,6 +194,27 @@ def test_rep_sees_invitable_hcps_of_the_territory(app, team):
     assert elsewhere.name not in page
 
 
+def test_a_large_territory_is_paged_and_searched_by_name(app, team, monkeypatch):
+    from chat import consent
+
+    hcp, _msl, rep = team
+    monkeypatch.setattr(consent, "INVITABLE_PAGE_SIZE", 2)
+    territory = hcp.hcp_profile.territory
+    others = [make_hcp(name=f"Dr. Zed {n}", territory=territory) for n in range(3)]
+
+    first = text_of(client_for(app, rep).get("/chat/team"))
+    last = text_of(client_for(app, rep).get("/chat/team?page=2"))
+    found = text_of(client_for(app, rep).get("/chat/team?name=zed+1"))
+
+    assert "4 HCPs · page 1 of 2" in first
+    shown = [h.name for h in [hcp, *others] if h.name in first or h.name in last]
+    assert len(shown) == 4  # every HCP on one page or the other
+    assert others[1].name in found and others[0].name not in found and hcp.name not in found
+    assert "No verified HCP of your territories is called" in text_of(
+        client_for(app, rep).get("/chat/team?name=nobody%25")
+    )
+
+
 def test_rep_invites_and_the_hcp_sees_the_invitation_with_its_note(app, team):
     hcp, _msl, rep = team
 

@@ -102,6 +102,8 @@ ROUTES: dict[str, Decision] = {
     "GET /login/enrol": public(LOGIN),
     "POST /login/enrol": public(LOGIN),
     "GET /account/sessions": signed_in(),
+    "GET /account/language": signed_in(),
+    "POST /account/language": signed_in(REDIRECT),
     "POST /account/sessions/revoke-others": signed_in(REDIRECT),
     # The HCP's own session on another device; for anyone else it does not exist.
     "POST /account/sessions/<string:session_id>/revoke": decide(hcp=REDIRECT),
@@ -175,6 +177,10 @@ ROUTES: dict[str, Decision] = {
     "GET /library/mine": signed_in(hcp_pending=FORBIDDEN, admin=NOT_FOUND),
     "GET /library/<int:material_id>": signed_in(hcp_pending=FORBIDDEN, admin=NOT_FOUND),
     "GET /library/<int:material_id>/download": signed_in(hcp_pending=NOT_FOUND, admin=NOT_FOUND),
+    "GET /library/<int:material_id>/stream": signed_in(hcp_pending=NOT_FOUND, admin=NOT_FOUND),
+    "GET /library/<int:material_id>/thumbnail.png": signed_in(
+        hcp_pending=NOT_FOUND, admin=NOT_FOUND
+    ),
     "POST /library/<int:material_id>/bookmark": signed_in(
         REDIRECT, hcp_pending=NOT_FOUND, admin=NOT_FOUND
     ),

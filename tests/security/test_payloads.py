@@ -50,8 +50,15 @@ QUERIES = [
 ]
 
 
+def _text(response: TestResponse) -> str:
+    # Pictures, videos and files carry no page to read (a thumbnail is a PNG).
+    if response.mimetype.startswith(("text/", "application/json")):
+        return response.get_data(as_text=True)
+    return ""
+
+
 def _problems(response: TestResponse, what: str) -> list[str]:
-    text = response.get_data(as_text=True)
+    text = _text(response)
     found = []
     if response.status_code >= 500:
         found.append(f"{what}: status {response.status_code}")
@@ -91,9 +98,7 @@ def _forms(app: Flask, world: World, persona: str, client: FlaskClient) -> dict[
     for route in _get_routes(app):
         if _reachable(persona, route):
             url = matrix.fill(route, world.values)
-            for action, fields in payloads.forms_of(
-                url, client.get(url).get_data(as_text=True)
-            ).items():
+            for action, fields in payloads.forms_of(url, _text(client.get(url))).items():
                 found.setdefault(action, [])
                 found[action] += [f for f in fields if f not in found[action]]
     for route in matrix.routes(app):

@@ -22,7 +22,8 @@ INDEXES = [
     ("ix_audit_records_target", "audit_records", ["target_type", "target_id", "id"]),
     # The audit trail filtered by who acted.
     ("ix_audit_records_actor", "audit_records", ["actor_id", "id"]),
-    # The author's workspace, most recently changed first.
+    # The content workspace, most recently changed first (everyone's, and the author's own).
+    ("ix_materials_updated", "materials", ["updated_at"]),
     ("ix_materials_author_updated", "materials", ["author_id", "updated_at"]),
     # Chat's unread counts: a reader's own last message in a conversation.
     ("ix_chat_messages_sender_seq", "chat_messages", ["conversation_id", "sender_id", "seq"]),

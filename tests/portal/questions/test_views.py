@@ -593,3 +593,20 @@ def test_the_hcp_and_compliance_get_no_report_button_and_are_refused(app, hcp, m
     assert refused.status_code == 200
     assert "alert-danger" in text_of(refused)
     assert pv_cases_of(question) == []
+
+
+def test_my_questions_is_paged_newest_first_and_the_panel_counts_them_all(app, monkeypatch):
+    monkeypatch.setattr(intake, "MY_QUESTIONS_PAGE_SIZE", 2)
+    hcp = make_hcp(territory=make_territory())
+    asked = [ask(hcp, now=utcnow() - dt.timedelta(minutes=10 - n)) for n in range(3)]
+    client = client_for(app, hcp)
+
+    first = client.get("/questions/").get_data(as_text=True)
+    second = client.get("/questions/?page=2").get_data(as_text=True)
+    beyond = client.get("/questions/?page=9").get_data(as_text=True)
+
+    assert first.count('data-testid="question-row"') == 2 and "Page 1 of 2" in first
+    assert asked[2].reference in first and asked[0].reference not in first
+    assert second.count('data-testid="question-row"') == 1 and asked[0].reference in second
+    assert asked[0].reference in beyond  # past the end: the last page
+    assert intake.my_question_counts(hcp).open == 3
