@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 from flask import current_app
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
@@ -246,7 +247,8 @@ def invite(staff: User, hcp_id: int, *, note: str = "") -> Invitation:
     db.session.flush()
     audit.record(staff, "chat.invited", invitation, hcp=hcp.id)
     notifications.notify(
-        [hcp], kind="chat_invitation", title=f"{staff.name} invited you to chat",
+        [hcp], kind="chat_invitation",
+        title=lazy_gettext("%(name)s invited you to chat", name=staff.name),
         endpoint="chat.team",
     )  # fmt: skip
     return invitation

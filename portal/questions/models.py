@@ -156,6 +156,11 @@ class QuestionEventKind(enum.StrEnum):
     OVERDUE = "overdue"
 
 
+def reference_of(question_id: int) -> str:
+    """The reference of question ``question_id`` (``Q-000042``), for lists that read ids only."""
+    return f"Q-{question_id:06d}"
+
+
 class Question(Base):
     __tablename__ = "questions"
     __table_args__ = (
@@ -206,7 +211,7 @@ class Question(Base):
     @property
     def reference(self) -> str:
         """What people quote on the phone: ``Q-000042``."""
-        return f"Q-{self.id:06d}"
+        return reference_of(self.id)
 
     @property
     def is_open(self) -> bool:

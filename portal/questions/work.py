@@ -34,6 +34,7 @@ from portal.questions.models import (
     QuestionEvent,
     QuestionEventKind,
     QuestionStatus,
+    reference_of,
     team_label,
 )
 from portal.safety import attestations
@@ -173,20 +174,21 @@ def moved_away(actor: User, *, limit: int = 20) -> list[MovedQuestion]:
     rerouted = select(QuestionEvent.question_id).where(
         QuestionEvent.kind == QuestionEventKind.REROUTED
     )
-    questions = db.session.scalars(
-        select(Question)
+    # Only the id (the reference) and the routing record (the moves) are read.
+    questions = db.session.execute(
+        select(Question.id, Question.routing)
         .where(Question.id.in_(rerouted))
         .order_by(Question.updated_at.desc(), Question.id.desc())
         .limit(MOVED_SCAN)
     ).all()
     found = [
         MovedQuestion(
-            reference=question.reference,
+            reference=reference_of(question_id),
             at=dt.datetime.fromisoformat(move["at"]),
             to_team=TeamKey(move["to_team"]),
         )
-        for question in questions
-        for move in question.moves
+        for question_id, routing_record in questions
+        for move in (routing_record or {}).get("moves", [])
         if policy.can_view_question_move(
             actor, from_team=move["from_team"], from_assignee_id=move.get("from_assignee")
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 
 from portal import audit, policy
@@ -21,7 +22,7 @@ from portal.services import notifications
 from portal.unit_of_work import transactional
 
 FOLLOW_UP_MAX = 4_000
-HCP_TITLE = "Pharmacovigilance has a question about your report"
+HCP_TITLE = lazy_gettext("Pharmacovigilance has a question about your report")
 
 
 def _text(value: str, field: str, what: str) -> str:

@@ -57,6 +57,7 @@ HCP_TEMPLATES = [
     "questions/panels/hcp.html",
     "chat/index.html",
     "chat/settings.html",
+    "chat/team.html",
     "chat/_consent.html",
 ]
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
@@ -106,6 +107,7 @@ def test_anonymous_pages_speak_the_browsers_german(client, path, translated, eng
         ("/questions/ask", "Wie es weitergeht", "Send my question"),
         ("/chat/", "Chat-Einstellungen", "No chats yet."),
         ("/chat/settings", "Alle Chats beenden", "No active chat."),
+        ("/chat/team", "Ihr Gebiet wird noch von niemandem betreut.", "Nobody covers your"),
     ],
 )
 def test_a_german_hcps_pages_are_german(app, path, translated, english):
