@@ -281,6 +281,7 @@ class QuestionEvent(Base):
     """The question's history: what the HCP's timeline and the staff's log are drawn from."""
 
     __tablename__ = "question_events"
+    __table_args__ = (Index("ix_question_events_kind_question", "kind", "question_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(
