@@ -91,7 +91,6 @@ class Material(Base):
         UniqueConstraint("approval_code", "version", name="uq_materials_code_version"),
         Index("ix_materials_status_dates", "status", "effective_at", "expires_at"),
         Index("ix_materials_updated", "updated_at"),
-        Index("ix_materials_status_expires", "status", "expires_at"),
         Index("ix_materials_author_updated", "author_id", "updated_at"),
     )
 

@@ -24,8 +24,6 @@ INDEXES = [
     ("ix_audit_records_actor", "audit_records", ["actor_id", "id"]),
     # The questions moved away from a team (the queue page's "moved away" list).
     ("ix_question_events_kind_question", "question_events", ["kind", "question_id"]),
-    # Published material expiring soon (the workspace and its home panel).
-    ("ix_materials_status_expires", "materials", ["status", "expires_at"]),
     # The content workspace, most recently changed first (everyone's, and the author's own).
     ("ix_materials_updated", "materials", ["updated_at"]),
     ("ix_materials_author_updated", "materials", ["author_id", "updated_at"]),
