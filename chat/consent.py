@@ -25,6 +25,7 @@ from portal import audit, policy
 from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
 from portal.models import User, utcnow
+from portal.pagination import Page, paginate
 from portal.realtime import call_after_commit
 from portal.safety import attestations
 from portal.services import notifications
@@ -151,22 +152,14 @@ def start_chat(hcp: User, staff_id: int, *, wording_id: Any) -> Conversation:
 INVITABLE_PAGE_SIZE = 50
 
 
-@dataclasses.dataclass(frozen=True)
-class InvitablePage:
-    hcps: list[User]
-    page: int
-    pages: int
-    total: int
-
-
-def invitable_hcps(staff: User, *, name: str = "", page: int = 1) -> InvitablePage:
+def invitable_hcps(staff: User, *, name: str = "", page: int = 1) -> Page[User]:
     """Verified HCPs of the staff member's territories (whom they may invite), by name, one page
     at a time (a territory holds thousands); ``name`` keeps those whose name contains it."""
     from portal.models import HcpProfile, Verification
 
     territory_ids = [t.id for t in staff.territories]
     if not territory_ids or staff.role not in policy.FIELD_ROLES:
-        return InvitablePage([], 1, 1, 0)
+        return Page(items=[], page=1, pages=1, total=0)
     where = [
         HcpProfile.territory_id.in_(territory_ids),
         HcpProfile.verification == Verification.VERIFIED,
@@ -174,27 +167,15 @@ def invitable_hcps(staff: User, *, name: str = "", page: int = 1) -> InvitablePa
     ]
     if name.strip():
         where.append(User.name.icontains(name.strip()[:100], autoescape=True))
-    total = int(
-        db.session.scalar(
-            select(func.count())
-            .select_from(User)
-            .join(HcpProfile, HcpProfile.user_id == User.id)
-            .where(*where)
-        )
-        or 0
-    )
-    pages = max(1, -(-total // INVITABLE_PAGE_SIZE))
-    page = min(max(1, page), pages)
-    hcps = db.session.scalars(
+    return paginate(
         select(User)
         .join(HcpProfile, HcpProfile.user_id == User.id)
         .options(contains_eager(User.hcp_profile))
         .where(*where)
-        .order_by(User.name, User.id)
-        .offset((page - 1) * INVITABLE_PAGE_SIZE)
-        .limit(INVITABLE_PAGE_SIZE)
-    ).all()
-    return InvitablePage(list(hcps), page, pages, total)
+        .order_by(User.name, User.id),
+        page=page,
+        page_size=INVITABLE_PAGE_SIZE,
+    )
 
 
 @transactional

@@ -251,10 +251,10 @@ def team() -> str:
         )
     name = request.args.get("name", "")[:100]
     invitable = consent.invitable_hcps(actor, name=name, page=inputs.query_page())
-    listed = conversations.list_conversations(actor, peer_ids=[h.id for h in invitable.hcps])
+    listed = conversations.list_conversations(actor, peer_ids=[h.id for h in invitable.items])
     return render_template(
         "chat/invite.html",
-        hcps=invitable.hcps,
+        hcps=invitable.items,
         invitable=invitable,
         name=name,
         states={c["peer"]["id"]: c for c in listed},

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import func, select
 
-from content import demo_media, files, thumbnails
+from content import demo_media, files, services
 from content.models import (
     Classification,
     EventKind,
@@ -250,13 +250,7 @@ def _attach_file(material: Material, topic: Mapping[str, object]) -> None:
         filename = "video.mp4"
     if data is None:  # no video encoder here: the material keeps its generated card
         return
-    stored = files.store_upload(io.BytesIO(data), filename)
-    material.file_key = stored.key
-    material.file_name = stored.name
-    material.file_mime = stored.mime
-    material.file_size = stored.size
-    material.file_sha256 = stored.sha256
-    thumbnails.make_for_file(stored.key, stored.mime)
+    services.attach_file(material, files.store_upload(io.BytesIO(data), filename))
 
 
 @transactional

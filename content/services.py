@@ -76,6 +76,17 @@ class Upload:
     filename: str
 
 
+def attach_file(material: Material, stored: files.StoredFile) -> None:
+    """Give ``material`` the stored upload ``stored`` and draw its thumbnail now, once, rather
+    than for the first HCP to open the library. Part of the caller's unit of work."""
+    material.file_key = stored.key
+    material.file_name = stored.name
+    material.file_mime = stored.mime
+    material.file_size = stored.size
+    material.file_sha256 = stored.sha256
+    thumbnails.make_for_file(stored.key, stored.mime)
+
+
 def _problems(data: MaterialInput) -> dict[str, str]:
     problems: dict[str, str] = {}
     if not data.title.strip():
@@ -147,14 +158,7 @@ def _apply(material: Material, data: MaterialInput, upload: Upload | None) -> No
     material.audience_specialties = audience_text(list(data.specialties))
     material.audience_countries = audience_text(list(data.countries))
     if upload is not None:
-        stored = files.store_upload(upload.stream, upload.filename)
-        material.file_key = stored.key
-        material.file_name = stored.name
-        material.file_mime = stored.mime
-        material.file_size = stored.size
-        material.file_sha256 = stored.sha256
-        # Drawn now, once, rather than by the first HCP to open the library.
-        thumbnails.make_for_file(stored.key, stored.mime)
+        attach_file(material, files.store_upload(upload.stream, upload.filename))
 
 
 def _flush() -> None:

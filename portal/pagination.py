@@ -1,7 +1,18 @@
-"""Page numbers to show under a long list: the first and last pages and a few around the current
-one, however many pages there are (a year of audit records is thousands of pages)."""
+"""Long lists one page at a time: :func:`paginate` counts and reads a page in SQL, and
+:func:`page_window` picks the page numbers to link under it (the first and last pages and a few
+around the current one, however many pages there are: a year of audit records is thousands)."""
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+
+from portal.extensions import db
+
+T = TypeVar("T")
 
 
 def page_window(page: int, pages: int, *, around: int = 2, edge: int = 1) -> list[int | None]:
@@ -18,3 +29,25 @@ def page_window(page: int, pages: int, *, around: int = 2, edge: int = 1) -> lis
             window.append(None)
         window.append(n)
     return window
+
+
+@dataclasses.dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list, and where it sits in the whole."""
+
+    items: Sequence[T]
+    page: int
+    pages: int
+    total: int
+
+
+def paginate(query: Select[T], *, page: int, page_size: int) -> Page[T]:
+    """Count ``query``'s rows in SQL and read page ``page`` of them (``query`` carries its order).
+    A page past the end shows the last one; before the first, the first."""
+    total = int(
+        db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    )
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
+    items = db.session.scalars(query.offset((page - 1) * page_size).limit(page_size)).all()
+    return Page(items=items, page=page, pages=pages, total=total)

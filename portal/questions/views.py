@@ -381,7 +381,7 @@ def queue() -> str:
     )
     return render_template(
         "questions/queue.html",
-        questions=page.questions,
+        questions=page.items,
         page=page,
         view=view,
         views=views,

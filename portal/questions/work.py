@@ -22,6 +22,7 @@ from portal import audit, policy
 from portal.errors import InvalidInput
 from portal.extensions import db
 from portal.models import TeamKey, User, utcnow
+from portal.pagination import Page, paginate
 from portal.questions import facts, routing, thread
 from portal.questions.models import (
     COMMERCIAL_TEAMS,
@@ -104,19 +105,11 @@ def queue(
     """
     return queue_page(
         actor, view=view, team=team, include_closed=include_closed, page_size=QUEUE_LIMIT
-    ).questions
+    ).items
 
 
 QUEUE_LIMIT = 500
 QUEUE_PAGE_SIZE = 50
-
-
-@dataclasses.dataclass(frozen=True)
-class QueuePage:
-    questions: Sequence[Question]
-    page: int
-    pages: int
-    total: int
 
 
 def queue_page(
@@ -127,17 +120,14 @@ def queue_page(
     include_closed: bool = False,
     page: int = 1,
     page_size: int = QUEUE_PAGE_SIZE,
-) -> QueuePage:
+) -> Page[Question]:
     """One page of :func:`queue` (the queue page): counted in SQL, the page's rows read with
     their HCP, product and assignee in one statement. A page past the end shows the last."""
     policy.require_visible(policy.can_view_question_queue(actor), "The question queue")
     where = [_queue_clause(actor), _view_clause(actor, view, team)]
     if not include_closed:
         where.append(_OPEN)
-    total = int(db.session.scalar(select(func.count()).select_from(Question).where(*where)) or 0)
-    pages = max(1, -(-total // page_size))
-    page = min(max(1, page), pages)
-    questions = db.session.scalars(
+    return paginate(
         select(Question)
         .where(*where)
         .options(
@@ -145,11 +135,10 @@ def queue_page(
             joinedload(Question.assignee),
             joinedload(Question.product),
         )
-        .order_by(Question.due_at, Question.id)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
-    return QueuePage(questions=questions, page=page, pages=pages, total=total)
+        .order_by(Question.due_at, Question.id),
+        page=page,
+        page_size=page_size,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
