@@ -91,6 +91,9 @@ class Material(Base):
         UniqueConstraint("approval_code", "version", name="uq_materials_code_version"),
         Index("ix_materials_status_dates", "status", "effective_at", "expires_at"),
         Index("ix_materials_updated", "updated_at"),
+        Index("ix_materials_status_updated", "status", "updated_at"),
+        # By expiry: the workspace's "expired" count and "expiring soon" list.
+        Index("ix_materials_expires", "expires_at"),
         Index("ix_materials_author_updated", "author_id", "updated_at"),
     )
 

@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from flask import current_app, has_request_context, url_for
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -41,7 +50,7 @@ from content.search import index_for, parse_query, suggest
 from portal import audit, policy
 from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
-from portal.models import Product, Role, User, utcnow
+from portal.models import HcpProfile, Product, Role, User, utcnow
 from portal.models.reference import COUNTRIES, SPECIALTIES, Profession
 from portal.services import coverage, notifications
 from portal.unit_of_work import transactional
@@ -909,21 +918,19 @@ def recommendations(actor: User, *, limit: int = 6) -> list[Material]:
         ]
     if not pool:
         return []
-    peers = (
-        select(User.id)
-        .join(User.hcp_profile)
-        .where(
-            User.role == Role.HCP,
-            User.id != actor.id,
-            User.hcp_profile.has(specialty=profile.specialty),
-        )
-    )
+    # Read from the pool's events (a handful per material), each checked against its viewer's
+    # profile: a list of every HCP of the specialty first read 50,000 users at a year of data.
     peer_views = Counter(
         dict(
             db.session.execute(
                 select(MaterialEvent.family_id, func.count(func.distinct(MaterialEvent.user_id)))
-                .where(MaterialEvent.user_id.in_(peers), MaterialEvent.at >= now - PEER_WINDOW)
-                .where(MaterialEvent.family_id.in_({row.family_id for _rank, row in pool}))
+                .join(HcpProfile, HcpProfile.user_id == MaterialEvent.user_id)
+                .where(
+                    MaterialEvent.family_id.in_({row.family_id for _rank, row in pool}),
+                    MaterialEvent.at >= now - PEER_WINDOW,
+                    MaterialEvent.user_id != actor.id,
+                    HcpProfile.specialty == profile.specialty,
+                )
                 .group_by(MaterialEvent.family_id)
             ).all()
         )
@@ -1004,7 +1011,8 @@ def my_library(actor: User, *, history_limit: int = 20) -> MyLibrary:
 # --- content managers and reviewers ----------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class Dashboard:
-    counts: dict[MaterialState, int]  # materials per state (with ``mine``: the actor's)
+    counts: dict[MaterialState, int]  # materials per state (with ``mine``: the actor's), up to
+    # WORKSPACE_COUNT_CAP + 1: past the cap the page says "1,000+"
     items: list[tuple[Material, MaterialState]]  # one page of the chosen state, newest change first
     page: int
     pages: int
@@ -1013,9 +1021,21 @@ class Dashboard:
     downloads: dict[int, int]
     review_queue: list[Material]
 
+    def count_label(self, state: MaterialState) -> str:
+        """The count of ``state`` as the page shows it: "12", or "1,000+" past the cap."""
+        n = self.counts[state]
+        return f"{WORKSPACE_COUNT_CAP:,}+" if n > WORKSPACE_COUNT_CAP else f"{n:,}"
+
 
 WORKSPACE_PAGE_SIZE = 50
 WORKSPACE_LIST_LIMIT = 20  # expiring soon, awaiting review: the first ones, soonest first
+# Each state is counted up to here: a year of versions is 100,000 materials, and an exact COUNT
+# of the largest state would read most of them for every page (bench/pages.py at seed-scale).
+WORKSPACE_COUNT_CAP = 1000
+# The expired count and "expiring soon" read approved versions by expiry date. SQLite prefers the
+# status indexes there (with or without statistics) and reads all 90,000 approved versions of a
+# year of data: it is told the index (portal.extensions.sqlite_index_hints).
+_BY_EXPIRY = "INDEXED BY ix_materials_expires"
 
 
 def state_clause(state: MaterialState, now: dt.datetime) -> ColumnElement[bool]:
@@ -1046,18 +1066,23 @@ def dashboard(
     policy.require(policy.can_manage_library(actor))
     now = utcnow()
     scope = Material.author_id == actor.id if mine else true()
-    row = db.session.execute(
-        select(
-            *(
-                func.coalesce(func.sum(case((state_clause(s, now), 1), else_=0)), 0)
-                for s in MaterialState
-            )
-        ).where(scope)
-    ).one()
+
+    def capped_count(s: MaterialState) -> Any:
+        counted = select(Material.id).where(scope, state_clause(s, now))
+        if s is MaterialState.EXPIRED and not mine:
+            counted = counted.with_hint(Material, _BY_EXPIRY, "sqlite")
+        capped = counted.limit(WORKSPACE_COUNT_CAP + 1).subquery()
+        return select(func.count()).select_from(capped).scalar_subquery()
+
+    row = db.session.execute(select(*(capped_count(s) for s in MaterialState))).one()
     counts = {s: int(n) for s, n in zip(MaterialState, row, strict=True)}
-    total = counts[state] if state is not None else sum(counts.values())
+    shown = [counts[state]] if state is not None else list(counts.values())
+    total = sum(shown)
     pages = max(1, math.ceil(total / WORKSPACE_PAGE_SIZE))
-    page = min(max(1, page), pages)
+    # Past the cap the last page is not known: any page may be asked for, and the page links
+    # run one past the page shown while it is full.
+    capped = any(n > WORKSPACE_COUNT_CAP for n in shown)
+    page = max(1, page) if capped else min(max(1, page), pages)
     listed: Sequence[Material] = []
     events: Sequence[Any] = []
     if listing:
@@ -1067,8 +1092,13 @@ def dashboard(
             .where(scope, state_clause(state, now) if state is not None else true())
             .order_by(Material.updated_at.desc(), Material.id.desc())
             .offset((page - 1) * WORKSPACE_PAGE_SIZE)
-            .limit(WORKSPACE_PAGE_SIZE)
+            .limit(WORKSPACE_PAGE_SIZE + 1)
         ).all()
+        if len(listed) > WORKSPACE_PAGE_SIZE:
+            listed = listed[:WORKSPACE_PAGE_SIZE]
+            pages = max(pages, page + 1)
+        else:
+            pages = max(pages, page)
         events = db.session.execute(
             select(MaterialEvent.material_id, MaterialEvent.kind, func.count())
             .where(MaterialEvent.material_id.in_([m.id for m in listed]))
@@ -1076,6 +1106,7 @@ def dashboard(
         ).all()
     expiring = db.session.scalars(
         select(Material)
+        .with_hint(Material, _BY_EXPIRY, "sqlite")
         .where(
             scope,
             state_clause(MaterialState.PUBLISHED, now),

@@ -115,6 +115,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
+    from portal import sqlite_writes
     from portal.extensions import (
         csrf,
         db,
@@ -125,6 +126,7 @@ def _init_extensions(app: Flask) -> None:
         socketio,
     )
 
+    sqlite_writes.configure(app)
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():

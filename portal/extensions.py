@@ -14,6 +14,7 @@ from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
@@ -39,6 +40,16 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+# SQLite's compiler drops ``Select.with_hint``; SQLite takes a hint as ``table INDEXED BY index``
+# after the table's name. Queries name an index only where SQLite's planner, with or without
+# statistics, picks one that reads most of a table (content.services: materials by expiry).
+def _sqlite_from_hint(compiler: SQLiteCompiler, table: Any, text: str | None) -> str | None:
+    return text
+
+
+SQLiteCompiler.get_from_hint_text = _sqlite_from_hint  # type: ignore[method-assign]
 
 
 # --- a connection tested before use ---------------------------------------------------------------

@@ -164,7 +164,17 @@ def reference_of(question_id: int) -> str:
 class Question(Base):
     __tablename__ = "questions"
     __table_args__ = (
-        Index("ix_questions_team_status_due", "owner_team", "status", "due_at"),
+        # A team's open questions by due time; the further columns let the staff panel count
+        # them from the index alone (migration 0013).
+        Index(
+            "ix_questions_team_open",
+            "owner_team",
+            "status",
+            "due_at",
+            "assignee_id",
+            "category",
+            "off_label_flag",
+        ),
         Index("ix_questions_assignee_status", "assignee_id", "status"),
     )
 

@@ -52,6 +52,34 @@ def test_counts_and_pages_cover_every_material_once(app, monkeypatch):
     assert services.dashboard(author, state=MaterialState.DRAFT, page=99).page == 3
 
 
+def test_past_the_cap_counts_say_more_and_every_page_stays_reachable(app, monkeypatch):
+    monkeypatch.setattr(services, "WORKSPACE_PAGE_SIZE", 2)
+    monkeypatch.setattr(services, "WORKSPACE_COUNT_CAP", 3)
+    author = make_author()
+    drafts = [make_material(author, MaterialState.DRAFT, direct=True) for _ in range(7)]
+    expired = [make_material(author, MaterialState.EXPIRED, direct=True) for _ in range(5)]
+    make_material(author, MaterialState.IN_REVIEW, direct=True)
+
+    board = services.dashboard(author, state=MaterialState.DRAFT)
+
+    assert board.count_label(MaterialState.DRAFT) == "3+"
+    assert board.count_label(MaterialState.EXPIRED) == "3+"  # counted by expiry date
+    assert board.count_label(MaterialState.IN_REVIEW) == "1"
+    assert board.pages == 2  # the page shown is full: one more is linked
+    seen: list[int] = []
+    page = 1
+    while True:  # follow "next" as a person would, until a page says it is the last
+        board = services.dashboard(author, state=MaterialState.DRAFT, page=page)
+        seen += [m.id for m, _s in board.items]
+        if board.pages == page:
+            break
+        page += 1
+    assert sorted(seen) == sorted(d.id for d in drafts)
+    assert page == 4
+    expired_shown = services.dashboard(author, state=MaterialState.EXPIRED, page=3).items
+    assert [m.id for m, _s in expired_shown] == [expired[0].id]
+
+
 def test_mine_counts_only_the_authors_materials(app):
     author, colleague = make_author(), make_author()
     make_material(author, MaterialState.DRAFT, direct=True)
