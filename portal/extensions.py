@@ -45,11 +45,11 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 # SQLite's compiler drops ``Select.with_hint``; SQLite takes a hint as ``table INDEXED BY index``
 # after the table's name. Queries name an index only where SQLite's planner, with or without
 # statistics, picks one that reads most of a table (content.services: materials by expiry).
-def _sqlite_from_hint(compiler: SQLiteCompiler, table: Any, text: str | None) -> str | None:
+def _sqlite_from_hint(compiler: Any, table: Any, text: str | None) -> str | None:
     return text
 
 
-SQLiteCompiler.get_from_hint_text = _sqlite_from_hint  # type: ignore[method-assign]
+SQLiteCompiler.get_from_hint_text = _sqlite_from_hint  # type: ignore[method-assign,assignment]
 
 
 # --- a connection tested before use ---------------------------------------------------------------

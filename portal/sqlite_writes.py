@@ -121,7 +121,7 @@ class WriteSerializedCursor(sqlite3.Cursor):
         finally:
             self.connection.after()
 
-    def executescript(self, script: str, /) -> WriteSerializedCursor:
+    def executescript(self, script: str, /) -> sqlite3.Cursor:
         self.connection.before(script)
         try:
             return super().executescript(script)
