@@ -14,9 +14,10 @@ def init_app(app: Flask) -> None:
     starts: Flask-SocketIO gives each app's server only the handlers declared before its first
     ``init_app``.
     """
-    from chat import consent, demo, presence, review_views, views
+    from chat import consent, conversations, demo, presence, review_views, views
     from chat.pv import PvChatSource
-    from portal.main.badges import register_badge
+    from portal import policy
+    from portal.main.badges import USER_ID, register_badge
     from portal.main.panels import register_home_panel
     from portal.questions.intake import register_chat_opt_in_check
     from portal.realtime import register_socket_closer
@@ -26,7 +27,13 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.blueprint, url_prefix="/chat")
     app.register_blueprint(review_views.blueprint, url_prefix="/compliance/chats")
     register_home_panel(app, views.home_panel)
-    register_badge(app, "chat_unread", views.unread_badge)
+    # The unread badge next to "Chat" in the navigation bar, for those who use chat.
+    register_badge(
+        app,
+        "chat_unread",
+        conversations.unread_total_query(USER_ID),
+        shown_to=policy.can_use_chat,
+    )
     register_demo_seeder(app, demo.seed_chats)
     # Questions offer "reply in my chat" only to HCPs who opted in to a chat.
     register_chat_opt_in_check(app, consent.has_active_chat)

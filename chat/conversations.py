@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ScalarSelect, Subquery, case, func, select
+from sqlalchemy import BindParameter, ScalarSelect, Subquery, case, func, select
 from sqlalchemy.orm import joinedload
 
 from chat import presence
@@ -103,7 +103,7 @@ def serialize_conversation(
     }
 
 
-def _read_marks(actor: User, *, behind_only: bool) -> Subquery:
+def _read_marks(actor_id: int | BindParameter[int], *, behind_only: bool) -> Subquery:
     """``(id, read_seq, unread)`` of the actor's conversations (``behind_only``: those with
     unread messages). The mark is the read receipt, or the actor's own last message if later:
     writing a message means having read what came before it. Every message after the mark is
@@ -112,7 +112,7 @@ def _read_marks(actor: User, *, behind_only: bool) -> Subquery:
     read_seq = func.coalesce(ReadState.read_seq, 0)
     own_last = (
         select(func.max(Message.seq))
-        .where(Message.conversation_id == Conversation.id, Message.sender_id == actor.id)
+        .where(Message.conversation_id == Conversation.id, Message.sender_id == actor_id)
         .scalar_subquery()
     )
     own = func.coalesce(own_last, 0)
@@ -127,9 +127,9 @@ def _read_marks(actor: User, *, behind_only: bool) -> Subquery:
         )
         .outerjoin(
             ReadState,
-            (ReadState.conversation_id == Conversation.id) & (ReadState.user_id == actor.id),
+            (ReadState.conversation_id == Conversation.id) & (ReadState.user_id == actor_id),
         )
-        .where((Conversation.hcp_id == actor.id) | (Conversation.staff_id == actor.id))
+        .where((Conversation.hcp_id == actor_id) | (Conversation.staff_id == actor_id))
     )
     if behind_only:
         # Read conversations are passed over before their own last message is looked up.
@@ -140,7 +140,7 @@ def _read_marks(actor: User, *, behind_only: bool) -> Subquery:
 def _marks(actor: User, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
     """``{conversation id: (read_seq, unread)}`` for the actor's conversations ``ids``, in one
     statement however many."""
-    marks = _read_marks(actor, behind_only=False)
+    marks = _read_marks(actor.id, behind_only=False)
     found = {
         conversation_id: (int(seq), int(unread))
         for conversation_id, seq, unread in db.session.execute(
@@ -177,11 +177,11 @@ def list_conversations(
 def unread_total(actor: User) -> int:
     """Unread messages across the actor's conversations: the sum of
     :func:`serialize_conversation`'s ``unread``."""
-    return int(db.session.scalar(select(unread_total_query(actor))) or 0)
+    return int(db.session.scalar(select(unread_total_query(actor.id))) or 0)
 
 
-def unread_total_query(actor: User) -> ScalarSelect[Any]:
+def unread_total_query(actor_id: int | BindParameter[int]) -> ScalarSelect[Any]:
     """The SQL of :func:`unread_total` (the navigation bar's badge, read with the other badges
-    in one statement on every page)."""
-    marks = _read_marks(actor, behind_only=True)
+    in one statement on every page, written against its bound user id)."""
+    marks = _read_marks(actor_id, behind_only=True)
     return select(func.coalesce(func.sum(marks.c.unread), 0)).scalar_subquery()

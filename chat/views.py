@@ -14,7 +14,6 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import ScalarSelect
 from werkzeug.wrappers import Response
 
 from chat import consent, conversations, history, messages, receipts
@@ -33,11 +32,6 @@ blueprint = Blueprint("chat", __name__)
 def _actor() -> User:
     actor: User = current_user._get_current_object()
     return actor
-
-
-def unread_badge(actor: User) -> ScalarSelect[int] | None:
-    # The unread badge next to "Chat" in the navigation bar.
-    return conversations.unread_total_query(actor) if policy.can_use_chat(actor) else None
 
 
 def _require_chat_user(actor: User) -> None:

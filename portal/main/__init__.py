@@ -8,9 +8,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the home pages, the health check, the audit trail viewer and the bell's count."""
-    from portal.main.badges import register_badge
+    from portal.main.badges import USER_ID, register_badge
     from portal.main.views import blueprint
     from portal.services import notifications
 
     app.register_blueprint(blueprint)
-    register_badge(app, "unread_notifications", notifications.unread_count_query)
+    register_badge(app, "unread_notifications", notifications.unread_count_query(USER_ID))

@@ -11,7 +11,7 @@ from typing import TypeAlias
 from urllib.parse import urlsplit
 
 from flask_babel import LazyString, gettext
-from sqlalchemy import ScalarSelect, func, select, update
+from sqlalchemy import BindParameter, ScalarSelect, func, select, update
 
 from portal import i18n
 from portal.errors import NotFound
@@ -74,18 +74,19 @@ def notify(
     return len(seen)
 
 
-def unread_count_query(user: User) -> ScalarSelect[int]:
-    """The SQL of ``user``'s unread notifications (the bell's badge)."""
+def unread_count_query(user_id: int | BindParameter[int]) -> ScalarSelect[int]:
+    """The SQL of a user's unread notifications (the bell's badge, written against its bound
+    user id)."""
     return (
         select(func.count())
         .select_from(Notification)
-        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
         .scalar_subquery()
     )
 
 
 def unread_count(user: User) -> int:
-    return int(db.session.scalar(select(unread_count_query(user))) or 0)
+    return int(db.session.scalar(select(unread_count_query(user.id))) or 0)
 
 
 def recent(user: User, *, limit: int = LIST_LIMIT) -> Sequence[Notification]:

@@ -38,6 +38,7 @@ from content.services import withdraw_material
 from portal import policy
 from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
+from portal.main.badges import badge_counts
 from portal.models import AuditRecord, Notification, OutboxMail, Role, User, Verification
 from portal.models.base import utcnow
 from portal.safety.models import PvCase
@@ -805,6 +806,8 @@ def test_the_unread_badge_is_the_sum_of_every_conversations_unread(app):
     for who in (hcp, msl, rep):
         listed = conversations.list_conversations(who)
         assert conversations.unread_total(who) == sum(c["unread"] for c in listed)
+        # The navigation bar's statement, built once and bound to each reader in turn.
+        assert badge_counts(who)["chat_unread"] == conversations.unread_total(who)
     assert conversations.unread_total(hcp) == 3  # "two", "three", "five"
     assert conversations.unread_total(msl) == 0
 
