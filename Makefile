@@ -86,7 +86,7 @@ format: $(STAMP_DEV)
 	$(BIN)/ruff check --fix portal chat content tests wsgi.py bench
 
 test: install-dev lint
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --durations=25 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) static/node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

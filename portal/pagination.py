@@ -37,17 +37,34 @@ class Page(Generic[T]):
 
     items: Sequence[T]
     page: int
-    pages: int
-    total: int
+    pages: int  # with ``capped``: the pages known so far (one past this one while it is full)
+    total: int  # with ``capped``: the cap (there are more)
+    capped: bool = False
 
 
-def paginate(query: Select[T], *, page: int, page_size: int) -> Page[T]:
+def paginate(
+    query: Select[T], *, page: int, page_size: int, count_cap: int | None = None
+) -> Page[T]:
     """Count ``query``'s rows in SQL and read page ``page`` of them (``query`` carries its order).
-    A page past the end shows the last one; before the first, the first."""
-    total = int(
-        db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    )
+    A page past the end shows the last one; before the first, the first.
+
+    ``count_cap``: count no further than that (a year of audit records is hundreds of thousands,
+    and PostgreSQL's COUNT reads every one): past it the total says "more than", any page may be
+    asked for, and the last page known is the one after this while this one is full."""
+    counted = query.order_by(None)
+    if count_cap is not None:
+        counted = counted.limit(count_cap + 1)
+    total = int(db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0)
+    capped = count_cap is not None and total > count_cap
+    if capped:
+        assert count_cap is not None
+        total = count_cap
     pages = max(1, -(-total // page_size))
-    page = min(max(1, page), pages)
-    items = db.session.scalars(query.offset((page - 1) * page_size).limit(page_size)).all()
-    return Page(items=items, page=page, pages=pages, total=total)
+    page = max(1, page) if capped else min(max(1, page), pages)
+    read = page_size + 1 if capped else page_size
+    items = db.session.scalars(query.offset((page - 1) * page_size).limit(read)).all()
+    if capped:
+        more = len(items) > page_size
+        items = items[:page_size]
+        pages = max(pages, page + 1 if more else page)
+    return Page(items=items, page=page, pages=pages, total=total, capped=capped)
