@@ -17,6 +17,7 @@ views and audit records at ``--factor 1``). It starts the server as ``make run``
     .venv/bin/python bench/pages.py --backend postgresql --scale both --factor 1
     .venv/bin/python bench/pages.py --json                        # one JSON object on stdout
     .venv/bin/python bench/pages.py --scaled-sqlite instance/scale.db  # reuse a seed-scale run
+    .venv/bin/python bench/pages.py --backend postgresql --scaled-postgresql postgresql://.../db
 
 ``--json`` prints ``{"pages": [{"path", "role", "scale", "rps", "p50_ms", "p95_ms", "statements",
 "ratio"}], "healthz_rps"}`` (``healthz_rps`` of the demo-size run; each row's ``ratio`` uses its
@@ -385,9 +386,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="measure at scale on this SQLite database, already filled by seed-demo and "
         "seed-scale, instead of building one",
     )
+    parser.add_argument(
+        "--scaled-postgresql",
+        metavar="URL",
+        help="the same for a PostgreSQL database (with --backend postgresql; it is not dropped)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--enforce-target", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.scaled_postgresql and args.backend != "postgresql":
+        parser.error("--scaled-postgresql goes with --backend postgresql")
+    if args.scaled_sqlite and args.backend != "sqlite":
+        parser.error("--scaled-sqlite goes with --backend sqlite")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -397,9 +408,12 @@ def main(argv: list[str] | None = None) -> int:
     logs = Path(ROOT / "instance" / "bench-logs")
     logs.mkdir(parents=True, exist_ok=True)
     with instance(args.backend, args.database_url, args.redis_url) as env:
-        if args.scaled_sqlite:
+        scaled = args.scaled_postgresql or (
+            args.scaled_sqlite and f"sqlite:///{Path(args.scaled_sqlite).resolve()}"
+        )
+        if scaled:
             # A database seed-scale already filled (it takes minutes): measured as it is.
-            env["DATABASE_URL"] = f"sqlite:///{Path(args.scaled_sqlite).resolve()}"
+            env["DATABASE_URL"] = scaled
             flask(env, "init-db")  # migrations only; the data stays
             found, healthz["scale"] = measure(env, "scale", args, logs)
             rows += found

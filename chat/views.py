@@ -66,14 +66,9 @@ ATTESTATIONS_SHOWN = 10  # the oldest; the panel says how many more wait
 def home_panel(user: User) -> tuple[str, dict[str, Any]] | None:
     """Staff home: the chats whose safety attestation is due (hidden when none is; the service
     answers none for anyone but staff)."""
-    waiting = attestations.conversations_awaiting_attestation(user, limit=ATTESTATIONS_SHOWN)
+    waiting, total = attestations.awaiting_attestation(user, limit=ATTESTATIONS_SHOWN)
     if not waiting:
         return None
-    total = (
-        len(waiting)
-        if len(waiting) < ATTESTATIONS_SHOWN
-        else attestations.count_awaiting_attestation(user)
-    )
     return "chat/panels/attestations.html", {"conversations": waiting, "total": total}
 
 

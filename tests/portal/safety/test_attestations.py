@@ -356,6 +356,25 @@ def test_an_open_chat_waits_once_the_period_has_passed(chat_world):
     assert attestations.conversations_awaiting_attestation(msl, now=later + past) == [conversation]
 
 
+def test_the_home_panel_lists_the_oldest_and_counts_them_all_in_one_statement(chat_world):
+    hcp, msl, first = chat_world
+    others = []
+    for _ in range(3):
+        colleague_hcp = make_hcp(territory=hcp.hcp_profile.territory)
+        conversation = active_conversation(colleague_hcp, msl)
+        send(colleague_hcp, conversation, "Hello")
+        others.append((colleague_hcp, conversation))
+    for who, conversation in [(hcp, first), *others]:
+        consent.end_chat(who, conversation.id)
+
+    listed, total = attestations.awaiting_attestation(msl, limit=2)
+    assert [c.id for c in listed] == [first.id, others[0][1].id]  # oldest first
+    assert total == 4
+    assert attestations.awaiting_attestation(msl, limit=10)[1] == 4
+    assert attestations.awaiting_attestation(make_user(Role.MSL), limit=2) == ([], 0)
+    assert attestations.awaiting_attestation(hcp, limit=2) == ([], 0)
+
+
 @pytest.mark.app_config(SAFETY_ATTESTATION_DAYS=1)
 def test_the_period_is_configurable(chat_world):
     _hcp, msl, conversation = chat_world
