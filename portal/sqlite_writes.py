@@ -19,8 +19,10 @@ and ends, as SQLite's would, with ``sqlite3.OperationalError("database is locked
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask
@@ -65,13 +67,23 @@ class WriteSerializedConnection(sqlite3.Connection):
     def executescript(self, script: str, /) -> Any:
         return self.cursor().executescript(script)
 
-    def before(self, sql: str) -> None:
+    @contextlib.contextmanager
+    def statement(self, sql: str) -> Iterator[None]:
+        """Around one statement: the lock first if it may write; given back after it if the
+        transaction ended with it."""
+        self._before(sql)
+        try:
+            yield
+        finally:
+            self._after()
+
+    def _before(self, sql: str) -> None:
         if not self._holds and writes(sql):
             if not _LOCK.acquire(timeout=BUSY_TIMEOUT_S):
                 raise sqlite3.OperationalError("database is locked")
             self._holds = True
 
-    def after(self) -> None:
+    def _after(self) -> None:
         # A statement in autocommit mode (or a COMMIT/ROLLBACK run as SQL) ends its transaction.
         if self._holds and not self.in_transaction:
             self._release()
@@ -85,13 +97,13 @@ class WriteSerializedConnection(sqlite3.Connection):
         try:
             super().commit()
         finally:
-            self.after()
+            self._after()
 
     def rollback(self) -> None:
         try:
             super().rollback()
         finally:
-            self.after()
+            self._after()
 
     def close(self) -> None:
         try:
@@ -108,25 +120,16 @@ class WriteSerializedCursor(sqlite3.Cursor):
     connection: WriteSerializedConnection
 
     def execute(self, sql: str, parameters: Any = (), /) -> WriteSerializedCursor:
-        self.connection.before(sql)
-        try:
+        with self.connection.statement(sql):
             return super().execute(sql, parameters)
-        finally:
-            self.connection.after()
 
     def executemany(self, sql: str, parameters: Any, /) -> WriteSerializedCursor:
-        self.connection.before(sql)
-        try:
+        with self.connection.statement(sql):
             return super().executemany(sql, parameters)
-        finally:
-            self.connection.after()
 
     def executescript(self, script: str, /) -> sqlite3.Cursor:
-        self.connection.before(script)
-        try:
+        with self.connection.statement(script):
             return super().executescript(script)
-        finally:
-            self.connection.after()
 
 
 def configure(app: Flask) -> None:
