@@ -8,7 +8,7 @@ socket write, a Redis or mail call): the process froze for ``busy_timeout`` (5 s
 failed with "database is locked" (measured by ``bench/soak.py``: 500 queued messages at once,
 and the memory they held, at each freeze).
 
-Here each SQLite connection of this process takes one process-wide lock before the statement
+Here each SQLite connection of this process takes its file's process-wide lock before the statement
 that starts its write (SQLite's own RESERVED lock is taken at the same moment) and gives it back
 when its transaction ends (commit, rollback, close, or a statement run outside a transaction).
 Under gevent the lock is gevent's: a second writer sleeps as a greenlet and the first one
@@ -20,6 +20,7 @@ and ends, as SQLite's would, with ``sqlite3.OperationalError("database is locked
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -34,9 +35,23 @@ BUSY_TIMEOUT_S = 5.0  # as PRAGMA busy_timeout in portal.extensions
 _READS = ("SELECT", "PRAGMA", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT", "END")
 _WRITE_WORDS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
-# Threading's lock: gevent's monkey patching (wsgi.py, before anything imports this module)
-# makes it a greenlet lock.
-_LOCK = threading.Lock()
+# One lock per database file (two files never wait for each other; an in-memory database is
+# its connection's own). Threading's locks: gevent's monkey patching (wsgi.py, before anything
+# imports this module) makes them greenlet locks.
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def lock_for(database: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> threading.Lock:
+    """The writers' lock of the database file ``database`` (as given to ``sqlite3.connect``)."""
+    name = os.fsdecode(database)
+    if name == ":memory:" or name.startswith("file::memory:") or "mode=memory" in name:
+        return threading.Lock()
+    if name.startswith("file:"):
+        name = name[5:].split("?", 1)[0]
+    key = os.path.realpath(name)
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
 
 
 def writes(sql: str) -> bool:
@@ -49,10 +64,15 @@ def writes(sql: str) -> bool:
 
 
 class WriteSerializedConnection(sqlite3.Connection):
-    """A ``sqlite3`` connection that holds :data:`_LOCK` from its first write to the end of
-    that transaction (the ``factory`` of every SQLite connection the portal opens)."""
+    """A ``sqlite3`` connection that holds its file's lock (:func:`lock_for`) from its first
+    write to the end of that transaction (the ``factory`` of every SQLite connection the portal
+    opens)."""
 
     _holds = False
+
+    def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        self._lock = lock_for(database)
 
     def cursor(self, factory: Any = None) -> Any:
         return super().cursor(factory or WriteSerializedCursor)
@@ -79,7 +99,7 @@ class WriteSerializedConnection(sqlite3.Connection):
 
     def _before(self, sql: str) -> None:
         if not self._holds and writes(sql):
-            if not _LOCK.acquire(timeout=BUSY_TIMEOUT_S):
+            if not self._lock.acquire(timeout=BUSY_TIMEOUT_S):
                 raise sqlite3.OperationalError("database is locked")
             self._holds = True
 
@@ -91,7 +111,7 @@ class WriteSerializedConnection(sqlite3.Connection):
     def _release(self) -> None:
         if self._holds:
             self._holds = False
-            _LOCK.release()
+            self._lock.release()
 
     def commit(self) -> None:
         try:

@@ -54,14 +54,14 @@ def test_the_lock_is_held_from_the_first_write_to_the_end_of_the_transaction(
     first = _connect(path)
     first.execute("CREATE TABLE t (x)")  # autocommit DDL: given back at once
     first.commit()
-    assert sqlite_writes._LOCK.acquire(blocking=False)
-    sqlite_writes._LOCK.release()
+    assert first._lock.acquire(blocking=False)
+    first._lock.release()
 
     first.execute("SELECT * FROM t").fetchall()  # a read takes nothing
     assert not first._holds
     first.execute("INSERT INTO t VALUES (1)")
     assert first._holds
-    assert not sqlite_writes._LOCK.acquire(blocking=False)
+    assert not first._lock.acquire(blocking=False)
 
     # A second writer in another thread waits for the commit, then writes.
     done: list[float] = []
@@ -89,8 +89,27 @@ def test_the_lock_is_held_from_the_first_write_to_the_end_of_the_transaction(
     assert not first._holds
     first.execute("INSERT INTO t VALUES (4)")
     first.close()  # and so does closing
-    assert sqlite_writes._LOCK.acquire(blocking=False)
-    sqlite_writes._LOCK.release()
+    assert first._lock.acquire(blocking=False)
+    first._lock.release()
+
+
+def test_each_database_file_has_its_own_lock(tmp_path: Path) -> None:
+    one, same, other = (
+        _connect(tmp_path / "a.db"),
+        _connect(tmp_path / "a.db"),
+        _connect(tmp_path / "b.db"),
+    )
+    assert one._lock is same._lock is sqlite_writes.lock_for(f"file:{tmp_path / 'a.db'}?mode=rw")
+    assert one._lock is not other._lock
+    memory = sqlite3.connect(":memory:", factory=WriteSerializedConnection)
+    assert memory._lock is not sqlite3.connect(":memory:", factory=WriteSerializedConnection)._lock
+    one.execute("CREATE TABLE t (x)")
+    other.execute("CREATE TABLE t (x)")
+    one.execute("INSERT INTO t VALUES (1)")
+    other.execute("INSERT INTO t VALUES (1)")  # another file: no wait
+    assert one._holds and other._holds
+    one.commit()
+    other.commit()
 
 
 def test_the_portal_opens_its_sqlite_connections_through_it(app) -> None:
