@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable
+from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -24,7 +26,17 @@ class MaterialKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(KIND_LABELS[self])
+
+
+KIND_LABELS: dict[MaterialKind, Any] = {
+    MaterialKind.ARTICLE: _l("Article"),
+    MaterialKind.STUDY_SUMMARY: _l("Study summary"),
+    MaterialKind.DOSING_GUIDE: _l("Dosing guide"),
+    MaterialKind.SLIDE_DECK: _l("Slide deck"),
+    MaterialKind.VIDEO: _l("Video"),
+    MaterialKind.PATIENT_LEAFLET: _l("Patient leaflet"),
+}
 
 
 class Classification(enum.StrEnum):
@@ -33,7 +45,9 @@ class Classification(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return "Promotional" if self is Classification.PROMOTIONAL else "Medical/scientific"
+        return str(
+            _l("Promotional") if self is Classification.PROMOTIONAL else _l("Medical/scientific")
+        )
 
 
 class MaterialStatus(enum.StrEnum):

@@ -26,7 +26,7 @@ def attach_errors(form: FlaskForm, exc: PortalError) -> None:
             form.form_errors.append(message)
 
 
-def choices(pairs: Iterable[tuple[Any, str]], *, blank: str | None = None) -> list[SelectChoice]:
+def choices(pairs: Iterable[tuple[Any, Any]], *, blank: Any = None) -> list[SelectChoice]:
     """Select options from ``(value, label)`` pairs, optionally led by an empty "choose" option."""
     options = [SelectChoice("", blank)] if blank is not None else []
     options.extend(SelectChoice(value, label) for value, label in pairs)

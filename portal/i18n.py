@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import HcpProfile, Role, User
+from portal.models.reference import specialty_label
 
 TZ_COOKIE = "tz"
 DEFAULT_LOCALE = "en"
@@ -298,6 +299,8 @@ def init_app(app: Flask) -> None:
         date=format_date,
         time=format_time,
         relative=format_relative,
+        # A specialty or therapeutic area (stored in English) in the reader's language.
+        area=specialty_label,
     )
     app.context_processor(
         lambda: {

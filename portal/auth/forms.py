@@ -8,7 +8,13 @@ from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitF
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from portal.forms import choices
-from portal.models.reference import COUNTRIES, SPECIALTIES, Profession
+from portal.models.reference import (
+    COUNTRIES,
+    PROFESSION_LABELS,
+    SPECIALTIES,
+    SPECIALTY_LABELS,
+    Profession,
+)
 
 # Lazy: a form is built per request, in the language of that request.
 PASSWORD_LENGTH = _l("Use 12 to 256 characters.")
@@ -37,12 +43,12 @@ class RegistrationForm(FlaskForm):
     )
     profession = SelectField(
         _l("Profession"),
-        choices=choices(((p.value, p.label) for p in Profession), blank=_l("Choose…")),
+        choices=choices(((p.value, PROFESSION_LABELS[p]) for p in Profession), blank=_l("Choose…")),
         validators=[DataRequired(message=_l("Choose your profession."))],
     )
     specialty = SelectField(
         _l("Specialty"),
-        choices=choices(((s, s) for s in SPECIALTIES), blank=_l("Choose…")),
+        choices=choices(((s, SPECIALTY_LABELS[s]) for s in SPECIALTIES), blank=_l("Choose…")),
         validators=[DataRequired(message=_l("Choose your specialty."))],
     )
     institution = StringField(

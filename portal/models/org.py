@@ -42,7 +42,7 @@ class Team(Base):
 
     @property
     def display_name(self) -> str:
-        return TEAM_NAMES.get(self.key, self.name)
+        return str(TEAM_NAMES.get(self.key, self.name))
 
 
 class TeamMembership(Base):

@@ -7,6 +7,12 @@ any other.
 from __future__ import annotations
 
 import enum
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+# Labels people read are marked for translation and read in the reader's language when a label
+# is asked for (``Role.label`` and the like return plain text); stored values stay English keys.
 
 
 class Role(enum.StrEnum):
@@ -24,21 +30,21 @@ class Role(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return ROLE_LABELS[self]
+        return str(ROLE_LABELS[self])
 
 
-ROLE_LABELS: dict[Role, str] = {
-    Role.HCP: "Healthcare professional",
-    Role.REP: "Sales representative",
-    Role.MARKET_ACCESS: "Market access specialist",
-    Role.MSL: "Medical science liaison",
-    Role.MEDICAL_INFORMATION: "Medical information specialist",
-    Role.PHARMACOVIGILANCE: "Pharmacovigilance officer",
-    Role.QUALITY: "Quality officer",
-    Role.CONTENT_MANAGER: "Content manager",
-    Role.MLR_REVIEWER: "MLR reviewer",
-    Role.COMPLIANCE: "Compliance auditor",
-    Role.ADMIN: "Administrator",
+ROLE_LABELS: dict[Role, Any] = {
+    Role.HCP: _l("Healthcare professional"),
+    Role.REP: _l("Sales representative"),
+    Role.MARKET_ACCESS: _l("Market access specialist"),
+    Role.MSL: _l("Medical science liaison"),
+    Role.MEDICAL_INFORMATION: _l("Medical information specialist"),
+    Role.PHARMACOVIGILANCE: _l("Pharmacovigilance officer"),
+    Role.QUALITY: _l("Quality officer"),
+    Role.CONTENT_MANAGER: _l("Content manager"),
+    Role.MLR_REVIEWER: _l("MLR reviewer"),
+    Role.COMPLIANCE: _l("Compliance auditor"),
+    Role.ADMIN: _l("Administrator"),
 }
 
 STAFF_ROLES: tuple[Role, ...] = tuple(r for r in Role if r is not Role.HCP)
@@ -65,16 +71,16 @@ class TeamKey(enum.StrEnum):
     COMPLIANCE = "compliance"
 
 
-TEAM_NAMES: dict[TeamKey, str] = {
-    TeamKey.MEDICAL_INFORMATION: "Medical Information",
-    TeamKey.MSL: "MSL team",
-    TeamKey.SALES: "Sales",
-    TeamKey.MARKET_ACCESS: "Market Access",
-    TeamKey.PHARMACOVIGILANCE: "Pharmacovigilance",
-    TeamKey.QUALITY: "Quality",
-    TeamKey.CONTENT: "Content",
-    TeamKey.MLR_REVIEW: "MLR Review",
-    TeamKey.COMPLIANCE: "Compliance",
+TEAM_NAMES: dict[TeamKey, Any] = {
+    TeamKey.MEDICAL_INFORMATION: _l("Medical Information"),
+    TeamKey.MSL: _l("MSL team"),
+    TeamKey.SALES: _l("Sales"),
+    TeamKey.MARKET_ACCESS: _l("Market Access"),
+    TeamKey.PHARMACOVIGILANCE: _l("Pharmacovigilance"),
+    TeamKey.QUALITY: _l("Quality"),
+    TeamKey.CONTENT: _l("Content"),
+    TeamKey.MLR_REVIEW: _l("MLR Review"),
+    TeamKey.COMPLIANCE: _l("Compliance"),
 }
 
 
@@ -87,7 +93,16 @@ class Profession(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(PROFESSION_LABELS[self])
+
+
+PROFESSION_LABELS: dict[Profession, Any] = {
+    Profession.PHYSICIAN: _l("Physician"),
+    Profession.PHARMACIST: _l("Pharmacist"),
+    Profession.NURSE_PRACTITIONER: _l("Nurse practitioner"),
+    Profession.PHYSICIAN_ASSISTANT: _l("Physician assistant"),
+    Profession.NURSE: _l("Nurse"),
+}
 
 
 class Verification(enum.StrEnum):
@@ -120,6 +135,39 @@ SPECIALTIES: tuple[str, ...] = (
     "Urology",
     "Other",
 )
+
+# The specialties (and the therapeutic areas of the same names) in the reader's language.
+SPECIALTY_LABELS: dict[str, Any] = {
+    "Allergy and immunology": _l("Allergy and immunology"),
+    "Anesthesiology": _l("Anesthesiology"),
+    "Cardiology": _l("Cardiology"),
+    "Dermatology": _l("Dermatology"),
+    "Endocrinology": _l("Endocrinology"),
+    "Family medicine": _l("Family medicine"),
+    "Gastroenterology": _l("Gastroenterology"),
+    "Geriatrics": _l("Geriatrics"),
+    "Hematology": _l("Hematology"),
+    "Hospital pharmacy": _l("Hospital pharmacy"),
+    "Infectious disease": _l("Infectious disease"),
+    "Internal medicine": _l("Internal medicine"),
+    "Nephrology": _l("Nephrology"),
+    "Neurology": _l("Neurology"),
+    "Obstetrics and gynecology": _l("Obstetrics and gynecology"),
+    "Oncology": _l("Oncology"),
+    "Pediatrics": _l("Pediatrics"),
+    "Psychiatry": _l("Psychiatry"),
+    "Pulmonology": _l("Pulmonology"),
+    "Rheumatology": _l("Rheumatology"),
+    "Urology": _l("Urology"),
+    "Other": _l("Other"),
+}
+
+
+def specialty_label(value: str) -> str:
+    """A specialty or therapeutic area as the reader reads it (unknown ones as stored)."""
+    label = SPECIALTY_LABELS.get(value)
+    return str(label) if label is not None else value
+
 
 COUNTRIES: dict[str, str] = {
     "US": "United States",

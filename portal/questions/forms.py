@@ -38,7 +38,6 @@ class AskForm(FlaskForm):
     channel = RadioField(_l("How would you like the answer?"), validate_choice=False)
     urgency = RadioField(
         _l("How urgent is it?"),
-        choices=choices((u.value, u.label) for u in Urgency),
         default=Urgency.ROUTINE.value,
         validate_choice=False,
     )
@@ -53,6 +52,8 @@ class AskForm(FlaskForm):
         )
         self.category.choices = choices((c.value, c.label) for c in Category)
         self.channel.choices = choices((c.value, c.label) for c in channels)
+        # Built for each request, in its language (a class attribute would be English).
+        self.urgency.choices = choices((u.value, u.label) for u in Urgency)
 
     def to_input(self) -> QuestionInput:
         return QuestionInput(

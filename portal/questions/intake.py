@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask
+from flask_babel import gettext
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
@@ -547,7 +548,7 @@ _ROUTING_EVENTS = frozenset(
 
 def timeline(question: Question) -> list[Step]:
     """The four steps an HCP understands: received → with <team> → answered → closed."""
-    with_team = f"With {team_label(question.owner_team)}"
+    with_team = gettext("With %(team)s", team=team_label(question.owner_team))
     answered = question.answered_at is not None
     closed = question.status is QuestionStatus.CLOSED
     current = {
@@ -561,14 +562,14 @@ def timeline(question: Question) -> list[Step]:
         question.created_at,
     )  # fmt: skip
     return [
-        Step("Received", True, question.created_at, current == 0),
+        Step(gettext("Received"), True, question.created_at, current == 0),
         Step(with_team, True, routed_at, current == 1),
-        Step("Answered", answered, question.answered_at, current == 2),
-        Step("Closed", closed, question.closed_at, current == 3),
+        Step(gettext("Answered"), answered, question.answered_at, current == 2),
+        Step(gettext("Closed"), closed, question.closed_at, current == 3),
     ]
 
 
 def hcp_status_label(question: Question) -> str:
     if question.status in (QuestionStatus.RECEIVED, QuestionStatus.IN_PROGRESS):
-        return f"With {team_label(question.owner_team)}"
+        return gettext("With %(team)s", team=team_label(question.owner_team))
     return question.status.label

@@ -10,6 +10,7 @@ import datetime as dt
 import enum
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -45,7 +46,7 @@ class Category(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return CATEGORY_LABELS[self]
+        return str(CATEGORY_LABELS[self])
 
     @property
     def is_medical(self) -> bool:
@@ -57,16 +58,16 @@ class Category(enum.StrEnum):
         return self in COMMERCIAL_CATEGORIES
 
 
-CATEGORY_LABELS: dict[Category, str] = {
-    Category.CLINICAL: "Clinical data / efficacy",
-    Category.SAFETY: "Safety",
-    Category.DOSING: "Dosing and administration",
-    Category.OFF_LABEL: "Use outside the label",
-    Category.ADVERSE_EVENT: "A patient's side effect / adverse event",
-    Category.QUALITY: "Product quality complaint",
-    Category.SAMPLES: "Samples and supply",
-    Category.ACCESS: "Coverage, reimbursement, patient support",
-    Category.OTHER: "Other",
+CATEGORY_LABELS: dict[Category, Any] = {
+    Category.CLINICAL: _l("Clinical data / efficacy"),
+    Category.SAFETY: _l("Safety"),
+    Category.DOSING: _l("Dosing and administration"),
+    Category.OFF_LABEL: _l("Use outside the label"),
+    Category.ADVERSE_EVENT: _l("A patient's side effect / adverse event"),
+    Category.QUALITY: _l("Product quality complaint"),
+    Category.SAMPLES: _l("Samples and supply"),
+    Category.ACCESS: _l("Coverage, reimbursement, patient support"),
+    Category.OTHER: _l("Other"),
 }
 
 MEDICAL_CATEGORIES = frozenset(
@@ -97,7 +98,7 @@ TERRITORY_TEAMS = frozenset({TeamKey.MSL, TeamKey.SALES, TeamKey.MARKET_ACCESS})
 
 
 def team_label(key: TeamKey | str) -> str:
-    return TEAM_NAMES.get(TeamKey(key), str(key))
+    return str(TEAM_NAMES.get(TeamKey(key), key))
 
 
 class Channel(enum.StrEnum):
@@ -108,8 +109,12 @@ class Channel(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"portal": "In the portal", "email": "By email", "phone": "By phone"}.get(
-            self.value, "In my chat with my rep or MSL"
+        return str(
+            {
+                "portal": _l("In the portal"),
+                "email": _l("By email"),
+                "phone": _l("By phone"),
+            }.get(self.value, _l("In my chat with my rep or MSL"))
         )
 
 
@@ -119,7 +124,9 @@ class Urgency(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return "Routine" if self is Urgency.ROUTINE else "Urgent (a patient is waiting)"
+        return str(
+            _l("Routine") if self is Urgency.ROUTINE else _l("Urgent (a patient is waiting)")
+        )
 
 
 class QuestionStatus(enum.StrEnum):
@@ -130,7 +137,15 @@ class QuestionStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return str(STATUS_LABELS[self])
+
+
+STATUS_LABELS: dict[QuestionStatus, Any] = {
+    QuestionStatus.RECEIVED: _l("Received"),
+    QuestionStatus.IN_PROGRESS: _l("In progress"),
+    QuestionStatus.ANSWERED: _l("Answered"),
+    QuestionStatus.CLOSED: _l("Closed"),
+}
 
 
 class EntryKind(enum.StrEnum):

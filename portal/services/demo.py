@@ -36,7 +36,7 @@ def ensure_reference_data() -> None:
     existing = set(db.session.scalars(select(Team.key)))
     for key in TeamKey:
         if key not in existing:
-            db.session.add(Team(key=key, name=TEAM_NAMES[key]))
+            db.session.add(Team(key=key, name=str(TEAM_NAMES[key])))
     audit.ensure_head()
     db.session.commit()
 

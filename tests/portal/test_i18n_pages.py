@@ -144,6 +144,30 @@ def test_a_question_page_is_german_with_its_plural_and_placeholders(app):
     assert "Answer wanted" not in page
 
 
+def test_labels_from_the_models_are_read_in_the_hcps_language(app):
+    """Categories, statuses, teams, kinds, classifications, specialties and the role are stored
+    as English keys and shown in the reader's language."""
+    hcp = _german_hcp()
+    hcp.hcp_profile.specialty = "Cardiology"
+    db.session.commit()
+    question = ask(hcp, category="dosing")
+    visitor = browser(app, hcp)
+
+    mine = visitor.get("/questions/").get_data(as_text=True)
+    detail = visitor.get(f"/questions/{question.id}").get_data(as_text=True)
+    home = visitor.get("/").get_data(as_text=True)
+    asking = visitor.get("/questions/ask").get_data(as_text=True)
+
+    assert "Dosierung und Anwendung" in mine and "Dosing and administration" not in mine
+    assert "Zuständig: " in mine and "With " not in mine
+    assert "Eingegangen" in detail and "Received" not in detail
+    assert "Angehörige/r der Gesundheitsberufe" in home
+    assert "Healthcare professional" not in home
+    assert "Kardiologie" in home and "· Cardiology" not in home
+    assert "Dringend (ein Patient wartet)" in asking and "Urgent (a patient" not in asking
+    assert "Telefonisch" in asking and "By phone" not in asking
+
+
 @pytest.mark.parametrize(
     ("locale", "translated", "english"),
     [
