@@ -29,7 +29,11 @@ function setUp(root) {
   let task = null; // the render in progress, cancelled when another is asked for
 
   function showStatus() {
-    status.textContent = `Page ${pageNumber} of ${doc.numPages}`;
+    // "Page {page} of {pages}" in the reader's language, from the page (data-page-of).
+    const pageOf = root.dataset.pageOf || "Page {page} of {pages}";
+    status.textContent = pageOf
+      .replace("{page}", String(pageNumber))
+      .replace("{pages}", String(doc.numPages));
     root.dataset.page = String(pageNumber);
     root.dataset.pages = String(doc.numPages);
     prev.disabled = pageNumber <= 1;
