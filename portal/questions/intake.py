@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask
-from flask_babel import gettext
+from flask_babel import format_number, gettext
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
@@ -97,11 +97,18 @@ def channel_choices(hcp: User) -> list[Channel]:
 
 
 def _text_problem(text: str, *, what: str, maximum: int) -> str | None:
+    """Why ``text`` (a ``"question"`` or a ``"follow-up"``) cannot be sent, in the HCP's
+    language, or None."""
     stripped = text.strip()
     if len(stripped) < MIN_TEXT:
-        return f"Write your {what} in at least {MIN_TEXT} characters."
+        if what == "question":
+            return gettext("Write your question in at least %(min)s characters.", min=MIN_TEXT)
+        return gettext("Write your follow-up in at least %(min)s characters.", min=MIN_TEXT)
     if len(text) > maximum:
-        return f"Keep your {what} to {maximum:,} characters (it has {len(text):,})."
+        sizes = {"max": format_number(maximum), "length": format_number(len(text))}
+        if what == "question":
+            return gettext("Keep your question to %(max)s characters (it has %(length)s).", **sizes)
+        return gettext("Keep your follow-up to %(max)s characters (it has %(length)s).", **sizes)
     return None
 
 
@@ -110,21 +117,23 @@ def _question_problems(actor: User, data: QuestionInput, wording_id: int) -> dic
     if (p := _text_problem(data.text, what="question", maximum=max_text_length())) is not None:
         problems["text"] = p
     if data.category not in set(Category):
-        problems["category"] = "Choose what your question is about."
+        problems["category"] = gettext("Choose what your question is about.")
     if data.channel not in set(Channel):
-        problems["channel"] = "Choose how you would like the answer."
+        problems["channel"] = gettext("Choose how you would like the answer.")
     elif Channel(data.channel) not in channel_choices(actor):
-        problems["channel"] = (
+        problems["channel"] = gettext(
             "Chat replies need a chat you opted in to: choose another channel or start a chat."
         )
     if data.urgency not in set(Urgency):
-        problems["urgency"] = "Choose how urgent your question is."
+        problems["urgency"] = gettext("Choose how urgent your question is.")
     if data.product_id is not None and db.session.get(Product, data.product_id) is None:
-        problems["product_id"] = "Choose a product from the list, or none."
+        problems["product_id"] = gettext("Choose a product from the list, or none.")
     if not data.consent:
-        problems["consent"] = "We can only answer if you agree to be contacted about it."
+        problems["consent"] = gettext("We can only answer if you agree to be contacted about it.")
     elif data.consent_wording_id != wording_id:
-        problems["consent"] = "The consent wording has changed: read it again and tick the box."
+        problems["consent"] = gettext(
+            "The consent wording has changed: read it again and tick the box."
+        )
     return problems
 
 
@@ -184,7 +193,7 @@ def ask_question(actor: User, data: QuestionInput, *, now: dt.datetime | None = 
     wording = current_wording(CONSENT_PURPOSE)
     problems = _question_problems(actor, data, wording.id)
     if problems:
-        raise InvalidInput("Please correct the highlighted fields.", errors=problems)
+        raise InvalidInput(gettext("Please correct the highlighted fields."), errors=problems)
     received_at = now or utcnow()
     product = db.session.get(Product, data.product_id) if data.product_id else None
     question_facts = QuestionFacts(

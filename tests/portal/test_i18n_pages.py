@@ -168,6 +168,28 @@ def test_labels_from_the_models_are_read_in_the_hcps_language(app):
     assert "Telefonisch" in asking and "By phone" not in asking
 
 
+def test_a_refused_question_says_why_in_german(app):
+    hcp = _german_hcp()
+    visitor = browser(app, hcp)
+    response = visitor.post(
+        "/questions/ask",
+        data={
+            "category": "",
+            "text": "Zu kurz",
+            "channel": "portal",
+            "urgency": "routine",
+            "consent": "",
+            "consent_wording_id": "",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Schreiben Sie Ihre Frage in mindestens 10 Zeichen." in page
+    assert "Wählen Sie, worum es in Ihrer Frage geht." in page
+    assert "Wir können nur antworten, wenn Sie einer Kontaktaufnahme dazu zustimmen." in page
+    assert "Write your question" not in page and "Choose what" not in page
+
+
 @pytest.mark.parametrize(
     ("locale", "translated", "english"),
     [
