@@ -52,6 +52,7 @@ from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
 from portal.models import HcpProfile, Product, Role, User, utcnow
 from portal.models.reference import COUNTRIES, SPECIALTIES, Profession
+from portal.pagination import Page, read_page
 from portal.services import coverage, notifications
 from portal.unit_of_work import transactional
 
@@ -1077,31 +1078,22 @@ def dashboard(
     row = db.session.execute(select(*(capped_count(s) for s in MaterialState))).one()
     counts = {s: int(n) for s, n in zip(MaterialState, row, strict=True)}
     shown = [counts[state]] if state is not None else list(counts.values())
-    total = sum(shown)
-    pages = max(1, math.ceil(total / WORKSPACE_PAGE_SIZE))
-    # Past the cap the last page is not known: any page may be asked for, and the page links
-    # run one past the page shown while it is full.
-    capped = any(n > WORKSPACE_COUNT_CAP for n in shown)
-    page = max(1, page) if capped else min(max(1, page), pages)
-    listed: Sequence[Material] = []
+    listed: Page[Material] = Page(items=[], page=1, pages=1, total=sum(shown))
     events: Sequence[Any] = []
     if listing:
-        listed = db.session.scalars(
+        listed = read_page(
             select(Material)
             .options(joinedload(Material.product))
             .where(scope, state_clause(state, now) if state is not None else true())
-            .order_by(Material.updated_at.desc(), Material.id.desc())
-            .offset((page - 1) * WORKSPACE_PAGE_SIZE)
-            .limit(WORKSPACE_PAGE_SIZE + 1)
-        ).all()
-        if len(listed) > WORKSPACE_PAGE_SIZE:
-            listed = listed[:WORKSPACE_PAGE_SIZE]
-            pages = max(pages, page + 1)
-        else:
-            pages = max(pages, page)
+            .order_by(Material.updated_at.desc(), Material.id.desc()),
+            page=page,
+            page_size=WORKSPACE_PAGE_SIZE,
+            total=sum(shown),
+            capped=any(n > WORKSPACE_COUNT_CAP for n in shown),
+        )
         events = db.session.execute(
             select(MaterialEvent.material_id, MaterialEvent.kind, func.count())
-            .where(MaterialEvent.material_id.in_([m.id for m in listed]))
+            .where(MaterialEvent.material_id.in_([m.id for m in listed.items]))
             .group_by(MaterialEvent.material_id, MaterialEvent.kind)
         ).all()
     expiring = db.session.scalars(
@@ -1124,9 +1116,9 @@ def dashboard(
     ).all()
     return Dashboard(
         counts=counts,
-        items=[(m, m.state_at(now)) for m in listed],
-        page=page,
-        pages=pages,
+        items=[(m, m.state_at(now)) for m in listed.items],
+        page=listed.page,
+        pages=listed.pages,
         expiring=list(expiring),
         views={mid: n for mid, kind, n in events if kind is EventKind.VIEW},
         downloads={mid: n for mid, kind, n in events if kind is EventKind.DOWNLOAD},

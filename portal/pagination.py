@@ -59,6 +59,14 @@ def paginate(
     if capped:
         assert count_cap is not None
         total = count_cap
+    return read_page(query, page=page, page_size=page_size, total=total, capped=capped)
+
+
+def read_page(
+    query: Select[T], *, page: int, page_size: int, total: int, capped: bool = False
+) -> Page[T]:
+    """Page ``page`` of ``query``, whose rows the caller counted: ``total`` of them, or with
+    ``capped`` more than that (see :func:`paginate`'s ``count_cap``)."""
     pages = max(1, -(-total // page_size))
     page = max(1, page) if capped else min(max(1, page), pages)
     read = page_size + 1 if capped else page_size
