@@ -22,6 +22,8 @@ from chat import presence
 from chat.conversations import emit, get_conversation, room, user_room
 from chat.models import ConsentPeriod, Conversation, ConversationState, Invitation, InvitationStatus
 from portal import audit, policy
+from portal.accounts import contact_rule
+from portal.accounts.models import ContactChannel, ContactKind
 from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
 from portal.models import User, utcnow
@@ -226,6 +228,12 @@ def invite(staff: User, hcp_id: int, *, note: str = "") -> Invitation:
     else:
         conversation.state = ConversationState.INVITED
     db.session.flush()
+    # An invitation is an unsolicited contact: the HCP's channels, quiet hours, pause, the
+    # company's gap between contacts and their cap decide (raises ContactRefused, naming why).
+    contact_rule.claim(
+        staff, hcp, ContactChannel.CHAT, kind=ContactKind.CHAT_INVITATION,
+        subject="chat_invitation", subject_id=invitation.id, at=now,
+    )  # fmt: skip
     audit.record(staff, "chat.invited", invitation, hcp=hcp.id)
     notifications.notify(
         [hcp], kind="chat_invitation",

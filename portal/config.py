@@ -219,6 +219,14 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "CHAT_DECLINE_COOLDOWN_DAYS": env_int("CHAT_DECLINE_COOLDOWN_DAYS", 30),
         "CHAT_MAX_PENDING_INVITATIONS": env_int("CHAT_MAX_PENDING_INVITATIONS", 3),
         "CHAT_EMAIL_INTERVAL_MINUTES": env_int("CHAT_EMAIL_INTERVAL_MINUTES", 60),
+        # The contact rule (portal/accounts/contact_rule.py): the company's minimum gap between
+        # unsolicited contacts to one HCP, by anyone; the window and default of the HCP's cap;
+        # the channels an HCP who never chose accepts.
+        "CONTACT_MIN_GAP_DAYS": env_int("CONTACT_MIN_GAP_DAYS", 2),
+        "CONTACT_WINDOW_DAYS": env_int("CONTACT_WINDOW_DAYS", 30),
+        "CONTACT_DEFAULT_CAP": env_int("CONTACT_DEFAULT_CAP", 4),
+        "CONTACT_MAX_CAP": env_int("CONTACT_MAX_CAP", 12),
+        "CONTACT_DEFAULT_CHANNELS": os.environ.get("CONTACT_DEFAULT_CHANNELS", "portal chat visit"),
         # While a chat stays open, its staff participant attests for safety at least this often
         # (and always once it ends): were the HCP's words an adverse event or a complaint?
         "SAFETY_ATTESTATION_DAYS": env_int("SAFETY_ATTESTATION_DAYS", 7),

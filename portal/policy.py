@@ -715,3 +715,122 @@ def can_use_chat(actor: Any) -> bool:
 def can_view_restricted_phrases(actor: Any) -> bool:
     """Administrators maintain the list; compliance reads it."""
     return can_manage_restricted_phrases(actor) or can_review_chats(actor)
+
+
+# --- The account team: the HCP record, contact and outreach --------------------------------------
+# HCPs are duck-typed users (``role``, ``hcp_profile.territory``); notes, shares and meetings carry
+# ``side`` (the writer's side of the firewall), ``hcp_id`` and ``staff_id``/``author_id``.
+
+# Company-wide medical teams: they answer any HCP, so they may read any HCP's record.
+COMPANY_WIDE_MEDICAL = frozenset({Role.MEDICAL_INFORMATION, Role.PHARMACOVIGILANCE, Role.QUALITY})
+# Who records interactions with HCPs and reaches out to them.
+CONTACT_ROLES = frozenset({Role.REP, Role.MARKET_ACCESS, Role.MSL})
+
+
+def _covers_hcp(actor: Any, hcp: Any) -> bool:
+    """Whether a territory role covers ``hcp``'s territory."""
+    profile = getattr(hcp, "hcp_profile", None)
+    territory = profile.territory if profile is not None else None
+    return territory is not None and any(t.id == territory.id for t in actor.territories)
+
+
+def can_view_hcp_record(actor: Any, hcp: Any) -> bool:
+    """Who may open an HCP's page (``/hcps/<id>``) and its timeline (everyone else: 404).
+
+    Reps, market access and MSLs: the HCPs of their territories. Medical Information,
+    Pharmacovigilance and Quality: any HCP (they answer the whole company's). Compliance: any,
+    read-only. Nobody else, and never an HCP (not even about themselves: their own account
+    page shows them what we hold). What each viewer sees on it is :func:`can_view_side`'s.
+    """
+    role = _role(actor)
+    if role is None or not _active(actor) or _role(hcp) is not Role.HCP:
+        return False
+    if role is Role.COMPLIANCE or role in COMPANY_WIDE_MEDICAL:
+        return True
+    return role in CONTACT_ROLES and _covers_hcp(actor, hcp)
+
+
+def can_view_hcp_roster(actor: Any) -> bool:
+    """Reps, market access and MSLs list their territories' HCPs (``/hcps/``)."""
+    return _active(actor) and _role(actor) in CONTACT_ROLES
+
+
+def can_contact_hcp(actor: Any, hcp: Any) -> bool:
+    """Reps, market access and MSLs reach out (share, propose a meeting, invite, log a call) to
+    the verified HCPs of their territories. Whether *now*, by *this* channel, is the contact
+    rule's question (:mod:`portal.accounts.contact_rule`)."""
+    return (
+        _role(actor) in CONTACT_ROLES
+        and _active(actor)
+        and can_see_professional_content(hcp)
+        and can_view_hcp_record(actor, hcp)
+    )
+
+
+def can_write_call_note(actor: Any, hcp: Any) -> bool:
+    """Those who talk to HCPs record their interactions: reps, market access and MSLs for the
+    HCPs of their territories, Medical Information for any HCP. Compliance only reads."""
+    role = _role(actor)
+    if not _active(actor) or _role(hcp) is not Role.HCP:
+        return False
+    if role is Role.MEDICAL_INFORMATION:
+        return True
+    return role in CONTACT_ROLES and can_view_hcp_record(actor, hcp)
+
+
+def can_view_side_record(actor: Any, record: Any) -> bool:
+    """A call note, share, meeting, plan note or contact in full (its text, its author's name):
+    viewers on its side of the firewall or allowed to read that side (:func:`can_view_side`).
+    Others learn only that it exists, with its team and date."""
+    return can_view_side(actor, record.side)
+
+
+def can_read_question_on_record(actor: Any, question: Any) -> bool:
+    """The text of an HCP's question on their record: medical questions (and any moved to
+    medical) for medical roles and compliance only; commercial ones for commercial and medical
+    roles too. A rep learns of a medical question only that it exists, its team and date."""
+    role = _role(actor)
+    if role is None or not is_staff(actor) or not _active(actor):
+        return False
+    if role is Role.COMPLIANCE or is_medical(actor):
+        return True
+    return is_commercial(actor) and not _is_medical_question(question)
+
+
+def can_read_chat_on_record(actor: Any, conversation: Any) -> bool:
+    """A chat's content on an HCP's record: its staff participant, and compliance (read-only).
+    Everyone else who may open the record sees that the chat exists and its dates."""
+    role = _role(actor)
+    if role is None or not _active(actor):
+        return False
+    return role is Role.COMPLIANCE or actor.id == conversation.staff_id
+
+
+def can_request_meeting(hcp: Any, staff: Any) -> bool:
+    """An HCP asks a rep or MSL of their territory for a call or visit (their own contact:
+    never blocked by the contact rule)."""
+    return can_chat_with(hcp, staff)
+
+
+def can_answer_meeting(actor: Any, meeting: Any) -> bool:
+    """The party who did not ask accepts or declines, while the request waits."""
+    return (
+        _active(actor)
+        and str(meeting.state) == "requested"
+        and actor.id in (meeting.hcp_id, meeting.staff_id)
+        and actor.id != meeting.requested_by_id
+    )
+
+
+def can_cancel_meeting(actor: Any, meeting: Any) -> bool:
+    """Either party cancels a meeting that is waiting or accepted."""
+    return (
+        _active(actor)
+        and str(meeting.state) in ("requested", "accepted")
+        and actor.id in (meeting.hcp_id, meeting.staff_id)
+    )
+
+
+def can_set_contact_preferences(actor: Any, hcp: Any) -> bool:
+    """The HCP sets their own terms (an administrator never does it for them)."""
+    return _role(actor) is Role.HCP and _active(actor) and actor.id == hcp.id

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
@@ -31,6 +32,10 @@ R = TypeVar("R")
 # written nothing when it began), and whether the transaction has flushed anything yet.
 _UNITS = "portal.unit_of_work.units"
 _FLUSHED = "portal.unit_of_work.flushed"
+# Work to do in a new unit once the outermost unit has rolled back (see after_rollback).
+_AFTER_ROLLBACK = "portal.unit_of_work.after_rollback"
+
+log = logging.getLogger(__name__)
 
 
 @event.listens_for(Session, "after_flush")
@@ -68,6 +73,7 @@ def unit_of_work() -> Iterator[None]:
     try:
         yield
         if outermost:
+            session.info.pop(_AFTER_ROLLBACK, None)
             session.commit()
     except BaseException:
         if outermost:
@@ -77,6 +83,24 @@ def unit_of_work() -> Iterator[None]:
         units.pop()
         if outermost:
             session.info.pop(_UNITS, None)
+            _run_after_rollback(session)
+
+
+def after_rollback(callback: Callable[[], None]) -> None:
+    """Run ``callback`` in a unit of work of its own if the enclosing action rolls back; drop it
+    if the action commits. For the record of a refusal, which the rollback of the refused
+    action would otherwise erase (``contact.refused``: compliance asks why a contact failed)."""
+    db.session.info.setdefault(_AFTER_ROLLBACK, []).append(callback)
+
+
+def _run_after_rollback(session: Any) -> None:
+    callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_ROLLBACK, [])
+    for callback in callbacks:
+        try:
+            with unit_of_work():
+                callback()
+        except Exception:  # the refused action's own error is what the caller must see
+            log.exception("recording after a rollback failed")
 
 
 def transactional(function: Callable[P, R]) -> Callable[P, R]:

@@ -120,6 +120,8 @@ class PvCase(Base):
     # The chat message a case came from (source "chat").
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("chat_messages.id"), index=True)
+    # The call note a case came from (source "call_note": words an HCP said to staff).
+    call_note_id: Mapped[int | None] = mapped_column(ForeignKey("call_notes.id"), index=True)
 
     question: Mapped[Question | None] = relationship()
     reporter_user: Mapped[User | None] = relationship(foreign_keys=[reporter_id])
@@ -172,6 +174,7 @@ class PvFollowUp(Base):
 class AttestationSubject(enum.StrEnum):
     QUESTION = "question"
     CONVERSATION = "conversation"
+    CALL_NOTE = "call_note"
 
 
 class SafetyAttestation(Base):
@@ -189,6 +192,7 @@ class SafetyAttestation(Base):
     question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     through_seq: Mapped[int | None] = mapped_column(Integer)  # chat: messages 1..through_seq
+    call_note_id: Mapped[int | None] = mapped_column(ForeignKey("call_notes.id"), index=True)
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     adverse_event: Mapped[bool] = mapped_column(Boolean)
     product_complaint: Mapped[bool] = mapped_column(Boolean, default=False)

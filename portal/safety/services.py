@@ -46,6 +46,7 @@ class CaseSource(enum.StrEnum):
     QUESTION = "question"
     FOLLOW_UP = "follow_up"
     CHAT = "chat"
+    CALL_NOTE = "call_note"
 
 
 def adverse_event_due_at(received_at: dt.datetime) -> dt.datetime:
@@ -76,6 +77,7 @@ def open_case(
     conversation_id: int | None = None,
     message_id: int | None = None,
     product_complaint: bool = False,
+    call_note_id: int | None = None,
 ) -> PvCase:
     """Open a PV case on the adverse-event clock, in the CALLER's transaction (never commits).
 
@@ -103,6 +105,7 @@ def open_case(
         reported_by_id=reported_by.id if reported_by is not None else None,
         conversation_id=conversation_id,
         message_id=message_id,
+        call_note_id=call_note_id,
         product_complaint=product_complaint,
     )
     db.session.add(case)
@@ -110,7 +113,7 @@ def open_case(
     audit.record(
         actor, "pv_case.open", case, source=case.source, ref=source_ref, question=question_id,
         due_at=due.isoformat(), reasons=list(reasons), origin=origin.value,
-        message=message_id, product_complaint=product_complaint,
+        message=message_id, call_note=call_note_id, product_complaint=product_complaint,
     )  # fmt: skip
     notifications.notify(
         users.team_members(TeamKey.PHARMACOVIGILANCE),
