@@ -9,6 +9,7 @@
 - :mod:`outreach`: materials shared with an HCP, meeting requests both ways (with ``.ics``);
 - :mod:`worklist`: the rep's and MSL's home page;
 - the pages: :mod:`hcp_views` (``/hcps``), :mod:`account_views` (``/account``),
+  :mod:`roster_views` (``/hcps/``), :mod:`call_note_views` (``/hcps/<id>/notes``),
   :mod:`outreach_views` (``/outreach``); ``flask contacts check`` (:mod:`cli`).
 """
 
@@ -20,11 +21,22 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Wire the account team into ``app``: its pages, ``flask contacts``, the worklist on the
     home page and its demo data."""
-    from portal.accounts import account_views, cli, demo, hcp_views, outreach_views, worklist
+    from portal.accounts import (
+        account_views,
+        call_note_views,
+        cli,
+        demo,
+        hcp_views,
+        outreach_views,
+        roster_views,
+        worklist,
+    )
     from portal.main.panels import register_home_panel
     from portal.services.demo import register_demo_seeder
 
     app.register_blueprint(hcp_views.blueprint, url_prefix="/hcps")
+    app.register_blueprint(roster_views.blueprint, url_prefix="/hcps")
+    app.register_blueprint(call_note_views.blueprint, url_prefix="/hcps")
     app.register_blueprint(account_views.blueprint, url_prefix="/account")
     app.register_blueprint(outreach_views.blueprint, url_prefix="/outreach")
     app.cli.add_command(cli.contacts_cli)
