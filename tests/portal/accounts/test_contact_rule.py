@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -17,9 +19,17 @@ from portal.accounts.contact_rule import ContactRefused
 from portal.accounts.models import Contact, ContactChannel, ContactKind
 from portal.extensions import db
 from portal.models import AuditRecord, Role, User
+from portal.unit_of_work import unit_of_work
 from tests.factories import make_hcp, make_territory, make_user
 
-T0 = dt.datetime(2026, 11, 2, 15, 0, tzinfo=dt.UTC)  # a Monday afternoon, in every zone's day
+T0 = dt.datetime(2026, 11, 2, 15, 0, tzinfo=dt.UTC)
+
+
+def utc(day: int, hour: int, minute: int) -> dt.datetime:
+    """A moment of October 2026, in UTC."""
+    return dt.datetime(
+        2026, 10, day, hour, minute, tzinfo=dt.UTC
+    )  # a Monday afternoon, in every zone's day
 
 
 @pytest.fixture
@@ -176,14 +186,14 @@ def test_a_cap_of_zero_means_no_unsolicited_contact_at_all(field):
 @pytest.mark.parametrize(
     ("at", "quiet", "ends"),
     [
-        (dt.datetime(2026, 10, 24, 5, 30, tzinfo=dt.UTC), True, dt.datetime(2026, 10, 24, 6, 0, tzinfo=dt.UTC)),
-        (dt.datetime(2026, 10, 24, 6, 0, tzinfo=dt.UTC), False, None),
-        (dt.datetime(2026, 10, 25, 6, 30, tzinfo=dt.UTC), True, dt.datetime(2026, 10, 25, 7, 0, tzinfo=dt.UTC)),
-        (dt.datetime(2026, 10, 26, 6, 30, tzinfo=dt.UTC), True, dt.datetime(2026, 10, 26, 7, 0, tzinfo=dt.UTC)),
-        (dt.datetime(2026, 10, 26, 7, 0, tzinfo=dt.UTC), False, None),
-        (dt.datetime(2026, 10, 24, 18, 0, tzinfo=dt.UTC), True, dt.datetime(2026, 10, 25, 7, 0, tzinfo=dt.UTC)),
-        (dt.datetime(2026, 10, 26, 18, 59, tzinfo=dt.UTC), False, None),
-        (dt.datetime(2026, 10, 26, 19, 0, tzinfo=dt.UTC), True, dt.datetime(2026, 10, 27, 7, 0, tzinfo=dt.UTC)),
+        (utc(24, 5, 30), True, utc(24, 6, 0)),
+        (utc(24, 6, 0), False, None),
+        (utc(25, 6, 30), True, utc(25, 7, 0)),
+        (utc(26, 6, 30), True, utc(26, 7, 0)),
+        (utc(26, 7, 0), False, None),
+        (utc(24, 18, 0), True, utc(25, 7, 0)),
+        (utc(26, 18, 59), False, None),
+        (utc(26, 19, 0), True, utc(27, 7, 0)),
     ],
 )  # fmt: skip
 def test_quiet_hours_follow_the_hcps_clock_across_a_dst_change(field, at, quiet, ends):
@@ -332,3 +342,45 @@ def test_contacts_check_refuses_an_unknown_channel(app, field):
     )
 
     assert result.exit_code == 2
+
+
+def test_two_colleagues_racing_for_the_last_slot_get_one_contact_between_them(app, field):
+    """The HCP's lock serialises claims: the second waits for the first to commit, then sees
+    its contact (on PostgreSQL a row lock, on SQLite the database's write lock)."""
+    hcp_id, rep_id, msl_id = field["hcp"].id, field["rep"].id, field["msl"].id
+    db.session.remove()
+    first_holds_the_lock = threading.Event()
+    outcomes: dict[str, str] = {}
+
+    def contact(name: str, staff_id: int, hold: bool) -> None:
+        with app.app_context():
+            staff, hcp = db.session.get(User, staff_id), db.session.get(User, hcp_id)
+            assert staff is not None and hcp is not None
+            if not hold:
+                first_holds_the_lock.wait(5)
+            try:
+                with unit_of_work():
+                    contact_rule.claim(
+                        staff, hcp, ContactChannel.PORTAL, kind=ContactKind.MATERIAL_SHARE,
+                        subject="test", subject_id=None,
+                    )  # fmt: skip
+                    if hold:
+                        first_holds_the_lock.set()
+                        time.sleep(0.5)  # the other colleague tries now
+                outcomes[name] = "claimed"
+            except ContactRefused as refused:
+                outcomes[name] = refused.decision.rule
+            finally:
+                db.session.remove()
+
+    threads = [
+        threading.Thread(target=contact, args=("rep", rep_id, True)),
+        threading.Thread(target=contact, args=("msl", msl_id, False)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    assert outcomes == {"rep": "claimed", "msl": contact_rule.MIN_GAP}
+    assert db.session.scalar(select(func.count()).select_from(Contact)) == 1
