@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections import Counter
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -24,14 +23,16 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal_column,
     or_,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from content import files, thumbnails
+from content import Interests, extension, files, thumbnails
 from content.models import (
     Bookmark,
     Classification,
@@ -882,12 +883,30 @@ RECOMMENDATION_POOL = 60  # per tier
 PEER_WINDOW = dt.timedelta(days=90)
 
 
+def _interests(actor: User) -> Interests:
+    """The topics ``actor`` follows, as the registered provider answers (none without one)."""
+    provider = extension(current_app).interests
+    return provider(actor) if provider is not None else Interests()
+
+
+def _follows(interests: Interests) -> ColumnElement[bool] | None:
+    """Material of a followed product or therapeutic area (``None``: the HCP follows none)."""
+    parts = []
+    if interests.product_ids:
+        parts.append(Material.product_id.in_(sorted(interests.product_ids)))
+    if interests.areas:
+        parts.append(Material.therapeutic_area.in_(sorted(interests.areas)))
+    return or_(*parts) if parts else None
+
+
 def recommendations(actor: User, *, limit: int = 6) -> list[Material]:
-    """ "For you": published material meant for the HCP that they have not opened yet. The HCP's
-    specialty decides first: material whose audience names it, then material of the therapeutic
-    area of that name, then the rest (a cardiologist never sees an oncology material ahead of a
-    cardiology one); within each of these, what peers of the same specialty opened recently and
-    recency. HCPs only; others get an empty list."""
+    """ "For you": published material meant for the HCP that they have not opened yet. What the
+    HCP chose to follow (products and therapeutic areas, see :func:`content.register_interests`)
+    comes first; then their specialty decides: material whose audience names it, then material
+    of the therapeutic area of that name, then the rest (a cardiologist never sees an oncology
+    material ahead of a cardiology one, unless they follow oncology); within each of these, what
+    peers of the same specialty opened recently and recency. HCPs only; others get an empty
+    list."""
     if actor.role is not Role.HCP or not policy.can_see_professional_content(actor):
         return []
     profile = actor.hcp_profile
@@ -898,61 +917,65 @@ def recommendations(actor: User, *, limit: int = 6) -> list[Material]:
         f"|{profile.specialty}|", autoescape=True
     )
     in_area = func.lower(Material.therapeutic_area) == profile.specialty.lower()
-    # The specialty's material first, then the area of that name, then the rest; each tier is
-    # read newest first up to the pool's size, and a later tier only while the earlier ones hold
-    # fewer than ``limit`` (a large library of other material cannot crowd the specialty out).
-    candidates = select(Material.id, Material.family_id, Material.effective_at).where(
-        library_clause(actor, now), Material.family_id.not_in(seen)
+    # Peers of the same specialty who opened a candidate recently, read with the candidate (a
+    # handful of index entries each, for the rows a tier returns): a list of every HCP of the
+    # specialty first read 50,000 users at a year of data, and a statement of its own would cost
+    # the page the round trip that asking for the HCP's topics now takes.
+    peers = (
+        select(func.count(func.distinct(MaterialEvent.user_id)))
+        .join(HcpProfile, HcpProfile.user_id == MaterialEvent.user_id)
+        .where(
+            MaterialEvent.family_id == Material.family_id,
+            MaterialEvent.at >= now - PEER_WINDOW,
+            MaterialEvent.user_id != actor.id,
+            HcpProfile.specialty == profile.specialty,
+        )
+        .correlate(Material)
+        .scalar_subquery()
     )
-    tiers = (for_specialty, and_(~for_specialty, in_area), and_(~for_specialty, ~in_area))
-    pool: list[tuple[int, Any]] = []
-    for rank, tier in enumerate(tiers):
+    candidates = select(
+        Material.id, Material.family_id, Material.effective_at, peers.label("peers")
+    ).where(library_clause(actor, now), Material.family_id.not_in(seen))
+    tiers = [for_specialty, and_(~for_specialty, in_area), and_(~for_specialty, ~in_area)]
+    followed = _follows(_interests(actor))
+    if followed is not None:
+        tiers = [followed, *tiers]
+    # Each tier is read newest first up to the pool's size, and a later tier only while the
+    # earlier ones hold fewer than ``limit`` (a large library of other material cannot crowd the
+    # specialty out). The followed topics and the specialty share one statement, so following
+    # topics costs no round trip; each part keeps the index-friendly read it has alone (the
+    # specialty's does not leave out the followed topics: that would make it sparse, read to the
+    # end of the library, so a material in both comes twice and keeps its better tier).
+    reads = [
+        candidates.add_columns(literal_column(str(rank)).label("tier"))
+        .where(tier)
+        .order_by(Material.effective_at.desc(), Material.id.desc())
+        .limit(RECOMMENDATION_POOL)
+        for rank, tier in enumerate(tiers)
+    ]
+    statements: list[Any] = reads
+    if followed is not None:
+        both = union_all(*(select(read.subquery()) for read in reads[:2]))
+        statements = [both, *reads[2:]]
+    pool: dict[int, Any] = {}
+    for statement in statements:
         if len(pool) >= limit:
             break
-        pool += [
-            (rank, row)
-            for row in db.session.execute(
-                candidates.where(tier)
-                .order_by(Material.effective_at.desc(), Material.id.desc())
-                .limit(RECOMMENDATION_POOL)
-            )
-        ]
+        for row in db.session.execute(statement):
+            if row.id not in pool or row.tier < pool[row.id].tier:
+                pool[row.id] = row
     if not pool:
         return []
-    # Read from the pool's events (a handful per material), each checked against its viewer's
-    # profile: a list of every HCP of the specialty first read 50,000 users at a year of data.
-    peer_views = Counter(
-        dict(
-            db.session.execute(
-                select(MaterialEvent.family_id, func.count(func.distinct(MaterialEvent.user_id)))
-                .join(HcpProfile, HcpProfile.user_id == MaterialEvent.user_id)
-                .where(
-                    MaterialEvent.family_id.in_({row.family_id for _rank, row in pool}),
-                    MaterialEvent.at >= now - PEER_WINDOW,
-                    MaterialEvent.user_id != actor.id,
-                    HcpProfile.specialty == profile.specialty,
-                )
-                .group_by(MaterialEvent.family_id)
-            ).all()
-        )
-    )
 
-    def score(family_id: int | None, effective_at: dt.datetime) -> float:
-        peer = 1.5 * math.log1p(peer_views.get(family_id or 0, 0))
-        age_days = max(0.0, (now - effective_at).total_seconds() / 86400)
+    def score(row: Any) -> float:
+        peer = 1.5 * math.log1p(row.peers or 0)
+        age_days = max(0.0, (now - row.effective_at).total_seconds() / 86400)
         recency = math.exp(-age_days / 120)
         return peer + recency
 
     chosen = [
         row.id
-        for _rank, row in sorted(
-            pool,
-            key=lambda ranked: (
-                ranked[0],
-                -score(ranked[1].family_id, ranked[1].effective_at),
-                -ranked[1].id,
-            ),
-        )[:limit]
+        for row in sorted(pool.values(), key=lambda row: (row.tier, -score(row), -row.id))[:limit]
     ]
     by_id = {m.id: m for m in db.session.scalars(select(Material).where(Material.id.in_(chosen)))}
     return [by_id[i] for i in chosen]

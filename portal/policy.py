@@ -834,3 +834,70 @@ def can_cancel_meeting(actor: Any, meeting: Any) -> bool:
 def can_set_contact_preferences(actor: Any, hcp: Any) -> bool:
     """The HCP sets their own terms (an administrator never does it for them)."""
     return _role(actor) is Role.HCP and _active(actor) and actor.id == hcp.id
+
+
+def can_write_plan_note(actor: Any, hcp: Any) -> bool:
+    """Who plans the next interaction with an HCP (``/hcps/<id>/plan``): whoever records
+    interactions with them (:func:`can_write_call_note`: reps, market access and MSLs of the
+    HCP's territory, Medical Information). Compliance reads plan notes, never writes one."""
+    return can_write_call_note(actor, hcp)
+
+
+# --- Call notes (portal.accounts.call_notes) ------------------------------------------------------
+def records_inbound_only(actor: Any) -> bool:
+    """Medical Information answers the HCPs who call it and never reaches out: every interaction
+    it records was asked for by the HCP (never counted against their cap, never refused by the
+    contact rule)."""
+    return _role(actor) is Role.MEDICAL_INFORMATION
+
+
+def can_view_call_note(actor: Any, note: Any) -> bool:
+    """A call note in full (its text, its author): whoever may open the HCP's record and read
+    its side of the firewall (a rep never reads an MSL's or Medical Information's notes; medical
+    roles read the commercial side's; compliance reads all)."""
+    return can_view_hcp_record(actor, note.hcp) and can_view_side_record(actor, note)
+
+
+def can_complete_follow_up(actor: Any, note: Any) -> bool:
+    """Only the note's author marks its follow-up done."""
+    return _active(actor) and not is_read_only(actor) and actor.id == note.author_id
+
+
+def can_ask_on_behalf(staff: Any, hcp: Any) -> bool:
+    """Those who record interactions with an HCP (:func:`can_write_call_note`) file the medical
+    questions the HCP asked them, for a verified HCP (who may ask questions themselves)."""
+    return can_write_call_note(staff, hcp) and can_ask_question(hcp)
+
+
+# --- Outreach: shared materials and meetings (portal.accounts.outreach) ---------------------------
+def can_view_shared_with_me(actor: Any) -> bool:
+    """A verified HCP reads the materials colleagues shared with them (``/outreach/shared``)."""
+    return _role(actor) is Role.HCP and can_see_professional_content(actor)
+
+
+def can_view_meetings(actor: Any) -> bool:
+    """Who has a meetings page: verified HCPs (they ask their rep or MSL for a call) and the
+    staff who meet HCPs (reps, market access, MSLs)."""
+    if _role(actor) is Role.HCP:
+        return can_see_professional_content(actor)
+    return _active(actor) and _role(actor) in CONTACT_ROLES
+
+
+def takes_part_in_meeting(actor: Any, meeting: Any) -> bool:
+    """A meeting (its times, topic, calendar file) is its two participants' only: everyone else
+    gets 404."""
+    return _active(actor) and actor.id in (meeting.hcp_id, meeting.staff_id)
+
+
+def can_acknowledge_share(actor: Any, share: Any) -> bool:
+    """The colleague who shared a material marks the HCP's engagement with it seen (their
+    worklist); nobody else."""
+    return _active(actor) and is_staff(actor) and actor.id == share.staff_id
+
+
+# --- The signed-in person's own account (portal.accounts.profile) --------------------------------
+def can_rename_account(actor: Any, user: Any) -> bool:
+    """Everyone signed in corrects their own name (HCP and staff alike); nobody renames another
+    person here. Professional details and staff assignments are not theirs to change: those
+    decide what content they see and are changed by re-verification or an administrator."""
+    return _active(actor) and actor.id == user.id

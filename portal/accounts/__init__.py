@@ -21,6 +21,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Wire the account team into ``app``: its pages, ``flask contacts``, the worklist on the
     home page and its demo data."""
+    from content import register_interests
     from portal.accounts import (
         account_views,
         call_note_views,
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
         demo,
         hcp_views,
         outreach_views,
+        preferences,
         roster_views,
         worklist,
     )
@@ -35,9 +37,12 @@ def init_app(app: Flask) -> None:
     from portal.services.demo import register_demo_seeder
 
     app.register_blueprint(hcp_views.blueprint, url_prefix="/hcps")
+    app.add_template_global(hcp_views.hcp_link, "hcp_link")
     app.register_blueprint(roster_views.blueprint, url_prefix="/hcps")
     app.register_blueprint(call_note_views.blueprint, url_prefix="/hcps")
     app.register_blueprint(account_views.blueprint, url_prefix="/account")
+    # The topics an HCP follows lead the library's "For you" (content never imports accounts).
+    register_interests(app, preferences.interests_of)
     app.register_blueprint(outreach_views.blueprint, url_prefix="/outreach")
     app.cli.add_command(cli.contacts_cli)
     register_home_panel(app, worklist.home_panel)

@@ -15,11 +15,17 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from content import Interests
 from portal import audit, policy
 from portal.accounts import contact_rule
-from portal.accounts.models import ContactChannel, ContactPreferences, PreferenceChange
+from portal.accounts.models import (
+    Contact,
+    ContactChannel,
+    ContactPreferences,
+    PreferenceChange,
+)
 from portal.errors import InvalidInput
 from portal.extensions import db
 from portal.models import Product, User, utcnow
@@ -38,9 +44,9 @@ class PreferencesInput:
     areas: Sequence[str] = ()
     quiet_start: str = ""
     quiet_end: str = ""
-    cap: int | None = None
-    pause_weeks: int | None = None  # None: keep the current pause; 0: resume contact now
-    unpause: bool = False
+    cap: int | None = None  # None: keep the current cap
+    pause_weeks: int | None = None  # None: keep the current pause; 1 to 52: pause from now
+    unpause: bool = False  # resume contact now (ends a pause)
 
 
 def current(hcp: User) -> ContactPreferences:
@@ -85,6 +91,10 @@ def topic_choices() -> tuple[list[Product], list[str]]:
     return products, areas
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _clean(data: PreferencesInput, now: dt.datetime, old: ContactPreferences) -> dict[str, Any]:
     problems: dict[str, str] = {}
     channels = [c for c in ContactChannel if c.value in set(data.channels)]
@@ -92,8 +102,10 @@ def _clean(data: PreferencesInput, now: dt.datetime, old: ContactPreferences) ->
     if unknown:
         problems["channels"] = gettext("Choose among the channels offered.")
     products, areas = topic_choices()
-    product_ids = sorted({int(p) for p in data.product_ids})
-    if not set(product_ids) <= {p.id for p in products}:
+    product_ids = sorted({p for p in data.product_ids if isinstance(p, int)})
+    if len(product_ids) != len(set(data.product_ids)) or not set(product_ids) <= {
+        p.id for p in products
+    }:
         problems["product_ids"] = gettext("Choose among the products offered.")
     chosen_areas = sorted(set(data.areas))
     if not set(chosen_areas) <= set(areas):
@@ -110,13 +122,13 @@ def _clean(data: PreferencesInput, now: dt.datetime, old: ContactPreferences) ->
         problems["quiet_end"] = gettext("Quiet hours must end at another time than they start.")
     maximum = current_app.config["CONTACT_MAX_CAP"]
     cap = old.cap if data.cap is None else data.cap
-    if not 0 <= cap <= maximum:
+    if not _whole(cap) or not 0 <= cap <= maximum:
         problems["cap"] = gettext("Choose a number from 0 to %(max)s.", max=maximum)
     paused_until = old.paused_until
     if data.unpause:
         paused_until = None
-    elif data.pause_weeks:
-        if not 1 <= data.pause_weeks <= MAX_PAUSE_WEEKS:
+    elif data.pause_weeks is not None:
+        if not _whole(data.pause_weeks) or not 1 <= data.pause_weeks <= MAX_PAUSE_WEEKS:
             problems["pause_weeks"] = gettext("Pause for 1 to %(max)s weeks.", max=MAX_PAUSE_WEEKS)
         else:
             paused_until = now + dt.timedelta(weeks=data.pause_weeks)
@@ -174,3 +186,136 @@ def history(hcp: User, *, limit: int = 20) -> list[PreferenceChange]:
             .limit(limit)
         )
     )
+
+
+@transactional
+def resume(actor: User, *, now: dt.datetime | None = None) -> ContactPreferences:
+    """End the HCP's pause now, keeping every other choice: :func:`save` with ``unpause`` (the
+    same rights, record and audit; nothing recorded when contact was not paused)."""
+    kept = current(actor)
+    return save(
+        actor,
+        PreferencesInput(
+            channels=list(kept.channels),
+            product_ids=list(kept.product_ids),
+            areas=list(kept.areas),
+            quiet_start=kept.quiet_start or "",
+            quiet_end=kept.quiet_end or "",
+            cap=kept.cap,
+            unpause=True,
+        ),
+        now=now,
+    )
+
+
+def used_in_window(hcp: User, *, at: dt.datetime | None = None) -> int:
+    """How many unsolicited contacts (those the cap counts) ``hcp`` received in the
+    ``CONTACT_WINDOW_DAYS`` up to ``at`` (now): what :func:`contact_rule.check` calls ``used``.
+    One statement."""
+    at = at or utcnow()
+    since = at - dt.timedelta(days=current_app.config["CONTACT_WINDOW_DAYS"])
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Contact)
+            .where(
+                Contact.hcp_id == hcp.id,
+                Contact.counted.is_(True),
+                Contact.at > since,
+                Contact.at <= at,
+            )
+        )
+        or 0
+    )
+
+
+def interests_of(hcp: User) -> Interests:
+    """The products and therapeutic areas ``hcp`` chose to follow, for the library's "For you"
+    (registered with :func:`content.register_interests`). One primary-key read at most."""
+    found = db.session.get(ContactPreferences, hcp.id)
+    if found is None or not found.chosen:
+        return Interests()
+    return Interests(
+        product_ids=frozenset(int(p) for p in found.product_ids), areas=frozenset(found.areas)
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryEntry:
+    """One saved version of the preferences as the HCP's page shows it: when, the whole state
+    (products named), and which fields changed from the version before (all of them for the
+    first)."""
+
+    at: dt.datetime
+    by_hcp: bool
+    first: bool
+    changed: frozenset[str]
+    channels: list[ContactChannel]
+    products: list[str]
+    areas: list[str]
+    quiet: tuple[str, str] | None
+    cap: int
+    paused_until: dt.datetime | None
+
+
+FIELDS = ("channels", "topics", "quiet", "cap", "paused_until")
+
+
+def _fields(state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "channels": state.get("channels"),
+        "topics": (state.get("product_ids"), state.get("areas")),
+        "quiet": (state.get("quiet_start"), state.get("quiet_end")),
+        "cap": state.get("cap"),
+        "paused_until": state.get("paused_until"),
+    }
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def history_entries(hcp: User, *, limit: int = 20) -> list[HistoryEntry]:
+    """The HCP's last ``limit`` saved versions, newest first, each with what changed: two
+    statements (the versions, one more to tell what the oldest shown changed; the products'
+    names)."""
+    versions = history(hcp, limit=limit + 1)
+    ids = {int(p) for v in versions for p in v.state.get("product_ids", [])}
+    names = (
+        dict(db.session.execute(select(Product.id, Product.name).where(Product.id.in_(ids))).all())
+        if ids
+        else {}
+    )
+    entries = []
+    for index, version in enumerate(versions[:limit]):
+        state = version.state
+        before = versions[index + 1].state if index + 1 < len(versions) else None
+        start, end = state.get("quiet_start"), state.get("quiet_end")
+        paused = state.get("paused_until")
+        entries.append(
+            HistoryEntry(
+                at=version.at,
+                by_hcp=version.actor_id == hcp.id,
+                first=before is None,
+                changed=frozenset(
+                    f for f in FIELDS if before is None or _fields(state)[f] != _fields(before)[f]
+                ),
+                channels=[c for c in ContactChannel if c.value in state.get("channels", [])],
+                products=[names.get(int(p), "?") for p in state.get("product_ids", [])],
+                areas=list(state.get("areas", [])),
+                quiet=(start, end) if start and end else None,
+                cap=int(state.get("cap", 0)),
+                paused_until=_aware(dt.datetime.fromisoformat(paused)) if paused else None,
+            )
+        )
+    return entries
+
+
+def paused_until(
+    saved: ContactPreferences, *, now: dt.datetime | None = None
+) -> dt.datetime | None:
+    """When the HCP's pause ends, or ``None`` when contact is not paused (now)."""
+    now = now or utcnow()
+    if saved.paused_until is None or saved.paused_until <= now:
+        return None
+    return saved.paused_until

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask
-from flask_babel import format_number, gettext
+from flask_babel import format_number, gettext, lazy_gettext
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
@@ -25,6 +25,7 @@ from portal import audit, policy, unit_of_work
 from portal.errors import InvalidInput
 from portal.extensions import db
 from portal.models import Product, Side, TeamKey, User, utcnow
+from portal.models.reference import TEAM_NAMES
 from portal.questions import extension, facts, routing, thread
 from portal.questions.models import (
     COMMERCIAL_TEAMS,
@@ -42,6 +43,7 @@ from portal.questions.routing import Decision, QuestionFacts
 from portal.safety import services as safety
 from portal.services import notifications, users
 from portal.services.consent import current_wording
+from portal.services.notifications import Title
 from portal.unit_of_work import transactional
 
 log = logging.getLogger(__name__)
@@ -194,7 +196,40 @@ def ask_question(actor: User, data: QuestionInput, *, now: dt.datetime | None = 
     problems = _question_problems(actor, data, wording.id)
     if problems:
         raise InvalidInput(gettext("Please correct the highlighted fields."), errors=problems)
-    received_at = now or utcnow()
+    # The material the HCP was reading is kept only if they may see it: an id typed into the form
+    # for a piece outside their audience (or none at all) is context we cannot vouch for.
+    about_family_id = (
+        data.about_family_id
+        if data.about_family_id and about_material(actor, data.about_family_id) is not None
+        else None
+    )
+    return _file(
+        actor,
+        data,
+        filed_by=None,
+        wording_id=wording.id,
+        received_at=now or utcnow(),
+        about_family_id=about_family_id,
+    )
+
+
+def _file(
+    hcp: User,
+    data: QuestionInput,
+    *,
+    filed_by: User | None,
+    wording_id: int,
+    received_at: dt.datetime,
+    about_family_id: int | None = None,
+) -> Question:
+    """Route and store ``hcp``'s question (already validated), in the CALLER's unit of work: the
+    one path of :func:`ask_question` and :func:`ask_on_behalf`. ``filed_by``: the staff member
+    who filed it on the HCP's behalf (the routing record says so), else the HCP asked.
+
+    Audit: ``question.submit`` (or ``question.submit_on_behalf``) with the routing decision, and
+    ``pv_case.open`` when the text may describe an adverse event. Notifies the assignee (or the
+    owning team) and PV."""
+    actor = filed_by or hcp
     product = db.session.get(Product, data.product_id) if data.product_id else None
     question_facts = QuestionFacts(
         category=Category(data.category),
@@ -204,33 +239,29 @@ def ask_question(actor: User, data: QuestionInput, *, now: dt.datetime | None = 
         products=safety.product_names(),
     )
     try:
-        decision = _decide(question_facts, actor, received_at)
+        decision = _decide(question_facts, hcp, received_at)
     except Exception:
         log.exception("routing failed; the question goes to manual triage")
         unit_of_work.start_over()
         decision = _fallback_decision(question_facts, received_at)
     assert decision.due_at is not None
-    # The material the HCP was reading is kept only if they may see it: an id typed into the form
-    # for a piece outside their audience (or none at all) is context we cannot vouch for.
-    about_family_id = (
-        data.about_family_id
-        if data.about_family_id and about_material(actor, data.about_family_id) is not None
-        else None
-    )
+    record = decision.as_record()
+    if filed_by is not None:
+        record.update(on_behalf_of=hcp.id, filed_by=filed_by.id)
     question = Question(
-        hcp=actor,
+        hcp=hcp,
         product=product,
         about_family_id=about_family_id,
         category=Category(data.category),
         text=data.text.strip(),
         channel=Channel(data.channel),
         urgency=Urgency(data.urgency),
-        consent_wording_id=wording.id,
+        consent_wording_id=wording_id,
         status=QuestionStatus.IN_PROGRESS if decision.assignee_id else QuestionStatus.RECEIVED,
         owner_team=decision.owner,
         assignee_id=decision.assignee_id,
         due_at=decision.due_at,
-        routing=decision.as_record(),
+        routing=record,
         ae_flag=decision.ae,
         off_label_flag=decision.off_label,
         created_at=received_at,
@@ -253,12 +284,12 @@ def ask_question(actor: User, data: QuestionInput, *, now: dt.datetime | None = 
         )
     audit.record(
         actor,
-        "question.submit",
+        "question.submit" if filed_by is None else "question.submit_on_behalf",
         question,
         category=question.category.value,
         product=question_facts.product,
-        consent_wording=wording.id,
-        routing=decision.as_record(),
+        consent_wording=wording_id,
+        routing=record,
         assignee=decision.assignee_id,
         due_at=decision.due_at.isoformat(),
     )
@@ -277,6 +308,106 @@ def ask_question(actor: User, data: QuestionInput, *, now: dt.datetime | None = 
             product_name=question.product.name if question.product else "",
             due_at=decision.pv_due_at or decision.due_at,
         )  # fmt: skip
+    return question
+
+
+# --- questions filed on the HCP's behalf ---------------------------------------------------------
+@dataclasses.dataclass
+class OnBehalfInput:
+    """A medical or off-label question an HCP asked a staff member in person (or on the phone),
+    as the staff member records it: the words, a medical category, the product, whether a
+    patient is waiting, and that the HCP agreed to be answered about it through the portal."""
+
+    text: str
+    category: str
+    product_id: int | None = None
+    urgent: bool = False
+    consent: bool = False
+
+
+def on_behalf_problems(data: OnBehalfInput) -> dict[str, str]:
+    """What is wrong with a question filed on an HCP's behalf, by field (empty: nothing).
+    Only medical categories: a commercial question the HCP asks in person is answered there."""
+    problems: dict[str, str] = {}
+    text = data.text.strip()
+    if len(text) < MIN_TEXT:
+        problems["text"] = f"Write the HCP's question in at least {MIN_TEXT} characters."
+    elif len(data.text) > max_text_length():
+        problems["text"] = f"Keep the question to {max_text_length():,} characters."
+    if data.category not in set(Category) or not Category(data.category).is_medical:
+        problems["category"] = (
+            "Choose a medical category: clinical, safety, dosing, off-label, adverse event or "
+            "quality."
+        )
+    if data.product_id is not None and db.session.get(Product, data.product_id) is None:
+        problems["product_id"] = "Choose a product from the list, or none."
+    if not data.consent:
+        problems["consent"] = (
+            "Confirm the HCP agreed to be answered about it through the portal: without that, "
+            "nobody can answer them."
+        )
+    return problems
+
+
+@transactional
+def ask_on_behalf(
+    staff: User,
+    hcp: User,
+    data: OnBehalfInput,
+    *,
+    now: dt.datetime | None = None,
+    occasion: Title | None = None,
+) -> Question:
+    """File a medical or off-label question ``hcp`` asked ``staff`` in person, as the HCP's own
+    question (channel portal): routed by the same engine as :func:`ask_question` (whose hard
+    limits never leave a medical category with a commercial team), so the rep who files it
+    never answers it and, by the firewall, cannot open it. The HCP sees it in "My questions".
+
+    ``staff`` must be allowed to file for ``hcp`` (:func:`portal.policy.can_ask_on_behalf`:
+    ``PermissionDenied``); ``InvalidInput`` lists every bad field (:func:`on_behalf_problems`).
+    ``now`` is when the HCP asked (day zero of the answer's and PV's clocks); ``occasion``
+    (lazy text, e.g. "during your visit") completes the HCP's notification. The routing record
+    notes ``filed_by`` (the staff member's id) and ``on_behalf_of`` (the HCP's).
+
+    Audit: ``question.submit_on_behalf``, and ``pv_case.open`` when the text may describe an
+    adverse event. Notifies the assignee (or the owning team), PV, and the HCP, in their
+    language and without the question's text.
+    """
+    policy.require(
+        policy.can_ask_on_behalf(staff, hcp), "You may not file a question for this HCP."
+    )
+    problems = on_behalf_problems(data)
+    if problems:
+        raise InvalidInput(next(iter(problems.values())), errors=problems)
+    wording = current_wording(CONSENT_PURPOSE)
+    question = _file(
+        hcp,
+        QuestionInput(
+            text=data.text,
+            category=data.category,
+            channel=Channel.PORTAL.value,
+            urgency=(Urgency.URGENT if data.urgent else Urgency.ROUTINE).value,
+            product_id=data.product_id,
+            consent=True,
+            consent_wording_id=wording.id,
+        ),
+        filed_by=staff,
+        wording_id=wording.id,
+        received_at=now or utcnow(),
+    )
+    notifications.notify(
+        [hcp],
+        kind="question_on_behalf",
+        title=lazy_gettext(
+            "Your question %(reference)s, recorded by %(name)s %(occasion)s, was sent to %(team)s",
+            reference=question.reference,
+            name=staff.name,
+            occasion=occasion or lazy_gettext("on your behalf"),
+            team=TEAM_NAMES.get(question.owner_team, question.owner_team.value),
+        ),
+        endpoint="questions.detail",
+        question_id=question.id,
+    )
     return question
 
 

@@ -7,6 +7,8 @@ Automatic detection is a safety net, not the control (PRODUCT.md, Adverse events
 - the staff participant of a chat attests for its messages when it ends, and at least every
   ``SAFETY_ATTESTATION_DAYS`` while it stays open (:func:`attest_conversation`,
   :func:`conversations_awaiting_attestation`, :func:`awaiting_attestation`);
+- whoever records an interaction with an HCP (a call note) attests for it
+  (:func:`attest_call_note`, in the note's transaction);
 - anyone of the company who reads an HCP's words reports them to PV at once (:func:`report_to_pv`).
 
 A "yes" opens a PV case through :func:`portal.safety.services.open_case` (the only way to make
@@ -33,7 +35,7 @@ from sqlalchemy.orm import joinedload
 from portal import audit, policy
 from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
-from portal.models import TeamKey, User, utcnow
+from portal.models import Product, TeamKey, User, utcnow
 from portal.questions.models import EntryKind, Question, QuestionEntry
 from portal.safety import services as safety
 from portal.safety.models import (
@@ -48,6 +50,7 @@ from portal.unit_of_work import transactional
 
 if TYPE_CHECKING:
     from chat.models import Conversation, Message
+    from portal.accounts.models import CallNote
 
 MAX_NOTE = 1_000
 # The attest page shows (and an attestation covers) at most this many messages at once.
@@ -155,13 +158,22 @@ def _record(
     question_id: int | None = None,
     conversation_id: int | None = None,
     through_seq: int | None = None,
+    call_note_id: int | None = None,
     **details: Any,
 ) -> SafetyAttestation:
+    subject = (
+        AttestationSubject.QUESTION
+        if question_id
+        else AttestationSubject.CALL_NOTE
+        if call_note_id
+        else AttestationSubject.CONVERSATION
+    )
     row = SafetyAttestation(
-        subject=AttestationSubject.QUESTION if question_id else AttestationSubject.CONVERSATION,
+        subject=subject,
         question_id=question_id,
         conversation_id=conversation_id,
         through_seq=through_seq,
+        call_note_id=call_note_id,
         actor_id=actor.id,
         adverse_event=attestation.adverse_event,
         product_complaint=attestation.product_complaint,
@@ -244,6 +256,55 @@ def attest_question(
     return _record(
         actor, attestation, at=at, case=case, opened=opened, question_id=question.id, on=on
     )
+
+
+# --- call notes ----------------------------------------------------------------------------------
+def attest_call_note(
+    actor: User,
+    note: CallNote,
+    attestation: Attestation,
+    *,
+    at: dt.datetime,
+    text: str,
+    ref: str,
+) -> SafetyAttestation:
+    """Record the author's attestation about an interaction they recorded (``note``), in the
+    CALLER's transaction (the note's; never commits): did the HCP say anything that may be an
+    adverse event or a product complaint? ``text`` is the note's words as PV gets them and
+    ``ref`` the note's reference.
+
+    A "yes" opens a PV case (source call note, origin attestation, reporter the HCP, day zero
+    when the interaction took place) unless the note already has an open or acknowledged one
+    (automatic detection may have opened it a moment before); a product complaint marks the case
+    and tells Quality. Audit: ``safety.attest`` (and ``pv_case.open`` or ``pv_case.update``).
+    """
+    case: PvCase | None = None
+    opened = False
+    if attestation.any:
+        where = f"call note {ref}"
+        case = _live_case(PvCase.call_note_id == note.id)
+        if case is None:
+            said = _said(attestation.adverse_event, attestation.product_complaint)
+            products = list(note.product_ids or [])
+            product = db.session.get(Product, products[0]) if len(products) == 1 else None
+            case = safety.open_case(
+                actor, source=safety.CaseSource.CALL_NOTE, text=text,
+                reasons=[f"Attested on recording the interaction by {_who(actor)}: {said}"],
+                reporter=note.hcp, received_at=note.occurred_at, source_ref=ref,
+                call_note_id=note.id, product_id=product.id if product else None,
+                product_name=product.name if product else "",
+                origin=CaseOrigin.ATTESTATION, reported_by=actor,
+                product_complaint=attestation.product_complaint,
+            )  # fmt: skip
+            opened = True
+            if attestation.product_complaint:
+                _tell_quality(case, where=where, endpoint="hcps.detail", hcp_id=note.hcp_id)
+        elif attestation.product_complaint:
+            _mark_complaint(actor, case, where=where, endpoint="hcps.detail", hcp_id=note.hcp_id)
+    return _record(
+        actor, attestation, at=at, case=case, opened=opened, call_note_id=note.id,
+        call_note=note.id,
+    )  # fmt: skip
 
 
 def attestations_of_question(actor: User, question: Question) -> list[SafetyAttestation]:

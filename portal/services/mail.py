@@ -27,12 +27,22 @@ MAX_BACKOFF = dt.timedelta(hours=6)
 CLAIM_LEASE = dt.timedelta(minutes=10)
 
 
-def enqueue(to: str, subject: str, body: str) -> OutboxMail:
-    """Add a mail to the outbox in the caller's transaction (never commits).
+# One text attachment: (file name, MIME type with its parameters, text), e.g. a meeting's
+# ("meeting.ics", "text/calendar; method=REQUEST", "BEGIN:VCALENDAR...").
+Attachment = tuple[str, str, str]
+
+
+def enqueue(
+    to: str, subject: str, body: str, *, attachment: Attachment | None = None
+) -> OutboxMail:
+    """Add a mail to the outbox in the caller's transaction (never commits), with at most one
+    text ``attachment`` (a calendar invitation: never a message's or a material's content).
 
     It leaves only if that transaction commits, so a rolled-back change sends nothing.
     """
     mail = OutboxMail(to=to, subject=subject, body=body)
+    if attachment is not None:
+        mail.attachment_name, mail.attachment_type, mail.attachment = attachment
     db.session.add(mail)
     return mail
 
@@ -45,19 +55,36 @@ class _Claimed(NamedTuple):
     subject: str
     body: str
     attempts: int
+    attachment_name: str | None = None
+    attachment_type: str | None = None
+    attachment: str | None = None
+
+
+def _attach(message: EmailMessage, name: str, mime_type: str, text: str) -> None:
+    """Add the one text attachment: ``mime_type`` is ``text/<subtype>`` with any parameters
+    (``text/calendar; method=REQUEST``: calendar clients read the method from it)."""
+    kind, *parameters = (part.strip() for part in mime_type.split(";"))
+    subtype = kind.partition("/")[2] or "plain"
+    params = dict(p.partition("=")[::2] for p in parameters if "=" in p)
+    message.add_attachment(text, subtype=subtype, filename=name, params=params)
 
 
 def _deliver(mail: _Claimed) -> None:
     config = current_app.config
     if not config.get("MAIL_SERVER"):
         # No mail server configured: the log is the delivery channel (development, demos).
-        log.info("mail to %s: %s\n%s", mail.to, mail.subject, mail.body)
+        attached = f"\n[attached: {mail.attachment_name}]" if mail.attachment_name else ""
+        log.info("mail to %s: %s\n%s%s", mail.to, mail.subject, mail.body, attached)
         return
     message = EmailMessage()
     message["From"] = config["MAIL_FROM"]
     message["To"] = mail.to
     message["Subject"] = mail.subject
     message.set_content(mail.body)
+    if mail.attachment_name and mail.attachment is not None:
+        _attach(
+            message, mail.attachment_name, mail.attachment_type or "text/plain", mail.attachment
+        )
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
         if config.get("MAIL_USE_TLS"):
             smtp.starttls()
@@ -137,8 +164,11 @@ def _claim_next(owner: str) -> _Claimed | None:
             OutboxMail.subject,
             OutboxMail.body,
             OutboxMail.attempts,
+            OutboxMail.attachment_name,
+            OutboxMail.attachment_type,
+            OutboxMail.attachment,
         )
         .execution_options(synchronize_session=False)
     ).one_or_none()
     db.session.commit()
-    return None if row is None else _Claimed(*row)
+    return None if row is None else _Claimed._make(row)

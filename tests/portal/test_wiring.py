@@ -22,19 +22,22 @@ def test_create_app_wires_every_package(tmp_path):
     app = _app(tmp_path, "one")
     assert set(app.blueprints) == {
         "main", "auth", "admin", "chat", "chat_review", "content", "questions", "routing_admin",
-        "safety",
+        "safety", "hcps", "roster", "call_notes", "account", "outreach",
     }  # fmt: skip
-    assert {"questions", "content", "seed-demo", "mail", "audit"} <= set(app.cli.commands)
+    assert {"questions", "content", "contacts", "seed-demo", "mail", "audit"} <= set(
+        app.cli.commands
+    )
     panels = [f"{p.__module__}.{p.__name__}" for p in app.extensions["home_panels"]]
     assert panels == [
         "chat.views.home_panel", "content.views.home_panel", "portal.questions.views.home_panel",
-        "portal.safety.views.home_panel",
+        "portal.safety.views.home_panel", "portal.accounts.worklist.home_panel",
     ]  # fmt: skip
     seeders = [f"{s.__module__}.{s.__name__}" for s in app.extensions["demo_seeders"]]
     assert seeders == [
         "chat.demo.seed_chats",
         "content.demo.seed_materials",
         "portal.questions.demo.seed_questions",
+        "portal.accounts.demo.seed_account_team",
     ]
     # Chat answers for questions and safety, which never import it.
     assert questions_extension(app).chat_opt_in is not None

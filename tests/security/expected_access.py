@@ -114,6 +114,13 @@ ROUTES: dict[str, Decision] = {
     "POST /account/two-factor/turn-off": signed_in(REDIRECT),
     "GET /account/password": signed_in(),
     "POST /account/password": signed_in(),  # the form again: no current password was given
+    # The account page of whoever is signed in (their own name is all it changes: an empty name
+    # is refused on the page again); contact preferences are the HCP's own, staff have none.
+    "GET /account": signed_in(),
+    "POST /account": signed_in(),
+    "GET /account/preferences": decide(hcp=OK, hcp_pending=OK),
+    "POST /account/preferences": decide(hcp=OK, hcp_pending=OK),  # the form again: no limit given
+    "POST /account/preferences/resume": decide(hcp=REDIRECT, hcp_pending=REDIRECT),
     # --- home and notifications ------------------------------------------------------------------
     "GET /": signed_in(),
     "GET /notifications": signed_in(),
@@ -267,7 +274,80 @@ ROUTES: dict[str, Decision] = {
     "GET /safety/cases/export.json": decide(pharmacovigilance=INVALID, compliance=INVALID),
     "GET /safety/requests": decide(hcp=OK, hcp_pending=OK),
     "GET /safety/requests/<int:follow_up_id>": decide(hcp=OK),
+    # --- call notes: reps, market access and MSLs of the HCP's territory and Medical Information
+    # record interactions; PV, Quality and compliance may open the HCP's record, not write on it
+    # (403). The matrix posts an empty form: refused as invalid (400). A follow-up is completed by
+    # the note's author only (the rep's note of the world): colleagues who may read the note are
+    # refused on the page, everyone else does not know it exists.
+    **{
+        f"{method} /hcps/<int:hcp_id>/notes/new": decide(
+            rep=answer,
+            market_access=answer,
+            msl=answer,
+            medical_information=answer,
+            pharmacovigilance=FORBIDDEN,
+            quality=FORBIDDEN,
+            compliance=FORBIDDEN,
+        )
+        for method, answer in (("GET", OK), ("POST", INVALID))
+    },
+    "POST /hcps/notes/<int:note_id>/follow-up-done": decide(
+        rep=REDIRECT,
+        market_access=REFUSED,
+        msl=REFUSED,
+        medical_information=REFUSED,
+        pharmacovigilance=REFUSED,
+        quality=REFUSED,
+        compliance=REFUSED,
+    ),
+    # --- the HCP page and its history: reps, market access and MSLs of the HCP's territory, the
+    # company-wide medical teams and compliance; never an HCP (not even their own), nor anyone else.
+    **{
+        f"GET /hcps/<int:hcp_id>{suffix}": decide(
+            rep=OK,
+            market_access=OK,
+            msl=OK,
+            medical_information=OK,
+            pharmacovigilance=OK,
+            quality=OK,
+            compliance=OK,
+        )
+        for suffix in ("", "/timeline.json")
+    },
     "POST /safety/requests/<int:follow_up_id>": decide(hcp=OK),
+    # --- the territory roster and the plan note: reps, market access and MSLs of the territory --
+    "GET /hcps/": decide(rep=OK, market_access=OK, msl=OK),
+    # Whoever records interactions plans the next one (Medical Information too); PV, Quality and
+    # compliance may open the HCP's record, and are refused.
+    "POST /hcps/<int:hcp_id>/plan": decide(
+        rep=REDIRECT,
+        market_access=REDIRECT,
+        msl=REDIRECT,
+        medical_information=REDIRECT,
+        pharmacovigilance=REFUSED,
+        quality=REFUSED,
+        compliance=REFUSED,
+    ),
+    # --- outreach: colleagues who may contact the HCP (reps, market access, MSLs of the territory)
+    # share and propose (the matrix posts an empty form: the page again, with its errors); the
+    # verified HCP reads what was shared and asks for meetings. The world's meeting was asked for
+    # by the HCP and accepted by the MSL: answering it again is refused on the page, cancelling it
+    # works (each persona has a world of its own), its calendar file is theirs alone. The share is
+    # the MSL's: only they mark the HCP's engagement with it seen.
+    **{
+        f"{method} /outreach/hcps/<int:hcp_id>/{page}": decide(rep=OK, market_access=OK, msl=OK)
+        for method in ("GET", "POST")
+        for page in ("share", "meeting")
+    },
+    "GET /outreach/shared": decide(hcp=OK),
+    "GET /outreach/meetings/request": decide(hcp=OK),
+    "POST /outreach/meetings/request": decide(hcp=OK),
+    "GET /outreach/meetings": decide(hcp=OK, rep=OK, market_access=OK, msl=OK),
+    "GET /outreach/meetings/<int:meeting_id>.ics": decide(hcp=OK, msl=OK),
+    "POST /outreach/meetings/<int:meeting_id>/accept": decide(hcp=REFUSED, msl=REFUSED),
+    "POST /outreach/meetings/<int:meeting_id>/decline": decide(hcp=REFUSED, msl=REFUSED),
+    "POST /outreach/meetings/<int:meeting_id>/cancel": decide(hcp=REDIRECT, msl=REDIRECT),
+    "POST /outreach/shares/<int:share_id>/seen": decide(msl=REDIRECT),
 }
 
 # Requests naming an id that does not exist: ``not_found`` for every signed-in persona, and the

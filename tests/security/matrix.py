@@ -8,6 +8,7 @@ the app (its URL map and its Socket.IO handlers) and asks it.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import re
 import uuid
@@ -27,11 +28,13 @@ from chat import phrases as chat_phrases
 from chat.models import Conversation
 from content.models import Material
 from content.services import Upload
+from portal.accounts import call_notes, outreach
 from portal.extensions import db, socketio
-from portal.models import Notification, Role, User, Verification
+from portal.models import Notification, Role, User, Verification, utcnow
 from portal.questions import settings as routing_settings
 from portal.questions.models import Question, RoutingRule
 from portal.safety import follow_ups
+from portal.safety.attestations import Attestation
 from portal.safety.models import PvCase
 from portal.services import sessions
 from tests.chat.factories import active_conversation, send
@@ -235,8 +238,32 @@ def build_world() -> World:
     applicant = make_hcp(verification=Verification.PENDING)
     # A second sign-in of the HCP's, on another device: the session a "sign out" button names.
     other_device = sessions.start(hcp, ip="192.0.2.7", user_agent="Matrix/1.0 (other device)")
+    # The rep's note of a visit the HCP asked for, with a follow-up only the rep may complete.
+    note = call_notes.record(
+        rep,
+        hcp.id,
+        call_notes.CallNoteInput(
+            kind="visit", occurred_at=utcnow(), requested_by_hcp=True,
+            summary="Went through the titration guide.", follow_up="Send the study.",
+        ),
+        attestation=Attestation(adverse_event=False),
+    )  # fmt: skip
+    # Outreach: the MSL shared the material with the HCP five days ago (the rule's gap kept from
+    # the rep's invitation today); the HCP asked the MSL for a meeting, which the MSL accepted.
+    share = outreach.share_material(msl, hcp.id, material.id, now=utcnow() - dt.timedelta(days=5))
+    meeting = outreach.request_meeting(
+        hcp,
+        outreach.MeetingInput(
+            mode="phone", slots=[utcnow() + dt.timedelta(days=3)], staff_id=msl.id
+        ),
+    )
+    outreach.accept_meeting(msl, meeting.id, slot=meeting.slots[0])
     values = {
         "question_id": question.id,
+        "share_id": share.id,
+        "meeting_id": meeting.id,
+        "note_id": note.id,
+        "hcp_id": hcp.id,  # the HCP of the territory every territory role covers
         "conversation_id": conversation.id,
         "seq": 1,
         "invitation_id": invitation.id,
