@@ -601,23 +601,26 @@ def versions_of(actor: User, material: Material) -> Sequence[Material]:
     ).all()
 
 
-def _record(actor: User, material: Material, kind: EventKind) -> None:
+def _record(
+    actor: User, material: Material, kind: EventKind, at: dt.datetime | None = None
+) -> None:
     db.session.add(
         MaterialEvent(
             material_id=material.id,
             family_id=material.family_id or material.id,
             user_id=actor.id,
             kind=kind,
+            at=at or utcnow(),
         )
     )
 
 
 @transactional
-def record_view(actor: User, material: Material) -> None:
-    """Note that ``actor`` opened ``material`` (analytics and the HCP's history). The caller has
-    already checked that they may see it (:func:`get_material`). No audit record: the event is
-    the record."""
-    _record(actor, material, EventKind.VIEW)
+def record_view(actor: User, material: Material, *, at: dt.datetime | None = None) -> None:
+    """Note that ``actor`` opened ``material`` (analytics and the HCP's history), now or at
+    ``at`` (the demo's history). The caller has already checked that they may see it
+    (:func:`get_material`). No audit record: the event is the record."""
+    _record(actor, material, EventKind.VIEW, at)
 
 
 @transactional
@@ -942,10 +945,7 @@ def recommendations(actor: User, *, limit: int = 6) -> list[Material]:
         tiers = [followed, *tiers]
     # Each tier is read newest first up to the pool's size, and a later tier only while the
     # earlier ones hold fewer than ``limit`` (a large library of other material cannot crowd the
-    # specialty out). The followed topics and the specialty share one statement, so following
-    # topics costs no round trip; each part keeps the index-friendly read it has alone (the
-    # specialty's does not leave out the followed topics: that would make it sparse, read to the
-    # end of the library, so a material in both comes twice and keeps its better tier).
+    # specialty out).
     reads = [
         candidates.add_columns(literal_column(str(rank)).label("tier"))
         .where(tier)
@@ -955,8 +955,15 @@ def recommendations(actor: User, *, limit: int = 6) -> list[Material]:
     ]
     statements: list[Any] = reads
     if followed is not None:
-        both = union_all(*(select(read.subquery()) for read in reads[:2]))
-        statements = [both, *reads[2:]]
+        # The followed topics and the specialty share one statement (following costs no round
+        # trip), and the specialty's read runs only when the topics hold fewer than ``limit``: a
+        # condition evaluated once, before it. Each keeps the index-friendly read it has alone (the
+        # specialty's does not leave out the topics, which would make it sparse: read to the end
+        # of the library), so a material in both comes twice and keeps its better tier.
+        topics = reads[0].cte("followed")
+        short = select(func.count()).select_from(topics).scalar_subquery() < limit
+        specialty = select(reads[1].subquery()).where(short)
+        statements = [union_all(select(topics), specialty), *reads[2:]]
     pool: dict[int, Any] = {}
     for statement in statements:
         if len(pool) >= limit:

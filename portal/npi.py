@@ -22,6 +22,11 @@ def _luhn_check_digit(payload: str) -> int:
     return (10 - total % 10) % 10
 
 
+def with_check_digit(nine_digits: str) -> str:
+    """The NPI whose first nine digits are ``nine_digits`` (demo and test data)."""
+    return nine_digits + str(_luhn_check_digit(NPI_PREFIX + nine_digits))
+
+
 def npi_problem(value: str) -> str | None:
     """What is wrong with ``value`` as an NPI, in words for the form, or ``None`` if it is valid."""
     if not isinstance(value, str):

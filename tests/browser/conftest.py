@@ -91,6 +91,17 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+def sticking_out(page: Any) -> list[str]:
+    """The elements reaching past the window's right edge, to say what to fix."""
+    return page.evaluate(
+        """() => [...document.body.querySelectorAll('*')]
+            .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 8)
+            .map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')}`
+                + ` (right edge ${Math.round(el.getBoundingClientRect().right)})`)"""
+    )
+
+
 def sign_out(page: Any) -> None:
     """Sign out from the menu (opened first on a phone) and wait for the sign-in page: a
     sign-in started before the sign-out has landed would find the old session still open."""

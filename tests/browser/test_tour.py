@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import screenshot, sign_in, sticking_out
 
 VIEWPORTS = {
     "desktop": {"width": 1280, "height": 800},
@@ -120,17 +120,6 @@ def _visit(page: Any, stop: Stop) -> None:
     expect(main_heading).to_contain_text(heading)
 
 
-def _sticking_out(page: Any) -> list[str]:
-    """The elements reaching past the window's right edge, to say what to fix."""
-    return page.evaluate(
-        """() => [...document.body.querySelectorAll('*')]
-            .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
-            .slice(0, 8)
-            .map(el => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')}`
-                + ` (right edge ${Math.round(el.getBoundingClientRect().right)})`)"""
-    )
-
-
 @pytest.mark.parametrize("size", list(VIEWPORTS))
 @pytest.mark.parametrize("who", list(JOURNEYS))
 def test_each_role_walks_its_main_pages_at_desktop_and_phone_size(
@@ -143,7 +132,7 @@ def test_each_role_walks_its_main_pages_at_desktop_and_phone_size(
         _visit(page, stop)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, (
-            f"{who}'s {stop.name} page is {overflow}px wider than the {size}: {_sticking_out(page)}"
+            f"{who}'s {stop.name} page is {overflow}px wider than the {size}: {sticking_out(page)}"
         )
         screenshot(page, f"tour-{who}-{stop.name}-{size}")
         assert page.js_errors == [], f"{who}'s {stop.name} page: {page.js_errors}"
