@@ -79,8 +79,10 @@ def preferences_page() -> Response | str:
         max_cap=current_app.config["CONTACT_MAX_CAP"],
         days=current_app.config["CONTACT_WINDOW_DAYS"],
     )
+    # What applies now (saved, or the defaults): unchanged by a refused save, which rolls back.
+    saved = preferences.current(actor)
     if request.method == "GET":
-        form.fill(preferences.current(actor))
+        form.fill(saved)
     elif form.validate_on_submit():
         try:
             preferences.save(actor, form.to_input())
@@ -94,7 +96,6 @@ def preferences_page() -> Response | str:
                 "success",
             )
             return redirect(url_for(".preferences"))
-    saved = preferences.current(actor)
     return render_template(
         "accounts/preferences.html",
         form=form,

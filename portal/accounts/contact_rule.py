@@ -59,6 +59,13 @@ class Terms:
     zone: ZoneInfo
     chosen: bool
 
+    @property
+    def quiet_hours(self) -> str | None:
+        """The quiet hours on the HCP's wall clock ("20:00–08:00"), or ``None``."""
+        if self.quiet is None:
+            return None
+        return f"{self.quiet[0]:%H:%M}–{self.quiet[1]:%H:%M}"
+
     def in_quiet_hours(self, moment: dt.datetime) -> bool:
         if self.quiet is None:
             return False
@@ -278,8 +285,8 @@ def _decide(
         return refuse(
             MIN_GAP,
             gettext(
-                "A colleague contacted %(name)s on %(when)s; the company keeps %(days)s days "
-                "between unsolicited contacts to one HCP.",
+                "%(name)s was last contacted on %(when)s; the company keeps %(days)s days "
+                "between unsolicited contacts to one HCP, whoever makes them.",
                 name=_name(hcp), when=_when(max(near), hcp), days=gap.days,
             ) + later,
             next_at,

@@ -197,20 +197,15 @@ def _opened(viewer: User, hcp: User, now: dt.datetime) -> list[OpenedMaterial]:
 
 def _open_items(viewer: User, hcp: User) -> tuple[list[OpenItem], int]:
     is_open = Question.status.in_([QuestionStatus.RECEIVED, QuestionStatus.IN_PROGRESS])
-    questions = db.session.scalars(
-        select(Question)
+    # The first few and how many there are, in one statement (a window count).
+    rows = db.session.execute(
+        select(Question, func.count().over().label("total"))
         .where(Question.hcp_id == hcp.id, is_open)
         .order_by(Question.due_at, Question.id)
         .limit(OPEN_ITEMS_LIMIT)
     ).all()
-    total = len(questions)
-    if total == OPEN_ITEMS_LIMIT:  # there may be more: count them
-        total = int(
-            db.session.scalar(
-                select(func.count()).select_from(Question).where(Question.hcp_id == hcp.id, is_open)
-            )
-            or 0
-        )
+    questions = [row[0] for row in rows]
+    total = int(rows[0][1]) if rows else 0
     items = []
     for question in questions:
         team = team_label(question.owner_team)

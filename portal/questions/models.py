@@ -319,7 +319,9 @@ class QuestionEvent(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
     question: Mapped[Question] = relationship(back_populates="events")
-    actor: Mapped[User | None] = relationship()
+    # Read with the event: the thread names each actor (a question filed on an HCP's behalf
+    # has a colleague among them), one query for all.
+    actor: Mapped[User | None] = relationship(lazy="joined")
 
 
 class RoutingRule(Base):

@@ -149,7 +149,7 @@ def test_rep_prepares_a_visit_shares_a_material_and_the_hcp_books_a_call(
         form.get_by_test_id("mode").locator("input[value=phone]").check()
         # Three days ahead at 10:00 in the HCP's own zone: in the future wherever that is.
         when = (dt.date.today() + dt.timedelta(days=3)).strftime("%Y-%m-%dT10:00")
-        form.get_by_test_id("slot_1").fill(when)
+        form.locator("input[name=slot_1]").fill(when)
         topic = f"Dosing in older patients [{run}]"
         form.locator("input[name=topic]").fill(topic)
         screenshot(hcp, "account-meeting-request-desktop")

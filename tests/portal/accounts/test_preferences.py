@@ -459,6 +459,21 @@ def test_a_followed_products_material_ranks_first(app):
     assert after[0] == followed.id and set(after[1:]) <= {m.id for m in for_specialty}
 
 
+def test_enough_followed_material_fills_for_you_and_a_material_in_both_comes_once(app):
+    author = make_author()
+    cardiology = make_product(therapeutic_area="Cardiology")
+    both = make_material(author, direct=True, product=cardiology, specialties=["Cardiology"])
+    followed = [make_material(author, direct=True, product=cardiology) for _ in range(2)]
+    make_material(author, direct=True, product=make_product(), specialties=["Cardiology"])
+    hcp = cardiologist()
+
+    follow(hcp, product_ids=[cardiology.id])
+
+    shown = [m.id for m in library.recommendations(hcp, limit=3)]
+    assert sorted(shown) == sorted([both.id, *(m.id for m in followed)])
+    assert len(library.recommendations(hcp, limit=10)) == 4
+
+
 def test_a_followed_area_ranks_first_and_an_opened_material_is_still_left_out(app):
     now = utcnow()
     author = make_author()
