@@ -61,10 +61,10 @@ class Terms:
 
     @property
     def quiet_hours(self) -> str | None:
-        """The quiet hours on the HCP's wall clock ("20:00–08:00"), or ``None``."""
+        """The quiet hours on the HCP's wall clock ("20:00 to 08:00"), or ``None``."""
         if self.quiet is None:
             return None
-        return f"{self.quiet[0]:%H:%M}–{self.quiet[1]:%H:%M}"
+        return f"{self.quiet[0]:%H:%M} to {self.quiet[1]:%H:%M}"
 
     def in_quiet_hours(self, moment: dt.datetime) -> bool:
         if self.quiet is None:

@@ -46,6 +46,7 @@ from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
 from portal.models import User, utcnow
 from portal.pagination import Page, paginate
+from portal.safety import services as safety
 from portal.services import coverage, mail, notifications
 from portal.unit_of_work import transactional
 from portal.urls import external_url, public_url
@@ -365,6 +366,19 @@ def slot_times(meeting: Meeting) -> list[dt.datetime]:
     return [dt.datetime.fromisoformat(slot) for slot in meeting.slots]
 
 
+def _screen_for_pv(hcp: User, meeting: Meeting, now: dt.datetime) -> None:
+    """The HCP's own words (the topic of the meeting they ask for) reach PV like any other:
+    a possible adverse event opens a case on the one-business-day clock."""
+    finding = safety.detect(meeting.topic) if meeting.topic.strip() else None
+    if finding is None or not finding.flagged:
+        return
+    safety.open_case(
+        hcp, source=safety.CaseSource.MEETING, text=meeting.topic,
+        reasons=[f"Detected in a meeting request: {r}" for r in finding.reasons],
+        reporter=hcp, received_at=now, source_ref=f"M-{meeting.id:06d}",
+    )  # fmt: skip
+
+
 @transactional
 def request_meeting(hcp: User, data: MeetingInput, *, now: dt.datetime | None = None) -> Meeting:
     """An HCP asks a rep or MSL of their territory (:func:`portal.policy.can_request_meeting`)
@@ -416,6 +430,7 @@ def request_meeting(hcp: User, data: MeetingInput, *, now: dt.datetime | None = 
     audit.record(
         hcp, "meeting.requested", meeting, staff=staff.id, mode=mode.value, slots=len(times)
     )
+    _screen_for_pv(hcp, meeting, now)
     notifications.notify(
         [staff], kind="meeting_requested",
         title=lazy_gettext("%(name)s asked for a meeting", name=hcp.name),

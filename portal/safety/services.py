@@ -47,6 +47,7 @@ class CaseSource(enum.StrEnum):
     FOLLOW_UP = "follow_up"
     CHAT = "chat"
     CALL_NOTE = "call_note"
+    MEETING = "meeting"  # the topic of a meeting an HCP asked for
 
 
 def adverse_event_due_at(received_at: dt.datetime) -> dt.datetime:

@@ -65,8 +65,9 @@ def _chat() -> ChatSource | None:
 @dataclasses.dataclass(frozen=True)
 class SourceLink:
     """Where the case's words were said. The page builds the URL from these: the question page
-    (``questions.detail``) at ``#entry-<entry_id>`` for a follow-up, or the review transcript
-    (``chat_review.transcript``) at ``#seq-<seq>`` for a chat message."""
+    (``questions.detail``) at ``#entry-<entry_id>`` for a follow-up, the review transcript
+    (``chat_review.transcript``) at ``#seq-<seq>`` for a chat message, or the HCP's page
+    (``hcps.detail``) for a call note or a meeting request."""
 
     kind: CaseSource
     label: str
@@ -74,6 +75,7 @@ class SourceLink:
     entry_id: int | None = None
     conversation_id: int | None = None
     seq: int | None = None
+    hcp_id: int | None = None
 
     @property
     def anchor(self) -> str | None:
@@ -88,6 +90,8 @@ SOURCE_LABELS = {
     CaseSource.QUESTION: "Question",
     CaseSource.FOLLOW_UP: "Follow-up",
     CaseSource.CHAT: "Chat message",
+    CaseSource.CALL_NOTE: "Call note",
+    CaseSource.MEETING: "Meeting request",
 }
 
 
@@ -105,6 +109,9 @@ def _source_link(case: PvCase, seqs: dict[int, int]) -> SourceLink:
         seq = seqs.get(case.message_id) if case.message_id is not None else None
         label = f"Chat message {ref}" if ref else "Chat message"
         return SourceLink(kind, label, conversation_id=case.conversation_id, seq=seq)
+    if kind in (CaseSource.CALL_NOTE, CaseSource.MEETING):
+        label = f"{SOURCE_LABELS[kind]} {ref}".strip()
+        return SourceLink(kind, label, hcp_id=case.reporter_id)
     if kind is CaseSource.FOLLOW_UP:
         label = f"Follow-up on question {ref}" if ref else "Follow-up"
         return SourceLink(kind, label, question_id=case.question_id, entry_id=case.entry_id)

@@ -38,6 +38,12 @@ WRAPPED = [
     "portal/auth/login.html",
     "portal/home/hcp.html",
     "portal/account/language.html",
+    # The HCP's own account and outreach pages (issue 15).
+    "accounts/account.html",
+    "accounts/preferences.html",
+    "accounts/shared_with_me.html",
+    "accounts/meetings.html",
+    "accounts/meeting_form.html",
 ]
 TRANSLATED = ("de", "es", "fr")
 

@@ -29,6 +29,7 @@ from portal.accounts.models import (
 from portal.errors import InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
 from portal.models import AuditRecord, Notification, OutboxMail, Role, User, Verification, utcnow
+from portal.safety.models import PvCase
 from portal.services import mail
 from tests.conftest import login
 from tests.content.factories import make_author, make_material
@@ -705,3 +706,18 @@ def test_an_hcp_cannot_flood_colleagues_with_requests(field):
         outreach.request_meeting(hcp, meeting_input(future(day + 1), staff_id=msl.id))
     with pytest.raises(Exception, match="waiting"):
         outreach.request_meeting(hcp, meeting_input(future(20), staff_id=msl.id))
+
+
+def test_a_possible_adverse_event_in_a_meeting_request_reaches_pv(client, field):
+    hcp, msl = field["hcp"], field["msl"]
+    words = "My patient was hospitalised with liver failure after starting the drug"
+
+    meeting = outreach.request_meeting(hcp, meeting_input(future(3), staff_id=msl.id, topic=words))
+    outreach.request_meeting(hcp, meeting_input(future(4), staff_id=msl.id, topic="Formulary"))
+
+    [case] = db.session.scalars(select(PvCase)).all()
+    assert (case.source, case.reporter_id, case.source_text) == ("meeting", hcp.id, words)
+    assert case.source_ref == f"M-{meeting.id:06d}"
+    login(client, make_user(Role.PHARMACOVIGILANCE).email)
+    page = client.get(f"/safety/cases/{case.id}").get_data(as_text=True)
+    assert f'href="/hcps/{hcp.id}"' in page and "Meeting request" in page
