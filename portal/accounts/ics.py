@@ -1,5 +1,5 @@
-"""Calendar invitations (iCalendar, RFC 5545) for meetings, written by hand: one event, a few
-properties, no dependency.
+"""Calendar invitations (iCalendar, RFC 5545) for meetings, written with the ``icalendar``
+library (escaping, line folding and time formats are its job): one event, a few properties.
 
 What goes in is the caller's choice and is kept to the minimum necessary: the summary names the
 kind of meeting and the two people, never a topic or any medical text; the description points to
@@ -12,9 +12,11 @@ import dataclasses
 import datetime as dt
 import enum
 
+import icalendar
+from icalendar import vCalAddress, vText
+
 PRODUCT_ID = "-//HCP Portal//Meetings//EN"
 MIME_TYPE = "text/calendar"
-_FOLD_AT = 75  # octets per line, CRLF excluded (RFC 5545, 3.1)
 
 
 class Method(enum.StrEnum):
@@ -47,90 +49,48 @@ class Event:
     location: str = ""
 
 
-def _utc(moment: dt.datetime) -> str:
+def _utc(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return moment.astimezone(dt.UTC)
 
 
-def _text(value: str) -> str:
-    """A TEXT value, escaped (RFC 5545, 3.3.11)."""
-    return (
-        value.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-        .replace("\r", "\\n")
-    )
-
-
-def _parameter(value: str) -> str:
-    """A parameter value (a common name): quoted, without the characters a quoted value cannot
-    hold."""
-    cleaned = "".join(c for c in value if c not in '"\r\n' and (c == "\t" or ord(c) >= 32))
-    return f'"{cleaned}"'
-
-
-def _fold(line: str) -> str:
-    """Split a content line into lines of at most 75 octets, never inside a UTF-8 character;
-    each continuation starts with a space."""
-    encoded = line.encode("utf-8")
-    if len(encoded) <= _FOLD_AT:
-        return line
-    parts: list[str] = []
-    current = ""
-    size = 0
-    limit = _FOLD_AT
-    for char in line:
-        width = len(char.encode("utf-8"))
-        if size + width > limit:
-            parts.append(current)
-            current, size, limit = "", 0, _FOLD_AT - 1  # the leading space takes one octet
-        current += char
-        size += width
-    parts.append(current)
-    return "\r\n ".join(parts)
-
-
-def _person(prop: str, person: Person, extra: str = "") -> str:
-    return f"{prop};CN={_parameter(person.name)}{extra}:mailto:{person.email}"
+def _address(person: Person, **params: str) -> vCalAddress:
+    address = vCalAddress(f"mailto:{person.email}")
+    address.params["CN"] = vText(person.name)
+    for name, value in params.items():
+        address.params[name] = vText(value)
+    return address
 
 
 def calendar(event: Event, method: Method) -> str:
-    """The ``.ics`` text of ``event`` for ``method``: CRLF line ends, folded lines, times in
-    UTC."""
+    """The ``.ics`` text of ``event`` for ``method``: CRLF line ends, folded lines, escaped
+    text and times in UTC, written by the ``icalendar`` library."""
     cancelled = method is Method.CANCEL
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:{PRODUCT_ID}",
-        "CALSCALE:GREGORIAN",
-        f"METHOD:{method.value}",
-        "BEGIN:VEVENT",
-        f"UID:{event.uid}",
-        f"SEQUENCE:{event.sequence}",
-        f"DTSTAMP:{_utc(event.stamp)}",
-        f"DTSTART:{_utc(event.starts_at)}",
-        f"DTEND:{_utc(event.ends_at)}",
-        f"SUMMARY:{_text(event.summary)}",
-        f"DESCRIPTION:{_text(event.description)}",
-    ]
+    entry = icalendar.Event()
+    entry.add("uid", event.uid)
+    entry.add("sequence", event.sequence)
+    entry.add("dtstamp", _utc(event.stamp))
+    entry.add("dtstart", _utc(event.starts_at))
+    entry.add("dtend", _utc(event.ends_at))
+    entry.add("summary", event.summary)
+    entry.add("description", event.description)
     if event.location:
-        lines.append(f"LOCATION:{_text(event.location)}")
-    lines.append(_person("ORGANIZER", event.organizer))
+        entry.add("location", event.location)
+    entry.add("organizer", _address(event.organizer))
     # Both agreed to the time; a cancellation only names whom it concerns.
-    status = "" if cancelled else ";PARTSTAT=ACCEPTED"
-    lines += [
-        _person("ATTENDEE", person, f";ROLE=REQ-PARTICIPANT{status}") for person in event.attendees
-    ]
-    lines += [
-        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
-        "TRANSP:OPAQUE",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "".join(_fold(line) + "\r\n" for line in lines)
+    accepted = {} if cancelled else {"PARTSTAT": "ACCEPTED"}
+    for person in event.attendees:
+        entry.add("attendee", _address(person, ROLE="REQ-PARTICIPANT", **accepted))
+    entry.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    entry.add("transp", "OPAQUE")
+    document = icalendar.Calendar()
+    document.add("prodid", PRODUCT_ID)
+    document.add("version", "2.0")
+    document.add("calscale", "GREGORIAN")
+    document.add("method", method.value)
+    document.add_component(entry)
+    return document.to_ical().decode("utf-8")
 
 
 def mime_type(method: Method) -> str:
