@@ -190,7 +190,7 @@ def _harper_cole(now: dt.datetime) -> None:
     # In the call she booked, she asked the rep a clinical question: filed for Medical.
     _note(rep, cole, _at(now, 8), "phone",
           "Call she booked: formulary status at Mount Sinai, samples for the clinic. She asked "
-          "about use in advanced kidney disease: filed as a medical information request.",
+          "a medical question: filed for Medical Information, not discussed.",
           asked=True, products=("CVX",), topics="Formulary, samples",
           question=OnBehalfInput(
               text="Is there data on Cardiovex in patients with stage 4 chronic kidney disease?",
