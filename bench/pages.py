@@ -70,7 +70,8 @@ class Page:
 
 def pages_for(env: dict[str, str]) -> list[Page]:
     """Every role's main pages; the ids of "a question", "a chat" and "an HCP" are looked up in
-    the database (the demo HCP's newest question and chat, the demo HCP's user page)."""
+    the database (the demo HCP's newest question and chat, the demo HCP's user page, her record
+    on the account team's pages and its timeline)."""
     from sqlalchemy import select
 
     from chat.models import Conversation, ConversationState
@@ -107,6 +108,12 @@ def pages_for(env: dict[str, str]) -> list[Page]:
         Page("PV cases", "pv", "/safety/cases"),
         Page("workspace", "content", "/library/manage"),
         Page("audit", "compliance", "/audit"),
+        # The account team (issue 15): the demo HCP's record is the heaviest of a year.
+        Page("roster", "rep", "/hcps/"),
+        Page("HCP record", "rep", f"/hcps/{hcp_id}"),
+        Page("HCP timeline JSON", "msl", f"/hcps/{hcp_id}/timeline.json"),
+        Page("contact preferences", "hcp", "/account/preferences"),
+        Page("shared with me", "hcp", "/outreach/shared"),
     ]
 
 

@@ -2,10 +2,14 @@
 
 At ``factor=1.0``: 50,000 HCPs, 100,000 material versions, 200,000 questions with their threads,
 history and PV cases, 2,000,000 chat messages, a year of material views and downloads, of logins
-and of audit records, and notifications. The demo logins get the heavy share, so every role's main
-page is realistically heavy for them: the demo HCP has hundreds of questions, chats with thousands
-of messages and a year of views; the demo rep's and MSL's teams get thousands of open questions and
-conversations; PV gets thousands of cases; the content manager authors most of the library.
+and of audit records, and notifications; and a year of the account team's work: about a contact a
+month with each HCP of the territories the demo's reps and MSLs cover (call notes on both sides of
+the firewall, material shares, meetings, plan notes) and contact preferences with their history.
+The demo logins get the heavy share, so every role's main page is realistically heavy for them:
+the demo HCP has hundreds of questions, chats with thousands of messages, a year of views and
+hundreds of call notes, shares and meetings on her record; the demo rep's and MSL's teams get
+thousands of open questions and conversations; PV gets thousands of cases; the content manager
+authors most of the library.
 
 This module writes every feature's tables directly, with SQLAlchemy Core bulk inserts in chunks,
 as a restore would: going through the services row by row would take hours. What the services
@@ -28,7 +32,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
-from sqlalchemy import JSON, Connection, Enum, Table, func, select, text, update
+from flask import current_app
+from sqlalchemy import JSON, Connection, Date, Enum, Table, func, select, text, update
 
 from chat.models import (
     ConsentPeriod,
@@ -41,6 +46,7 @@ from chat.models import (
 from content.corpus import generate
 from content.models import (
     Bookmark,
+    Classification,
     EventKind,
     Material,
     MaterialEvent,
@@ -49,6 +55,20 @@ from content.models import (
     ReviewDecision,
 )
 from portal import audit
+from portal.accounts.models import (
+    CallNote,
+    Contact,
+    ContactChannel,
+    ContactKind,
+    ContactPreferences,
+    InteractionKind,
+    MaterialShare,
+    Meeting,
+    MeetingMode,
+    MeetingState,
+    PlanNote,
+    PreferenceChange,
+)
 from portal.errors import Conflict, InvalidInput
 from portal.extensions import db
 from portal.models import (
@@ -70,6 +90,7 @@ from portal.models import (
 from portal.models.reference import SPECIALTIES
 from portal.models.user import staff_products, staff_territories
 from portal.npi import is_valid_npi
+from portal.policy import side_of
 from portal.questions.models import (
     QUEUE_TEAMS,
     Category,
@@ -105,6 +126,7 @@ BASE = {
     "bookmarks": 50_000,
     "notifications": 300_000,
     "logins": 200_000,
+    "meetings": 4_000,  # meeting requests either way, between HCPs and their reps or MSLs
 }
 # The demo logins' share at factor 1.0.
 DEMO_SHARE = {
@@ -116,7 +138,19 @@ DEMO_SHARE = {
     "hcp_notifications": 500,
     "staff_conversations": 1500,  # the demo rep's and the demo MSL's, each
     "staff_notifications": 1000,  # each demo staff member's
+    # The demo HCP's account-team record (beside the year of contacts every HCP gets).
+    "hcp_call_notes": 300,
+    "hcp_shares": 150,
+    "hcp_meetings": 80,
+    "hcp_preference_changes": 40,
+    "staff_meetings": 200,  # the demo rep's and the demo MSL's, each
 }
+# The account team: unsolicited and asked-for contacts a year per HCP of the covered territories
+# (about one a month), and what one field colleague can make in a year (a territory with fewer
+# colleagues than its HCPs need, as Europe with one MSL, has its HCPs contacted less often).
+CONTACTS_PER_HCP = 12
+STAFF_CAPACITY = 3000
+PREFERENCES_SHARE = 0.2  # HCPs who set their contact preferences
 
 STAFF_ROLES = [
     (Role.REP, TeamKey.SALES),
@@ -185,6 +219,51 @@ CHAT_LINES = [
     ("hcp", "Could we meet next Tuesday to discuss the new indication?"),
     ("staff", "Tuesday works; I will bring the slide deck."),
 ]
+# Call notes, per side of the firewall: (topics, summary).
+CALL_NOTES = {
+    Side.COMMERCIAL: [
+        ("Product update", "Routine visit: product updates and the patient-support programme."),
+        ("Formulary, access", "Discussed formulary status and access for new patients."),
+        ("Samples", "Left starter samples and the updated patient brochure."),
+        ("Co-pay programme", "Went through the co-pay programme with the practice manager."),
+    ],
+    Side.MEDICAL: [
+        ("Outcomes data", "Scientific exchange on the latest outcomes data she requested."),
+        ("Guideline update", "Discussed the new guideline and the evidence behind it."),
+        ("Trial criteria", "Answered questions on the extension study's inclusion criteria."),
+        ("Real-world evidence", "Reviewed the real-world evidence on long-term safety."),
+    ],
+}
+INBOUND_NOTE = ("Storage", "Inbound call: storage and handling; the standard response was sent.")
+FOLLOW_UPS = [
+    "Send the dosing guide",
+    "Share the study summary",
+    "Ask about the formulary committee date",
+    "Arrange a call with Medical Information",
+]
+PLAN_TEXTS = [
+    "Next visit: bring the new patient brochures; ask about the formulary committee date.",
+    "Follow up on the data request once Medical Information answers.",
+    "Discuss enrolment in the patient-support programme with the practice manager.",
+    "Present the updated dosing guide for elderly patients.",
+]
+MEETING_TOPICS = [
+    "Formulary status",
+    "New outcomes data",
+    "Patient-support programme",
+    "Trial enrolment criteria",
+    "Dosing in elderly patients",
+]
+SHARE_NOTES = ["", "", "As discussed at your office.", "The summary I mentioned on the phone."]
+INTERACTIONS = [
+    InteractionKind.VISIT,
+    InteractionKind.PHONE,
+    InteractionKind.VIDEO,
+    InteractionKind.EMAIL,
+    InteractionKind.EVENT,
+]
+INTERACTION_WEIGHTS = [40, 25, 15, 12, 8]
+QUIET_HOURS = [("19:00", "08:00"), ("18:00", "09:00"), ("20:00", "07:30"), ("12:00", "14:00")]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,8 +290,8 @@ def seed_scale(
     and ``Conflict`` when it already holds scale data; nothing is written then. Audit records: one
     ``user.created`` per account, ``material.created`` per version, ``question.submit`` per
     question, ``pv_case.open`` per case, ``chat.consent_given`` per conversation and a year of
-    ``session.started``, dated when they happened (chat messages are not audited one by one here).
-    No real-time events, no mail.
+    ``session.started``, dated when they happened (chat messages and the account team's records
+    are not audited one by one here). No real-time events, no mail.
     """
     if not factor > 0:
         raise InvalidInput("The factor must be a positive number.")
@@ -262,6 +341,8 @@ def _converter(column_type: Any, dialect: str) -> Callable[[Any], Any] | None:
         # A StrEnum member's str() is its value: the cheap conversion for every enum here.
         enum_class = getattr(column_type, "enum_class", None)
         return str if enum_class and issubclass(enum_class, enum.StrEnum) else _enum_value
+    if isinstance(column_type, Date) and dialect == "sqlite":
+        return dt.date.isoformat  # as SQLAlchemy stores a date there (no driver adapter)
     if isinstance(column_type, JSON):
         if dialect == "sqlite":
             return _sqlite_json
@@ -387,6 +468,8 @@ class _Loader:
         self.seed_hcps()
         self.step("materials")
         self.seed_materials()
+        self.step("account team")
+        self.seed_account_team()
         self.step("views, downloads and bookmarks")
         self.seed_events()
         self.step("questions")
@@ -618,8 +701,13 @@ class _Loader:
             raise InvalidInput("The factor is too small to publish any material.")
 
     def seed_events(self) -> None:
+        """A year of views and downloads: the demo HCP's share first, the views of materials
+        colleagues shared (:meth:`seed_account_team`) last, random ones between."""
         total = self.n("material_events")
         mine = min(total, self.n("hcp_events"))
+        shared = getattr(self, "share_views", [])
+        total = max(total, mine + len(shared))
+        random_until = total - len(shared)
         hcp = self.demo["hcp"]
         rng = self.rng
         first = self.next_id(MaterialEvent)
@@ -627,6 +715,14 @@ class _Loader:
 
         def events() -> Iterator[dict[str, Any]]:
             for number in range(total):
+                if number >= random_until:
+                    user_id, material_id, family_id, at = shared[number - random_until]
+                    yield {
+                        "id": first + number, "material_id": material_id,
+                        "family_id": family_id, "user_id": user_id, "kind": EventKind.VIEW,
+                        "at": at,
+                    }  # fmt: skip
+                    continue
                 material_id, family_id = rng.choice(self.live)
                 yield {
                     "id": first + number,
@@ -656,6 +752,447 @@ class _Loader:
                 for u, f in sorted(pairs - existing)
             ),
         )
+
+    # --- the account team ---------------------------------------------------------------------
+    def seed_account_team(self) -> None:
+        """A year of the account team's work with the HCPs of the territories the demo's reps and
+        MSLs cover: about ``CONTACTS_PER_HCP`` contacts each on the ledger (call notes, material
+        shares), made by the colleagues covering their territory (at most ``STAFF_CAPACITY``
+        each), Medical Information's inbound calls, meeting requests both ways, plan notes,
+        contact preferences with their history, and the demo HCP's heavy record. Written as the
+        services would have: every contact row names its call note, share or meeting; asked-for
+        ones (the HCP requested the call, a meeting was accepted) use no cap; a share the HCP
+        opened is one of the year's views (:meth:`seed_events` writes it)."""
+        rng = self.rng
+        self.share_views: list[tuple[int, int, int, dt.datetime]] = []  # hcp, material, family, at
+        self._load_field_staff()
+        self._ids = {
+            "contact": self.next_id(Contact),
+            "note": self.next_id(CallNote),
+            "share": self.next_id(MaterialShare),
+            "meeting": self.next_id(Meeting),
+            "change": self.next_id(PreferenceChange),
+        }
+        self._rows: dict[Any, list[dict[str, Any]]] = {
+            Contact: [], CallNote: [], MaterialShare: [], Meeting: [],
+        }  # fmt: skip
+        self._touched: dict[int, int] = {}  # hcp -> contacts claimed (ContactPreferences.claims)
+        self._last_staff: dict[int, list[tuple[int, dt.datetime]]] = {}  # hcp -> latest touches
+        by_territory: dict[int, list[int]] = {}
+        for row in self.connection.execute(
+            select(HcpProfile.user_id, HcpProfile.territory_id).where(
+                HcpProfile.user_id >= self.hcp_first,
+                HcpProfile.verification == Verification.VERIFIED,
+                HcpProfile.territory_id.in_(sorted(self.covered_territories)),
+            )
+        ):
+            by_territory.setdefault(row.territory_id, []).append(row.user_id)
+        inbound = [uid for uid in self.members[TeamKey.MEDICAL_INFORMATION] if uid in self.staff_of]
+        for territory_id, hcps in sorted(by_territory.items()):
+            pool = self.covering.get(territory_id, [])
+            if not pool:
+                continue
+            rate = min(1.0, STAFF_CAPACITY * len(pool) / (CONTACTS_PER_HCP * len(hcps)))
+            for hcp in hcps:
+                wanted = rng.randint(CONTACTS_PER_HCP // 2, CONTACTS_PER_HCP * 3 // 2) * rate
+                for _ in range(int(wanted) + (rng.random() < wanted % 1)):
+                    staff = rng.choice(pool)
+                    at = self.past()
+                    if rng.random() < 0.65 or not self._share(hcp, staff, at):
+                        self._note(hcp, staff, at, asked=rng.random() < 0.3)
+                if inbound and rng.random() < 0.3:
+                    self._note(hcp, rng.choice(inbound), self.past(), asked=True)
+                self._flush_account_rows()
+        self._demo_hcp_record(inbound)
+        self._meetings(by_territory)
+        self._flush_account_rows(final=True)
+        self._plan_notes()
+        self._preferences()
+        for key in ("contacts", "call_notes", "material_shares", "meetings", "plan_notes"):
+            self.counts.setdefault(key, 0)
+
+    def _load_field_staff(self) -> None:
+        """Who covers which territory (reps, market access, MSLs: the demo's and the loaded
+        ones), their side, team and products; the territories the demo logins cover."""
+        self.staff_of: dict[int, tuple[Side, str]] = {}  # id -> (side, team key)
+        team_of: dict[int, str] = {}
+        for key, ids in self.members.items():
+            for uid in ids:
+                team_of.setdefault(uid, key.value)
+        for row in self.connection.execute(select(User.id, User.role).where(User.role != Role.HCP)):
+            role = Role(row.role)
+            self.staff_of[row.id] = (side_of(role), team_of.get(row.id, role.value))
+        self.covering: dict[int, list[int]] = {}
+        self.covered_territories: set[int] = set()
+        demo_ids = set(self.demo_email)
+        for row in self.connection.execute(
+            select(staff_territories.c.user_id, staff_territories.c.territory_id)
+            .join(User, User.id == staff_territories.c.user_id)
+            .where(User.role.in_([Role.REP, Role.MARKET_ACCESS, Role.MSL]))
+            .order_by(staff_territories.c.territory_id, staff_territories.c.user_id)
+        ):
+            self.covering.setdefault(row.territory_id, []).append(row.user_id)
+            if row.user_id in demo_ids:
+                self.covered_territories.add(row.territory_id)
+        self.staff_products: dict[int, list[int]] = {}
+        for row in self.connection.execute(
+            select(staff_products.c.user_id, staff_products.c.product_id).order_by(
+                staff_products.c.user_id, staff_products.c.product_id
+            )
+        ):
+            self.staff_products.setdefault(row.user_id, []).append(row.product_id)
+        # What may be shared with any verified HCP: live, approved, no audience restriction.
+        materials = _table(Material)
+        self.shareable: list[tuple[int, int, int, bool]] = [
+            (row.id, row.family_id or row.id, row.product_id,
+             row.classification == Classification.PROMOTIONAL)
+            for row in self.connection.execute(
+                select(
+                    materials.c.id, materials.c.family_id, materials.c.product_id,
+                    materials.c.classification,
+                ).where(
+                    materials.c.status == MaterialStatus.APPROVED,
+                    materials.c.effective_at <= self.now, materials.c.expires_at > self.now,
+                    materials.c.audience_professions == "",
+                    materials.c.audience_specialties == "",
+                    materials.c.audience_countries == "",
+                ).order_by(materials.c.id)
+            )
+        ]  # fmt: skip
+        self._pools: dict[tuple[Side, tuple[int, ...]], list[tuple[int, int]]] = {}
+
+    def _pool(self, staff: int) -> list[tuple[int, int]]:
+        """(material, family) pairs ``staff`` may share: their products, promotional material
+        only for the commercial side (as ``content.services.shareable_clause``)."""
+        side = self.staff_of[staff][0]
+        products = tuple(self.staff_products.get(staff, ()))
+        key = (side, products)
+        if key not in self._pools:
+            self._pools[key] = [
+                (material, family)
+                for material, family, product, promotional in self.shareable
+                if product in products and (promotional or side is not Side.COMMERCIAL)
+            ]
+        return self._pools[key]
+
+    def _contact(
+        self,
+        hcp: int,
+        staff: int,
+        at: dt.datetime,
+        *,
+        channel: ContactChannel,
+        kind: ContactKind,
+        counted: bool,
+        subject: str,
+        subject_id: int,
+    ) -> None:
+        side, team = self.staff_of[staff]
+        self._rows[Contact].append(
+            {
+                "id": self._ids["contact"], "hcp_id": hcp, "staff_id": staff, "side": side,
+                "team": team, "channel": channel, "kind": kind, "counted": counted, "at": at,
+                "subject": subject, "subject_id": subject_id,
+            }
+        )  # fmt: skip
+        self._ids["contact"] += 1
+        self._touched[hcp] = self._touched.get(hcp, 0) + 1
+        latest = self._last_staff.setdefault(hcp, [])
+        latest.append((staff, at))
+        if len(latest) > 8 and hcp != self.demo["hcp"]:
+            latest.sort(key=lambda item: item[1], reverse=True)
+            del latest[4:]
+
+    def _note(self, hcp: int, staff: int, at: dt.datetime, *, asked: bool) -> None:
+        """A call note and its contact (``asked``: the HCP requested it, or Medical Information
+        took their call: not counted)."""
+        rng = self.rng
+        side, team = self.staff_of[staff]
+        inbound = team == TeamKey.MEDICAL_INFORMATION.value
+        kind = (
+            InteractionKind.PHONE if inbound else rng.choices(INTERACTIONS, INTERACTION_WEIGHTS)[0]
+        )
+        topics, summary = INBOUND_NOTE if inbound else rng.choice(CALL_NOTES[side])
+        products = self.staff_products.get(staff) or [p.id for p in self.products]
+        follow_up, due, done = "", None, None
+        if not inbound and rng.random() < 0.3:
+            follow_up = rng.choice(FOLLOW_UPS)
+            due = (at + DAY * rng.randint(3, 14)).date()
+            if due < (self.now - 2 * DAY).date() and rng.random() < 0.9:
+                done = min(at + DAY * rng.randint(1, 14), self.now - dt.timedelta(minutes=1))
+        note_id = self._ids["note"]
+        self._ids["note"] += 1
+        self._rows[CallNote].append(
+            {
+                "id": note_id, "hcp_id": hcp, "author_id": staff, "side": side, "kind": kind,
+                "occurred_at": at, "requested_by_hcp": asked or inbound,
+                "product_ids": sorted(rng.sample(products, min(len(products), rng.randint(1, 2)))),
+                "topics": topics, "summary": summary, "follow_up": follow_up,
+                "follow_up_due": due, "follow_up_done_at": done, "question_id": None,
+                "created_at": min(at + dt.timedelta(hours=2), self.now),
+            }
+        )  # fmt: skip
+        self._contact(
+            hcp, staff, at, channel=kind.channel, kind=ContactKind.CALL,
+            counted=not (asked or inbound), subject="call_note", subject_id=note_id,
+        )  # fmt: skip
+
+    def _share(self, hcp: int, staff: int, at: dt.datetime) -> bool:
+        """A material share and its (counted) contact; False when ``staff`` has nothing to
+        share. Two in five are opened within three days (a view of the year's); the colleague
+        marked most of the older ones seen."""
+        rng = self.rng
+        pool = self._pool(staff)
+        if not pool:
+            return False
+        material, family = rng.choice(pool)
+        share_id = self._ids["share"]
+        self._ids["share"] += 1
+        opened = seen = None
+        if rng.random() < 0.4:
+            viewed = min(at + dt.timedelta(hours=rng.uniform(1, 72)), self.now - DAY / 1440)
+            self.share_views.append((hcp, material, family, viewed))
+            if viewed < self.now - 14 * DAY and rng.random() < 0.8:
+                opened, seen = viewed, viewed + DAY
+        self._rows[MaterialShare].append(
+            {
+                "id": share_id, "hcp_id": hcp, "staff_id": staff, "side": self.staff_of[staff][0],
+                "material_id": material, "family_id": family, "note": rng.choice(SHARE_NOTES),
+                "emailed": rng.random() < 0.5, "created_at": at, "opened_at": opened,
+                "seen_by_staff_at": seen,
+            }
+        )  # fmt: skip
+        self._contact(
+            hcp, staff, at, channel=ContactChannel.PORTAL, kind=ContactKind.MATERIAL_SHARE,
+            counted=True, subject="material_share", subject_id=share_id,
+        )  # fmt: skip
+        return True
+
+    def _meeting(self, hcp: int, staff: int, created: dt.datetime, *, asked_by_hcp: bool) -> None:
+        """A meeting request and its contacts: a colleague's proposal is counted when made; an
+        accepted meeting is recorded as asked for when accepted."""
+        rng = self.rng
+        mode = rng.choices(list(MeetingMode), [40, 35, 25])[0]
+        if created > self.now - 5 * DAY:
+            state = MeetingState.REQUESTED if rng.random() < 0.7 else MeetingState.ACCEPTED
+        else:
+            roll = rng.random()
+            state = (
+                MeetingState.ACCEPTED
+                if roll < 0.7
+                else MeetingState.DECLINED
+                if roll < 0.85
+                else MeetingState.CANCELLED
+            )
+        first = max(created, self.now) if state is MeetingState.REQUESTED else created
+        slots = [
+            (first + DAY * (days + 1)).replace(hour=hour, minute=0, second=0, microsecond=0)
+            for days, hour in sorted(
+                (rng.randint(1, 9), rng.choice((14, 15, 16))) for _ in range(rng.randint(1, 3))
+            )
+        ]
+        decided = None
+        if state is not MeetingState.REQUESTED:
+            decided = min(created + dt.timedelta(hours=rng.uniform(2, 30)), self.now - DAY / 1440)
+        meeting_id = self._ids["meeting"]
+        self._ids["meeting"] += 1
+        self._rows[Meeting].append(
+            {
+                "id": meeting_id, "hcp_id": hcp, "staff_id": staff, "side": self.staff_of[staff][0],
+                "requested_by_id": hcp if asked_by_hcp else staff, "mode": mode,
+                "slots": [slot.isoformat() for slot in slots], "minutes": 30,
+                "topic": rng.choice(MEETING_TOPICS), "state": state,
+                "starts_at": slots[0] if state is MeetingState.ACCEPTED else None,
+                "created_at": created, "decided_at": decided,
+            }
+        )  # fmt: skip
+        if not asked_by_hcp:
+            self._contact(
+                hcp, staff, created, channel=mode.channel, kind=ContactKind.MEETING_PROPOSAL,
+                counted=True, subject="meeting", subject_id=meeting_id,
+            )  # fmt: skip
+        if state is MeetingState.ACCEPTED and decided is not None:
+            self._contact(
+                hcp, staff, decided, channel=mode.channel, kind=ContactKind.MEETING,
+                counted=False, subject="meeting", subject_id=meeting_id,
+            )  # fmt: skip
+
+    def _meetings(self, by_territory: dict[int, list[int]]) -> None:
+        """``meetings`` requests between the covered HCPs and their colleagues, the demo rep's
+        and MSL's share first (some still waiting for their answer: their worklists)."""
+        rng = self.rng
+        pairs: list[tuple[int, int, dt.datetime]] = []
+        for who in ("rep", "msl"):
+            staff = self.demo.get(who)
+            hcps = [
+                hcp
+                for territory_id, members in sorted(by_territory.items())
+                if staff in self.covering.get(territory_id, [])
+                for hcp in members
+            ]
+            if staff is None or not hcps:
+                continue
+            for number in range(self.n("staff_meetings")):
+                # One in ten asked in the last four days: most of those wait for an answer.
+                at = self.now - 4 * DAY * rng.random() if number % 10 == 0 else self.past()
+                pairs.append((rng.choice(hcps), staff, at))
+        territories = [(t, h) for t, h in sorted(by_territory.items()) if self.covering.get(t)]
+        for _ in range(self.n("meetings") if territories else 0):
+            territory_id, hcps = rng.choice(territories)
+            pairs.append((rng.choice(hcps), rng.choice(self.covering[territory_id]), self.past()))
+        for hcp, staff, at in pairs:
+            self._meeting(hcp, staff, at, asked_by_hcp=rng.random() < 0.5)
+            self._flush_account_rows()
+
+    def _demo_hcp_record(self, inbound: list[int]) -> None:
+        """The demo HCP's year with the account team: hundreds of call notes, shares and
+        meetings from both sides, preference changes. Within the demo's last 30 days only
+        asked-for contacts are added, so the demo's tour keeps her cap as it set it (two
+        counted contacts, the last six days ago)."""
+        rng = self.rng
+        hcp = self.demo["hcp"]
+        territory_id = self.connection.execute(
+            select(HcpProfile.territory_id).where(HcpProfile.user_id == hcp)
+        ).scalar()
+        pool = self.covering.get(territory_id, []) if territory_id is not None else []
+        if not pool:
+            return
+        favourites = [self.demo[w] for w in ("rep", "msl") if self.demo.get(w) in pool]
+
+        def colleague() -> int:
+            return rng.choice(favourites) if favourites and rng.random() < 0.6 else rng.choice(pool)
+
+        recent = self.now - 31 * DAY
+        for _ in range(self.n("hcp_call_notes")):
+            at = self.past()
+            if inbound and rng.random() < 0.1:
+                self._note(hcp, rng.choice(inbound), at, asked=True)
+            else:
+                self._note(hcp, colleague(), at, asked=at > recent or rng.random() < 0.4)
+        for _ in range(self.n("hcp_shares")):
+            # Counted: older than the last 30 days.
+            at = recent - (YEAR - 31 * DAY) * rng.random() ** 1.5
+            if not self._share(hcp, colleague(), at):
+                break
+        for _ in range(self.n("hcp_meetings")):
+            at = self.past()
+            self._meeting(hcp, colleague(), at, asked_by_hcp=at > recent or rng.random() < 0.5)
+        self._flush_account_rows()
+        # Her changes of mind before the demo's own save (160 days ago): that one stays current.
+        oldest = self.now - YEAR
+        moments = sorted(
+            oldest + (200 * DAY) * rng.random() for _ in range(self.n("hcp_preference_changes"))
+        )
+        self.insert(
+            PreferenceChange,
+            [self._change(hcp, at, self._random_terms(hcp, at)) for at in moments],
+        )
+        claims = self._touched.pop(hcp, 0)
+        preferences = _table(ContactPreferences)
+        self.connection.execute(
+            update(preferences)
+            .where(preferences.c.hcp_id == hcp)
+            .values(claims=preferences.c.claims + claims)
+        )
+
+    def _flush_account_rows(self, final: bool = False) -> None:
+        for model, rows in self._rows.items():
+            if rows and (final or len(rows) >= CHUNK):
+                self.insert(model, rows)
+                rows.clear()
+
+    def _plan_notes(self) -> None:
+        """Plan notes: a third of the colleagues who last touched a covered HCP plan the next
+        interaction; every colleague who touched the demo HCP has one (beside the demo's)."""
+        rng = self.rng
+        existing = {
+            (row.hcp_id, row.author_id)
+            for row in self.connection.execute(select(PlanNote.hcp_id, PlanNote.author_id))
+        }
+        demo_hcp = self.demo["hcp"]
+        rows: list[dict[str, Any]] = []
+        for hcp, touches in self._last_staff.items():
+            touches.sort(key=lambda item: item[1], reverse=True)
+            authors: dict[int, dt.datetime] = {}
+            for staff, at in touches if hcp == demo_hcp else touches[:2]:
+                authors.setdefault(staff, at)
+            for staff, at in authors.items():
+                if (hcp, staff) in existing or (hcp != demo_hcp and rng.random() > 0.33):
+                    continue
+                if self.staff_of[staff][1] == TeamKey.MEDICAL_INFORMATION.value:
+                    continue  # inbound calls: nothing to plan
+                existing.add((hcp, staff))
+                rows.append(
+                    {
+                        "hcp_id": hcp, "author_id": staff, "side": self.staff_of[staff][0],
+                        "text": rng.choice(PLAN_TEXTS),
+                        "updated_at": min(at + dt.timedelta(hours=3), self.now),
+                    }
+                )  # fmt: skip
+        self.insert(PlanNote, rows)
+        self._last_staff = {}
+
+    def _random_terms(self, hcp: int, at: dt.datetime) -> dict[str, Any]:
+        """Contact preferences an HCP might choose (the ``ContactPreferences`` columns)."""
+        rng = self.rng
+        channels = [
+            c.value for c in ContactChannel if c is ContactChannel.PORTAL or rng.random() < 0.6
+        ]
+        quiet = rng.choice(QUIET_HOURS) if rng.random() < 0.3 else (None, None)
+        paused = at + DAY * 7 * rng.randint(1, 8) if rng.random() < 0.05 else None
+        return {
+            "hcp_id": hcp, "channels": channels,
+            "product_ids": sorted(rng.sample([p.id for p in self.products],
+                                             rng.randint(0, min(2, len(self.products))))),
+            "areas": sorted(rng.sample(sorted({p.therapeutic_area for p in self.products}),
+                                       rng.randint(0, 1))),
+            "quiet_start": quiet[0], "quiet_end": quiet[1],
+            "cap": rng.choice((1, 2, 3, 4, 4, 4, 4, 6, 8)), "paused_until": paused,
+        }  # fmt: skip
+
+    def _change(self, hcp: int, at: dt.datetime, terms: dict[str, Any]) -> dict[str, Any]:
+        """A PreferenceChange row holding ``terms`` (as ``preferences.state_of`` records it)."""
+        change_id = self._ids["change"]
+        self._ids["change"] += 1
+        state = {
+            key: terms[key]
+            for key in ("channels", "product_ids", "areas", "quiet_start", "quiet_end", "cap")
+        }
+        paused = terms["paused_until"]
+        state["paused_until"] = paused.isoformat() if paused is not None else None
+        return {"id": change_id, "hcp_id": hcp, "actor_id": hcp, "at": at, "state": state}
+
+    def _preferences(self) -> None:
+        """Contact preferences: ``PREFERENCES_SHARE`` of the verified HCPs chose their terms (one
+        to three saves each, the last one current); every other HCP contacted has the row the
+        contact rule's lock creates (company defaults, its claims counted)."""
+        rng = self.rng
+        default_cap = int(current_app.config["CONTACT_DEFAULT_CAP"])
+        scale_verified = [uid for uid in self.verified if uid >= self.hcp_first]
+        chosen = set(rng.sample(scale_verified, round(len(scale_verified) * PREFERENCES_SHARE)))
+        changes: list[dict[str, Any]] = []
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for hcp in sorted(chosen | set(self._touched)):
+                claims = self._touched.get(hcp, 0)
+                if hcp not in chosen:
+                    yield {
+                        "hcp_id": hcp, "channels": [], "product_ids": [], "areas": [],
+                        "quiet_start": None, "quiet_end": None, "cap": default_cap,
+                        "paused_until": None, "chosen": False, "updated_at": self.now,
+                        "claims": claims,
+                    }  # fmt: skip
+                    continue
+                moments = sorted(self.past() for _ in range(rng.randint(1, 3)))
+                for at in moments:
+                    terms = self._random_terms(hcp, at)
+                    changes.append(self._change(hcp, at, terms))
+                yield {**terms, "chosen": True, "updated_at": moments[-1], "claims": claims}
+
+        self.insert(ContactPreferences, rows())
+        self.insert(PreferenceChange, changes)
+        self.counts.setdefault("contact_preference_changes", 0)
+        self._touched = {}
 
     # --- questions ----------------------------------------------------------------------------
     def owner_for(self, category: Category) -> TeamKey:
@@ -1200,6 +1737,7 @@ class _Loader:
         for model in (
             User, Material, MaterialReview, MaterialEvent, Question, QuestionEntry,
             QuestionEvent, PvCase, Conversation, ConsentPeriod, Message, Notification,
+            Contact, CallNote, MaterialShare, Meeting, PreferenceChange,
         ):  # fmt: skip
             name = _table(model).name
             self.connection.execute(

@@ -366,6 +366,21 @@ def slot_times(meeting: Meeting) -> list[dt.datetime]:
     return [dt.datetime.fromisoformat(slot) for slot in meeting.slots]
 
 
+def _new_meeting(
+    hcp: User, staff: User, asker: User, mode: MeetingMode, times: Sequence[dt.datetime],
+    topic: str, now: dt.datetime,
+) -> Meeting:  # fmt: skip
+    """A meeting request ``asker`` (the HCP or the colleague) makes, waiting for the other."""
+    meeting = Meeting(
+        hcp_id=hcp.id, staff_id=staff.id, side=policy.side_of(staff.role),
+        requested_by_id=asker.id, mode=mode, slots=[_iso(t) for t in times],
+        minutes=MEETING_MINUTES, topic=topic, state=MeetingState.REQUESTED, created_at=now,
+    )  # fmt: skip
+    db.session.add(meeting)
+    db.session.flush()
+    return meeting
+
+
 def _screen_for_pv(hcp: User, meeting: Meeting, now: dt.datetime) -> None:
     """The HCP's own words (the topic of the meeting they ask for) reach PV like any other:
     a possible adverse event opens a case on the one-business-day clock."""
@@ -420,13 +435,7 @@ def request_meeting(hcp: User, data: MeetingInput, *, now: dt.datetime | None = 
                 count=waiting,
             )
         )
-    meeting = Meeting(
-        hcp_id=hcp.id, staff_id=staff.id, side=policy.side_of(staff.role),
-        requested_by_id=hcp.id, mode=mode, slots=[_iso(t) for t in times],
-        minutes=MEETING_MINUTES, topic=topic, state=MeetingState.REQUESTED, created_at=now,
-    )  # fmt: skip
-    db.session.add(meeting)
-    db.session.flush()
+    meeting = _new_meeting(hcp, staff, hcp, mode, times, topic, now)
     audit.record(
         hcp, "meeting.requested", meeting, staff=staff.id, mode=mode.value, slots=len(times)
     )
@@ -456,13 +465,7 @@ def propose_meeting(
     hcp = get_contactable_hcp(staff, hcp_id)
     mode, times, topic = _validated(data, now)
     _screen(staff, topic, "topic")
-    meeting = Meeting(
-        hcp_id=hcp.id, staff_id=staff.id, side=policy.side_of(staff.role),
-        requested_by_id=staff.id, mode=mode, slots=[_iso(t) for t in times],
-        minutes=MEETING_MINUTES, topic=topic, state=MeetingState.REQUESTED, created_at=now,
-    )  # fmt: skip
-    db.session.add(meeting)
-    db.session.flush()
+    meeting = _new_meeting(hcp, staff, staff, mode, times, topic, now)
     contact_rule.claim(
         staff, hcp, mode.channel, kind=ContactKind.MEETING_PROPOSAL,
         subject=MEETING_SUBJECT, subject_id=meeting.id, at=now,
