@@ -104,6 +104,10 @@ THROTTLE_DEFAULTS: dict[str, dict[str, str]] = {
     "staff-invitations": {"user": "30 per hour;100 per day", "address": "100 per hour"},
     "registrations": {"address": "10 per hour;50 per day", "email": "3 per hour;10 per day"},
     "password-resets": {"address": "10 per hour;50 per day", "email": "3 per hour;10 per day"},
+    "call-notes": {"user": "60 per hour;300 per day", "address": "600 per hour"},
+    "outreach": {"user": "30 per hour;200 per day", "address": "300 per hour"},
+    "meetings": {"user": "30 per hour;100 per day", "address": "300 per hour"},
+    "preferences": {"user": "30 per hour;100 per day", "address": "300 per hour"},
 }
 
 

@@ -50,6 +50,10 @@ class Throttle(enum.StrEnum):
     STAFF_INVITATIONS = "staff-invitations"
     REGISTRATIONS = "registrations"
     PASSWORD_RESETS = "password-resets"  # noqa: S105 - a name, not a password
+    CALL_NOTES = "call-notes"
+    OUTREACH = "outreach"
+    MEETINGS = "meetings"
+    PREFERENCES = "preferences"
 
 
 class Key(enum.StrEnum):
@@ -74,6 +78,10 @@ WHAT = {
     Throttle.STAFF_INVITATIONS: "invited many colleagues",
     Throttle.REGISTRATIONS: "sent many registrations",
     Throttle.PASSWORD_RESETS: "asked for many password resets",
+    Throttle.CALL_NOTES: "recorded many interactions and plans",
+    Throttle.OUTREACH: "shared many materials",
+    Throttle.MEETINGS: "sent many meeting requests and answers",
+    Throttle.PREFERENCES: "changed your account many times",
 }
 
 # Form fields never echoed back on the refusal page.

@@ -21,6 +21,7 @@ from portal.accounts.forms import ButtonForm, NameForm, PreferencesForm
 from portal.errors import InvalidInput
 from portal.forms import attach_errors
 from portal.models import User
+from portal.throttles import Throttle, throttled
 
 blueprint = Blueprint("account", __name__)
 
@@ -40,6 +41,7 @@ def _hcp() -> User:
 
 # --- the account ---------------------------------------------------------------------------------
 @blueprint.route("", methods=["GET", "POST"])
+@throttled(Throttle.PREFERENCES)
 @login_required
 def index() -> Response | str:
     """Profile (the name editable, professional details read-only), links to the sign-in
@@ -66,6 +68,7 @@ def index() -> Response | str:
 
 # --- the HCP's contact preferences ---------------------------------------------------------------
 @blueprint.route("/preferences", methods=["GET", "POST"], endpoint="preferences")
+@throttled(Throttle.PREFERENCES)
 @login_required
 def preferences_page() -> Response | str:
     """Channels, topics, quiet hours, the cap and a pause: the HCP's terms for unsolicited
@@ -111,6 +114,7 @@ def preferences_page() -> Response | str:
 
 
 @blueprint.route("/preferences/resume", methods=["POST"])
+@throttled(Throttle.PREFERENCES)
 @login_required
 def resume() -> Response:
     """End a pause now ("resume contact now"), keeping every other choice."""

@@ -37,6 +37,7 @@ from portal.questions.models import Category
 from portal.safety.attestations import Attestation, AttestationChoice
 from portal.security import safe_next
 from portal.services.users import list_products
+from portal.throttles import Throttle, throttled
 
 blueprint = Blueprint("call_notes", __name__)
 
@@ -122,6 +123,7 @@ class ButtonForm(FlaskForm):
 
 
 @blueprint.route("/<int:hcp_id>/notes/new", methods=["GET", "POST"])
+@throttled(Throttle.CALL_NOTES)
 @login_required
 def new(hcp_id: int) -> Response | tuple[str, int]:
     """The form; on save, back to the HCP's page. A refusal (bad input, the contact rule) shows

@@ -29,6 +29,7 @@ from portal.errors import PermissionDenied, PortalError
 from portal.forms import LocalDateTimeField, attach_errors, choices
 from portal.models import User
 from portal.services import coverage
+from portal.throttles import Throttle, throttled
 from portal.unit_of_work import unit_of_work
 
 blueprint = Blueprint("outreach", __name__)
@@ -108,6 +109,7 @@ def _terms(staff: User, hcp: User, channels: list[ContactChannel]) -> dict[str, 
 
 # --- the colleague: share a material -------------------------------------------------------------
 @blueprint.route("/hcps/<int:hcp_id>/share", methods=["GET", "POST"])
+@throttled(Throttle.OUTREACH)
 @login_required
 def share(hcp_id: int) -> Response | tuple[str, int]:
     actor = _actor()
@@ -173,6 +175,7 @@ def _meeting_page(
 
 
 @blueprint.route("/hcps/<int:hcp_id>/meeting", methods=["GET", "POST"])
+@throttled(Throttle.MEETINGS)
 @login_required
 def propose_meeting(hcp_id: int) -> Response | tuple[str, int]:
     actor = _actor()
@@ -199,6 +202,7 @@ def propose_meeting(hcp_id: int) -> Response | tuple[str, int]:
 
 
 @blueprint.route("/meetings/request", methods=["GET", "POST"])
+@throttled(Throttle.MEETINGS)
 @login_required
 def request_meeting() -> Response | tuple[str, int]:
     actor = _actor()
@@ -262,6 +266,7 @@ def _meeting_action(action: Callable[[User], str]) -> Response:
 
 
 @blueprint.route("/meetings/<int:meeting_id>/accept", methods=["POST"])
+@throttled(Throttle.MEETINGS)
 @login_required
 def accept_meeting(meeting_id: int) -> Response:
     slot = request.form.get("slot", "")[:64]
@@ -277,6 +282,7 @@ def accept_meeting(meeting_id: int) -> Response:
 
 
 @blueprint.route("/meetings/<int:meeting_id>/decline", methods=["POST"])
+@throttled(Throttle.MEETINGS)
 @login_required
 def decline_meeting(meeting_id: int) -> Response:
     def run(actor: User) -> str:
@@ -287,6 +293,7 @@ def decline_meeting(meeting_id: int) -> Response:
 
 
 @blueprint.route("/meetings/<int:meeting_id>/cancel", methods=["POST"])
+@throttled(Throttle.MEETINGS)
 @login_required
 def cancel_meeting(meeting_id: int) -> Response:
     def run(actor: User) -> str:

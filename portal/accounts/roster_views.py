@@ -17,6 +17,7 @@ from portal.accounts import planning, roster
 from portal.accounts.roster import RosterFilters, RosterSort
 from portal.form_actions import run_form_action
 from portal.models import User
+from portal.throttles import Throttle, throttled
 
 blueprint = Blueprint("roster", __name__)
 
@@ -83,6 +84,7 @@ def index() -> str:
 
 
 @blueprint.route("/<int:hcp_id>/plan", methods=["POST"])
+@throttled(Throttle.CALL_NOTES)
 @login_required
 def save_plan(hcp_id: int) -> Response | str:
     """Save the viewer's plan note for the HCP and go back to the HCP page."""

@@ -258,6 +258,17 @@ CREATION_ROUTES = {
     "admin.create_user": Throttle.STAFF_INVITATIONS,
     "auth.register": Throttle.REGISTRATIONS,
     "auth.forgot_password": Throttle.PASSWORD_RESETS,
+    "call_notes.new": Throttle.CALL_NOTES,
+    "roster.save_plan": Throttle.CALL_NOTES,
+    "outreach.share": Throttle.OUTREACH,
+    "outreach.propose_meeting": Throttle.MEETINGS,
+    "outreach.request_meeting": Throttle.MEETINGS,
+    "outreach.accept_meeting": Throttle.MEETINGS,
+    "outreach.decline_meeting": Throttle.MEETINGS,
+    "outreach.cancel_meeting": Throttle.MEETINGS,
+    "account.index": Throttle.PREFERENCES,
+    "account.preferences": Throttle.PREFERENCES,
+    "account.resume": Throttle.PREFERENCES,
 }
 
 
