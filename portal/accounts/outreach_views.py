@@ -49,8 +49,8 @@ class MeetingForm(FlaskForm):
     staff_id = SelectField(_l("With"), coerce=str, validate_choice=False)
     mode = RadioField(_l("How"), validate_choice=False)
     slot_1 = LocalDateTimeField(_l("First choice"), validators=[Optional()])
-    slot_2 = LocalDateTimeField(_l("Second choice (optional)"), validators=[Optional()])
-    slot_3 = LocalDateTimeField(_l("Third choice (optional)"), validators=[Optional()])
+    slot_2 = LocalDateTimeField(_l("Second choice, optional"), validators=[Optional()])
+    slot_3 = LocalDateTimeField(_l("Third choice, optional"), validators=[Optional()])
     topic = StringField(_l("Topic (optional, no patient details)"))
     submit = SubmitField(_l("Send"))
 
