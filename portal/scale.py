@@ -757,12 +757,13 @@ class _Loader:
     def seed_account_team(self) -> None:
         """A year of the account team's work with the HCPs of the territories the demo's reps and
         MSLs cover: about ``CONTACTS_PER_HCP`` contacts each on the ledger (call notes, material
-        shares), made by the colleagues covering their territory (at most ``STAFF_CAPACITY``
-        each), Medical Information's inbound calls, meeting requests both ways, plan notes,
-        contact preferences with their history, and the demo HCP's heavy record. Written as the
-        services would have: every contact row names its call note, share or meeting; asked-for
-        ones (the HCP requested the call, a meeting was accepted) use no cap; a share the HCP
-        opened is one of the year's views (:meth:`seed_events` writes it)."""
+        shares), made by the colleagues covering their territory (at most about
+        ``STAFF_CAPACITY`` each, so a territory with few colleagues is contacted less), Medical
+        Information's inbound calls, meeting requests both ways, plan notes, contact preferences
+        with their history, and the demo HCP's heavy record. Written as the services would
+        have: every contact row names its call note, share or meeting; asked-for ones (the HCP
+        requested the call, a meeting was accepted) use no cap; a share the HCP opened is one of
+        the year's views (:meth:`seed_events` writes it)."""
         rng = self.rng
         self.share_views: list[tuple[int, int, int, dt.datetime]] = []  # hcp, material, family, at
         self._load_field_staff()
@@ -788,15 +789,23 @@ class _Loader:
         ):
             by_territory.setdefault(row.territory_id, []).append(row.user_id)
         inbound = [uid for uid in self.members[TeamKey.MEDICAL_INFORMATION] if uid in self.staff_of]
+        # What each colleague would be asked to do, over every territory they cover; one with
+        # more than STAFF_CAPACITY makes only that many (the rest of their HCPs' contacts drop).
+        load: dict[int, float] = {}
+        for territory_id, hcps in by_territory.items():
+            pool = self.covering.get(territory_id, [])
+            for staff in pool:
+                load[staff] = load.get(staff, 0.0) + CONTACTS_PER_HCP * len(hcps) / len(pool)
+        keep = {staff: min(1.0, STAFF_CAPACITY / wanted) for staff, wanted in load.items()}
         for territory_id, hcps in sorted(by_territory.items()):
             pool = self.covering.get(territory_id, [])
             if not pool:
                 continue
-            rate = min(1.0, STAFF_CAPACITY * len(pool) / (CONTACTS_PER_HCP * len(hcps)))
             for hcp in hcps:
-                wanted = rng.randint(CONTACTS_PER_HCP // 2, CONTACTS_PER_HCP * 3 // 2) * rate
-                for _ in range(int(wanted) + (rng.random() < wanted % 1)):
+                for _ in range(rng.randint(CONTACTS_PER_HCP // 2, CONTACTS_PER_HCP * 3 // 2)):
                     staff = rng.choice(pool)
+                    if rng.random() >= keep[staff]:
+                        continue
                     at = self.past()
                     if rng.random() < 0.65 or not self._share(hcp, staff, at):
                         self._note(hcp, staff, at, asked=rng.random() < 0.3)
