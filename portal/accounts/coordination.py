@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 
 from flask_babel import gettext
 from sqlalchemy import select
@@ -99,13 +100,22 @@ def _sentence(touch: Touch, hcp: User, now: dt.datetime) -> str:
     )  # fmt: skip
 
 
-def warning(viewer: User, hcp: User, *, now: dt.datetime | None = None) -> str | None:
+def warning(
+    viewer: User,
+    hcp: User,
+    *,
+    now: dt.datetime | None = None,
+    touches: Sequence[Touch] | None = None,
+) -> str | None:
     """The line shown before any contact: who already touched this HCP in the last
     ``RECENT_DAYS`` days (colleagues other than ``viewer``, newest first, at most three), or
-    ``None`` when nobody did. "Dr. Cole: Jordan Lee (Sales) called Dr. Cole 3 days ago;
+    ``None`` when nobody did (``touches``: :func:`recent_touches`' answer, when the caller has
+    it already). "Dr. Cole: Jordan Lee (Sales) called Dr. Cole 3 days ago;
     someone from MSL team contacted Dr. Cole on 12 Nov 2026." """
     now = now or utcnow()
-    others = [t for t in recent_touches(viewer, hcp, now=now) if t.staff_id != viewer.id]
+    if touches is None:
+        touches = recent_touches(viewer, hcp, now=now)
+    others = [t for t in touches if t.staff_id != viewer.id]
     if not others:
         return None
     sentences = [_sentence(touch, hcp, now) for touch in others[:3]]

@@ -74,6 +74,8 @@ def detail(hcp_id: int) -> str:
     page = timeline.events(viewer, hcp, before=_before())
     may_contact = policy.can_contact_hcp(viewer, hcp)
     chats = timeline.chats(viewer, hcp)
+    # Read once: the "touched" card, the warning and the plan's last contacts show the same.
+    touches = coordination.recent_touches(viewer, hcp)
     return render_template(
         "accounts/hcp.html",
         hcp=hcp,
@@ -87,11 +89,11 @@ def detail(hcp_id: int) -> str:
         zone=contact_rule.hcp_zone(hcp).key,
         channels=list(ContactChannel),
         window_days=current_app.config["CONTACT_WINDOW_DAYS"],
-        touches=coordination.recent_touches(viewer, hcp),
-        warning=coordination.warning(viewer, hcp),
+        touches=touches,
+        warning=coordination.warning(viewer, hcp, touches=touches),
         decision=contact_rule.check(viewer, hcp, ContactChannel.PORTAL),
         may_contact=may_contact,
-        plan=planning.plan_for(viewer, hcp),
+        plan=planning.plan_for(viewer, hcp, touches=touches),
         read_only=policy.is_read_only(viewer),
     )  # fmt: skip
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import joinedload
 
 from content import services as content
@@ -110,7 +110,13 @@ class Plan:
 
 
 # --- reading the plan ----------------------------------------------------------------------------
-def plan_for(viewer: User, hcp: User, *, now: dt.datetime | None = None) -> Plan:
+def plan_for(
+    viewer: User,
+    hcp: User,
+    *,
+    now: dt.datetime | None = None,
+    touches: Sequence[coordination.Touch] | None = None,
+) -> Plan:
     """The pre-call plan of ``viewer`` for ``hcp``: interests (topics chosen in the HCP's
     preferences, materials they opened in the last ``OPENED_DAYS`` days that ``viewer`` may
     open), open items (unanswered questions; text and category only where the firewall allows),
@@ -130,7 +136,9 @@ def plan_for(viewer: User, hcp: User, *, now: dt.datetime | None = None) -> Plan
         interests=_interests(viewer, hcp, chosen, now),
         open_items=items,
         open_total=total,
-        last_contacts=coordination.recent_touches(viewer, hcp, now=now)[:TOUCHES_LIMIT],
+        last_contacts=list(
+            coordination.recent_touches(viewer, hcp, now=now) if touches is None else touches
+        )[:TOUCHES_LIMIT],
         suggestions=(
             _suggestions(viewer, hcp, chosen, now) if policy.can_contact_hcp(viewer, hcp) else None
         ),
@@ -159,7 +167,13 @@ def _interests(viewer: User, hcp: User, chosen: ContactPreferences, now: dt.date
 def _opened(viewer: User, hcp: User, now: dt.datetime) -> list[OpenedMaterial]:
     # Families the viewer may open now (a rep: promotional ones only): what an HCP reads of the
     # medical side is not the commercial side's to act on.
-    visible = select(Material.family_id).where(content.visible_clause(viewer, now))
+    # Asked per family read (a correlated EXISTS): the library's visible families are never
+    # listed in full (thousands at a year of data).
+    visible = (
+        select(Material.id)
+        .where(Material.family_id == MaterialEvent.family_id, content.visible_clause(viewer, now))
+        .exists()
+    )
     recent = db.session.execute(
         select(
             MaterialEvent.family_id,
@@ -169,7 +183,7 @@ def _opened(viewer: User, hcp: User, now: dt.datetime) -> list[OpenedMaterial]:
         .where(
             MaterialEvent.user_id == hcp.id,
             MaterialEvent.at >= now - dt.timedelta(days=OPENED_DAYS),
-            MaterialEvent.family_id.in_(visible),
+            visible,
         )
         .group_by(MaterialEvent.family_id)
         .order_by(func.max(MaterialEvent.at).desc(), MaterialEvent.family_id.desc())
@@ -257,15 +271,28 @@ def _suggestions(
         preferred.append(Material.product_id.in_(list(chosen.product_ids)))
     if chosen.areas:
         preferred.append(Material.therapeutic_area.in_(list(chosen.areas)))
-    order: list[Any] = [case((or_(*preferred), 0), else_=1)] if preferred else []
-    order += [Material.effective_at.desc(), Material.id.desc()]
     seen = select(MaterialEvent.family_id).where(MaterialEvent.user_id == hcp.id)
+    shareable = [content.shareable_clause(viewer, hcp, now), Material.family_id.not_in(seen)]
+    # The newest of the HCP's topics first, then the newest of the rest: each part read in
+    # effective-date order and cut at the pool's size (one statement; ranking the whole
+    # shareable library by a CASE would sort all of it).
+    ranks = (
+        [(0, or_(*preferred)), (1, or_(*preferred).is_not(true()))] if preferred else [(1, true())]
+    )
+    parts = [
+        select(Material.id.label("id"), literal(rank).label("rank"))
+        .where(*shareable, condition)
+        .order_by(Material.effective_at.desc(), Material.id.desc())
+        .limit(_SUGGESTION_POOL)
+        .subquery()
+        for rank, condition in ranks
+    ]
+    pool = union_all(*(select(part.c.id, part.c.rank) for part in parts)).subquery()
     query = (
         select(Material)
         .options(joinedload(Material.product))
-        .where(content.shareable_clause(viewer, hcp, now), Material.family_id.not_in(seen))
-        .order_by(*order)
-        .limit(_SUGGESTION_POOL)
+        .join(pool, pool.c.id == Material.id)
+        .order_by(pool.c.rank, Material.effective_at.desc(), Material.id.desc())
     )
     chosen_materials: list[Material] = []
     families: set[int] = set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, UTCDateTime, utcnow
@@ -32,6 +32,8 @@ class User(Base):
     """An account: an HCP or a member of the company's staff."""
 
     __tablename__ = "users"
+    # The roster lists a territory's HCPs by name: read in order, stopped at a page (0014).
+    __table_args__ = (Index("ix_users_role_name", "role", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)

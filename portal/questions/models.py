@@ -191,6 +191,17 @@ class Question(Base):
             "off_label_flag",
         ),
         Index("ix_questions_assignee_status", "assignee_id", "status"),
+        # The worklist's open questions of a territory, counted from the index alone; an HCP's
+        # questions newest first (their record). Migration 0014.
+        Index(
+            "ix_questions_status_hcp",
+            "status",
+            "hcp_id",
+            "category",
+            "off_label_flag",
+            "owner_team",
+        ),
+        Index("ix_questions_hcp_created", "hcp_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -18,6 +18,16 @@ depends_on = None
 
 
 def upgrade():
+    # Pages of the account team at a year of data (bench/pages.py): the worklist counts a
+    # territory's open questions from an index; an HCP's record reads their questions newest
+    # first; the roster reads HCPs by name and stops at a page.
+    op.create_index(
+        "ix_questions_status_hcp",
+        "questions",
+        ["status", "hcp_id", "category", "off_label_flag", "owner_team"],
+    )
+    op.create_index("ix_questions_hcp_created", "questions", ["hcp_id", "created_at"])
+    op.create_index("ix_users_role_name", "users", ["role", "name"])
     with op.batch_alter_table("outbox_mail", schema=None) as batch_op:
         batch_op.add_column(sa.Column("attachment_name", sa.String(length=120), nullable=True))
         batch_op.add_column(sa.Column("attachment_type", sa.String(length=100), nullable=True))
@@ -349,6 +359,9 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index("ix_users_role_name", table_name="users")
+    op.drop_index("ix_questions_hcp_created", table_name="questions")
+    op.drop_index("ix_questions_status_hcp", table_name="questions")
     with op.batch_alter_table("outbox_mail", schema=None) as batch_op:
         batch_op.drop_column("attachment")
         batch_op.drop_column("attachment_type")
