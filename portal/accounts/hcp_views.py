@@ -28,6 +28,10 @@ from portal.models import HcpProfile, Role, User
 
 blueprint = Blueprint("hcps", __name__)
 
+# Events on each page of the HTML history (the JSON pages by 50): the page leads with planning
+# and coordination, and each source reads one more than this.
+PAGE_EVENTS = 25
+
 
 def _actor() -> User:
     actor: User = current_user._get_current_object()
@@ -71,7 +75,7 @@ def _chat_link(viewer: User, conversation: Any) -> str | None:
 def detail(hcp_id: int) -> str:
     viewer = _actor()
     hcp = timeline.get_record(viewer, hcp_id)
-    page = timeline.events(viewer, hcp, before=_before())
+    page = timeline.events(viewer, hcp, before=_before(), limit=PAGE_EVENTS)
     may_contact = policy.can_contact_hcp(viewer, hcp)
     chats = timeline.chats(viewer, hcp)
     # Read once: the "touched" card, the warning and the plan's last contacts show the same.

@@ -31,7 +31,6 @@ from sqlalchemy import (
     String,
     and_,
     cast,
-    exists,
     func,
     literal,
     null,
@@ -220,7 +219,9 @@ def _engagement(staff: User, now: dt.datetime) -> Select[Any]:
             MaterialShare.staff_id == staff.id,
             MaterialShare.seen_by_staff_at.is_(None),
             MaterialShare.created_at >= now - dt.timedelta(days=ENGAGEMENT_DAYS),
-            exists().where(_opened_since_shared()),
+            # The first open, read per share from the (family, time, user) index; an EXISTS
+            # here let PostgreSQL read each HCP's every view instead (10 ms at a year of data).
+            first_open.is_not(None),
         ),
         order=MaterialShare.created_at.desc(),
     )  # fmt: skip

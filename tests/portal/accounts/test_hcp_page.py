@@ -224,8 +224,9 @@ def test_older_pages_follow_the_link_without_javascript(app):
         url = older.group(1).replace("&amp;", "&") if older else None
         if pages > 1:
             assert 'data-testid="newest"' in html
-    assert pages == 2
-    assert len(seen) == len(EXPECTED) + 70
+    total = len(EXPECTED) + 70
+    assert pages == -(-total // hcp_views.PAGE_EVENTS)
+    assert len(seen) == total
 
 
 def test_json_pages_are_exact_with_ties(app):
@@ -281,7 +282,8 @@ def test_statements_do_not_grow_with_the_record(app):
     small_json, small_page = _statements(app, client, json_url), _statements(app, client, page_url)
     _more(record, 30)
     assert _statements(app, client, json_url) == small_json
-    assert _statements(app, client, page_url) == small_page
+    # The page shows its first events only: fewer kinds among them may need fewer reads.
+    assert _statements(app, client, page_url) <= small_page
     # One per source of events, the team names, and the signed-in user.
     assert small_json <= 22
 
