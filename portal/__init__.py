@@ -176,6 +176,7 @@ def _init_extensions(app: Flask) -> None:
     import chat.models  # noqa: F401  (every model must be known to Alembic)
     import content.models  # noqa: F401
     import portal.accounts.models
+    import portal.api.models
     import portal.questions.models
     import portal.safety.models  # noqa: F401
     from portal.models import User
@@ -200,7 +201,7 @@ def _init_features(app: Flask) -> None:
     panels, and ``seed-demo`` runs their demo data, in this order."""
     import chat
     import content
-    from portal import accounts, admin, auth, main, questions, safety
+    from portal import accounts, admin, api, auth, main, questions, safety
 
     main.init_app(app)
     auth.init_app(app)
@@ -210,3 +211,4 @@ def _init_features(app: Flask) -> None:
     questions.init_app(app)
     safety.init_app(app)
     accounts.init_app(app)
+    api.init_app(app)

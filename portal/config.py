@@ -163,6 +163,15 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         # Throttles on the routes that create records (README "Throttles"): per user and per
         # client address, e.g. THROTTLE_QUESTIONS_USER="10 per hour;30 per day".
         "THROTTLES": throttles_from_env(),
+        # The integration API (docs/api.md): each token's budget, and each client address's
+        # budget of failed authentications (guessing tokens).
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "120 per minute"),
+        "API_AUTH_FAILURE_LIMIT": os.environ.get("API_AUTH_FAILURE_LIMIT", "30 per minute"),
+        # Webhooks: deliveries to private, loopback or link-local addresses are refused unless
+        # this is on (a test receiver on loopback; an integration host inside the network).
+        "WEBHOOK_ALLOW_PRIVATE": env_bool("WEBHOOK_ALLOW_PRIVATE", False),
+        "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 10),
+        "WEBHOOK_MAX_ATTEMPTS": env_int("WEBHOOK_MAX_ATTEMPTS", 8),
         "PASSWORD_MIN_LENGTH": 12,
         "PASSWORD_HASH_PROFILE": "default",
         "EMAIL_CONFIRM_MAX_AGE": env_int("EMAIL_CONFIRM_MAX_AGE", 3 * 24 * 3600),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -29,7 +30,13 @@ def _wants_json() -> bool:
     return request.is_json or (best == "application/json" and request.accept_mimetypes[best] > 0)
 
 
-def render_error(status: int, message: str, code: str = "error") -> tuple[Response | str, int]:
+def render_error(
+    status: int, message: str, code: str = "error", *, errors: dict[str, Any] | None = None
+) -> tuple[Response | str, int]:
+    from portal.api import problems
+
+    if problems.is_api_request():
+        return problems.problem(status, message, code=code, errors=errors), status
     if _wants_json():
         return jsonify({"ok": False, "error": code, "message": message}), status
     return (
@@ -47,7 +54,7 @@ def render_error(status: int, message: str, code: str = "error") -> tuple[Respon
 def init_app(app: Flask) -> None:
     @app.errorhandler(PortalError)
     def portal_error(exc: PortalError) -> tuple[Response | str, int]:
-        return render_error(exc.status, exc.message, exc.code)
+        return render_error(exc.status, exc.message, exc.code, errors=exc.errors or None)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[Response | str, int]:
@@ -67,8 +74,14 @@ def init_app(app: Flask) -> None:
             413: "The file is larger than the portal accepts.",
             429: "You have tried too often. Wait a minute and try again.",
         }
+        # flask-smorest's argument parser (the API) puts each invalid field in ``data``.
+        data = getattr(exc, "data", None)
+        errors = data.get("messages") if isinstance(data, dict) else None
         return render_error(
-            status, messages.get(status, exc.description or ""), exc.name.lower().replace(" ", "_")
+            status,
+            messages.get(status, exc.description or ""),
+            exc.name.lower().replace(" ", "_"),
+            errors=errors if isinstance(errors, dict) else None,
         )
 
     @app.errorhandler(Exception)

@@ -901,3 +901,61 @@ def can_rename_account(actor: Any, user: Any) -> bool:
     person here. Professional details and staff assignments are not theirs to change: those
     decide what content they see and are changed by re-verification or an administrator."""
     return _active(actor) and actor.id == user.id
+
+
+# --- insight and integration ----------------------------------------------------------------------
+def can_manage_api_tokens(actor: Any) -> bool:
+    """Administrators create and revoke the integration clients' API tokens."""
+    return can_administer(actor)
+
+
+def can_manage_webhooks(actor: Any) -> bool:
+    """Administrators subscribe URLs to events and see the deliveries."""
+    return can_administer(actor)
+
+
+def token_has_scope(token: Any, scope: Any) -> bool:
+    """Does an active API token hold ``scope``?"""
+    return token is not None and token.revoked_at is None and scope in token.scope_set
+
+
+def token_sides(token: Any) -> frozenset[Side]:
+    """Which sides of the firewall an API token reads: ``read:commercial`` the commercial side,
+    ``read:medical`` the medical side. Scopes add up; neither implies the other (a CRM of the
+    sales force gets ``read:commercial`` alone and never a medical record)."""
+    from portal.api.models import ApiScope
+
+    sides = set()
+    if token_has_scope(token, ApiScope.READ_COMMERCIAL):
+        sides.add(Side.COMMERCIAL)
+    if token_has_scope(token, ApiScope.READ_MEDICAL):
+        sides.add(Side.MEDICAL)
+    return frozenset(sides)
+
+
+def token_can_read_pv(token: Any) -> bool:
+    """PV cases are read with ``read:pv`` only (no other scope implies it)."""
+    from portal.api.models import ApiScope
+
+    return token_has_scope(token, ApiScope.READ_PV)
+
+
+def insight_sides(actor: Any) -> frozenset[Side]:
+    """Which sides' figures ``actor`` sees on the insight dashboards: administrators and
+    compliance see the whole company; a team lead sees their own side of the firewall only
+    (a sales or market-access lead the commercial side, a medical team's lead the medical
+    side). Everyone else sees no dashboard."""
+    role = _role(actor)
+    if role is None or not _active(actor):
+        return frozenset()
+    if role in (Role.ADMIN, Role.COMPLIANCE):
+        return frozenset({Side.COMMERCIAL, Side.MEDICAL})
+    if role is Role.HCP or not any(m.is_lead for m in actor.memberships):
+        return frozenset()
+    side = side_of(role)
+    return frozenset({side}) if side in (Side.COMMERCIAL, Side.MEDICAL) else frozenset()
+
+
+def can_view_insights(actor: Any) -> bool:
+    """Administrators, compliance and team leads open ``/insights``."""
+    return bool(insight_sides(actor))
