@@ -60,6 +60,10 @@ $(VENDOR)/.stamp: static/node_modules/.package-lock.json
 	cp static/node_modules/pdfjs-dist/build/pdf.worker.min.mjs $(VENDOR)/pdfjs/pdf.worker.min.js
 	cp static/node_modules/pdfjs-dist/LICENSE $(VENDOR)/pdfjs/
 	cp static/node_modules/pdfjs-dist/standard_fonts/* $(VENDOR)/pdfjs/standard_fonts/
+	# Chart.js draws the insight dashboards; Swagger UI renders the API reference (/api/v1/docs).
+	mkdir -p $(VENDOR)/chartjs $(VENDOR)/swagger-ui
+	cp static/node_modules/chart.js/dist/chart.umd.min.js static/node_modules/chart.js/LICENSE.md $(VENDOR)/chartjs/
+	cp static/node_modules/swagger-ui-dist/swagger-ui-bundle.js static/node_modules/swagger-ui-dist/swagger-ui.css static/node_modules/swagger-ui-dist/LICENSE $(VENDOR)/swagger-ui/
 	touch $@
 
 vendor: $(VENDOR)/.stamp

@@ -1,0 +1,14 @@
+"""The Adoption and return dashboard (placeholder: filled in by its owner)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from portal.insights.panels import Dashboard, Filters, Panel, Viewer
+
+
+def build(viewer: Viewer, filters: Filters) -> list[Panel]:
+    return []
+
+
+DASHBOARD = Dashboard(key="adoption", title=str(_l("Adoption and return")), build=build)

@@ -1,0 +1,14 @@
+"""The Questions dashboard (placeholder: filled in by its owner)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from portal.insights.panels import Dashboard, Filters, Panel, Viewer
+
+
+def build(viewer: Viewer, filters: Filters) -> list[Panel]:
+    return []
+
+
+DASHBOARD = Dashboard(key="questions", title=str(_l("Questions")), build=build)
