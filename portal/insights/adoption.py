@@ -11,4 +11,4 @@ def build(viewer: Viewer, filters: Filters) -> list[Panel]:
     return []
 
 
-DASHBOARD = Dashboard(key="adoption", title=str(_l("Adoption and return")), build=build)
+DASHBOARD = Dashboard(key="adoption", title=_l("Adoption and return"), build=build)

@@ -11,4 +11,4 @@ def build(viewer: Viewer, filters: Filters) -> list[Panel]:
     return []
 
 
-DASHBOARD = Dashboard(key="content", title=str(_l("Content")), build=build)
+DASHBOARD = Dashboard(key="content", title=_l("Content"), build=build)

@@ -11,4 +11,4 @@ def build(viewer: Viewer, filters: Filters) -> list[Panel]:
     return []
 
 
-DASHBOARD = Dashboard(key="engagement", title=str(_l("Chat and contact")), build=build)
+DASHBOARD = Dashboard(key="engagement", title=_l("Chat and contact"), build=build)

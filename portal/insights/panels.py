@@ -47,7 +47,7 @@ class Chart(enum.StrEnum):
 @dataclasses.dataclass(frozen=True)
 class Column:
     key: str
-    label: str
+    label: Any  # a lazy translated string
     kind: ColumnKind = ColumnKind.COUNT
 
 
@@ -57,7 +57,7 @@ class Panel:
     column along the chart's axis, ``series`` the columns drawn; ``note`` says how to read it."""
 
     key: str
-    title: str
+    title: Any  # a lazy translated string
     columns: Sequence[Column]
     rows: Sequence[dict[str, Any]]
     chart: Chart = Chart.BAR
@@ -148,6 +148,6 @@ class Dashboard:
     """A dashboard of ``/insights``: ``visible(viewer)`` decides whether it is listed at all."""
 
     key: str
-    title: str
+    title: Any  # a lazy translated string
     build: Callable[[Viewer, Filters], list[Panel]]
     visible: Callable[[Viewer], bool] = lambda viewer: bool(viewer.sides)

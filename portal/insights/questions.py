@@ -11,4 +11,4 @@ def build(viewer: Viewer, filters: Filters) -> list[Panel]:
     return []
 
 
-DASHBOARD = Dashboard(key="questions", title=str(_l("Questions")), build=build)
+DASHBOARD = Dashboard(key="questions", title=_l("Questions"), build=build)

@@ -11,4 +11,4 @@ def build(viewer: Viewer, filters: Filters) -> list[Panel]:
     return []
 
 
-DASHBOARD = Dashboard(key="safety", title=str(_l("Safety")), build=build)
+DASHBOARD = Dashboard(key="safety", title=_l("Safety"), build=build)
