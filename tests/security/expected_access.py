@@ -37,6 +37,7 @@ from tests.security.matrix import (
     REDIRECT,
     REFUSED,
     SIGNED_IN,
+    UNAUTHENTICATED,
 )
 
 Decision = dict[str, str]
@@ -54,6 +55,12 @@ def decide(*, anonymous: str = LOGIN, others: str = NOT_FOUND, **personas: str) 
 def public(answer: str = OK, *, signed_in: str | None = None) -> Decision:
     """Open to everyone (sign-in pages, health check)."""
     return decide(anonymous=answer, others=signed_in or answer)
+
+
+def api_token_only() -> Decision:
+    """An integration API route: every persona, signed in or not, is refused with 401 (only
+    an API token authenticates there)."""
+    return public(UNAUTHENTICATED)
 
 
 def signed_in(answer: str = OK, **personas: str) -> Decision:
@@ -95,6 +102,9 @@ ROUTES: dict[str, Decision] = {
     "GET /password/reset/<token>": public(),  # the page says the link is not valid
     "POST /password/reset/<token>": public(),
     "GET /healthz": public(),
+    # --- the integration API (tokens only; scopes in tests/portal/api/) ---------------------
+    "GET /api/v1/openapi.json": public(),
+    "GET /api/v1/me": api_token_only(),
     # The second step of a sign-in (code, or enrolment for staff) exists only between the
     # password and the session: without a pending sign-in, back to the sign-in page.
     "GET /login/two-factor": public(LOGIN),

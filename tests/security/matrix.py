@@ -151,7 +151,18 @@ OK, REDIRECT, REFUSED, LOGIN, FORBIDDEN, NOT_FOUND, INVALID, GONE = (
     "gone",
 )
 NO_CONNECTION = "no_connection"  # a socket event when the connection itself was refused
-_STATUSES = {403: FORBIDDEN, 404: NOT_FOUND, 400: INVALID, 409: INVALID, 422: INVALID, 410: GONE}
+# The integration API (/api/v1) takes API tokens only: a browser session, signed in or not, is
+# no credential there (401 problem document). Its scopes are tested in tests/portal/api/.
+UNAUTHENTICATED = "unauthenticated"
+_STATUSES = {
+    401: UNAUTHENTICATED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    400: INVALID,
+    409: INVALID,
+    422: INVALID,
+    410: GONE,
+}
 
 
 def outcome(response: TestResponse, client: FlaskClient | None = None) -> str:
