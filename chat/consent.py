@@ -21,7 +21,7 @@ from sqlalchemy.orm import contains_eager
 from chat import presence
 from chat.conversations import emit, get_conversation, room, user_room
 from chat.models import ConsentPeriod, Conversation, ConversationState, Invitation, InvitationStatus
-from portal import audit, policy
+from portal import audit, policy, webhooks
 from portal.accounts import contact_rule
 from portal.accounts.models import ContactChannel, ContactKind
 from portal.errors import Conflict, InvalidInput
@@ -125,6 +125,17 @@ def _opt_in(
         hcp, "chat.consent_given", conversation, staff=staff.id, wording=wording.id,
         wording_version=wording.version, via=via,
     )  # fmt: skip
+    webhooks.publish(
+        webhooks.WebhookEvent.CONSENT_GIVEN,
+        {
+            "conversation_id": conversation.id,
+            "consent_id": consent.id,
+            "hcp_id": hcp.id,
+            "staff_id": staff.id,
+            "given_at": now,
+            "via": via,
+        },
+    )
     state = {"conversation_id": conversation.id, "state": "active"}
     emit("conversation_started", state, user_room(staff.id))
     emit("conversation_started", state, user_room(hcp.id))
@@ -303,6 +314,16 @@ def end_chat(hcp: User, conversation_id: Any, *, via: str = "conversation") -> C
     conversation.state = ConversationState.ENDED
     conversation.ended_at = now
     audit.record(hcp, "chat.consent_withdrawn", conversation, via=via, staff=conversation.staff_id)
+    webhooks.publish(
+        webhooks.WebhookEvent.CONSENT_WITHDRAWN,
+        {
+            "conversation_id": conversation.id,
+            "hcp_id": conversation.hcp_id,
+            "staff_id": conversation.staff_id,
+            "withdrawn_at": now,
+            "via": via,
+        },
+    )
     attestations.ask_for_attestation(conversation)
     ended = {"conversation_id": conversation.id}
     emit("conversation_ended", ended, user_room(conversation.staff_id))

@@ -76,7 +76,11 @@ class ConsentPeriod(Base):
     """An opt-in: who, with whom, when, and the exact wording agreed to; closed on withdrawal."""
 
     __tablename__ = "chat_consents"
-    __table_args__ = (Index("ix_chat_consents_open", "conversation_id", "withdrawn_at"),)
+    __table_args__ = (
+        Index("ix_chat_consents_withdrawn", "withdrawn_at", "id"),
+        Index("ix_chat_consents_granted", "granted_at", "id"),
+        Index("ix_chat_consents_open", "conversation_id", "withdrawn_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
@@ -93,7 +97,10 @@ class ConsentPeriod(Base):
 
 class Invitation(Base):
     __tablename__ = "chat_invitations"
-    __table_args__ = (Index("ix_chat_invitations_pair", "hcp_id", "staff_id", "status"),)
+    __table_args__ = (
+        Index("ix_chat_invitations_created", "created_at", "id"),
+        Index("ix_chat_invitations_pair", "hcp_id", "staff_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hcp_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -112,6 +119,7 @@ class Invitation(Base):
 class Message(Base):
     __tablename__ = "chat_messages"
     __table_args__ = (
+        Index("ix_chat_messages_sent_at", "sent_at", "conversation_id"),
         UniqueConstraint("conversation_id", "seq"),
         UniqueConstraint("sender_id", "client_id"),
         Index("ix_chat_messages_sender_seq", "conversation_id", "sender_id", "seq"),

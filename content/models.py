@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models import Product, User
@@ -209,10 +209,13 @@ class MaterialEvent(Base):
 
     __tablename__ = "material_events"
     __table_args__ = (
+        Index("ix_material_events_kind_at", "kind", "at", "id"),
         Index("ix_material_events_user_at", "user_id", "at"),
         Index("ix_material_events_material_kind", "material_id", "kind"),
         # "For you": peers' recent views of the candidate materials, read from the index alone.
         Index("ix_material_events_family_at_user", "family_id", "at", "user_id"),
+        # The Content dashboard: a date range of events, counted from the index alone.
+        Index("ix_material_events_at", "at", "family_id", "user_id", "kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -227,9 +230,25 @@ class Bookmark(Base):
     """An HCP's "My library": bookmarks follow the material across versions (by family)."""
 
     __tablename__ = "bookmarks"
+    __table_args__ = (Index("ix_bookmarks_created", "created_at"),)
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     family_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SearchTerm(Base):
+    """How often HCPs searched the library for a query on a day, and how often it found nothing
+    (the Content dashboard's top searches and the library's gaps).
+
+    The query is kept normalized (folded, stop words dropped: what the engine searched for) and
+    counted per business day. Never who searched: minimum necessary (PRODUCT.md)."""
+
+    __tablename__ = "search_terms"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    query: Mapped[str] = mapped_column(String(200), primary_key=True)
+    searches: Mapped[int] = mapped_column(Integer, default=0)
+    no_result: Mapped[int] = mapped_column(Integer, default=0)

@@ -15,6 +15,7 @@ import math
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import (
@@ -29,6 +30,8 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -44,11 +47,12 @@ from content.models import (
     MaterialState,
     MaterialStatus,
     ReviewDecision,
+    SearchTerm,
     audience_text,
 )
 from content.rendering import plain_text, render_markdown
 from content.search import index_for, parse_query, suggest
-from portal import audit, policy
+from portal import audit, policy, webhooks
 from portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from portal.extensions import db
 from portal.models import HcpProfile, Product, Role, User, utcnow
@@ -361,6 +365,14 @@ def withdraw_material(actor: User, material: Material, *, reason: str) -> Materi
     material.withdrawn_by = actor
     index_for(db.session).remove(db.session, material.id)
     audit.record(actor, "material.withdrawn", material, code=material.code_label, reason=reason)
+    webhooks.publish(
+        webhooks.WebhookEvent.MATERIAL_WITHDRAWN,
+        {
+            "material_id": material.id,
+            "family_id": material.family_id,
+            "withdrawn_at": material.withdrawn_at,
+        },
+    )
     return material
 
 
@@ -797,6 +809,9 @@ def search(
         limit=limit,
         offset=(page - 1) * limit,
     )
+    if page == 1 and actor.is_hcp:
+        # Counted once per search (its first page), and only HCPs' (the library's demand).
+        record_search(terms, found=result.total > 0)
     by_id = {
         m.id: m
         for m in db.session.scalars(
@@ -818,6 +833,34 @@ def search(
         page_size=limit,
         set_aside=len(exclude),
     )
+
+
+SEARCH_TERM_MAX = 200
+
+
+@transactional
+def record_search(terms: Sequence[str], *, found: bool, at: dt.datetime | None = None) -> None:
+    """Count one library search for ``terms`` (the normalized words the engine searched for) on
+    the business day of ``at`` (default now), and whether it ``found`` nothing. Never who
+    searched. One upsert (``INSERT ... ON CONFLICT DO UPDATE``), so concurrent searches of the
+    same words add up instead of colliding. No audit record: nothing about a person changes."""
+    text = " ".join(terms)[:SEARCH_TERM_MAX].strip()
+    if not text:
+        return
+    zone = ZoneInfo(current_app.config["BUSINESS_TIMEZONE"])
+    day = (at or utcnow()).astimezone(zone).date()
+    missed = 0 if found else 1
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(SearchTerm).values(day=day, query=text, searches=1, no_result=missed)
+    statement = statement.on_conflict_do_update(
+        index_elements=[SearchTerm.day, SearchTerm.query],
+        set_={
+            "searches": SearchTerm.searches + 1,
+            "no_result": SearchTerm.no_result + missed,
+        },
+    )
+    db.session.execute(statement)
 
 
 FEW_RESULTS = 3  # a first page with fewer hits than this offers spelling corrections

@@ -178,7 +178,8 @@ def _init_extensions(app: Flask) -> None:
     import portal.accounts.models
     import portal.api.models
     import portal.questions.models
-    import portal.safety.models  # noqa: F401
+    import portal.safety.models
+    import portal.webhooks.models  # noqa: F401
     from portal.models import User
     from portal.services import sessions
 
@@ -201,7 +202,7 @@ def _init_features(app: Flask) -> None:
     panels, and ``seed-demo`` runs their demo data, in this order."""
     import chat
     import content
-    from portal import accounts, admin, api, auth, main, questions, safety
+    from portal import accounts, admin, api, auth, insights, main, questions, safety, webhooks
 
     main.init_app(app)
     auth.init_app(app)
@@ -212,3 +213,5 @@ def _init_features(app: Flask) -> None:
     safety.init_app(app)
     accounts.init_app(app)
     api.init_app(app)
+    insights.init_app(app)
+    webhooks.init_app(app)

@@ -108,6 +108,8 @@ THROTTLE_DEFAULTS: dict[str, dict[str, str]] = {
     "outreach": {"user": "30 per hour;200 per day", "address": "300 per hour"},
     "meetings": {"user": "30 per hour;100 per day", "address": "300 per hour"},
     "preferences": {"user": "30 per hour;100 per day", "address": "300 per hour"},
+    "webhooks": {"user": "30 per hour;100 per day", "address": "100 per hour"},
+    "api-tokens": {"user": "20 per hour;50 per day", "address": "100 per hour"},
 }
 
 

@@ -14,7 +14,8 @@ moves its ``run_at`` on by the period. So each period's run happens once across 
 slow run never overlaps the next (its lease covers it).
 
 Each worker round also drains the mail outbox, which claims its rows the same way
-(``services/mail.py``). See README "Background work".
+(``services/mail.py``), and every outbox a feature registered with :func:`register_outbox`
+(the webhook deliveries, ``portal/webhooks/delivery.py``). See README "Background work".
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from portal.unit_of_work import unit_of_work
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], None]
+# An outbox's drain: ``drain(limit=..., worker=...)`` sends at most ``limit`` due rows, claimed
+# for ``worker``, and returns ``(sent, failed)``.
+Drain = Callable[..., tuple[int, int]]
 
 BASE_BACKOFF = dt.timedelta(seconds=30)
 MAX_BACKOFF = dt.timedelta(hours=1)
@@ -96,6 +100,17 @@ def register(
     kind = JobKind(name, run, max_attempts=max_attempts, lease=lease, every=every)
     _kinds(app)[name] = kind
     return kind
+
+
+def register_outbox(app: Flask, name: str, drain: Drain) -> None:
+    """Have every worker round drain an outbox of a feature (from its ``init_app``), after the
+    jobs and the mail, in chunks like the mail."""
+    _outboxes(app)[name] = drain
+
+
+def _outboxes(app: Flask | None = None) -> dict[str, Drain]:
+    outboxes: dict[str, Drain] = (app or current_app).extensions.setdefault("outboxes", {})
+    return outboxes
 
 
 def _kinds(app: Flask | None = None) -> dict[str, JobKind]:
@@ -292,6 +307,8 @@ class Round:
     jobs_failed: int = 0
     mail: int = 0
     mail_failed: int = 0
+    outbox: int = 0  # rows of the features' outboxes (webhook deliveries) sent
+    outbox_failed: int = 0
     more: bool = False  # a limit was reached: more may be due right now
 
     def add(self, other: Round) -> None:
@@ -299,6 +316,8 @@ class Round:
         self.jobs_failed += other.jobs_failed
         self.mail += other.mail
         self.mail_failed += other.mail_failed
+        self.outbox += other.outbox
+        self.outbox_failed += other.outbox_failed
 
 
 class Worker:
@@ -331,11 +350,28 @@ class Worker:
                     result.mail += sent
                     result.mail_failed += failed
                     more_mail = sent + failed == MAIL_CHUNK
+                more_outbox = self._drain_outboxes(result)
                 jobs_left = result.jobs + result.jobs_failed >= ROUND_LIMIT
-                result.more = (jobs_left or more_mail) and not self.stop.is_set()
+                result.more = (jobs_left or more_mail or more_outbox) and not self.stop.is_set()
             finally:
                 db.session.remove()
         return result
+
+    def _drain_outboxes(self, result: Round) -> bool:
+        """Drain each registered outbox in chunks (a stop request waits for a few rows at most);
+        returns whether one may have more due right now."""
+        more = False
+        for drain in _outboxes(self.app).values():
+            sent = failed = 0
+            full = True
+            while full and not self.stop.is_set() and sent + failed < ROUND_LIMIT:
+                done, not_done = drain(limit=MAIL_CHUNK, worker=self.name)
+                sent, failed = sent + done, failed + not_done
+                full = done + not_done == MAIL_CHUNK
+            result.outbox += sent
+            result.outbox_failed += failed
+            more = more or full
+        return more
 
     def run_once(self) -> Round:
         """Run everything due now, then return (``flask worker --once``, cron, tests)."""

@@ -84,11 +84,17 @@ def can_view_side(actor: Any, side: Side) -> bool:
         return False
     if role is Role.COMPLIANCE:
         return True
-    mine = side_of(role)
+    return side_reads_side(side_of(role), side)
+
+
+def side_reads_side(reader: Side, side: Side) -> bool:
+    """May someone working on ``reader``'s side read records produced on ``side``? Medical
+    records stay on the medical side; commercial records may be read by both sides; records of
+    neutral functions by all staff. (The rule of :func:`can_view_side`, by side alone.)"""
     if side is Side.MEDICAL:
-        return mine is Side.MEDICAL
+        return reader is Side.MEDICAL
     if side is Side.COMMERCIAL:
-        return mine in (Side.COMMERCIAL, Side.MEDICAL)
+        return reader in (Side.COMMERCIAL, Side.MEDICAL)
     return True
 
 
@@ -909,9 +915,46 @@ def can_manage_api_tokens(actor: Any) -> bool:
     return can_administer(actor)
 
 
+def can_view_api_tokens(actor: Any) -> bool:
+    """Administrators see the API tokens' list; compliance auditors may look, read-only (names,
+    scopes, use: never a secret, which nobody can see after its creation)."""
+    return _active(actor) and _role(actor) in (Role.ADMIN, Role.COMPLIANCE)
+
+
 def can_manage_webhooks(actor: Any) -> bool:
     """Administrators subscribe URLs to events and see the deliveries."""
     return can_administer(actor)
+
+
+def can_view_webhooks(actor: Any) -> bool:
+    """Administrators, and compliance read-only, see the subscriptions and their deliveries
+    (never a subscription's secret: that is shown to the administrator who sets it)."""
+    return _active(actor) and _role(actor) in (Role.ADMIN, Role.COMPLIANCE)
+
+
+def question_side(question: Any) -> Side:
+    """The side of the firewall a question belongs to: medical for a medical or off-label
+    question (or one a follow-up made medical), commercial otherwise."""
+    return Side.MEDICAL if _is_medical_question(question) else Side.COMMERCIAL
+
+
+def webhook_receives(scopes: Any, event: str, side: Side | None = None) -> bool:
+    """May a webhook subscription holding ``scopes`` (API scopes, as a token's) receive
+    ``event``? The firewall of the API, for pushed events: ``pv_case.*`` with ``read:pv`` only;
+    a question event with the scope of the question's ``side`` (``read:medical`` for a medical
+    question, ``read:commercial`` for a commercial one); consent events with either read scope;
+    ``material.withdrawn`` (and the test ``ping``) with any scope."""
+    from portal.api.models import ApiScope
+
+    held = set(scopes)
+    if event.startswith("pv_case."):
+        return ApiScope.READ_PV in held
+    if event.startswith("question."):
+        wanted = ApiScope.READ_MEDICAL if side is Side.MEDICAL else ApiScope.READ_COMMERCIAL
+        return side is not None and wanted in held
+    if event.startswith("consent."):
+        return bool({ApiScope.READ_COMMERCIAL, ApiScope.READ_MEDICAL} & held)
+    return True
 
 
 def token_has_scope(token: Any, scope: Any) -> bool:
@@ -940,6 +983,60 @@ def token_can_read_pv(token: Any) -> bool:
     return token_has_scope(token, ApiScope.READ_PV)
 
 
+def token_can_read_records(token: Any) -> bool:
+    """HCPs, interactions and questions are read with ``read:commercial`` or ``read:medical``
+    (what of them, :func:`token_can_view_side` and :func:`token_can_read_question` say)."""
+    return bool(token_sides(token))
+
+
+def token_can_read_materials(token: Any) -> bool:
+    """Published materials are read with any read scope."""
+    return bool(token_sides(token)) or token_can_read_pv(token)
+
+
+def token_reads_medical_materials(token: Any) -> bool:
+    """Medical/scientific materials, besides promotional ones: a token reading the medical side
+    (``read:medical``, ``read:pv``), as medical roles see them; a ``read:commercial`` token
+    alone sees what reps see, promotional material only."""
+    return Side.MEDICAL in token_sides(token) or token_can_read_pv(token)
+
+
+def token_can_view_side(token: Any, side: Side) -> bool:
+    """Records produced on ``side`` of the firewall (call notes, shares, meetings, invitations,
+    names of colleagues), in full, for an API token, as :func:`can_view_side` for staff:
+    medical records with ``read:medical`` only; commercial ones with either read scope (the
+    medical side may see commercial interactions); neutral ones with either."""
+    sides = token_sides(token)
+    if side is Side.MEDICAL:
+        return Side.MEDICAL in sides
+    return bool(sides)
+
+
+def token_can_read_question(token: Any, question: Any) -> bool:
+    """A question's text, category, product, routing and replies for an API token: any question
+    with ``read:medical``; a commercial one (never medical, off-label or moved to medical) with
+    ``read:commercial``. Otherwise only that it exists: its team, status and times."""
+    sides = token_sides(token)
+    if Side.MEDICAL in sides:
+        return True
+    return Side.COMMERCIAL in sides and not _is_medical_question(question)
+
+
+def token_can_read_chat(token: Any, conversation: Any) -> bool:
+    """A chat's consent details on an HCP's record (who with, when granted and withdrawn; never
+    its messages, which the API does not serve): a token that may read the staff member's side
+    (:func:`token_can_view_side`)."""
+    return token_can_view_side(token, side_of(conversation.staff.role))
+
+
+def token_can_write_call_notes(token: Any) -> bool:
+    """A CRM records call notes with ``write:interactions`` (for a staff author whom
+    :func:`can_write_call_note` allows)."""
+    from portal.api.models import ApiScope
+
+    return token_has_scope(token, ApiScope.WRITE_INTERACTIONS)
+
+
 def insight_sides(actor: Any) -> frozenset[Side]:
     """Which sides' figures ``actor`` sees on the insight dashboards: administrators and
     compliance see the whole company; a team lead sees their own side of the firewall only
@@ -959,3 +1056,15 @@ def insight_sides(actor: Any) -> frozenset[Side]:
 def can_view_insights(actor: Any) -> bool:
     """Administrators, compliance and team leads open ``/insights``."""
     return bool(insight_sides(actor))
+
+
+def insight_record_sides(viewer_sides: frozenset[Side]) -> frozenset[Side]:
+    """Whose records a dashboard viewer who sees ``viewer_sides`` (:func:`insight_sides`) may
+    have counted: records made on a side one of theirs may read (:func:`side_reads_side`: a
+    medical lead's figures include commercial colleagues' chats and contacts; a commercial
+    lead's never include medical ones)."""
+    return frozenset(
+        side
+        for side in (Side.COMMERCIAL, Side.MEDICAL)
+        if any(side_reads_side(mine, side) for mine in viewer_sides)
+    )

@@ -53,6 +53,7 @@ from content.models import (
     MaterialReview,
     MaterialStatus,
     ReviewDecision,
+    SearchTerm,
 )
 from portal import audit
 from portal.accounts.models import (
@@ -127,6 +128,7 @@ BASE = {
     "notifications": 300_000,
     "logins": 200_000,
     "meetings": 4_000,  # meeting requests either way, between HCPs and their reps or MSLs
+    "search_terms": 30_000,  # (day, query) rows of the library's search log: ~80 queries a day
 }
 # The demo logins' share at factor 1.0.
 DEMO_SHARE = {
@@ -366,6 +368,7 @@ class _Loader:
         self.log = log
         self.now = utcnow()
         self.counts: dict[str, int] = {}
+        self._calendars: dict[TeamKey, Any] = {}  # the business calendar of each team
         self.connection: Connection = db.session.connection()
         self.dialect = self.connection.dialect.name
         self.started = time.perf_counter()
@@ -472,6 +475,8 @@ class _Loader:
         self.seed_account_team()
         self.step("views, downloads and bookmarks")
         self.seed_events()
+        self.step("search log")
+        self.seed_search_terms()
         self.step("questions")
         self.seed_questions(question_wording)
         self.step("chats")
@@ -1223,6 +1228,61 @@ class _Loader:
         members = self.members.get(team) or []
         return self.rng.choice(members) if members else None
 
+    def seed_search_terms(self) -> None:
+        """A year of the library's search log (the Content dashboard): each day some of the
+        queries HCPs type, a few of them finding nothing."""
+        rng = self.rng
+        words = [
+            "dosing",
+            "renal",
+            "pregnancy",
+            "interaction",
+            "elderly",
+            "hepatic",
+            "switch",
+            "titration",
+            "pediatric",
+            "overdose",
+            "storage",
+            "biosimilar",
+            "guideline",
+        ]
+        products = [product.name.lower() for product in self.products]
+        gaps = ["gene therapy", "shortage", "compassionate use", "generic", "orphan"]
+        days = 365
+        per_day = max(1, self.n("search_terms") // days)
+        zone_today = self.now.date()
+        rows = []
+        for back in range(days):
+            day = zone_today - dt.timedelta(days=back)
+            seen: set[str] = set()
+            for _ in range(per_day):
+                if rng.random() < 0.1:
+                    query = rng.choice(gaps)
+                else:
+                    query = f"{rng.choice(products)} {rng.choice(words)}"
+                if query in seen:
+                    continue
+                seen.add(query)
+                searches = rng.randint(1, 12)
+                missed = searches if query in gaps else 0
+                rows.append({"day": day, "query": query, "searches": searches, "no_result": missed})
+        self.insert(SearchTerm, rows)
+
+    def business_minutes(
+        self, team: TeamKey, start: dt.datetime, end: dt.datetime | None
+    ) -> int | None:
+        """Business minutes from ``start`` to ``end`` on ``team``'s calendar (as the questions
+        services write them at the first reply and at closing)."""
+        if end is None:
+            return None
+        calendars = self._calendars
+        if team not in calendars:
+            from portal.questions import facts
+
+            calendars[team] = facts.calendar(team)
+        return max(0, round(calendars[team].business_hours_between(start, end) * 60))
+
     def seed_questions(self, wording_id: int) -> None:
         rng = self.rng
         total = self.n("questions")
@@ -1325,6 +1385,11 @@ class _Loader:
                     "helpful": (rng.random() < 0.8) if closed_at and rng.random() < 0.3 else None,
                     "created_at": created, "updated_at": closed_at or answered_at or created,
                     "answered_at": answered_at, "closed_at": closed_at,
+                    "first_response_at": answered_at,
+                    "first_response_business_minutes": self.business_minutes(
+                        team, created, answered_at
+                    ),
+                    "close_business_minutes": self.business_minutes(team, created, closed_at),
                 }
             )  # fmt: skip
             self.question_audit.append((created, hcp, question_id))

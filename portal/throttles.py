@@ -54,6 +54,8 @@ class Throttle(enum.StrEnum):
     OUTREACH = "outreach"
     MEETINGS = "meetings"
     PREFERENCES = "preferences"
+    WEBHOOKS = "webhooks"
+    API_TOKENS = "api-tokens"
 
 
 class Key(enum.StrEnum):
@@ -82,6 +84,8 @@ WHAT = {
     Throttle.OUTREACH: "shared many materials",
     Throttle.MEETINGS: "sent many meeting requests and answers",
     Throttle.PREFERENCES: "changed your account many times",
+    Throttle.WEBHOOKS: "created many webhook subscriptions and test events",
+    Throttle.API_TOKENS: "created many API tokens",
 }
 
 # Form fields never echoed back on the refusal page.

@@ -102,7 +102,10 @@ class PreferenceChange(Base):
     state. Append-only, like a consent record."""
 
     __tablename__ = "contact_preference_changes"
-    __table_args__ = (Index("ix_contact_preference_changes_hcp", "hcp_id", "at"),)
+    __table_args__ = (
+        Index("ix_contact_preference_changes_at", "at", "id"),
+        Index("ix_contact_preference_changes_hcp", "hcp_id", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hcp_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -120,6 +123,7 @@ class Contact(Base):
 
     __tablename__ = "contacts"
     __table_args__ = (
+        Index("ix_contacts_at", "at", "counted", "side", "hcp_id"),
         Index("ix_contacts_hcp_at", "hcp_id", "at"),
         Index("ix_contacts_staff_at", "staff_id", "at"),
         Index("ix_contacts_subject", "subject", "subject_id"),
@@ -178,6 +182,7 @@ class CallNote(Base):
 
     __tablename__ = "call_notes"
     __table_args__ = (
+        Index("ix_call_notes_occurred", "occurred_at", "id"),
         Index("ix_call_notes_hcp_at", "hcp_id", "occurred_at"),
         Index("ix_call_notes_author_follow_up", "author_id", "follow_up_due"),
     )
@@ -211,6 +216,7 @@ class MaterialShare(Base):
 
     __tablename__ = "material_shares"
     __table_args__ = (
+        Index("ix_material_shares_created", "created_at", "id"),
         Index("ix_material_shares_hcp_at", "hcp_id", "created_at"),
         Index("ix_material_shares_staff_opened", "staff_id", "opened_at"),
     )
@@ -277,6 +283,9 @@ class Meeting(Base):
 
     __tablename__ = "meetings"
     __table_args__ = (
+        Index("ix_meetings_state_starts", "state", "starts_at"),
+        Index("ix_meetings_state_decided", "state", "decided_at", "id"),
+        Index("ix_meetings_created", "created_at", "id"),
         Index("ix_meetings_hcp_state", "hcp_id", "state"),
         Index("ix_meetings_staff_state", "staff_id", "state"),
     )

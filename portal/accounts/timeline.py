@@ -30,6 +30,11 @@ is read with an index-friendly "before the cursor" condition and ``limit + 1`` r
 statement per source, actors eager-loaded), and the sources are merged here, so ties on the
 time neither skip nor repeat an event.
 
+The same events across every HCP (:func:`interactions`, the integration API's
+``/api/v1/interactions``) are read by the same sources, filtered by time, kind and HCP, and shown
+to an API token as its scopes allow (:class:`TokenReader`: ``portal.policy.token_*``) exactly as
+the page shows them to a staff member by role (:class:`StaffReader`).
+
 A timeline reads across features (content, questions, chat, the account team): it is the one
 place that puts an HCP's whole history together, read-only.
 """
@@ -42,12 +47,12 @@ import dataclasses
 import datetime as dt
 import enum
 import heapq
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, Protocol
 
 from flask_babel import gettext
-from sqlalchemy import ColumnElement, and_, or_, select, true
-from sqlalchemy.orm import InstrumentedAttribute, contains_eager, joinedload
+from sqlalchemy import BigInteger, ColumnElement, and_, cast, literal, or_, select, true
+from sqlalchemy.orm import contains_eager, joinedload
 
 from chat.models import ConsentPeriod, Conversation, ConversationState, Invitation
 from content.models import Bookmark, Material, MaterialEvent
@@ -128,6 +133,7 @@ class Event:
     summary: str
     detail: dict[str, Any] | None
     subject: Any = dataclasses.field(default=None, compare=False, repr=False)
+    hcp_id: int = dataclasses.field(default=0, compare=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -193,8 +199,8 @@ class Cursor:
 
 def _before(
     kind: EventKind,
-    at: InstrumentedAttribute[Any],
-    ident: InstrumentedAttribute[Any],
+    at: Any,
+    ident: Any,
     cursor: Cursor | None,
 ) -> ColumnElement[bool]:
     """The SQL condition "this source's event comes after the cursor" (older, in page order),
@@ -217,34 +223,63 @@ class _Row:
     kind: EventKind
     id: int
     record: Any
+    hcp_id: int
 
     @property
     def key(self) -> tuple[dt.datetime, str, int]:
         return (self.at, self.kind.value, self.id)
 
 
-Fetch = Callable[[User, Cursor | None, int], list[_Row]]
+@dataclasses.dataclass(frozen=True)
+class _Scope:
+    """Whose events are read (one HCP's record, or every HCP's: ``hcp`` None) and between which
+    moments (``since`` included, ``until`` excluded)."""
+
+    hcp: User | None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    def where(self, hcp_column: Any, at: Any) -> list[ColumnElement[bool]]:
+        """The scope as SQL conditions on a source's HCP and time columns."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.hcp is not None:
+            conditions.append(hcp_column == self.hcp.id)
+        if self.since is not None:
+            conditions.append(at >= self.since)
+        if self.until is not None:
+            conditions.append(at < self.until)
+        return conditions
+
+    def holds(self, at: dt.datetime) -> bool:
+        return (self.since is None or at >= self.since) and (self.until is None or at < self.until)
+
+
+Fetch = Callable[[_Scope, Cursor | None, int], list[_Row]]
 
 
 def _material_events(kind: EventKind, stored: MaterialEventKind) -> Fetch:
-    def fetch(hcp: User, cursor: Cursor | None, n: int) -> list[_Row]:
+    def fetch(scope: _Scope, cursor: Cursor | None, n: int) -> list[_Row]:
         rows = db.session.execute(
             select(MaterialEvent, Material.title, Material.version)
             .join(Material, Material.id == MaterialEvent.material_id)
             .where(
-                MaterialEvent.user_id == hcp.id,
+                *scope.where(MaterialEvent.user_id, MaterialEvent.at),
                 MaterialEvent.kind == stored,
                 _before(kind, MaterialEvent.at, MaterialEvent.id, cursor),
             )
             .order_by(MaterialEvent.at.desc(), MaterialEvent.id.desc())
             .limit(n)
         ).all()
-        return [_Row(r[0].at, kind, r[0].id, tuple(r)) for r in rows]
+        return [_Row(r[0].at, kind, r[0].id, tuple(r), r[0].user_id) for r in rows]
 
     return fetch
 
 
-def _bookmarks(hcp: User, cursor: Cursor | None, n: int) -> list[_Row]:
+# A bookmark is keyed by its HCP and family: one number orders and names it across HCPs.
+_BOOKMARK_ID = cast(Bookmark.user_id, BigInteger) * literal(2**31, BigInteger) + Bookmark.family_id
+
+
+def _bookmarks(scope: _Scope, cursor: Cursor | None, n: int) -> list[_Row]:
     kind = EventKind.MATERIAL_BOOKMARKED
     title = (
         select(Material.title)
@@ -256,41 +291,47 @@ def _bookmarks(hcp: User, cursor: Cursor | None, n: int) -> list[_Row]:
     rows = db.session.execute(
         select(Bookmark, title)
         .where(
-            Bookmark.user_id == hcp.id,
-            _before(kind, Bookmark.created_at, Bookmark.family_id, cursor),
+            *scope.where(Bookmark.user_id, Bookmark.created_at),
+            _before(kind, Bookmark.created_at, _BOOKMARK_ID, cursor),
         )
-        .order_by(Bookmark.created_at.desc(), Bookmark.family_id.desc())
+        .order_by(Bookmark.created_at.desc(), _BOOKMARK_ID.desc())
         .limit(n)
     ).all()
-    return [_Row(r[0].created_at, kind, r[0].family_id, tuple(r)) for r in rows]
+    return [
+        _Row(r[0].created_at, kind, r[0].user_id * 2**31 + r[0].family_id, tuple(r), r[0].user_id)
+        for r in rows
+    ]
 
 
-def _questions_asked(hcp: User, cursor: Cursor | None, n: int) -> list[_Row]:
+def _questions_asked(scope: _Scope, cursor: Cursor | None, n: int) -> list[_Row]:
     kind = EventKind.QUESTION_ASKED
     rows = db.session.scalars(
         select(Question)
-        .where(Question.hcp_id == hcp.id, _before(kind, Question.created_at, Question.id, cursor))
+        .where(
+            *scope.where(Question.hcp_id, Question.created_at),
+            _before(kind, Question.created_at, Question.id, cursor),
+        )
         .order_by(Question.created_at.desc(), Question.id.desc())
         .limit(n)
     ).all()
-    return [_Row(q.created_at, kind, q.id, q) for q in rows]
+    return [_Row(q.created_at, kind, q.id, q, q.hcp_id) for q in rows]
 
 
 def _question_history(kind: EventKind, stored: QuestionEventKind) -> Fetch:
-    def fetch(hcp: User, cursor: Cursor | None, n: int) -> list[_Row]:
+    def fetch(scope: _Scope, cursor: Cursor | None, n: int) -> list[_Row]:
         rows = db.session.scalars(
             select(QuestionHistory)
             .join(Question, Question.id == QuestionHistory.question_id)
             .options(contains_eager(QuestionHistory.question), joinedload(QuestionHistory.actor))
             .where(
-                Question.hcp_id == hcp.id,
+                *scope.where(Question.hcp_id, QuestionHistory.at),
                 QuestionHistory.kind == stored,
                 _before(kind, QuestionHistory.at, QuestionHistory.id, cursor),
             )
             .order_by(QuestionHistory.at.desc(), QuestionHistory.id.desc())
             .limit(n)
         ).all()
-        return [_Row(e.at, kind, e.id, e) for e in rows]
+        return [_Row(e.at, kind, e.id, e, e.question.hcp_id) for e in rows]
 
     return fetch
 
@@ -300,64 +341,64 @@ def _consents(kind: EventKind) -> Fetch:
         ConsentPeriod.granted_at if kind is EventKind.CHAT_STARTED else ConsentPeriod.withdrawn_at
     )
 
-    def fetch(hcp: User, cursor: Cursor | None, n: int) -> list[_Row]:
+    def fetch(scope: _Scope, cursor: Cursor | None, n: int) -> list[_Row]:
         rows = db.session.execute(
             select(ConsentPeriod, Conversation)
             .join(Conversation, Conversation.id == ConsentPeriod.conversation_id)
             .options(joinedload(Conversation.staff))
             .where(
-                Conversation.hcp_id == hcp.id,
+                *scope.where(Conversation.hcp_id, column),
                 column.is_not(None),
                 _before(kind, column, ConsentPeriod.id, cursor),
             )
             .order_by(column.desc(), ConsentPeriod.id.desc())
             .limit(n)
         ).all()
-        return [_Row(getattr(r[0], column.key), kind, r[0].id, tuple(r)) for r in rows]
+        return [_Row(getattr(r[0], column.key), kind, r[0].id, tuple(r), r[1].hcp_id) for r in rows]
 
     return fetch
 
 
-def _invitations(hcp: User, cursor: Cursor | None, n: int) -> list[_Row]:
+def _invitations(scope: _Scope, cursor: Cursor | None, n: int) -> list[_Row]:
     kind = EventKind.CHAT_INVITED
     rows = db.session.scalars(
         select(Invitation)
         .options(joinedload(Invitation.staff))
         .where(
-            Invitation.hcp_id == hcp.id,
+            *scope.where(Invitation.hcp_id, Invitation.created_at),
             _before(kind, Invitation.created_at, Invitation.id, cursor),
         )
         .order_by(Invitation.created_at.desc(), Invitation.id.desc())
         .limit(n)
     ).all()
-    return [_Row(i.created_at, kind, i.id, i) for i in rows]
+    return [_Row(i.created_at, kind, i.id, i, i.hcp_id) for i in rows]
 
 
-def _shares(hcp: User, cursor: Cursor | None, n: int) -> list[_Row]:
+def _shares(scope: _Scope, cursor: Cursor | None, n: int) -> list[_Row]:
     kind = EventKind.MATERIAL_SHARED
     rows = db.session.execute(
         select(MaterialShare, Material.title)
         .join(Material, Material.id == MaterialShare.material_id)
         .options(joinedload(MaterialShare.staff))
         .where(
-            MaterialShare.hcp_id == hcp.id,
+            *scope.where(MaterialShare.hcp_id, MaterialShare.created_at),
             _before(kind, MaterialShare.created_at, MaterialShare.id, cursor),
         )
         .order_by(MaterialShare.created_at.desc(), MaterialShare.id.desc())
         .limit(n)
     ).all()
-    return [_Row(r[0].created_at, kind, r[0].id, tuple(r)) for r in rows]
+    return [_Row(r[0].created_at, kind, r[0].id, tuple(r), r[0].hcp_id) for r in rows]
 
 
 def _meetings(kind: EventKind, state: MeetingState | None) -> Fetch:
     column = Meeting.created_at if state is None else Meeting.decided_at
 
-    def fetch(hcp: User, cursor: Cursor | None, n: int) -> list[_Row]:
+    def fetch(scope: _Scope, cursor: Cursor | None, n: int) -> list[_Row]:
         query = (
             select(Meeting)
             .options(joinedload(Meeting.staff), joinedload(Meeting.requested_by))
             .where(
-                Meeting.hcp_id == hcp.id,
+                *scope.where(Meeting.hcp_id, column),
                 column.is_not(None),
                 _before(kind, column, Meeting.id, cursor),
             )
@@ -365,68 +406,122 @@ def _meetings(kind: EventKind, state: MeetingState | None) -> Fetch:
         if state is not None:
             query = query.where(Meeting.state == state)
         rows = db.session.scalars(query.order_by(column.desc(), Meeting.id.desc()).limit(n)).all()
-        return [_Row(getattr(m, column.key), kind, m.id, m) for m in rows]
+        return [_Row(getattr(m, column.key), kind, m.id, m, m.hcp_id) for m in rows]
 
     return fetch
 
 
-def _call_notes(hcp: User, cursor: Cursor | None, n: int) -> list[_Row]:
+def _call_notes(scope: _Scope, cursor: Cursor | None, n: int) -> list[_Row]:
     kind = EventKind.CALL_NOTE
     rows = db.session.scalars(
         select(CallNote)
         .options(joinedload(CallNote.author))
-        .where(CallNote.hcp_id == hcp.id, _before(kind, CallNote.occurred_at, CallNote.id, cursor))
+        .where(
+            *scope.where(CallNote.hcp_id, CallNote.occurred_at),
+            _before(kind, CallNote.occurred_at, CallNote.id, cursor),
+        )
         .order_by(CallNote.occurred_at.desc(), CallNote.id.desc())
         .limit(n)
     ).all()
-    return [_Row(c.occurred_at, kind, c.id, c) for c in rows]
+    return [_Row(c.occurred_at, kind, c.id, c, c.hcp_id) for c in rows]
 
 
-def _preference_changes(hcp: User, cursor: Cursor | None, n: int) -> list[_Row]:
+def _preference_changes(scope: _Scope, cursor: Cursor | None, n: int) -> list[_Row]:
     kind = EventKind.PREFERENCES_CHANGED
     rows = db.session.scalars(
         select(PreferenceChange)
         .options(joinedload(PreferenceChange.actor))
         .where(
-            PreferenceChange.hcp_id == hcp.id,
+            *scope.where(PreferenceChange.hcp_id, PreferenceChange.at),
             _before(kind, PreferenceChange.at, PreferenceChange.id, cursor),
         )
         .order_by(PreferenceChange.at.desc(), PreferenceChange.id.desc())
         .limit(n)
     ).all()
-    return [_Row(c.at, kind, c.id, c) for c in rows]
+    return [_Row(c.at, kind, c.id, c, c.hcp_id) for c in rows]
 
 
-def _account(hcp: User, cursor: Cursor | None, n: int) -> list[_Row]:
-    # The HCP's row is loaded already (with its profile): no statement of its own.
-    rows = [_Row(hcp.created_at, EventKind.REGISTERED, hcp.id, hcp)]
-    profile = hcp.hcp_profile
-    if (
-        profile is not None
-        and profile.verification is Verification.VERIFIED
-        and profile.verified_at is not None
-    ):
-        rows.append(_Row(profile.verified_at, EventKind.VERIFIED, hcp.id, profile))
-    return [r for r in rows if cursor is None or r.key < cursor.key]
+def _registrations(scope: _Scope, cursor: Cursor | None, n: int) -> list[_Row]:
+    kind = EventKind.REGISTERED
+    hcp = scope.hcp
+    if hcp is not None:
+        # The HCP's row is loaded already (with its profile): no statement of its own.
+        row = _Row(hcp.created_at, kind, hcp.id, hcp, hcp.id)
+        keep = scope.holds(row.at) and (cursor is None or row.key < cursor.key)
+        return [row] if keep else []
+    users = db.session.scalars(
+        select(User)
+        .options(joinedload(User.hcp_profile))
+        .where(
+            User.role == Role.HCP,
+            *scope.where(User.id, User.created_at),
+            _before(kind, User.created_at, User.id, cursor),
+        )
+        .order_by(User.created_at.desc(), User.id.desc())
+        .limit(n)
+    ).all()
+    return [_Row(u.created_at, kind, u.id, u, u.id) for u in users]
 
 
-SOURCES: tuple[Fetch, ...] = (
-    _account,
-    _material_events(EventKind.MATERIAL_VIEWED, MaterialEventKind.VIEW),
-    _material_events(EventKind.MATERIAL_DOWNLOADED, MaterialEventKind.DOWNLOAD),
-    _bookmarks,
-    _preference_changes,
-    _questions_asked,
-    _question_history(EventKind.QUESTION_ANSWERED, QuestionEventKind.ANSWERED),
-    _question_history(EventKind.QUESTION_CLOSED, QuestionEventKind.CLOSED),
-    _invitations,
-    _consents(EventKind.CHAT_STARTED),
-    _consents(EventKind.CHAT_ENDED),
-    _shares,
-    _meetings(EventKind.MEETING_REQUESTED, None),
-    _meetings(EventKind.MEETING_ACCEPTED, MeetingState.ACCEPTED),
-    _meetings(EventKind.MEETING_DECLINED, MeetingState.DECLINED),
-    _call_notes,
+def _verifications(scope: _Scope, cursor: Cursor | None, n: int) -> list[_Row]:
+    kind = EventKind.VERIFIED
+    hcp = scope.hcp
+    if hcp is not None:
+        profile = hcp.hcp_profile
+        if (
+            profile is None
+            or profile.verification is not Verification.VERIFIED
+            or profile.verified_at is None
+        ):
+            return []
+        row = _Row(profile.verified_at, kind, hcp.id, profile, hcp.id)
+        keep = scope.holds(row.at) and (cursor is None or row.key < cursor.key)
+        return [row] if keep else []
+    profiles = db.session.scalars(
+        select(HcpProfile)
+        .options(joinedload(HcpProfile.verified_by))
+        .where(
+            HcpProfile.verification == Verification.VERIFIED,
+            HcpProfile.verified_at.is_not(None),
+            *scope.where(HcpProfile.user_id, HcpProfile.verified_at),
+            _before(kind, HcpProfile.verified_at, HcpProfile.user_id, cursor),
+        )
+        .order_by(HcpProfile.verified_at.desc(), HcpProfile.user_id.desc())
+        .limit(n)
+    ).all()
+    return [_Row(p.verified_at, kind, p.user_id, p, p.user_id) for p in profiles if p.verified_at]
+
+
+SOURCES: tuple[tuple[EventKind, Fetch], ...] = (
+    (EventKind.REGISTERED, _registrations),
+    (EventKind.VERIFIED, _verifications),
+    (
+        EventKind.MATERIAL_VIEWED,
+        _material_events(EventKind.MATERIAL_VIEWED, MaterialEventKind.VIEW),
+    ),
+    (
+        EventKind.MATERIAL_DOWNLOADED,
+        _material_events(EventKind.MATERIAL_DOWNLOADED, MaterialEventKind.DOWNLOAD),
+    ),
+    (EventKind.MATERIAL_BOOKMARKED, _bookmarks),
+    (EventKind.PREFERENCES_CHANGED, _preference_changes),
+    (EventKind.QUESTION_ASKED, _questions_asked),
+    (
+        EventKind.QUESTION_ANSWERED,
+        _question_history(EventKind.QUESTION_ANSWERED, QuestionEventKind.ANSWERED),
+    ),
+    (
+        EventKind.QUESTION_CLOSED,
+        _question_history(EventKind.QUESTION_CLOSED, QuestionEventKind.CLOSED),
+    ),
+    (EventKind.CHAT_INVITED, _invitations),
+    (EventKind.CHAT_STARTED, _consents(EventKind.CHAT_STARTED)),
+    (EventKind.CHAT_ENDED, _consents(EventKind.CHAT_ENDED)),
+    (EventKind.MATERIAL_SHARED, _shares),
+    (EventKind.MEETING_REQUESTED, _meetings(EventKind.MEETING_REQUESTED, None)),
+    (EventKind.MEETING_ACCEPTED, _meetings(EventKind.MEETING_ACCEPTED, MeetingState.ACCEPTED)),
+    (EventKind.MEETING_DECLINED, _meetings(EventKind.MEETING_DECLINED, MeetingState.DECLINED)),
+    (EventKind.CALL_NOTE, _call_notes),
 )
 
 
@@ -451,11 +546,59 @@ def _team_names(users: Iterable[User]) -> dict[int, str]:
     return names
 
 
+class Reader(Protocol):
+    """Who reads the events, and what of them: a staff member by role, an API token by scope."""
+
+    def sees_side(self, side: Side) -> bool:
+        """Records of ``side`` (notes, shares, meetings, invitations) in full, names included."""
+
+    def reads_question(self, question: Question) -> bool:
+        """A question's text, category and reference."""
+
+    def reads_chat(self, conversation: Conversation) -> bool:
+        """A chat's consent details on the record."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StaffReader:
+    """A staff member on the HCP page: :func:`~portal.policy.can_view_side`,
+    :func:`~portal.policy.can_read_question_on_record`,
+    :func:`~portal.policy.can_read_chat_on_record`."""
+
+    user: User
+
+    def sees_side(self, side: Side) -> bool:
+        return policy.can_view_side(self.user, side)
+
+    def reads_question(self, question: Question) -> bool:
+        return policy.can_read_question_on_record(self.user, question)
+
+    def reads_chat(self, conversation: Conversation) -> bool:
+        return policy.can_read_chat_on_record(self.user, conversation)
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenReader:
+    """An API token: :func:`~portal.policy.token_can_view_side`,
+    :func:`~portal.policy.token_can_read_question`, :func:`~portal.policy.token_can_read_chat`."""
+
+    token: Any
+
+    def sees_side(self, side: Side) -> bool:
+        return policy.token_can_view_side(self.token, side)
+
+    def reads_question(self, question: Question) -> bool:
+        return policy.token_can_read_question(self.token, question)
+
+    def reads_chat(self, conversation: Conversation) -> bool:
+        return policy.token_can_read_chat(self.token, conversation)
+
+
 @dataclasses.dataclass
 class _View:
-    """One viewer's view of one HCP's record, with the team names of the colleagues it names."""
+    """One reader's view of one HCP's record, with the team names of the colleagues it names."""
 
-    viewer: User
+    reader: Reader
     hcp: User
     teams: dict[int, str]
 
@@ -474,7 +617,7 @@ class _View:
         return self.teams.get(user.id) or user.role.label
 
     def sees_side_of(self, user: User) -> bool:
-        return policy.can_view_side(self.viewer, policy.side_of(user.role))
+        return self.reader.sees_side(policy.side_of(user.role))
 
 
 def _people(row: _Row) -> list[User]:
@@ -502,7 +645,7 @@ def _people(row: _Row) -> list[User]:
 def _build(view: _View, row: _Row) -> Event:
     builder = _BUILDERS[row.kind]
     actor, summary, detail, subject = builder(view, row.record)
-    return Event(row.at, row.kind, row.id, actor, summary, detail, subject)
+    return Event(row.at, row.kind, row.id, actor, summary, detail, subject, row.hcp_id)
 
 
 Built = tuple[Actor, str, dict[str, Any] | None, Any]
@@ -566,7 +709,7 @@ def _question_detail(question: Question) -> dict[str, Any]:
 
 def _asked(view: _View, question: Question) -> Built:
     team = team_label(question.owner_team)
-    if policy.can_read_question_on_record(view.viewer, question):
+    if view.reader.reads_question(question):
         summary = gettext(
             "Asked %(reference)s (%(category)s), to %(team)s",
             reference=question.reference, category=question.category.label, team=team,
@@ -578,7 +721,7 @@ def _asked(view: _View, question: Question) -> Built:
 def _question_step(answered: bool) -> Callable[[_View, Any], Built]:
     def build(view: _View, event: QuestionHistory) -> Built:
         question = event.question
-        readable = policy.can_read_question_on_record(view.viewer, question)
+        readable = view.reader.reads_question(question)
         who = event.actor
         actor = view.colleague(who, readable) if who is not None else view.person(view.hcp)
         team = team_label(question.owner_team)
@@ -611,7 +754,7 @@ def _chat(started: bool) -> Callable[[_View, Any], Built]:
         else:
             summary = gettext("Chat with %(name)s ended", name=partner)
         detail = None
-        if policy.can_read_chat_on_record(view.viewer, conversation):
+        if view.reader.reads_chat(conversation):
             detail = {
                 "conversation_id": conversation.id,
                 "with": {"name": staff.name, "role": staff.role.value},
@@ -645,7 +788,7 @@ def _invited(view: _View, invitation: Invitation) -> Built:
 def _shared(view: _View, record: tuple[MaterialShare, str]) -> Built:
     share, title = record
     staff = share.staff
-    if not policy.can_view_side_record(view.viewer, share):
+    if not view.reader.sees_side(share.side):
         summary = gettext("A material shared by %(team)s", team=view.team(staff))
         return view.colleague(staff, False), summary, None, share
     detail = {
@@ -663,7 +806,7 @@ def _shared(view: _View, record: tuple[MaterialShare, str]) -> Built:
 def _meeting(kind: EventKind) -> Callable[[_View, Any], Built]:
     def build(view: _View, meeting: Meeting) -> Built:
         staff = meeting.staff
-        shown = policy.can_view_side_record(view.viewer, meeting)
+        shown = view.reader.sees_side(meeting.side)
         if kind is EventKind.MEETING_REQUESTED:
             who = meeting.requested_by
         else:  # the party who did not ask answers
@@ -712,7 +855,7 @@ def _meeting(kind: EventKind) -> Callable[[_View, Any], Built]:
 
 def _call_note(view: _View, note: CallNote) -> Built:
     author = note.author
-    if not policy.can_view_side_record(view.viewer, note):
+    if not view.reader.sees_side(note.side):
         summary = gettext("An interaction recorded by %(team)s", team=view.team(author))
         return view.colleague(author, False), summary, None, note
     summary = gettext("%(kind)s recorded", kind=note.kind.label)
@@ -788,19 +931,83 @@ def events(
     statement per source of events, plus one for the team names of the colleagues named.
     """
     policy.require_visible(policy.can_view_hcp_record(viewer, hcp), "That HCP")
+    return _page(StaffReader(viewer), _Scope(hcp), None, before, limit)
+
+
+def interactions(
+    reader: Reader,
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    kinds: Collection[EventKind] | None = None,
+    hcp_id: int | None = None,
+    after: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> TimelinePage:
+    """A page of every HCP's events as ``reader`` may see them, newest first (the integration
+    API's ``/interactions``): at most ``limit`` events at or after ``since`` and before
+    ``until``, of ``kinds`` (all: ``None``), of the HCP ``hcp_id`` (all: ``None``; an id that is
+    not an HCP's: no events), following the cursor ``after`` (the previous page's ``next``).
+
+    Read-only; the caller decides who may read at all (the API: a token's read scope). Each
+    event's content is the reader's to see or not, as on the HCP page. A cursor that is not one
+    of ours: :class:`InvalidInput`. One statement per source asked for, one for the HCPs of the
+    page and one for the team names of the colleagues named."""
+    hcp: User | None = None
+    if hcp_id is not None:
+        hcp = db.session.scalar(
+            select(User)
+            .options(joinedload(User.hcp_profile).joinedload(HcpProfile.verified_by))
+            .where(User.id == hcp_id, User.role == Role.HCP)
+        )
+        if hcp is None:
+            _check_limit(limit)
+            if after is not None:
+                Cursor.decode(after)
+            return TimelinePage(events=[], next=None)
+    return _page(reader, _Scope(hcp, since, until), kinds, after, limit)
+
+
+def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(gettext("Ask for 1 to %(max)s events.", max=MAX_LIMIT), field="limit")
-    cursor = Cursor.decode(before) if before is not None else None
+
+
+def _page(
+    reader: Reader,
+    scope: _Scope,
+    kinds: Collection[EventKind] | None,
+    after: str | None,
+    limit: int,
+) -> TimelinePage:
+    """Read ``limit + 1`` rows from each source past the cursor, merge, build the page."""
+    _check_limit(limit)
+    cursor = Cursor.decode(after) if after is not None else None
     rows: list[_Row] = []
-    for fetch in SOURCES:
-        rows.extend(fetch(hcp, cursor, limit + 1))
+    for kind, fetch in SOURCES:
+        if kinds is None or kind in kinds:
+            rows.extend(fetch(scope, cursor, limit + 1))
     newest = heapq.nlargest(limit + 1, rows, key=lambda r: r.key)
     page, more = newest[:limit], len(newest) > limit
     people = [person for row in page for person in _people(row)]
-    view = _View(viewer=viewer, hcp=hcp, teams=_team_names(people))
-    built = [_build(view, row) for row in page]
+    teams = _team_names(people)
+    hcps = _hcps_of(scope, page)
+    built = [_build(_View(reader=reader, hcp=hcps[row.hcp_id], teams=teams), row) for row in page]
     following = Cursor(page[-1].at, page[-1].kind, page[-1].id).encode() if more else None
     return TimelinePage(events=built, next=following)
+
+
+def _hcps_of(scope: _Scope, page: list[_Row]) -> dict[int, User]:
+    """The HCP of each event of the page (one statement, across HCPs; none for one record)."""
+    if scope.hcp is not None:
+        return {scope.hcp.id: scope.hcp}
+    ids = {row.hcp_id for row in page}
+    if not ids:
+        return {}
+    users = db.session.scalars(
+        select(User).options(joinedload(User.hcp_profile)).where(User.id.in_(sorted(ids)))
+    ).unique()
+    return {user.id: user for user in users}
 
 
 # --- chats per colleague (the page's consent section) --------------------------------------------
@@ -844,7 +1051,7 @@ def chats(viewer: User, hcp: User) -> list[ChatState]:
         periods.setdefault(period.conversation_id, []).append(
             (period.granted_at, period.withdrawn_at)
         )
-    view = _View(viewer=viewer, hcp=hcp, teams={})
+    view = _View(reader=StaffReader(viewer), hcp=hcp, teams={})
     hidden = [c.staff for c in conversations if not view.sees_side_of(c.staff)]
     view.teams = _team_names(hidden)
     return [

@@ -24,7 +24,7 @@ from portal.api.schemas import ProblemSchema
 SECURITY_SCHEME = "bearerAuth"
 
 
-class PortalApi(Api):  # type: ignore[misc]
+class PortalApi(Api):
     """flask-smorest's Api, with our errors: it registers no error handler of its own (the
     portal translates errors once, ``portal/errors_http.py``), and documents every refusal as a
     problem+json document."""
@@ -72,8 +72,8 @@ def init_app(app: Flask) -> None:
             "info": {
                 "description": (
                     "Read the portal's records and record interactions from a CRM or a data "
-                    "warehouse. Authenticate with 'Authorization: Bearer <token>'; errors are "
-                    "application/problem+json (RFC 9457)."
+                    "warehouse. Authenticate with `Authorization: Bearer <token>`; errors are "
+                    "`application/problem+json` (RFC 9457)."
                 )
             },
         },
@@ -87,3 +87,8 @@ def init_app(app: Flask) -> None:
     app.extensions["portal_api"] = api
     auth.init_app(app)
     cli.init_app(app)
+    # The administrators' tokens page and the rendered reference (pages, not the API).
+    from portal.api import views
+
+    app.register_blueprint(views.blueprint, url_prefix="/admin")
+    app.register_blueprint(views.reference)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 
 class ProblemSchema(Schema):
@@ -23,4 +23,33 @@ class CursorQuerySchema(Schema):
     """``?cursor=`` from the previous page's ``next``, and ``?limit=`` (1 to 200, default 50)."""
 
     cursor = fields.String(load_default=None)
-    limit = fields.Integer(load_default=50, validate=lambda n: 1 <= n <= 200)
+    # A validator must raise (marshmallow 4 ignores a False return); Range is also documented
+    # in the OpenAPI document as minimum and maximum.
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+# --- shared by the resources (portal/api/resources/) ---------------------------------------------
+class ActorSchema(Schema):
+    """Who did something, as the token may know them (a colleague of a side the token does not
+    read is named by their team)."""
+
+    name = fields.String(required=True)
+    role = fields.String(required=True)
+    side = fields.String(required=True, metadata={"description": "commercial, medical, neutral"})
+
+
+class ProductRefSchema(Schema):
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class TimeRangeQuerySchema(CursorQuerySchema):
+    """A cursor page of records between ``since`` (included) and ``until`` (excluded)."""
+
+    since = fields.AwareDateTime(
+        load_default=None, metadata={"description": "ISO 8601 with a time zone; included"}
+    )
+    until = fields.AwareDateTime(
+        load_default=None, metadata={"description": "ISO 8601 with a time zone; excluded"}
+    )

@@ -12,12 +12,14 @@ import secrets
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal import audit, policy
 from portal.api.models import ApiScope, ApiToken
 from portal.errors import InvalidInput, NotFound
 from portal.extensions import db
 from portal.models import User, utcnow
+from portal.pagination import Page, paginate
 from portal.unit_of_work import unit_of_work
 
 TOKEN_PREFIX = "hcpp_"  # noqa: S105 - the visible prefix of every token, not a secret
@@ -92,10 +94,18 @@ def revoke_token(actor: User | None, token_id: int) -> ApiToken:
 
 
 def list_tokens(actor: User | None) -> Sequence[ApiToken]:
-    """Every token, newest first (administrators; the CLI)."""
+    """Every token, newest first (administrators and compliance, read-only; the CLI)."""
     if actor is not None:
-        policy.require(policy.can_manage_api_tokens(actor))
+        policy.require(policy.can_view_api_tokens(actor))
     return db.session.scalars(select(ApiToken).order_by(ApiToken.id.desc())).all()
+
+
+def token_page(actor: User, *, page: int, page_size: int = 50) -> Page[ApiToken]:
+    """One page of the tokens, newest first, with their creators (the tokens page). Raises
+    :class:`PermissionDenied` for anyone but administrators and compliance."""
+    policy.require(policy.can_view_api_tokens(actor))
+    query = select(ApiToken).options(selectinload(ApiToken.created_by)).order_by(ApiToken.id.desc())
+    return paginate(query, page=page, page_size=page_size)
 
 
 def find_by_secret(secret: str) -> ApiToken | None:

@@ -16,6 +16,7 @@ class AuditRecord(Base):
 
     __tablename__ = "audit_records"
     __table_args__ = (
+        Index("ix_audit_records_action_at", "action", "at"),
         Index("ix_audit_records_target", "target_type", "target_id", "id"),
         Index("ix_audit_records_actor", "actor_id", "id"),
     )

@@ -21,7 +21,7 @@ from flask_babel import format_number, gettext, lazy_gettext
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
-from portal import audit, policy, unit_of_work
+from portal import audit, policy, unit_of_work, webhooks
 from portal.errors import InvalidInput
 from portal.extensions import db
 from portal.models import Product, Side, TeamKey, User, utcnow
@@ -292,6 +292,16 @@ def _file(
         routing=record,
         assignee=decision.assignee_id,
         due_at=decision.due_at.isoformat(),
+    )
+    webhooks.publish(
+        webhooks.WebhookEvent.QUESTION_CREATED,
+        {
+            "question_id": question.id,
+            "reference": question.reference,
+            "category": question.category.value,
+            "created_at": received_at,
+        },
+        side=policy.question_side(question),
     )
     db.session.flush()
     thread.notify_team_or_assignee(

@@ -202,6 +202,8 @@ class Question(Base):
             "owner_team",
         ),
         Index("ix_questions_hcp_created", "hcp_id", "created_at"),
+        # The Questions dashboard reads a date range of questions (migration 0017).
+        Index("ix_questions_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -232,6 +234,12 @@ class Question(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The first reply (``answered_at`` is the latest), and the business time (minutes, on the
+    # owning team's calendar) from receipt to it and to closing, written when they happen: the
+    # dashboards cannot compute business hours in SQL.
+    first_response_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    first_response_business_minutes: Mapped[int | None] = mapped_column(Integer)
+    close_business_minutes: Mapped[int | None] = mapped_column(Integer)
 
     hcp: Mapped[User] = relationship(foreign_keys=[hcp_id])
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
@@ -317,7 +325,10 @@ class QuestionEvent(Base):
     """The question's history: what the HCP's timeline and the staff's log are drawn from."""
 
     __tablename__ = "question_events"
-    __table_args__ = (Index("ix_question_events_kind_question", "kind", "question_id"),)
+    __table_args__ = (
+        Index("ix_question_events_kind_at", "kind", "at", "id"),
+        Index("ix_question_events_kind_question", "kind", "question_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(

@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
-from portal import audit, policy
+from portal import audit, policy, webhooks
 from portal.errors import InvalidInput
 from portal.extensions import db
 from portal.models import TeamKey, User, utcnow
@@ -320,10 +320,23 @@ def reply_to_question(
         question.assignee_id = actor.id
     question.status = QuestionStatus.ANSWERED
     question.answered_at = at
+    if question.first_response_at is None:
+        question.first_response_at = at
+        question.first_response_business_minutes = _business_minutes(question, at)
     question.updated_at = at
     thread.record_event(question, QuestionEventKind.ANSWERED, actor, team=question.owner_team)
     db.session.flush()
     audit.record(actor, "question.reply", question, entry=entry.id, materials=ids)
+    webhooks.publish(
+        webhooks.WebhookEvent.QUESTION_ANSWERED,
+        {
+            "question_id": question.id,
+            "reference": question.reference,
+            "entry_id": entry.id,
+            "answered_at": at,
+        },
+        side=policy.question_side(question),
+    )
     assert attestation is not None  # staff answer, and staff attest (checked above)
     attestations.attest_question(actor, question, attestation, at=at, on="reply")
     notifications.notify(
@@ -456,6 +469,13 @@ def escalate_question(actor: User, question_id: int, *, reason: str) -> Question
     return question
 
 
+def _business_minutes(question: Question, at: dt.datetime) -> int:
+    # Business time since receipt, on the calendar the owning team's due times run on (the
+    # Questions dashboard's response and close times).
+    hours = facts.calendar(question.owner_team).business_hours_between(question.created_at, at)
+    return max(0, round(hours * 60))
+
+
 @transactional
 def close_question(
     actor: User, question_id: int, *, reason: str = "", attestation: Attestation | None = None
@@ -472,6 +492,7 @@ def close_question(
     question.status = QuestionStatus.CLOSED
     question.closed_at = utcnow()
     question.updated_at = question.closed_at
+    question.close_business_minutes = _business_minutes(question, question.closed_at)
     detail = reason.strip()[:MAX_REASON]
     thread.record_event(question, QuestionEventKind.CLOSED, actor, detail=detail)
     audit.record(actor, "question.close", question, reason=detail, by_hcp=actor.is_hcp)

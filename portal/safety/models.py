@@ -79,7 +79,10 @@ class PvCase(Base):
     """
 
     __tablename__ = "pv_cases"
-    __table_args__ = (Index("ix_pv_cases_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_pv_cases_created", "created_at", "id"),
+        Index("ix_pv_cases_status_due", "status", "due_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int | None] = mapped_column(

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from portal import audit, policy
+from portal import audit, policy, webhooks
 from portal.errors import InvalidInput
 from portal.extensions import db
 from portal.models import Product, TeamKey, User, utcnow
@@ -116,6 +116,18 @@ def open_case(
         due_at=due.isoformat(), reasons=list(reasons), origin=origin.value,
         message=message_id, call_note=call_note_id, product_complaint=product_complaint,
     )  # fmt: skip
+    webhooks.publish(
+        webhooks.WebhookEvent.PV_CASE_OPENED,
+        {
+            "case_id": case.id,
+            "reference": case.reference,
+            "source": case.source,
+            "origin": origin.value,
+            "question_id": question_id,
+            "created_at": received_at,
+            "due_at": due,
+        },
+    )
     notifications.notify(
         users.team_members(TeamKey.PHARMACOVIGILANCE),
         kind="pv_case",

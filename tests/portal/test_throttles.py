@@ -269,6 +269,9 @@ CREATION_ROUTES = {
     "account.index": Throttle.PREFERENCES,
     "account.preferences": Throttle.PREFERENCES,
     "account.resume": Throttle.PREFERENCES,
+    "webhooks.create": Throttle.WEBHOOKS,
+    "webhooks.test": Throttle.WEBHOOKS,
+    "api_tokens.create": Throttle.API_TOKENS,
 }
 
 

@@ -105,6 +105,17 @@ ROUTES: dict[str, Decision] = {
     # --- the integration API (tokens only; scopes in tests/portal/api/) ---------------------
     "GET /api/v1/openapi.json": public(),
     "GET /api/v1/me": api_token_only(),
+    "GET /api/v1/materials": api_token_only(),
+    "GET /api/v1/materials/<int(max=2147483647):material_id>": api_token_only(),
+    "GET /api/v1/hcps": api_token_only(),
+    "GET /api/v1/hcps/<int(max=2147483647):hcp_id>": api_token_only(),
+    "GET /api/v1/interactions": api_token_only(),
+    "GET /api/v1/questions": api_token_only(),
+    "GET /api/v1/questions/<int(max=2147483647):question_id>": api_token_only(),
+    "GET /api/v1/pv-cases": api_token_only(),
+    "GET /api/v1/pv-cases/<int(max=2147483647):case_id>": api_token_only(),
+    "POST /api/v1/call-notes": api_token_only(),
+    "GET /api/v1/docs": public(),  # the rendered reference, like the document it renders
     # The second step of a sign-in (code, or enrolment for staff) exists only between the
     # password and the session: without a pending sign-in, back to the sign-in page.
     "GET /login/two-factor": public(LOGIN),
@@ -137,6 +148,10 @@ ROUTES: dict[str, Decision] = {
     "POST /notifications/read": signed_in(REDIRECT),
     "POST /notifications/<int:notification_id>": decide(hcp=REDIRECT),  # the HCP's own
     "GET /audit": admin_reads(),
+    # --- insight dashboards: administrators and compliance (team leads are no persona here) ---
+    "GET /insights/": admin_reads(),
+    "GET /insights/<dashboard>": admin_reads(),
+    "GET /insights/<dashboard>/<panel>.csv": admin_reads(),
     # --- administration --------------------------------------------------------------------------
     "GET /admin/users": admin_reads(),
     "GET /admin/users/<int:user_id>": admin_reads(),
@@ -166,9 +181,27 @@ ROUTES: dict[str, Decision] = {
     "POST /admin/routing/rules/<int:rule_id>/delete": admin_writes(REDIRECT),
     "GET /admin/routing/slas": admin_reads(),
     "POST /admin/routing/slas": admin_writes(REFUSED),
+    # Webhooks: administrators subscribe and act, compliance reads (403 on an action). The
+    # world's delivery is pending: sending it again is refused on the page.
+    "GET /admin/webhooks/": admin_reads(),
+    "GET /admin/webhooks/new": admin_writes(OK),
+    "POST /admin/webhooks/new": admin_writes(OK),  # the form again, with its errors
+    "GET /admin/webhooks/<int:subscription_id>": admin_reads(),
+    "POST /admin/webhooks/<int:subscription_id>/toggle": admin_writes(REDIRECT),
+    "POST /admin/webhooks/<int:subscription_id>/test": admin_writes(REDIRECT),
+    "POST /admin/webhooks/<int:subscription_id>/rotate": admin_writes(OK),  # the new secret
+    "POST /admin/webhooks/<int:subscription_id>/delete": admin_writes(REDIRECT),
+    "POST /admin/webhooks/<int:subscription_id>/deliveries/<int:delivery_id>/send-again": (
+        admin_writes(REFUSED)
+    ),
     "GET /compliance/chats/restricted-phrases": admin_reads(),
     "POST /compliance/chats/restricted-phrases": admin_writes(OK),
     "POST /compliance/chats/restricted-phrases/<int:phrase_id>/remove": admin_writes(REDIRECT),
+    # The integration clients' API tokens (a token's secret is shown once, in the 201 page).
+    "GET /admin/api-tokens": admin_reads(),
+    "GET /admin/api-tokens/new": admin_writes(OK),
+    "POST /admin/api-tokens/new": admin_writes(OK),  # the form again: no name, no scope
+    "POST /admin/api-tokens/<int:token_id>/revoke": admin_writes(REDIRECT),
     # --- compliance review of chats --------------------------------------------------------------
     "GET /compliance/chats/": decide(compliance=OK),
     "GET /compliance/chats/<int:conversation_id>": decide(compliance=OK),
@@ -363,6 +396,16 @@ ROUTES: dict[str, Decision] = {
 # Requests naming an id that does not exist: ``not_found`` for every signed-in persona, and the
 # route's own answer for the anonymous visitor, except for these.
 MISSING_IDS: dict[str, Decision] = {
+    # The integration API authenticates the token before it looks anything up.
+    **{
+        f"GET /api/v1/{path}/<int(max=2147483647):{name}>": api_token_only()
+        for path, name in (
+            ("materials", "material_id"),
+            ("hcps", "hcp_id"),
+            ("questions", "question_id"),
+            ("pv-cases", "case_id"),
+        )
+    },
     # Compliance is refused before the rule is looked up (they read rules, never change them).
     "POST /admin/routing/rules/<int:rule_id>/delete": decide(compliance=FORBIDDEN),
     "POST /admin/routing/rules/<int:rule_id>/move": decide(compliance=FORBIDDEN, admin=REFUSED),
@@ -370,6 +413,8 @@ MISSING_IDS: dict[str, Decision] = {
     "POST /compliance/chats/restricted-phrases/<int:phrase_id>/remove": decide(
         compliance=FORBIDDEN, admin=REFUSED
     ),
+    # Compliance is refused before the token is looked up (they read tokens, never revoke).
+    "POST /admin/api-tokens/<int:token_id>/revoke": decide(compliance=FORBIDDEN),
     # The consent form is read before the invitation is looked up.
     "POST /chat/invitations/<int:invitation_id>/accept": decide(hcp=REFUSED),
     "GET /library/family/<int:family_id>": signed_in(GONE, hcp_pending=FORBIDDEN),

@@ -29,6 +29,7 @@ from chat.models import Conversation
 from content.models import Material
 from content.services import Upload
 from portal.accounts import call_notes, outreach
+from portal.api import tokens as api_tokens
 from portal.extensions import db, socketio
 from portal.models import Notification, Role, User, Verification, utcnow
 from portal.questions import settings as routing_settings
@@ -37,6 +38,7 @@ from portal.safety import follow_ups
 from portal.safety.attestations import Attestation
 from portal.safety.models import PvCase
 from portal.services import sessions
+from portal.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from tests.chat.factories import active_conversation, send
 from tests.conftest import IsolatedClient, login
 from tests.content.factories import make_material
@@ -246,6 +248,20 @@ def build_world() -> World:
     rule = db.session.scalar(select(RoutingRule).order_by(RoutingRule.id))
     assert rule is not None
     phrase = chat_phrases.add_restricted_phrase(admin, "guaranteed cure")
+    api_token, _secret = api_tokens.create_token(admin, name="CRM", scopes=["read:commercial"])
+    # A CRM's webhook subscription with one delivery waiting (sending it again is refused).
+    webhook = WebhookSubscription(
+        name="CRM", url="https://crm.example.com/hook", events="material.withdrawn",
+        scopes="read:commercial", secret="whsec_matrix", active=True,
+    )  # fmt: skip
+    db.session.add(webhook)
+    db.session.flush()
+    delivery = WebhookDelivery(
+        subscription_id=webhook.id, event_id="00000000-0000-0000-0000-000000000001",
+        event_type=WebhookEvent.PING, payload={},
+    )  # fmt: skip
+    db.session.add(delivery)
+    db.session.commit()
     applicant = make_hcp(verification=Verification.PENDING)
     # A second sign-in of the HCP's, on another device: the session a "sign out" button names.
     other_device = sessions.start(hcp, ip="192.0.2.7", user_agent="Matrix/1.0 (other device)")
@@ -283,12 +299,17 @@ def build_world() -> World:
         "product_id": product.id,
         "rule_id": rule.id,
         "phrase_id": phrase.id,
+        "subscription_id": webhook.id,
+        "delivery_id": delivery.id,
+        "token_id": api_token.id,
         "case_id": case.id,
         "follow_up_id": follow_up.id,
         "notification_id": notification.id,
         "user_id": applicant.id,
         "token": "not-a-valid-token",
         "session_id": sessions.hash_token(other_device),
+        "dashboard": "content",  # /insights/<dashboard>
+        "panel": "weekly",  # /insights/<dashboard>/<panel>.csv
     }
     return World(people=people, values=values, message_id=int(message["id"]))
 
