@@ -20,9 +20,12 @@ views and audit records at ``--factor 1``). It starts the server as ``make run``
     .venv/bin/python bench/pages.py --backend postgresql --scaled-postgresql postgresql://.../db
 
 ``--json`` prints ``{"pages": [{"path", "role", "scale", "rps", "p50_ms", "p95_ms", "statements",
-"ratio"}], "healthz_rps"}`` (``healthz_rps`` of the demo-size run; each row's ``ratio`` uses its
-own run's). ``--enforce-target`` exits 2 when a page misses a target: ratio >= 0.15 at demo size;
-p95 <= 50 ms and statements <= 12 at scale. Everything runs on 127.0.0.1, bounded in time.
+"ratio", ...}], "healthz_rps"}`` (``healthz_rps`` of the demo-size run; each row's ``ratio`` uses
+its own run's; each row also names its targets: ``p95_target_ms``, ``statement_target``,
+``ratio_target``). ``--only TEXT`` measures the pages whose name holds TEXT (``--only insights``:
+the dashboards). ``--enforce-target`` exits 2 when a page misses a target: ratio >= 0.15 at demo
+size; p95 <= 50 ms and statements <= 12 at scale (the insight dashboards: p95 <= 300 ms and
+statements <= 20, no ratio). Everything runs on 127.0.0.1, bounded in time.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import json
 import statistics
 import subprocess
@@ -59,6 +63,10 @@ DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - the demo logins of `make run`
 RATIO_TARGET = 0.15  # at demo size, every page against /healthz
 P95_TARGET_MS = 50.0  # at scale, one client
 STATEMENT_TARGET = 12
+# The insight dashboards (issue 16): each answers within 300 ms p95 at scale; each panel is one
+# aggregate (a dashboard of six panels runs six statements beside the page's own).
+DASHBOARD_P95_TARGET_MS = 300.0
+DASHBOARD_STATEMENT_TARGET = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +74,22 @@ class Page:
     name: str
     role: str  # the demo login ("hcp" -> hcp@example.com); "" for anonymous
     path: str
+    p95_target_ms: float = P95_TARGET_MS
+    statement_target: int = STATEMENT_TARGET
+    # The demo-size ratio to /healthz (issue 14) applies to the pages people open all day, not
+    # to the dashboards, whose target is their time at scale.
+    ratio_target: float | None = RATIO_TARGET
+
+
+def dashboard(name: str, path: str) -> Page:
+    return Page(
+        name,
+        "admin",
+        path,
+        p95_target_ms=DASHBOARD_P95_TARGET_MS,
+        statement_target=DASHBOARD_STATEMENT_TARGET,
+        ratio_target=None,
+    )
 
 
 def pages_for(env: dict[str, str]) -> list[Page]:
@@ -93,6 +117,7 @@ def pages_for(env: dict[str, str]) -> list[Page]:
             .order_by(Conversation.id.desc())
         )
         hcp_id = hcp.id
+        year_ago = (dt.date.today() - dt.timedelta(days=364)).isoformat()
         db.session.remove()
         db.engine.dispose()
     return [
@@ -114,6 +139,16 @@ def pages_for(env: dict[str, str]) -> list[Page]:
         Page("HCP timeline JSON", "msl", f"/hcps/{hcp_id}/timeline.json"),
         Page("contact preferences", "hcp", "/account/preferences"),
         Page("shared with me", "hcp", "/outreach/shared"),
+        # Insight (issue 16): each dashboard over its default range (twelve weeks), then a year.
+        dashboard("insights: content", "/insights/content"),
+        dashboard("insights: questions", "/insights/questions"),
+        dashboard("insights: safety", "/insights/safety"),
+        dashboard("insights: chat and contact", "/insights/engagement"),
+        dashboard("insights: adoption", "/insights/adoption"),
+        *(
+            dashboard(f"insights: {key}, a year", f"/insights/{key}?since={year_ago}")
+            for key in ("content", "questions", "safety", "engagement", "adoption")
+        ),
     ]
 
 
@@ -282,7 +317,11 @@ def flask(env: dict[str, str], *args: str) -> None:
 def measure(
     env: dict[str, str], scale: str, args: argparse.Namespace, logs: Path
 ) -> tuple[list[dict[str, Any]], float]:
-    pages = pages_for(env)
+    pages = [p for p in pages_for(env) if not args.only or args.only in p.name]
+    # The dashboards people open are kept computed by the worker (portal/insights/results.py);
+    # its round, done here at once, stands for a server that has been up for a while. The
+    # log line gives the cold computation of every viewer's default dashboards.
+    flask(env, "insights", "refresh", "--force")
     statements = count_statements(env, pages)
     rows: list[dict[str, Any]] = []
     with served(env, logs) as server:
@@ -337,6 +376,9 @@ def measure(
                 "p95_ms": _ms(alone.latencies, 0.95),
                 "statements": statements[page.path],
                 "ratio": round(rps / healthz_rps, 3),
+                "p95_target_ms": page.p95_target_ms,
+                "statement_target": page.statement_target,
+                "ratio_target": page.ratio_target,
             }
             log(
                 f"  {page.name:<13} {row['rps']:>7}/s p95 {row['p95_ms']:>6} ms "
@@ -349,12 +391,15 @@ def measure(
 def misses(row: dict[str, Any]) -> list[str]:
     """The targets ``row`` misses (issue 14)."""
     found = []
-    if row["scale"] == "demo" and row["ratio"] < RATIO_TARGET:
-        found.append(f"ratio {row['ratio']} < {RATIO_TARGET}")
-    if row["scale"] != "demo" and row["p95_ms"] > P95_TARGET_MS:
-        found.append(f"p95 {row['p95_ms']} ms > {P95_TARGET_MS}")
-    if row["scale"] != "demo" and row["statements"] > STATEMENT_TARGET:
-        found.append(f"{row['statements']} statements > {STATEMENT_TARGET}")
+    ratio = row.get("ratio_target", RATIO_TARGET)
+    p95 = row.get("p95_target_ms", P95_TARGET_MS)
+    statements = row.get("statement_target", STATEMENT_TARGET)
+    if row["scale"] == "demo" and ratio is not None and row["ratio"] < ratio:
+        found.append(f"ratio {row['ratio']} < {ratio}")
+    if row["scale"] != "demo" and row["p95_ms"] > p95:
+        found.append(f"p95 {row['p95_ms']} ms > {p95:g}")
+    if row["scale"] != "demo" and row["statements"] > statements:
+        found.append(f"{row['statements']} statements > {statements}")
     return found
 
 
@@ -399,6 +444,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the same for a PostgreSQL database (with --backend postgresql; it is not dropped)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--only", metavar="TEXT", help="only the pages whose name holds TEXT")
     parser.add_argument("--enforce-target", action="store_true")
     args = parser.parse_args(argv)
     if args.scaled_postgresql and args.backend != "postgresql":

@@ -177,6 +177,7 @@ def _init_extensions(app: Flask) -> None:
     import content.models  # noqa: F401
     import portal.accounts.models
     import portal.api.models
+    import portal.insights.models
     import portal.questions.models
     import portal.safety.models
     import portal.webhooks.models  # noqa: F401

@@ -171,6 +171,10 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "API_AUTH_FAILURE_LIMIT": os.environ.get("API_AUTH_FAILURE_LIMIT", "30 per minute"),
         # Webhooks: deliveries to private, loopback or link-local addresses are refused unless
         # this is on (a test receiver on loopback; an integration host inside the network).
+        # Insights (docs/insights.md): a computed dashboard is served for this long, and the
+        # worker recomputes the default views this often.
+        "INSIGHTS_MAX_AGE_MINUTES": env_int("INSIGHTS_MAX_AGE_MINUTES", 15),
+        "INSIGHTS_REFRESH_MINUTES": env_int("INSIGHTS_REFRESH_MINUTES", 10),
         "WEBHOOK_ALLOW_PRIVATE": env_bool("WEBHOOK_ALLOW_PRIVATE", False),
         "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 10),
         "WEBHOOK_MAX_ATTEMPTS": env_int("WEBHOOK_MAX_ATTEMPTS", 8),

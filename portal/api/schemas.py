@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, post_load, validate
 
 
 class ProblemSchema(Schema):
@@ -26,6 +28,12 @@ class CursorQuerySchema(Schema):
     # A validator must raise (marshmallow 4 ignores a False return); Range is also documented
     # in the OpenAPI document as minimum and maximum.
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+    @post_load
+    def _empty_cursor_is_the_first_page(self, data: dict[str, Any], **kwargs: Any) -> Any:
+        if data.get("cursor") == "":
+            data["cursor"] = None
+        return data
 
 
 # --- shared by the resources (portal/api/resources/) ---------------------------------------------

@@ -102,7 +102,7 @@ def top_materials(filters: Filters) -> Panel:
         .order_by(ranked.c.views.desc(), ranked.c.family_id)
     ).all()
     return Panel(
-        key="top_materials",
+        key="top-materials",
         title=_l("Most read materials"),
         columns=(
             Column("material", _l("Material"), ColumnKind.TEXT),
@@ -230,7 +230,7 @@ def missed_searches(filters: Filters) -> Panel:
         _searches(filters).having(missed > 0).order_by(missed.desc(), SearchTerm.query).limit(TOP)
     ).all()
     return Panel(
-        key="no_result",
+        key="no-result",
         title=_l("Searches with no result"),
         columns=(
             Column("query", _l("Search"), ColumnKind.TEXT),

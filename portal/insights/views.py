@@ -1,7 +1,8 @@
 """The ``/insights`` pages: the list of dashboards, a dashboard, and a panel's CSV.
 
 Thin on purpose: each view finds the viewer's sides (:func:`portal.policy.insight_sides`), reads
-the filters from the query string and asks the dashboard for its panels. Someone with no side
+the filters from the query string and asks for the dashboard's panels (kept for a while once
+computed: :mod:`portal.insights.results`). Someone with no side
 gets 404 everywhere here (ids reveal nothing), as does a dashboard they may not see.
 """
 
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from portal import policy
 from portal.extensions import db
 from portal.inputs import MAX_ID
+from portal.insights import results
 from portal.insights.dashboards import DASHBOARDS, find_dashboard
 from portal.insights.panels import ColumnKind, Dashboard, Filters, Panel, Viewer
 from portal.models import Product
@@ -149,13 +151,14 @@ def dashboard(dashboard: str) -> tuple[str, int]:
     viewer = _viewer()
     board = _dashboard(viewer, dashboard)
     form = parse_filters(request.args, day=today())
-    panels = board.build(viewer, form.filters) if form.filters is not None else []
+    computed = results.panels_for(board, viewer, form.filters) if form.filters else None
     return render_template(
         "insights/dashboard.html",
         board=board,
         dashboards=[d for d in DASHBOARDS if d.visible(viewer)],
         form=form,
-        panels=panels,
+        panels=computed.panels if computed else [],
+        computed_at=computed.computed_at if computed else None,
         products=_products(),
         chart_data=chart_data,
         format_value=format_value,
@@ -181,7 +184,8 @@ def panel_csv(dashboard: str, panel: str) -> Response:
     if form.filters is None:
         message = " ".join(form.errors.values())
         return Response(message + "\n", status=400, mimetype="text/plain")
-    found = next((p for p in board.build(viewer, form.filters) if p.key == panel), None)
+    panels = results.panels_for(board, viewer, form.filters).panels
+    found = next((p for p in panels if p.key == panel), None)
     if found is None:
         abort(404)
     out = io.StringIO()

@@ -20,6 +20,7 @@ from portal import policy
 from portal.accounts import timeline
 from portal.api.auth import current_token
 from portal.api.schemas import ActorSchema, TimeRangeQuerySchema
+from portal.errors import InvalidInput
 
 blueprint = Blueprint(
     "api_interactions", __name__, description="HCP interactions (timeline events)"
@@ -75,13 +76,16 @@ class Interactions(MethodView):
         if not policy.token_can_read_records(token):
             raise Forbidden("This needs the scope read:commercial or read:medical.")
         kinds = {timeline.EventKind(k) for k in args["kind"]} if args["kind"] else None
-        page = timeline.interactions(
-            timeline.TokenReader(token),
-            since=args["since"],
-            until=args["until"],
-            kinds=kinds,
-            hcp_id=args["hcp_id"],
-            after=args["cursor"],
-            limit=args["limit"],
-        )
+        try:
+            page = timeline.interactions(
+                timeline.TokenReader(token),
+                since=args["since"],
+                until=args["until"],
+                kinds=kinds,
+                hcp_id=args["hcp_id"],
+                after=args["cursor"] or None,  # "?cursor=" is the first page
+                limit=args["limit"],
+            )
+        except InvalidInput as exc:  # the timeline names its own cursor "before"
+            raise InvalidInput(exc.message, field="cursor") from None
         return {"items": [serialize(e) for e in page.events], "next": page.next}

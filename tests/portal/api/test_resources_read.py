@@ -203,6 +203,15 @@ def test_bad_input_to_interactions_is_a_problem_document(app, client, query, sta
     assert response.status_code == status
     assert response.mimetype == PROBLEM
     assert response.json["type"] == TYPES + slug
+    if slug == "invalid-request":
+        assert set(response.json["errors"]) == {"cursor"}  # the parameter the client sent
+
+
+def test_an_empty_cursor_is_the_first_page(app, client):
+    headers = bearer("read:medical")
+    first = client.get("/api/v1/interactions", headers=headers)
+    empty = client.get("/api/v1/interactions?cursor=", headers=headers)
+    assert empty.status_code == 200 and empty.json == first.json
 
 
 # --- materials -----------------------------------------------------------------------------------

@@ -60,10 +60,10 @@ def panel(key, filters=RANGE):
 
 def test_views_downloads_and_unique_hcps_per_material_week_and_specialty(app):
     first, _product = reading_world()
-    assert panel("top_materials").rows == [
+    assert panel("top-materials").rows == [
         {"material": "Titration guide", "code": first.approval_code, "views": 3,
          "downloads": 1, "hcps": 2},
-        {"material": "Study summary", "code": panel("top_materials").rows[1]["code"],
+        {"material": "Study summary", "code": panel("top-materials").rows[1]["code"],
          "views": 1, "downloads": 1, "hcps": 1},
     ]  # fmt: skip
     assert panel("weekly").rows == [
@@ -79,7 +79,7 @@ def test_views_downloads_and_unique_hcps_per_material_week_and_specialty(app):
 def test_product_filter_counts_that_products_materials_only(app):
     _first, product = reading_world()
     filters = Filters(since=RANGE.since, until=RANGE.until, product_id=product.id)
-    assert [r["material"] for r in panel("top_materials", filters).rows] == ["Titration guide"]
+    assert [r["material"] for r in panel("top-materials", filters).rows] == ["Titration guide"]
     assert panel("weekly", filters).rows == [
         {"week": "2026-04-06", "views": 2, "downloads": 0, "hcps": 1},
         {"week": "2026-04-13", "views": 1, "downloads": 1, "hcps": 2},
@@ -97,7 +97,7 @@ def test_top_searches_and_searches_with_no_result(app):
         {"query": "heparin", "searches": 4, "no_result": 1},
         {"query": "zebra", "searches": 2, "no_result": 2},
     ]
-    assert panel("no_result").rows == [
+    assert panel("no-result").rows == [
         {"query": "zebra", "no_result": 2, "searches": 2},
         {"query": "heparin", "no_result": 1, "searches": 4},
     ]
