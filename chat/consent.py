@@ -135,6 +135,7 @@ def _opt_in(
             "given_at": now,
             "via": via,
         },
+        side=policy.side_of(staff.role),
     )
     state = {"conversation_id": conversation.id, "state": "active"}
     emit("conversation_started", state, user_room(staff.id))
@@ -323,6 +324,7 @@ def end_chat(hcp: User, conversation_id: Any, *, via: str = "conversation") -> C
             "withdrawn_at": now,
             "via": via,
         },
+        side=policy.side_of(conversation.staff.role),
     )
     attestations.ask_for_attestation(conversation)
     ended = {"conversation_id": conversation.id}

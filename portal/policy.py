@@ -942,7 +942,8 @@ def webhook_receives(scopes: Any, event: str, side: Side | None = None) -> bool:
     """May a webhook subscription holding ``scopes`` (API scopes, as a token's) receive
     ``event``? The firewall of the API, for pushed events: ``pv_case.*`` with ``read:pv`` only;
     a question event with the scope of the question's ``side`` (``read:medical`` for a medical
-    question, ``read:commercial`` for a commercial one); consent events with either read scope;
+    question, ``read:commercial`` for a commercial one); consent events with either read scope,
+    or ``read:medical`` alone when the colleague is on the medical side;
     ``material.withdrawn`` (and the test ``ping``) with any scope."""
     from portal.api.models import ApiScope
 
@@ -953,6 +954,11 @@ def webhook_receives(scopes: Any, event: str, side: Side | None = None) -> bool:
         wanted = ApiScope.READ_MEDICAL if side is Side.MEDICAL else ApiScope.READ_COMMERCIAL
         return side is not None and wanted in held
     if event.startswith("consent."):
+        # The side of the colleague the HCP chats with: a chat with a medical colleague (who
+        # they are, that it began or ended) reaches ``read:medical`` only, as the API names a
+        # colleague only to a token reading their side; a commercial one either read scope.
+        if side is Side.MEDICAL:
+            return ApiScope.READ_MEDICAL in held
         return bool({ApiScope.READ_COMMERCIAL, ApiScope.READ_MEDICAL} & held)
     return True
 

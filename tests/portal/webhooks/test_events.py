@@ -71,6 +71,19 @@ def test_each_subscription_receives_only_what_its_scopes_may_read(app: Flask, ad
     assert medical.subscription.name == "medical"
 
 
+def test_a_chat_with_a_medical_colleague_reaches_medical_subscriptions_only(app: Flask, admin):
+    url = "http://127.0.0.1:9/hook"
+    subscribe(admin, url, events=ALL_EVENTS, scopes=["read:commercial"], name="commercial")
+    subscribe(admin, url, events=ALL_EVENTS, scopes=["read:medical"], name="medical")
+    territory = make_territory()
+    hcp = make_hcp(territory=territory)
+    msl = make_user(Role.MSL, territories=[territory])
+
+    active_conversation(hcp, msl)
+
+    assert received() == {"medical": ["consent.given"]}
+
+
 def test_payloads_carry_ids_types_and_times_never_words(app: Flask, admin):
     subscribe(admin, "http://127.0.0.1:9/hook", events=ALL_EVENTS, scopes=["read:medical"])
     hcp = make_hcp()
