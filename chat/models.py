@@ -123,6 +123,10 @@ class Message(Base):
         UniqueConstraint("conversation_id", "seq"),
         UniqueConstraint("sender_id", "client_id"),
         Index("ix_chat_messages_sender_seq", "conversation_id", "sender_id", "seq"),
+        # Insights: did this HCP write in a date range (one seek per HCP).
+        Index("ix_chat_messages_sender_sent", "sender_id", "sent_at", "conversation_id"),
+        # Insights' response time: every conversation's messages in order, from the index alone.
+        Index("ix_chat_messages_conversation", "conversation_id", "seq", "sender_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -109,6 +109,8 @@ class Material(Base):
         # By expiry: the workspace's "expired" count and "expiring soon" list.
         Index("ix_materials_expires", "expires_at"),
         Index("ix_materials_author_updated", "author_id", "updated_at"),
+        # A material's product without reading the wide row (insights' product funnel).
+        Index("ix_materials_id_product", "id", "product_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -216,6 +218,9 @@ class MaterialEvent(Base):
         Index("ix_material_events_family_at_user", "family_id", "at", "user_id"),
         # The Content dashboard: a date range of events, counted from the index alone.
         Index("ix_material_events_at", "at", "family_id", "user_id", "kind"),
+        # The insight dashboards: an HCP's events of a range with what they were about, read
+        # from the index alone whether SQLite starts from the HCPs or from the range.
+        Index("ix_material_events_user_cover", "user_id", "at", "kind", "family_id", "material_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

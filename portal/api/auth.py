@@ -69,6 +69,10 @@ def authenticate() -> Response | None:
     scheme, _, secret = header.partition(" ")
     token = tokens.find_by_secret(secret.strip()) if scheme.lower() == "bearer" else None
     if token is None:
+        if request.routing_exception is not None:
+            # No such route (or method): the 404 or 405 problem, whoever asks. The routes are
+            # public (the document lists them); an id out of range is a 404 for everyone.
+            return None
         wait = _spend("api-auth-failures", address, current_app.config["API_AUTH_FAILURE_LIMIT"])
         if wait is not None:
             return _too_many(wait)

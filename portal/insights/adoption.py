@@ -17,9 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, or_, select, true, union
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from chat.models import Conversation, Message
@@ -64,41 +63,45 @@ def _questions(viewer: Viewer, filters: Filters) -> list[ColumnElement[bool]]:
     return found
 
 
-def _hcp_chat_messages(viewer: Viewer, filters: Filters) -> Select[Any]:
-    """The HCPs who sent a chat message in the range to a colleague the viewer may count."""
+def _chatted(viewer: Viewer, filters: Filters, hcp_id: Any) -> ColumnElement[bool]:
+    """The HCP ``hcp_id`` (a correlated column) sent a chat message in the range to a colleague
+    the viewer may count (one index seek per HCP: ``ix_chat_messages_sender_sent``)."""
     staff = aliased(User)
     return (
-        select(Message.sender_id.label("user_id"))
+        select(Message.id)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .join(staff, staff.id == Conversation.staff_id)
         .where(
-            Message.sender_id == Conversation.hcp_id,
+            Message.sender_id == hcp_id,
+            Conversation.hcp_id == hcp_id,
             in_range(Message.sent_at, filters),
             staff_role_clause(viewer, staff.role),
         )
+        .exists()
     )
 
 
-def _active_hcps(viewer: Viewer, filters: Filters) -> Any:
-    """One row per HCP active in the range (``user_id``)."""
-    views = select(MaterialEvent.user_id.label("user_id")).where(
-        in_range(MaterialEvent.at, filters)
+def _active(viewer: Viewer, filters: Filters, hcp_id: Any) -> ColumnElement[bool]:
+    """The HCP ``hcp_id`` (a correlated column) was active in the range: viewed or downloaded
+    content, asked a question (one the viewer may count) or sent a chat message. Asked per HCP
+    (index seeks by user), so the cost does not grow with the range's events."""
+    read = select(MaterialEvent.id).where(
+        MaterialEvent.user_id == hcp_id, in_range(MaterialEvent.at, filters)
     )
     if filters.product_id is not None:
-        views = views.join(Material, Material.id == MaterialEvent.material_id).where(
+        read = read.join(Material, Material.id == MaterialEvent.material_id).where(
             Material.product_id == filters.product_id
         )
-    asked = select(Question.hcp_id.label("user_id")).where(*_questions(viewer, filters))
-    parts = [views, asked]
+    asked = select(Question.id).where(Question.hcp_id == hcp_id, *_questions(viewer, filters))
+    parts: list[ColumnElement[bool]] = [read.exists(), asked.exists()]
     if filters.product_id is None:
-        parts.append(_hcp_chat_messages(viewer, filters))
-    return union(*parts).subquery("active")
+        parts.append(_chatted(viewer, filters, hcp_id))
+    return or_(*parts)
 
 
 def _hcp_counts(viewer: Viewer, filters: Filters, *group: Any) -> list[dict[str, Any]]:
     """Per ``group`` (columns of users, profiles, territories): HCPs registered by the range's
     end, of them verified by then, and active in the range."""
-    active = _active_hcps(viewer, filters)
     verified = and_(
         HcpProfile.verification == Verification.VERIFIED,
         or_(HcpProfile.verified_at.is_(None), HcpProfile.verified_at < filters.end),
@@ -108,12 +111,11 @@ def _hcp_counts(viewer: Viewer, filters: Filters, *group: Any) -> list[dict[str,
             *group,
             func.count().label("registered"),
             func.sum(case((verified, 1), else_=0)).label("verified"),
-            func.count(active.c.user_id).label("active"),
+            func.sum(case((_active(viewer, filters, User.id), 1), else_=0)).label("active"),
         )
         .select_from(User)
         .join(HcpProfile, HcpProfile.user_id == User.id)
         .outerjoin(Territory, Territory.id == HcpProfile.territory_id)
-        .outerjoin(active, active.c.user_id == User.id)
         .where(User.role == Role.HCP, User.created_at < filters.end)
         .group_by(*group)
     )
@@ -176,51 +178,68 @@ def hcps_by_territory(viewer: Viewer, filters: Filters) -> Panel:
     )
 
 
+# The funnel reads every HCP event of the range with its material's product: SQLite would
+# look each material up in the wide materials table; the narrow (id, product_id) index answers it.
+_PRODUCT_OF_MATERIAL = "INDEXED BY ix_materials_id_product"
+
+
 def product_funnel(viewer: Viewer, filters: Filters) -> Panel:
     """Per product: HCPs who viewed its content in the range; of them, those who asked about
     it; of those, those who also chatted (sent a message) or met (an accepted meeting, or a
     visit, call or event a colleague recorded) in the range."""
     hcp = aliased(User)
-    viewed = (
+    viewed_query = (
         select(Material.product_id.label("product_id"), MaterialEvent.user_id.label("hcp_id"))
         .join(Material, Material.id == MaterialEvent.material_id)
         .join(hcp, hcp.id == MaterialEvent.user_id)
         .where(in_range(MaterialEvent.at, filters), hcp.role == Role.HCP)
+        .with_hint(Material, _PRODUCT_OF_MATERIAL, "sqlite")
         .distinct()
-        .subquery("viewed")
     )
+    if filters.product_id is not None:
+        viewed_query = viewed_query.where(Material.product_id == filters.product_id)
+    viewed = viewed_query.subquery("viewed")
+    # Then, per (product, HCP) who viewed: index seeks by HCP, not a pass over the range.
     asked = (
-        select(Question.product_id.label("product_id"), Question.hcp_id.label("hcp_id"))
-        .where(Question.product_id.is_not(None), *_questions(viewer, filters))
-        .distinct()
-        .subquery("asked")
+        select(Question.id)
+        .where(
+            Question.hcp_id == viewed.c.hcp_id,
+            Question.product_id == viewed.c.product_id,
+            *_questions(viewer, filters),
+        )
+        .exists()
     )
-    met = select(Meeting.hcp_id.label("user_id")).where(
-        Meeting.state == MeetingState.ACCEPTED,
-        in_range(Meeting.starts_at, filters),
-        side_clause(viewer, Meeting.side),
+    met = (
+        select(Meeting.id)
+        .where(
+            Meeting.hcp_id == viewed.c.hcp_id,
+            Meeting.state == MeetingState.ACCEPTED,
+            in_range(Meeting.starts_at, filters),
+            side_clause(viewer, Meeting.side),
+        )
+        .exists()
     )
-    noted = select(CallNote.hcp_id.label("user_id")).where(
-        CallNote.kind != InteractionKind.EMAIL,
-        in_range(CallNote.occurred_at, filters),
-        side_clause(viewer, CallNote.side),
+    noted = (
+        select(CallNote.id)
+        .where(
+            CallNote.hcp_id == viewed.c.hcp_id,
+            CallNote.kind != InteractionKind.EMAIL,
+            in_range(CallNote.occurred_at, filters),
+            side_clause(viewer, CallNote.side),
+        )
+        .exists()
     )
-    engaged = union(_hcp_chat_messages(viewer, filters), met, noted).subquery("engaged")
+    engaged = and_(asked, or_(_chatted(viewer, filters, viewed.c.hcp_id), met, noted))
     statement = (
         select(
             Product.id.label("product_id"),
             Product.name.label("product"),
             func.count(viewed.c.hcp_id).label("viewed"),
-            func.count(asked.c.hcp_id).label("asked"),
-            func.count(engaged.c.user_id).label("engaged"),
+            func.coalesce(func.sum(case((asked, 1), else_=0)), 0).label("asked"),
+            func.coalesce(func.sum(case((engaged, 1), else_=0)), 0).label("engaged"),
         )
         .select_from(Product)
         .outerjoin(viewed, viewed.c.product_id == Product.id)
-        .outerjoin(
-            asked,
-            and_(asked.c.product_id == viewed.c.product_id, asked.c.hcp_id == viewed.c.hcp_id),
-        )
-        .outerjoin(engaged, engaged.c.user_id == asked.c.hcp_id)
         .group_by(Product.id, Product.name)
         .order_by(Product.name, Product.id)
     )

@@ -25,7 +25,6 @@ from portal.insights.aggregates import (
     hours_between,
     in_range,
     one_decimal,
-    percentiles,
     rows_of,
     side_clause,
     staff_role_clause,
@@ -125,18 +124,21 @@ def response_times(viewer: Viewer, filters: Filters) -> Panel:
     90th percentile, and how many HCP messages still wait for an answer."""
     name = dialect()
     staff = aliased(User)
-    # One pass over the conversations' messages since the range began, in order: who wrote the
-    # message before, and when staff next wrote (the earliest staff message after this one).
+    # One pass over the conversations' messages since the range began, newest first in each
+    # conversation (one window ordering, read in the order of ``ix_chat_messages_conversation``):
+    # who wrote the message before (``lead`` going backwards), and the earliest staff message
+    # from this one on (a running ``min``; an HCP's own message is never the staff's, so for the
+    # HCP messages timed below it is the earliest staff message after theirs).
     ordered = (
         select(
             Message.sent_at.label("sent_at"),
             Message.sender_id.label("sender_id"),
             Conversation.hcp_id.label("hcp_id"),
-            func.lag(Message.sender_id)
-            .over(partition_by=Message.conversation_id, order_by=Message.seq)
+            func.lead(Message.sender_id)
+            .over(partition_by=Message.conversation_id, order_by=Message.seq.desc())
             .label("previous_sender"),
             func.min(case((Message.sender_id == Conversation.staff_id, Message.sent_at)))
-            .over(partition_by=Message.conversation_id, order_by=Message.seq, rows=(1, None))
+            .over(partition_by=Message.conversation_id, order_by=Message.seq.desc(), rows=(None, 0))
             .label("reply_at"),
         )
         .join(Conversation, Conversation.id == Message.conversation_id)
@@ -151,29 +153,52 @@ def response_times(viewer: Viewer, filters: Filters) -> Panel:
         or_(ordered.c.previous_sender.is_(None), ordered.c.previous_sender != ordered.c.hcp_id),
         ordered.c.sent_at < filters.end,
     )
-    week = week_bucket(ordered.c.sent_at, filters, name)
-    answered = select(
-        week.label("week"), hours_between(ordered.c.sent_at, ordered.c.reply_at).label("hours")
-    ).where(opens_wait, ordered.c.reply_at.is_not(None))
-    waiting = {
-        int(r["week"]): int(r["waiting"])
+    waits = (
+        select(
+            week_bucket(ordered.c.sent_at, filters, name).label("week"),
+            case((ordered.c.reply_at.is_not(None), 1), else_=0).label("answered"),
+            hours_between(ordered.c.sent_at, ordered.c.reply_at).label("hours"),
+        )
+        .where(opens_wait)
+        .subquery("waits")
+    )
+    # Answered and waiting in one statement: the answered waits of a week ranked among
+    # themselves (nearest-rank percentiles, as ``aggregates.percentiles``), the rest counted.
+    per_kind = (waits.c.week, waits.c.answered)
+    ranked = select(
+        waits.c.week,
+        waits.c.answered,
+        waits.c.hours,
+        func.row_number().over(partition_by=per_kind, order_by=waits.c.hours).label("rn"),
+        func.count().over(partition_by=per_kind).label("total"),
+    ).subquery("ranked")
+    answered = ranked.c.answered == 1
+    found = {
+        int(r["week"]): r
         for r in rows_of(
-            select(week.label("week"), func.count().label("waiting"))
-            .where(opens_wait, ordered.c.reply_at.is_(None))
-            .group_by(week)
+            select(
+                ranked.c.week,
+                func.sum(ranked.c.answered).label("n"),
+                func.count().label("waits"),
+                func.min(
+                    case((and_(answered, ranked.c.rn * 2 >= ranked.c.total), ranked.c.hours))
+                ).label("p50"),
+                func.min(
+                    case((and_(answered, ranked.c.rn * 10 >= ranked.c.total * 9), ranked.c.hours))
+                ).label("p90"),
+            ).group_by(ranked.c.week)
         )
     }
-    found = {int(r["grp"]): r for r in rows_of(percentiles(answered, "week", "hours"))}
     rows = weekly_rows(
         filters,
         {
             bucket: {
-                "answered": int(found[bucket]["n"]) if bucket in found else 0,
-                "median": one_decimal(found[bucket]["p50"]) if bucket in found else None,
-                "p90": one_decimal(found[bucket]["p90"]) if bucket in found else None,
-                "waiting": waiting.get(bucket, 0),
+                "answered": int(r["n"] or 0),
+                "median": one_decimal(r["p50"]),
+                "p90": one_decimal(r["p90"]),
+                "waiting": int(r["waits"]) - int(r["n"] or 0),
             }
-            for bucket in set(found) | set(waiting)
+            for bucket, r in found.items()
         },
         {"answered": 0, "median": None, "p90": None, "waiting": 0},
     )

@@ -204,6 +204,33 @@ class Question(Base):
         Index("ix_questions_hcp_created", "hcp_id", "created_at"),
         # The Questions dashboard reads a date range of questions (migration 0017).
         Index("ix_questions_created", "created_at"),
+        # The insight dashboards, from the index alone: a date range of questions with what
+        # their panels count (0019), and an HCP's questions of a range (adoption's funnel).
+        Index(
+            "ix_questions_created_cover",
+            "created_at",
+            "category",
+            "owner_team",
+            "off_label_flag",
+            "product_id",
+            "hcp_id",
+            "status",
+            "due_at",
+            "first_response_at",
+            "closed_at",
+            "helpful",
+            "first_response_business_minutes",
+            "close_business_minutes",
+        ),
+        Index(
+            "ix_questions_hcp_cover",
+            "hcp_id",
+            "created_at",
+            "product_id",
+            "category",
+            "off_label_flag",
+            "owner_team",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

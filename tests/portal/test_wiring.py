@@ -23,10 +23,21 @@ def test_create_app_wires_every_package(tmp_path):
     assert set(app.blueprints) == {
         "main", "auth", "admin", "chat", "chat_review", "content", "questions", "routing_admin",
         "safety", "hcps", "roster", "call_notes", "account", "outreach",
+        # The integration API (one flask-smorest blueprint per resource, the document's own, the
+        # reference and tokens pages), the dashboards and the webhooks' pages.
+        "api-docs", "api_call_notes", "api_hcps", "api_interactions", "api_materials", "api_meta",
+        "api_pv_cases", "api_questions", "api_reference", "api_tokens", "insights", "webhooks",
     }  # fmt: skip
-    assert {"questions", "content", "contacts", "seed-demo", "mail", "audit"} <= set(
-        app.cli.commands
-    )
+    assert {
+        "questions",
+        "content",
+        "contacts",
+        "seed-demo",
+        "mail",
+        "audit",
+        "api",
+        "insights",
+    } <= set(app.cli.commands)
     panels = [f"{p.__module__}.{p.__name__}" for p in app.extensions["home_panels"]]
     assert panels == [
         "chat.views.home_panel", "content.views.home_panel", "portal.questions.views.home_panel",
