@@ -248,9 +248,13 @@ def missed_searches(filters: Filters) -> Panel:
     )
 
 
+EXPIRING_SHOWN = 25
+
+
 def expiring_in_demand(filters: Filters, *, now: dt.datetime | None = None) -> Panel:
     """Published materials expiring within 60 days that HCPs viewed in the last 30 days (as of
-    today, whatever the range), soonest first: renew them before they disappear."""
+    today, whatever the range), the most viewed first (at most :data:`EXPIRING_SHOWN`; the note
+    says how many there are): renew them before they disappear."""
     now = now or utcnow()
     since = now - dt.timedelta(days=DEMAND_DAYS)
     views = (
@@ -277,11 +281,15 @@ def expiring_in_demand(filters: Filters, *, now: dt.datetime | None = None) -> P
     if filters.product_id is not None:
         query = query.where(Material.product_id == filters.product_id)
     inner = query.subquery()
+    # The most viewed first, at most EXPIRING_SHOWN of them (a large library has thousands
+    # expiring in any two months); how many there are in all rides along as a window count.
     rows = db.session.execute(
-        select(inner)
+        select(inner, func.count().over().label("in_all"))
         .where(cast(inner.c.views, Integer) > 0)
-        .order_by(inner.c.expires_at, inner.c.approval_code)
+        .order_by(inner.c.views.desc(), inner.c.expires_at, inner.c.approval_code)
+        .limit(EXPIRING_SHOWN)
     ).all()
+    in_all = int(rows[0].in_all) if rows else 0
     zone = filters.zone
     return Panel(
         key="expiring",
@@ -304,7 +312,15 @@ def expiring_in_demand(filters: Filters, *, now: dt.datetime | None = None) -> P
         chart=Chart.BAR,
         x="material",
         series=("views",),
-        note=str(_l("As of today, whatever the range.")),
+        note=str(
+            _l("As of today, whatever the range.")
+            if in_all <= EXPIRING_SHOWN
+            else _l(
+                "As of today, whatever the range: the %(shown)d most viewed of %(count)d.",
+                shown=EXPIRING_SHOWN,
+                count=in_all,
+            )
+        ),
     )
 
 

@@ -135,3 +135,18 @@ def test_expiring_materials_still_in_demand(app):
     assert panel("expiring").rows == [
         {"material": "Renew me", "code": soon.approval_code, "expires": expires, "views": 1}
     ]
+
+
+def test_expiring_lists_the_most_viewed_and_says_how_many_in_all(app, monkeypatch):
+    monkeypatch.setattr(board, "EXPIRING_SHOWN", 2)
+    hcp = make_hcp()
+    now = utcnow()
+    for views, title in ((1, "One view"), (3, "Three views"), (2, "Two views")):
+        material = make_material(direct=True, title=title)
+        material.expires_at = now + dt.timedelta(days=20)
+        for _ in range(views):
+            event(hcp, material, EventKind.VIEW, now - dt.timedelta(days=1))
+    db.session.commit()
+    found = panel("expiring")
+    assert [row["material"] for row in found.rows] == ["Three views", "Two views"]
+    assert "2 most viewed of 3" in str(found.note)
