@@ -1020,12 +1020,20 @@ def token_can_view_side(token: Any, side: Side) -> bool:
 
 def token_can_read_question(token: Any, question: Any) -> bool:
     """A question's text, category, product, routing and replies for an API token: any question
-    with ``read:medical``; a commercial one (never medical, off-label or moved to medical) with
-    ``read:commercial``. Otherwise only that it exists: its team, status and times."""
+    with ``read:medical``; a commercial one (never medical, off-label or moved to medical) that a
+    commercial team owns with ``read:commercial``. Otherwise only that it exists: its team,
+    status and times."""
     sides = token_sides(token)
     if Side.MEDICAL in sides:
         return True
-    return Side.COMMERCIAL in sides and not _is_medical_question(question)
+    # As for commercial staff (can_view_question): a commercial question their teams own. A
+    # question of a commercial category that Medical Information owns (an HCP who chose no
+    # category, a hand-over) holds medical colleagues' answers.
+    return (
+        Side.COMMERCIAL in sides
+        and not _is_medical_question(question)
+        and str(question.owner_team) in COMMERCIAL_QUEUE_TEAMS
+    )
 
 
 def token_can_read_chat(token: Any, conversation: Any) -> bool:
@@ -1062,6 +1070,17 @@ def insight_sides(actor: Any) -> frozenset[Side]:
 def can_view_insights(actor: Any) -> bool:
     """Administrators, compliance and team leads open ``/insights``."""
     return bool(insight_sides(actor))
+
+
+def token_can_write_for(token: Any, author: Any) -> bool:
+    """May a CRM's token record a note in ``author``'s name? A note belongs to its writer's
+    side: a medical colleague's note (an MSL's visit, its safety attestation) is a medical
+    record, written only by a client trusted with the medical side (``read:medical`` besides
+    ``write:interactions``); a commercial colleague's by any client holding
+    ``write:interactions``."""
+    if not token_can_write_call_notes(token):
+        return False
+    return side_of(author.role) is not Side.MEDICAL or Side.MEDICAL in token_sides(token)
 
 
 def insight_record_sides(viewer_sides: frozenset[Side]) -> frozenset[Side]:

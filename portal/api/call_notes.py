@@ -82,6 +82,10 @@ def record(
         policy.token_can_write_call_notes(token), "This needs the scope write:interactions."
     )
     author = find_author(author_email)
+    policy.require(
+        policy.token_can_write_for(token, author),
+        "A note of a medical colleague needs a token that also holds read:medical.",
+    )
     if external_id is not None:
         earlier = find_recorded(token, external_id)
         if earlier is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from marshmallow import Schema, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 
 class ProblemSchema(Schema):
@@ -52,12 +53,27 @@ class ProductRefSchema(Schema):
     name = fields.String(required=True)
 
 
+def plausible_time(value: dt.datetime) -> None:
+    # A time at the calendar's edge (year 1, 9999) overflows when turned to UTC: refused as
+    # input rather than failing in the database layer.
+    if not EARLIEST <= value <= LATEST:
+        raise ValidationError("Give a time between the years 1900 and 2200.")
+
+
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
+
 class TimeRangeQuerySchema(CursorQuerySchema):
     """A cursor page of records between ``since`` (included) and ``until`` (excluded)."""
 
     since = fields.AwareDateTime(
-        load_default=None, metadata={"description": "ISO 8601 with a time zone; included"}
+        load_default=None,
+        validate=plausible_time,
+        metadata={"description": "ISO 8601 with a time zone; included"},
     )
     until = fields.AwareDateTime(
-        load_default=None, metadata={"description": "ISO 8601 with a time zone; excluded"}
+        load_default=None,
+        validate=plausible_time,
+        metadata={"description": "ISO 8601 with a time zone; excluded"},
     )

@@ -33,6 +33,7 @@ blueprint = Blueprint("insights", __name__)
 
 DEFAULT_WEEKS = 12
 MAX_DAYS = 370
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
 
 
 def _viewer() -> Viewer:
@@ -90,6 +91,9 @@ def parse_filters(args: Mapping[str, str], *, day: dt.date) -> FilterInput:
     since_default, until_default = default_range(day)
     since = _date(values["since"], since_default, "since", errors)
     until = _date(values["until"], until_default, "until", errors)
+    for field, day_value in (("since", since), ("until", until)):
+        if field not in errors and not EARLIEST <= day_value <= LATEST:
+            errors[field] = _("Choose a day between 2000 and 2100.")
     if not errors:
         if since > until:
             errors["since"] = _("The first day must not be after the last.")
@@ -97,7 +101,8 @@ def parse_filters(args: Mapping[str, str], *, day: dt.date) -> FilterInput:
             errors["since"] = _("Choose a range of at most %(days)d days.", days=MAX_DAYS)
     product_id: int | None = None
     if values["product"]:
-        number = int(values["product"]) if values["product"].isdigit() else 0
+        plain = values["product"].isascii() and values["product"].isdigit()  # not "²"
+        number = int(values["product"]) if plain else 0
         if not 1 <= number <= MAX_ID or db.session.get(Product, number) is None:
             errors["product"] = _("Choose a product from the list.")
         else:

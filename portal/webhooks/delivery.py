@@ -66,8 +66,16 @@ class Target:
 
 
 def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address.is_site_local:
+            return False
+        else:
+            # 6to4 and Teredo carry an IPv4 address a router may reach: it must be public too.
+            embedded = address.sixtofour or (address.teredo[1] if address.teredo else None)
+            if embedded is not None and not _public(embedded):
+                return False
     return address.is_global and not (
         address.is_private
         or address.is_loopback
@@ -92,6 +100,9 @@ def check_url(url: str, *, allow_private: bool) -> Target:
         raise UnsafeUrl(f"not a valid URL ({exc})") from exc
     if parts.scheme not in ("http", "https"):
         raise UnsafeUrl("only http and https URLs can receive webhooks")
+    if not url.strip().isascii() or any(ch.isspace() or ord(ch) < 32 for ch in url.strip()):
+        # HTTP sends the path as ASCII: percent-encode other characters (%C3%A9 for é).
+        raise UnsafeUrl("the URL must be ASCII without spaces (percent-encode other characters)")
     host = parts.hostname
     if not host:
         raise UnsafeUrl("the URL has no host")
@@ -286,6 +297,12 @@ def deliver_pending(*, limit: int = 100, worker: str | None = None) -> tuple[int
         try:
             status = _send(claimed)
         except (OSError, UnsafeUrl, http.client.HTTPException) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+        except Exception as exc:  # any other failure is a failed attempt too
+            # Recorded like the others, so a delivery never stays claimed and retried forever
+            # (holding back its subscription's later deliveries); logged with its traceback.
+            log.exception("webhook delivery %s raised", claimed.id)
+            db.session.rollback()
             error = f"{type(exc).__name__}: {exc}"[:2000]
         else:
             if not 200 <= status < 300:

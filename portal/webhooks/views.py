@@ -3,7 +3,9 @@ rotate, delete, test and send again; compliance reads the subscriptions and thei
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from typing import Any
+
+from flask import Blueprint, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -39,7 +41,7 @@ def index() -> str:
 @blueprint.route("/new", methods=["GET", "POST"])
 @throttled(Throttle.WEBHOOKS)
 @login_required
-def create() -> Response | str | tuple[str, int]:
+def create() -> Response | str | tuple[Response, int]:
     actor = _actor()
     policy.require(policy.can_manage_webhooks(actor))
     form = SubscriptionForm()
@@ -56,9 +58,7 @@ def create() -> Response | str | tuple[str, int]:
             attach_errors(form, exc)
         else:
             # The secret is shown here, once (never kept in the session cookie); 201: created.
-            return render_template(
-                "webhooks/secret.html", subscription=subscription, secret=secret, created=True
-            ), 201
+            return _secret_page(subscription, secret, created=True), 201
     return render_template("webhooks/new.html", form=form)
 
 
@@ -113,9 +113,18 @@ def rotate(subscription_id: int) -> Response | str:
     if not ConfirmForm().validate_on_submit():
         return _back(subscription_id)
     subscription, secret = service.rotate_secret(actor, subscription_id)
-    return render_template(
-        "webhooks/secret.html", subscription=subscription, secret=secret, created=False
+    return _secret_page(subscription, secret, created=False)
+
+
+def _secret_page(subscription: Any, secret: str, *, created: bool) -> Response:
+    """The page that shows a secret once: no cache (browser or proxy) may keep it."""
+    response = make_response(
+        render_template(
+            "webhooks/secret.html", subscription=subscription, secret=secret, created=created
+        )
     )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.route("/<int:subscription_id>/delete", methods=["POST"])

@@ -26,7 +26,7 @@ from portal.accounts.timeline import iso
 from portal.api import call_notes as api_call_notes
 from portal.api import problems
 from portal.api.auth import current_token
-from portal.api.schemas import ProblemSchema
+from portal.api.schemas import ProblemSchema, plausible_time
 from portal.extensions import db
 from portal.safety.attestations import Attestation, AttestationChoice
 from portal.safety.models import PvCase
@@ -50,7 +50,7 @@ class CallNoteInputSchema(Schema):
     )
     hcp_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     kind = fields.String(required=True, validate=validate.OneOf([k.value for k in InteractionKind]))
-    occurred_at = fields.AwareDateTime(required=True)
+    occurred_at = fields.AwareDateTime(required=True, validate=plausible_time)
     requested_by_hcp = fields.Boolean(load_default=False)
     product_ids = fields.List(
         fields.Integer(validate=validate.Range(min=1, max=2**31 - 1)),

@@ -27,7 +27,7 @@ from portal.api.schemas import ProductRefSchema, TimeRangeQuerySchema
 from portal.errors import NotFound
 from portal.extensions import db
 from portal.models import utcnow
-from portal.models.reference import TeamKey
+from portal.models.reference import Side, TeamKey
 from portal.questions.models import (
     EntryKind,
     Question,
@@ -147,15 +147,20 @@ def serialize(token: ApiToken, question: Question) -> dict[str, Any]:
             {"id": product.id, "code": product.code, "name": product.name} if product else None
         )
         body["text"] = question.text
+        # The routing engine's reasons name the colleagues it chose: read on the medical side
+        # only; a move's colleague is named to a token reading their side.
+        medical = policy.token_can_view_side(token, Side.MEDICAL)
         body["routing"] = {
             "teams": [team.value for team in question.teams],
-            "reasons": question.reasons,
+            "reasons": question.reasons if medical else [],
             "moves": [
                 {
                     "step": event.kind.value,
                     "at": iso(event.at),
                     "team": event.team.value if event.team else None,
-                    "by_name": event.actor.name if event.actor else None,
+                    "by_name": event.actor.name
+                    if event.actor and _names(token, event.actor)
+                    else None,
                     "by_role": event.actor.role.value if event.actor else None,
                 }
                 for event in question.events
@@ -227,5 +232,11 @@ class QuestionDetail(MethodView):
                     "text": entry.body,
                 }
                 for entry in entries
+                # The HCP's own words and answers from a side the token reads.
+                if entry.author.is_hcp or _names(token, entry.author)
             ]
         return body
+
+
+def _names(token: ApiToken, colleague: Any) -> bool:
+    return policy.token_can_view_side(token, policy.side_of(colleague.role))

@@ -153,3 +153,15 @@ def test_bad_input_is_a_problem_and_saves_nothing(field, client, override, statu
     assert response.status_code == status, response.json
     assert response.mimetype == PROBLEM
     assert count(CallNote) == 0
+
+
+def test_a_medical_colleagues_note_needs_a_token_trusted_with_the_medical_side(field, client):
+    msl = make_user(
+        Role.MSL, email="Sasha.msl@company.test", territories=[field["hcp"].hcp_profile.territory]
+    )
+    note = body(field, author_email=msl.email, requested_by_hcp=True)
+    refused = client.post("/api/v1/call-notes", json=note, headers=bearer())
+    assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+    assert count(CallNote) == 0
+    both = bearer("write:interactions", "read:medical")
+    assert client.post("/api/v1/call-notes", json=note, headers=both).status_code == 201

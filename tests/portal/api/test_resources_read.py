@@ -193,6 +193,8 @@ def test_paging_with_inserts_before_after_and_among_pages_skips_and_repeats_noth
         ("since=yesterday", 422, "invalid-input"),
         ("since=2026-01-01T00:00:00", 422, "invalid-input"),  # no time zone
         ("hcp_id=0", 422, "invalid-input"),
+        ("since=0001-01-01T00:00:00%2B05:00", 422, "invalid-input"),  # overflows as UTC
+        ("until=9999-12-31T23:00:00-05:00", 422, "invalid-input"),
         ("hcp_id=99999999999", 422, "invalid-input"),
         ("cursor=garbage", 400, "invalid-request"),
         ("cursor=MXwyMDI2LTAxLTAxfGZvb3wx", 400, "invalid-request"),
@@ -321,6 +323,26 @@ def test_questions_text_only_for_the_scope_that_may_read_it(app, client):
     listed = client.get("/api/v1/questions", headers=com).get_data(as_text=True)
     assert "SECRET" not in listed and "Could you send samples?" in listed
     assert client.get("/api/v1/questions", headers=bearer("read:pv")).status_code == 403
+
+
+def test_a_commercial_category_question_medical_information_answered_stays_medical(app, client):
+    from portal.questions import work
+    from portal.questions.models import Category, TeamKey
+    from tests.portal.questions.factories import NOTHING
+
+    hcp = make_hcp(territory=make_territory())
+    question = ask(hcp, text="SECRET what else should I know?", category="other")
+    question.category, question.owner_team = Category.OTHER, TeamKey.MEDICAL_INFORMATION
+    db.session.commit()
+    mi = make_user(Role.MEDICAL_INFORMATION)
+    work.reply_to_question(mi, question.id, body="SECRET clinical answer", attestation=NOTHING)
+
+    hidden = client.get(f"/api/v1/questions/{question.id}", headers=bearer("read:commercial"))
+    assert hidden.json["readable"] is False and hidden.json["replies"] is None
+    assert "SECRET" not in hidden.get_data(as_text=True)
+    assert mi.name not in hidden.get_data(as_text=True)
+    full = client.get(f"/api/v1/questions/{question.id}", headers=bearer("read:medical")).json
+    assert [r["author_role"] for r in full["replies"]] == ["medical_information"]
 
 
 def test_questions_page_by_cursor_and_filter(app, client):

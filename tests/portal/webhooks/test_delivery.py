@@ -283,6 +283,10 @@ def test_two_workers_deliver_each_event_once_and_in_order(app: Flask, admin, rec
         "http://100.64.0.1/hook",
         "http://203.0.113.9/hook",
         "http://name.invalid/hook",
+        "http://8.8.8.8/hook/caf\u00e9",  # HTTP cannot send it: percent-encode it
+        "http://8.8.8.8/a hook",
+        "http://[2002:7f00:1::1]/hook",  # 6to4 for 127.0.0.1
+        "http://[fec0::1]/hook",  # site-local
     ],
 )
 def test_urls_that_are_not_http_or_not_public_are_refused(url):
