@@ -17,13 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from chat.models import Conversation, Message
 from content.models import Material, MaterialEvent
-from portal import policy
 from portal.accounts.models import CallNote, InteractionKind, Meeting, MeetingState
 from portal.insights.aggregates import (
     in_range,
@@ -34,30 +33,17 @@ from portal.insights.aggregates import (
     staff_role_clause,
 )
 from portal.insights.panels import Chart, Column, ColumnKind, Dashboard, Filters, Panel, Viewer
-from portal.models import HcpProfile, Product, Role, Side, Territory, User, Verification, utcnow
+from portal.insights.questions import visible_questions
+from portal.models import HcpProfile, Product, Role, Territory, User, Verification, utcnow
 from portal.models.reference import specialty_label
 from portal.questions.models import (
-    COMMERCIAL_CATEGORIES,
-    COMMERCIAL_TEAMS,
     Question,
     QuestionStatus,
 )
 
 
-def question_clause(viewer: Viewer) -> ColumnElement[bool]:
-    """The questions whose figures the viewer may count: all of them for a viewer on the
-    medical side; for a commercial lead, commercial questions only."""
-    if Side.MEDICAL in policy.insight_record_sides(viewer.sides):
-        return true()
-    return and_(
-        Question.category.in_(sorted(COMMERCIAL_CATEGORIES)),
-        Question.off_label_flag.is_(False),
-        Question.owner_team.in_(sorted(COMMERCIAL_TEAMS)),
-    )
-
-
 def _questions(viewer: Viewer, filters: Filters) -> list[ColumnElement[bool]]:
-    found = [in_range(Question.created_at, filters), question_clause(viewer)]
+    found = [in_range(Question.created_at, filters), visible_questions(viewer)]
     if filters.product_id is not None:
         found.append(Question.product_id == filters.product_id)
     return found

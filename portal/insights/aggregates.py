@@ -18,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from portal import policy
 from portal.extensions import db
-from portal.insights.panels import Filters, Viewer, _epoch_seconds
+from portal.insights.panels import Filters, Viewer, epoch_seconds
 from portal.models.reference import Role, Side
 
 BOTH_SIDES = frozenset({Side.COMMERCIAL, Side.MEDICAL})
@@ -63,7 +63,7 @@ def in_range(column: Any, filters: Filters) -> ColumnElement[bool]:
 def hours_between(start: Any, end: Any) -> ColumnElement[Any]:
     """Clock hours from ``start`` to ``end`` (timestamp columns), on either database."""
     name = dialect()
-    return (_epoch_seconds(end, name) - _epoch_seconds(start, name)) / 3600.0
+    return (epoch_seconds(end, name) - epoch_seconds(start, name)) / 3600.0
 
 
 def percent(part: Any, whole: Any) -> ColumnElement[Any]:

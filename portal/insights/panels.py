@@ -111,7 +111,7 @@ class Filters:
         return mondays
 
 
-def _epoch_seconds(column: Any, dialect: str) -> ColumnElement[Any]:
+def epoch_seconds(column: Any, dialect: str) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return func.extract("epoch", column)
     # SQLite stores UTC text "YYYY-MM-DD HH:MM:SS[.ffffff]".
@@ -124,7 +124,7 @@ def week_bucket(column: Any, filters: Filters, dialect: str) -> ColumnElement[in
     for all weeks, so a timestamp within an hour of Monday midnight around a DST change may
     fall in the neighbouring week (documented; the figures' tests avoid that hour)."""
     start = filters.first_week_start.timestamp()
-    seconds = _epoch_seconds(column, dialect) - literal(start)
+    seconds = epoch_seconds(column, dialect) - literal(start)
     return cast(func.floor(seconds / WEEK_SECONDS), Integer)
 
 

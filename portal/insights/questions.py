@@ -70,8 +70,10 @@ def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-def _visible(viewer: Viewer) -> ColumnElement[bool]:
-    """The questions ``viewer``'s figures may count (see the module's docstring)."""
+def visible_questions(viewer: Viewer) -> ColumnElement[bool]:
+    """The questions ``viewer``'s figures may count (see the module's docstring): every one for
+    a viewer on the medical side; for a commercial lead, commercial questions a commercial team
+    owns, never off-label. The Adoption dashboard counts by the same clause."""
     if viewer.sees_medical:
         return true()
     if viewer.sees_commercial:
@@ -95,7 +97,7 @@ def _where(viewer: Viewer, filters: Filters) -> list[ColumnElement[bool]]:
     clauses = [
         Question.created_at >= filters.start,
         Question.created_at < filters.end,
-        _visible(viewer),
+        visible_questions(viewer),
     ]
     if filters.product_id is not None:
         clauses.append(Question.product_id == filters.product_id)
