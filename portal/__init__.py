@@ -178,7 +178,10 @@ def _init_extensions(app: Flask) -> None:
     import portal.accounts.models
     import portal.api.models
     import portal.insights.models
+    import portal.privacy.models
     import portal.questions.models
+    import portal.records.models
+    import portal.retention.models
     import portal.safety.models
     import portal.webhooks.models  # noqa: F401
     from portal.models import User
@@ -203,7 +206,20 @@ def _init_features(app: Flask) -> None:
     panels, and ``seed-demo`` runs their demo data, in this order."""
     import chat
     import content
-    from portal import accounts, admin, api, auth, insights, main, questions, safety, webhooks
+    from portal import (
+        accounts,
+        admin,
+        api,
+        auth,
+        insights,
+        main,
+        privacy,
+        questions,
+        records,
+        retention,
+        safety,
+        webhooks,
+    )
 
     main.init_app(app)
     auth.init_app(app)
@@ -216,3 +232,6 @@ def _init_features(app: Flask) -> None:
     api.init_app(app)
     insights.init_app(app)
     webhooks.init_app(app)
+    records.init_app(app)
+    privacy.init_app(app)
+    retention.init_app(app)

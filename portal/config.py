@@ -178,6 +178,7 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "WEBHOOK_ALLOW_PRIVATE": env_bool("WEBHOOK_ALLOW_PRIVATE", False),
         "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 10),
         "WEBHOOK_MAX_ATTEMPTS": env_int("WEBHOOK_MAX_ATTEMPTS", 8),
+        # --- records and privacy: exports (B), privacy (C), retention (D) ---
         "PASSWORD_MIN_LENGTH": 12,
         "PASSWORD_HASH_PROFILE": "default",
         "EMAIL_CONFIRM_MAX_AGE": env_int("EMAIL_CONFIRM_MAX_AGE", 3 * 24 * 3600),

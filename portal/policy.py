@@ -1093,3 +1093,13 @@ def insight_record_sides(viewer_sides: frozenset[Side]) -> frozenset[Side]:
         for side in (Side.COMMERCIAL, Side.MEDICAL)
         if any(side_reads_side(mine, side) for mine in viewer_sides)
     )
+
+
+# --- records and privacy -------------------------------------------------------------------------
+# The audit trail (helper A)
+
+# Supervisory exports (helper B)
+
+# Data rights (helper C)
+
+# Retention and legal holds (helper D)

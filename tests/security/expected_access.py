@@ -391,6 +391,10 @@ ROUTES: dict[str, Decision] = {
     "POST /outreach/meetings/<int:meeting_id>/decline": decide(hcp=REFUSED, msl=REFUSED),
     "POST /outreach/meetings/<int:meeting_id>/cancel": decide(hcp=REDIRECT, msl=REDIRECT),
     "POST /outreach/shares/<int:share_id>/seen": decide(msl=REDIRECT),
+    # --- records: the audit trail (helper A) ---------------------------------------------------
+    # --- records: supervisory exports (helper B) ------------------------------------------------
+    # --- privacy: data rights (helper C) --------------------------------------------------------
+    # --- retention and legal holds (helper D) ---------------------------------------------------
 }
 
 # Requests naming an id that does not exist: ``not_found`` for every signed-in persona, and the

@@ -1,0 +1,9 @@
+"""(placeholder: being built)"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Wire this feature into ``app``."""

@@ -1,0 +1,3 @@
+"""(placeholder: being built)"""
+
+from __future__ import annotations
