@@ -4,6 +4,14 @@ Every record carries the hash of the record before it, so changing, inserting or
 anywhere breaks the chain from that point on; :func:`verify` finds the first broken link. Writers
 take turns by updating the single ``audit_head`` row first (a row lock on PostgreSQL, the write lock
 on SQLite), so the chain never forks under concurrent transactions.
+
+Personal data and the chain coexist through salted commitments (docs/records.md): a record's
+personal part (who acted, as their e-mail, and the details named in :data:`PERSONAL_KEYS`) is kept
+beside the hashed content, and the hash covers ``personal_digest`` = sha256(salt, label, personal
+part) instead of the values. While the salt is there, :func:`verify` checks the values against the
+digest; :func:`erase_person` deletes the values and the salt and keeps the digest, so the chain
+still verifies and the digest, salted with a value nobody has any more, reveals nothing. The
+database refuses every other change to a record (triggers of migration 0021).
 """
 
 from __future__ import annotations
@@ -13,11 +21,12 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import secrets
 from collections.abc import Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, TextClause, bindparam, insert, select, text, update
+from sqlalchemy import Table, TextClause, and_, bindparam, insert, null, or_, select, text, update
 
 from portal.extensions import db
 from portal.models import AuditHead, AuditRecord, User, utcnow
@@ -26,6 +35,38 @@ GENESIS_HASH = "0" * 64
 HEAD_ID = 1
 VERIFY_BATCH = 1000
 
+# Details under these names are personal data: kept in the record's erasable ``personal`` part.
+# Changing this set changes how new records are split, never how a stored record verifies (each
+# record keeps its own split).
+PERSONAL_KEYS = frozenset(
+    {
+        "email", "ip", "device", "npi", "licence", "phone", "institution", "specialty",
+        "profession", "country", "timezone", "locale", "matched",
+    }
+)  # fmt: skip
+
+
+def split_details(details: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The details without their personal part, and that part (``None`` when there is none)."""
+    personal = {key: value for key, value in details.items() if key in PERSONAL_KEYS}
+    plain = {key: value for key, value in details.items() if key not in PERSONAL_KEYS}
+    return plain, (personal or None)
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
+def personal_digest(salt: str, actor_label: str, personal: dict[str, Any] | None) -> str:
+    """The commitment the chain covers instead of a record's personal data."""
+    canonical = json.dumps(
+        {"salt": salt, "actor": actor_label, "personal": personal or {}},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
 
 def _json_safe(details: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = json.loads(json.dumps(details, default=str, sort_keys=True))
@@ -33,16 +74,22 @@ def _json_safe(details: dict[str, Any]) -> dict[str, Any]:
 
 
 def compute_hash(record: AuditRecord, prev_hash: str) -> str:
-    """The record's hash over its content and its predecessor's hash."""
+    """The record's hash over its content, its personal part's digest (recomputed from the values
+    while the salt is there, the stored one once erased) and its predecessor's hash."""
+    digest = (
+        record.personal_digest
+        if record.salt is None
+        else personal_digest(record.salt, record.actor_label, record.personal)
+    )
     return _content_hash(
         id=record.id,
         at=record.at,
         actor_id=record.actor_id,
-        actor_label=record.actor_label,
         action=record.action,
         target_type=record.target_type,
         target_id=record.target_id,
         details=record.details,
+        personal_digest=digest,
         prev_hash=prev_hash,
     )
 
@@ -52,22 +99,22 @@ def _content_hash(
     id: int,
     at: dt.datetime,
     actor_id: int | None,
-    actor_label: str,
     action: str,
     target_type: str,
     target_id: str | None,
     details: dict[str, Any],
+    personal_digest: str | None,
     prev_hash: str,
 ) -> str:
     content = {
         "id": id,
         "at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "actor_id": actor_id,
-        "actor_label": actor_label,
         "action": action,
         "target_type": target_type,
         "target_id": target_id,
         "details": details,
+        "personal": personal_digest,
         "prev": prev_hash,
     }
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -112,15 +159,21 @@ def record(actor: User | None, action: str, target: Any = None, **details: Any) 
     if head is None:
         ensure_head()
         head = db.session.execute(bump).one()
+    plain, personal = split_details(_json_safe(details))
+    label = actor.email if actor is not None else "system"
+    salt = new_salt()
     entry = AuditRecord(
         id=head.seq,
         at=utcnow(),
         actor_id=actor.id if actor is not None else None,
-        actor_label=actor.email if actor is not None else "system",
+        actor_label=label,
         action=action,
         target_type=target_type,
         target_id=target_id,
-        details=_json_safe(details),
+        details=plain,
+        personal=personal,
+        salt=salt,
+        personal_digest=personal_digest(salt, label, personal),
         prev_hash=head.last_hash,
     )
     entry.hash = compute_hash(entry, head.last_hash)
@@ -193,19 +246,25 @@ def record_many(entries: Sequence[Entry], *, reserved: Reserved | None = None) -
     at, prev_hash = utcnow(), head.last_hash
     rows = []
     for number, entry in enumerate(entries, start=head.seq - len(entries) + 1):
+        plain, personal = split_details(_plain_or_safe(entry.details))
+        salt = new_salt()
         row: dict[str, Any] = {
             "id": number, "at": entry.at or at, "actor_id": entry.actor_id,
-            "actor_label": entry.actor_label, "action": entry.action,
-            "target_type": entry.target_type, "target_id": entry.target_id,
-            "details": _plain_or_safe(entry.details),
+            "action": entry.action, "target_type": entry.target_type,
+            "target_id": entry.target_id, "details": plain,
+            "personal_digest": personal_digest(salt, entry.actor_label, personal),
         }  # fmt: skip
         row["hash"] = _content_hash(**row, prev_hash=prev_hash)
         row["prev_hash"], prev_hash = prev_hash, row["hash"]
+        row.update(actor_label=entry.actor_label, personal=personal, salt=salt)
         rows.append(row)
     if connection.dialect.name == "postgresql":
         # The records and the new tip in one round trip (a data-modifying WITH).
         columns: dict[str, Any] = {name: [row[name] for row in rows] for name in rows[0]}
         columns["details"] = [json.dumps(details) for details in columns["details"]]
+        columns["personal"] = [
+            None if personal is None else json.dumps(personal) for personal in columns["personal"]
+        ]
         connection.execute(_append_and_move_tip(), {**columns, "tip": prev_hash})
         return
     connection.execute(sql.insert, rows)
@@ -230,6 +289,7 @@ _ARRAY_TYPES = {
     "id": "INTEGER[]", "at": "TIMESTAMP WITH TIME ZONE[]", "actor_id": "INTEGER[]",
     "actor_label": "VARCHAR[]", "action": "VARCHAR[]", "target_type": "VARCHAR[]",
     "target_id": "VARCHAR[]", "details": "JSON[]", "prev_hash": "VARCHAR[]", "hash": "VARCHAR[]",
+    "personal": "JSON[]", "salt": "VARCHAR[]", "personal_digest": "VARCHAR[]",
 }  # fmt: skip
 
 
@@ -288,6 +348,48 @@ def _records_after(last_id: int) -> Iterator[AuditRecord]:
         db.session.expunge_all()
 
 
+def _personal_problem(entry: AuditRecord) -> str | None:
+    # While the salt is there the values must match the digest the chain covers; once erased
+    # (salt gone) no personal value may be left behind.
+    if entry.personal_digest is None:
+        return "has no digest of its personal data"
+    if entry.salt is None:
+        return "kept personal data after its erasure" if entry.personal is not None else None
+    if personal_digest(entry.salt, entry.actor_label, entry.personal) != entry.personal_digest:
+        return "personal data does not match its digest"
+    return None
+
+
+def chain_head() -> tuple[int, str]:
+    """The chain's head now: how many records it holds and the last record's hash (what an
+    export's manifest quotes, so the export can later be placed in the chain)."""
+    return _read_head()
+
+
+def erase_person(user_id: int, *, pseudonym: str) -> int:
+    """Erase a person's personal data from the trail, in the caller's transaction (never
+    commits): every record they acted in, or that targets them (``("users", user_id)``), loses
+    its personal part and its salt; where they acted, the actor's label becomes ``pseudonym``.
+    The digests stay, so :func:`verify` still holds. Returns how many records changed. The
+    caller (``portal.privacy``) writes the ``privacy.erased`` record."""
+    records = cast(Table, AuditRecord.__table__)
+    still_held = records.c.salt.is_not(None)
+    acted = records.c.actor_id == user_id
+    targeted = and_(records.c.target_type == "users", records.c.target_id == str(user_id))
+    changed = db.session.execute(
+        update(records)
+        .where(acted, still_held)
+        .values(actor_label=pseudonym, personal=null(), salt=null())
+    ).rowcount
+    changed += db.session.execute(
+        update(records)
+        .where(targeted, or_(records.c.actor_id.is_(None), records.c.actor_id != user_id))
+        .where(still_held)
+        .values(personal=null(), salt=null())
+    ).rowcount
+    return int(changed)
+
+
 def _read_head() -> tuple[int, str]:
     row = db.session.execute(
         select(AuditHead.seq, AuditHead.last_hash).where(AuditHead.id == HEAD_ID)
@@ -314,6 +416,8 @@ def verify(*, settle_rounds: int = 5) -> VerifyResult:
                 return VerifyResult(
                     False, checked, entry.id, "does not follow the record before it"
                 )
+            if problem := _personal_problem(entry):
+                return VerifyResult(False, checked, entry.id, problem)
             if compute_hash(entry, entry.prev_hash) != entry.hash:
                 return VerifyResult(False, checked, entry.id, "content does not match its hash")
             expected_prev = entry.hash

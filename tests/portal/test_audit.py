@@ -88,6 +88,8 @@ def forged_row(record_id: int, prev_hash: str, *, rehash: bool = True) -> dict[s
         target_type="system",
         target_id=None,
         details={"note": "never happened"},
+        salt=(salt := audit.new_salt()),
+        personal_digest=audit.personal_digest(salt, "system", None),
         prev_hash=prev_hash,
     )
     entry.hash = audit.compute_hash(entry, prev_hash) if rehash else "f" * 64
@@ -535,3 +537,137 @@ def test_a_batch_record_edited_afterwards_is_found(app, unprotected):
 
     result = audit.verify()
     assert not result.ok and result.broken_id == 3
+
+
+# --- personal data and the chain (docs/records.md) -----------------------------------------------
+
+
+def test_personal_details_are_kept_apart_from_the_hashed_details(app):
+    admin = make_user(Role.ADMIN)
+    entry = audit.record(admin, "user.created", ("users", 7), email="dr.x@clinic.test", role="hcp")
+    db.session.commit()
+
+    entry = stored(entry.id)
+    assert entry.details == {"role": "hcp"}
+    assert entry.personal == {"email": "dr.x@clinic.test"}
+    assert entry.shown_details == {"role": "hcp", "email": "dr.x@clinic.test"}
+    assert entry.salt and entry.personal_digest
+    assert audit.personal_digest(entry.salt, admin.email, entry.personal) == entry.personal_digest
+    assert audit.verify().ok
+
+
+def test_a_batch_keeps_personal_details_apart_as_one_record_does(app):
+    rep = make_user(Role.REP)
+    audit.record_many(
+        [
+            audit.Entry(
+                rep.id, rep.email, "test.batch", "thing", str(n), {"n": n, "ip": "10.0.0.1"}
+            )
+            for n in range(3)
+        ]
+    )
+    db.session.commit()
+
+    batch = db.session.scalars(select(AuditRecord).order_by(AuditRecord.id)).all()
+    assert [(r.details, r.personal) for r in batch] == [
+        ({"n": n}, {"ip": "10.0.0.1"}) for n in range(3)
+    ]
+    assert audit.verify().ok
+
+
+def erase_fixture() -> tuple[User, User, list[int]]:
+    """An HCP who signed in twice, was created by an administrator, and a colleague's record."""
+    admin, hcp, other = make_user(Role.ADMIN), make_user(Role.HCP), make_user(Role.HCP)
+    ids = [
+        audit.record(admin, "user.created", hcp, email=hcp.email, role="hcp").id,
+        audit.record(hcp, "auth.login", hcp, ip="192.0.2.10").id,
+        audit.record(other, "auth.login", other, ip="192.0.2.99").id,
+        audit.record(hcp, "auth.login", hcp, ip="192.0.2.11").id,
+    ]
+    db.session.commit()
+    return admin, hcp, ids
+
+
+def test_erasing_a_person_removes_their_personal_data_and_the_chain_still_verifies(app):
+    admin, hcp, (created, login1, colleague, login2) = erase_fixture()
+    admin_email, hcp_email = admin.email, hcp.email
+
+    changed = audit.erase_person(hcp.id, pseudonym="erased-7f3a")
+    db.session.commit()
+    db.session.expire_all()
+
+    assert changed == 3
+    for record_id in (login1, login2):
+        entry = stored(record_id)
+        assert (entry.actor_label, entry.personal, entry.salt) == ("erased-7f3a", None, None)
+        assert entry.erased and entry.personal_digest
+        assert entry.details == {}
+    by_admin = stored(created)
+    assert (by_admin.actor_label, by_admin.personal, by_admin.details) == (
+        admin_email,
+        None,
+        {"role": "hcp"},
+    )
+    untouched = stored(colleague)
+    assert untouched.personal == {"ip": "192.0.2.99"} and not untouched.erased
+    result = audit.verify()
+    assert result.ok and result.checked == 4
+    # Nothing personal of the erased HCP is left anywhere in the trail.
+    rows = db.session.execute(text("SELECT * FROM audit_records")).all()
+    assert hcp_email not in repr(rows) and "192.0.2.1" not in repr(rows)
+
+
+def test_erasing_twice_changes_nothing_more(app):
+    _, hcp, _ = erase_fixture()
+    audit.erase_person(hcp.id, pseudonym="erased-1")
+    db.session.commit()
+
+    assert audit.erase_person(hcp.id, pseudonym="erased-2") == 0
+    db.session.commit()
+    assert audit.verify().ok
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"details": {"role": "admin"}},  # the hashed content, in the guise of an erasure
+        {"actor_label": "someone.else@company.test"},  # the label, keeping the salt
+        {"personal": {"email": "other@clinic.test"}},
+        {"salt": None},  # the salt alone, the values left behind
+    ],
+    ids=["details", "label", "personal", "salt-only"],
+)
+def test_the_database_lets_only_an_erasure_through(app, values):
+    _, hcp, (created, *_) = erase_fixture()
+    erased = {"salt": None, "personal": None}
+    changes = {**erased, **values} if "details" in values else values
+
+    with pytest.raises(DBAPIError, match="append-only"):
+        raw_update(created, **changes)
+    db.session.rollback()
+    assert stored(created).personal == {"email": hcp.email}
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"personal": {"email": "forged@clinic.test"}}, "personal data does not match"),
+        ({"actor_label": "someone.else@company.test"}, "personal data does not match"),
+        ({"salt": None}, "kept personal data after its erasure"),
+        ({"salt": None, "personal": None, "personal_digest": "0" * 64}, "content does not match"),
+    ],
+    ids=["personal", "label", "half-erased", "digest"],
+)
+def test_tampering_with_the_personal_part_is_detected(app, unprotected, values, problem):
+    _, _, (created, *_) = erase_fixture()
+    raw_update(created, **values)
+
+    result = audit.verify()
+    assert not result.ok
+    assert result.broken_id == created
+    assert problem in (result.problem or "")
+
+
+def test_chain_head_names_the_last_record(app):
+    ids = write_chain(3)
+    assert audit.chain_head() == (ids[-1], stored(ids[-1]).hash)

@@ -324,7 +324,7 @@ def test_language_page_saves_audits_and_speaks_the_new_language(app):
         select(AuditRecord).where(AuditRecord.action == "user.locale_changed")
     ).one()
     assert record.actor_id == hcp.id
-    assert record.details["locale"] == {"from": None, "to": "de"}
+    assert record.shown_details["locale"] == {"from": None, "to": "de"}
     assert _html_attrs(page) == ("de", "Europe/Berlin")
     assert "Ihre Sprache und Zeitzone sind gespeichert." in page
 

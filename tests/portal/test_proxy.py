@@ -41,7 +41,7 @@ def sign_in_address(client: FlaskClient, **request: Any) -> str:
         .order_by(AuditRecord.id.desc())
     ).first()
     assert record is not None
-    return str(record.details["ip"])
+    return str(record.shown_details["ip"])
 
 
 # --- addresses -------------------------------------------------------------------------------

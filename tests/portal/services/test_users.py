@@ -88,7 +88,7 @@ def test_verification_is_audited_and_the_hcp_is_told_by_mail(app):
     [record] = records("hcp.verified")
     assert record.actor_id == admin.id
     assert record.target_id == str(hcp.id)
-    assert record.details["npi"] == hcp.hcp_profile.npi
+    assert record.shown_details["npi"] == hcp.hcp_profile.npi
     [mail] = mails_to(hcp.email)
     assert "verified" in mail.subject.lower()
     assert "http://portal.test/" in mail.body
@@ -247,7 +247,7 @@ def test_staff_creation_is_audited_with_the_assignment(app):
     [record] = records("user.created")
     assert record.actor_id == admin.id
     assert record.target_id == str(rep.id)
-    assert record.details == {
+    assert record.shown_details == {
         "email": "riley@pharma.org",
         "role": "rep",
         "teams": ["sales"],
