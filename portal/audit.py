@@ -46,10 +46,17 @@ PERSONAL_KEYS = frozenset(
 )  # fmt: skip
 
 
-def split_details(details: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+# And these, for the actions named: a rename's before and after are a person's names.
+PERSONAL_KEYS_OF_ACTION = {"user.renamed": frozenset({"before", "after"})}
+
+
+def split_details(
+    details: dict[str, Any], action: str = ""
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The details without their personal part, and that part (``None`` when there is none)."""
-    personal = {key: value for key, value in details.items() if key in PERSONAL_KEYS}
-    plain = {key: value for key, value in details.items() if key not in PERSONAL_KEYS}
+    keys = PERSONAL_KEYS | PERSONAL_KEYS_OF_ACTION.get(action, frozenset())
+    personal = {key: value for key, value in details.items() if key in keys}
+    plain = {key: value for key, value in details.items() if key not in keys}
     return plain, (personal or None)
 
 
@@ -159,7 +166,7 @@ def record(actor: User | None, action: str, target: Any = None, **details: Any) 
     if head is None:
         ensure_head()
         head = db.session.execute(bump).one()
-    plain, personal = split_details(_json_safe(details))
+    plain, personal = split_details(_json_safe(details), action)
     label = actor.email if actor is not None else "system"
     salt = new_salt()
     entry = AuditRecord(
@@ -246,7 +253,7 @@ def record_many(entries: Sequence[Entry], *, reserved: Reserved | None = None) -
     at, prev_hash = utcnow(), head.last_hash
     rows = []
     for number, entry in enumerate(entries, start=head.seq - len(entries) + 1):
-        plain, personal = split_details(_plain_or_safe(entry.details))
+        plain, personal = split_details(_plain_or_safe(entry.details), entry.action)
         salt = new_salt()
         row: dict[str, Any] = {
             "id": number, "at": entry.at or at, "actor_id": entry.actor_id,

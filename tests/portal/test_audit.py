@@ -671,3 +671,12 @@ def test_tampering_with_the_personal_part_is_detected(app, unprotected, values, 
 def test_chain_head_names_the_last_record(app):
     ids = write_chain(3)
     assert audit.chain_head() == (ids[-1], stored(ids[-1]).hash)
+
+
+def test_a_renames_names_are_personal_data(app):
+    hcp = make_user(Role.HCP)
+    entry = audit.record(hcp, "user.renamed", hcp, before="Dr. Old", after="Dr. New")
+    db.session.commit()
+
+    assert stored(entry.id).details == {}
+    assert stored(entry.id).personal == {"before": "Dr. Old", "after": "Dr. New"}

@@ -87,8 +87,9 @@ def _old_hash(row, prev: str) -> str:
 
 
 def _new_values(record_id, at, actor_id, label, action, target_type, target_id, details, prev):
-    personal = {k: v for k, v in details.items() if k in PERSONAL_KEYS} or None
-    plain = {k: v for k, v in details.items() if k not in PERSONAL_KEYS}
+    keys = PERSONAL_KEYS | ({"before", "after"} if action == "user.renamed" else set())
+    personal = {k: v for k, v in details.items() if k in keys} or None
+    plain = {k: v for k, v in details.items() if k not in keys}
     salt = secrets.token_hex(16)
     digest = _sha({"salt": salt, "actor": label, "personal": personal or {}})
     new_hash = _sha(
