@@ -383,18 +383,18 @@ def erase_person(user_id: int, *, pseudonym: str) -> int:
     still_held = records.c.salt.is_not(None)
     acted = records.c.actor_id == user_id
     targeted = and_(records.c.target_type == "users", records.c.target_id == str(user_id))
-    changed = db.session.execute(
+    acted_rows = db.session.execute(
         update(records)
         .where(acted, still_held)
         .values(actor_label=pseudonym, personal=null(), salt=null())
-    ).rowcount
-    changed += db.session.execute(
+    )
+    targeted_rows = db.session.execute(
         update(records)
         .where(targeted, or_(records.c.actor_id.is_(None), records.c.actor_id != user_id))
         .where(still_held)
         .values(personal=null(), salt=null())
-    ).rowcount
-    return int(changed)
+    )
+    return int(cast(Any, acted_rows).rowcount) + int(cast(Any, targeted_rows).rowcount)
 
 
 def _read_head() -> tuple[int, str]:

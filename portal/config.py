@@ -110,6 +110,8 @@ THROTTLE_DEFAULTS: dict[str, dict[str, str]] = {
     "preferences": {"user": "30 per hour;100 per day", "address": "300 per hour"},
     "webhooks": {"user": "30 per hour;100 per day", "address": "100 per hour"},
     "api-tokens": {"user": "20 per hour;50 per day", "address": "100 per hour"},
+    "exports": {"user": "20 per hour;100 per day", "address": "100 per hour"},
+    "retention": {"user": "30 per hour;100 per day", "address": "100 per hour"},
 }
 
 
@@ -178,7 +180,31 @@ def load_config(instance_path: Path) -> dict[str, Any]:
         "WEBHOOK_ALLOW_PRIVATE": env_bool("WEBHOOK_ALLOW_PRIVATE", False),
         "WEBHOOK_TIMEOUT_SECONDS": env_int("WEBHOOK_TIMEOUT_SECONDS", 10),
         "WEBHOOK_MAX_ATTEMPTS": env_int("WEBHOOK_MAX_ATTEMPTS", 8),
-        # --- records and privacy: exports (B), privacy (C), retention (D) ---
+        # Records and privacy (docs/records.md): exports, data rights, retention.
+        # Supervisory exports (portal/records): a finished export's file is kept this many
+        # days, then deleted by the worker (the run's record, size and SHA-256 stay).
+        "EXPORT_KEEP_DAYS": env_int("EXPORT_KEEP_DAYS", 7),
+        # Data rights (portal/privacy): an erased person's address is "<pseudonym>@" this
+        # domain (.invalid never delivers); a personal-data download lists at most this many
+        # audit records about the person (the newest; the page says when there were more).
+        "PRIVACY_PSEUDONYM_DOMAIN": os.environ.get("PRIVACY_PSEUDONYM_DOMAIN", "erased.invalid"),
+        "PRIVACY_EXPORT_AUDIT_LIMIT": env_int("PRIVACY_EXPORT_AUDIT_LIMIT", 10000),
+        # Retention (portal/retention): the days each kind of record is kept until an
+        # administrator sets a period on /admin/retention (the table then decides), and how
+        # many records the daily purge deletes per transaction.
+        "RETENTION_DEFAULT_DAYS": {
+            "conversations": env_int("RETENTION_CONVERSATIONS_DAYS", 3 * 365),
+            "questions": env_int("RETENTION_QUESTIONS_DAYS", 5 * 365),
+            "material_views": env_int("RETENTION_MATERIAL_VIEWS_DAYS", 2 * 365),
+            "notifications": env_int("RETENTION_NOTIFICATIONS_DAYS", 180),
+            "sessions": env_int("RETENTION_SESSIONS_DAYS", 90),
+            "mail_outbox": env_int("RETENTION_MAIL_OUTBOX_DAYS", 90),
+            "search_terms": env_int("RETENTION_SEARCH_TERMS_DAYS", 2 * 365),
+            "jobs": env_int("RETENTION_JOBS_DAYS", 90),
+            "export_files": env_int("EXPORT_KEEP_DAYS", 7),
+            "safety_linked": env_int("RETENTION_SAFETY_LINKED_DAYS", 10 * 365),
+        },
+        "RETENTION_BATCH_SIZE": env_int("RETENTION_BATCH_SIZE", 500),
         "PASSWORD_MIN_LENGTH": 12,
         "PASSWORD_HASH_PROFILE": "default",
         "EMAIL_CONFIRM_MAX_AGE": env_int("EMAIL_CONFIRM_MAX_AGE", 3 * 24 * 3600),

@@ -1096,10 +1096,60 @@ def insight_record_sides(viewer_sides: frozenset[Side]) -> frozenset[Side]:
 
 
 # --- records and privacy -------------------------------------------------------------------------
-# The audit trail (helper A)
+# Supervisory exports
+def can_run_supervisory_export(actor: Any) -> bool:
+    """Compliance auditors run supervisory exports, see every run and download them.
 
-# Supervisory exports (helper B)
+    An export holds every side's records (medical conversations, MSL notes, PV cases): only
+    the role that reads everything may take them out. Administrators manage people and rules,
+    not records, so they are not among them (PRODUCT.md: compliance has "exports").
+    """
+    return _role(actor) is Role.COMPLIANCE and _active(actor)
 
-# Data rights (helper C)
 
-# Retention and legal holds (helper D)
+# Data rights
+def can_use_data_rights(actor: Any) -> bool:
+    """An HCP (verified or not: a pending registration holds personal data too) downloads what
+    the portal holds about them and asks to delete their account. Staff exercise their rights
+    through the company (their records are the company's record of work), so the pages do not
+    exist for them."""
+    return _role(actor) is Role.HCP and _active(actor)
+
+
+def can_erase_person(actor: Any, person: Any) -> bool:
+    """Who may erase ``person``: the HCP themselves, or an administrator (never their own
+    account). Only HCPs are erased: a staff member's name on what they did is part of the
+    attributable record (21 CFR Part 11 spirit), so a departing colleague is suspended instead.
+    A legal hold is not a policy question: erasure keeps the request pending (portal.privacy)."""
+    if person is None or person.role is not Role.HCP:
+        return False
+    if actor is not None and getattr(actor, "id", None) == person.id:
+        return can_use_data_rights(actor)
+    return can_administer(actor) and actor.id != person.id
+
+
+def can_view_erasure_requests(actor: Any) -> bool:
+    """Administrators act on pending erasure requests; compliance may read the list."""
+    return can_view_users(actor)
+
+
+# Retention and legal holds
+# Retention periods are set by administrators (they run the system) and read by compliance;
+# legal holds are placed and released by compliance alone: a hold is a preservation order that
+# changes no record, and it must bind the administrators who run erasures (an administrator who
+# could release a hold could erase the person it protects). Administrators see the holds.
+
+
+def can_view_retention(actor: Any) -> bool:
+    """Administrators and compliance open the retention page (periods, holds, purge runs)."""
+    return _role(actor) in (Role.ADMIN, Role.COMPLIANCE) and _active(actor)
+
+
+def can_edit_retention_periods(actor: Any) -> bool:
+    """Only administrators change how long records are kept (each change audited)."""
+    return _role(actor) is Role.ADMIN and _active(actor)
+
+
+def can_manage_legal_holds(actor: Any) -> bool:
+    """Only compliance places and releases legal holds (see the note above)."""
+    return _role(actor) is Role.COMPLIANCE and _active(actor)

@@ -56,6 +56,8 @@ class Throttle(enum.StrEnum):
     PREFERENCES = "preferences"
     WEBHOOKS = "webhooks"
     API_TOKENS = "api-tokens"
+    EXPORTS = "exports"  # supervisory exports (portal/records)
+    RETENTION = "retention"  # retention periods and legal holds (portal/retention)
 
 
 class Key(enum.StrEnum):
@@ -86,6 +88,8 @@ WHAT = {
     Throttle.PREFERENCES: "changed your account many times",
     Throttle.WEBHOOKS: "created many webhook subscriptions and test events",
     Throttle.API_TOKENS: "created many API tokens",
+    Throttle.EXPORTS: "started many exports",
+    Throttle.RETENTION: "changed retention periods and legal holds many times",
 }
 
 # Form fields never echoed back on the refusal page.

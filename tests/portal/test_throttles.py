@@ -269,9 +269,15 @@ CREATION_ROUTES = {
     "account.index": Throttle.PREFERENCES,
     "account.preferences": Throttle.PREFERENCES,
     "account.resume": Throttle.PREFERENCES,
+    "privacy.delete": Throttle.PREFERENCES,
+    "privacy.admin_erase": Throttle.PREFERENCES,
     "webhooks.create": Throttle.WEBHOOKS,
     "webhooks.test": Throttle.WEBHOOKS,
     "api_tokens.create": Throttle.API_TOKENS,
+    "records.create": Throttle.EXPORTS,
+    "retention.periods": Throttle.RETENTION,
+    "retention.place_hold": Throttle.RETENTION,
+    "retention.release_hold": Throttle.RETENTION,
 }
 
 

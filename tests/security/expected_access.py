@@ -391,10 +391,42 @@ ROUTES: dict[str, Decision] = {
     "POST /outreach/meetings/<int:meeting_id>/decline": decide(hcp=REFUSED, msl=REFUSED),
     "POST /outreach/meetings/<int:meeting_id>/cancel": decide(hcp=REDIRECT, msl=REDIRECT),
     "POST /outreach/shares/<int:share_id>/seen": decide(msl=REDIRECT),
-    # --- records: the audit trail (helper A) ---------------------------------------------------
-    # --- records: supervisory exports (helper B) ------------------------------------------------
-    # --- privacy: data rights (helper C) --------------------------------------------------------
-    # --- retention and legal holds (helper D) ---------------------------------------------------
+    # --- records: the audit trail ----------------------------------------------------------------
+    # Compliance and administrators read the trail, check the chain and export a filtered view.
+    "POST /audit/verify": admin_reads(),
+    "GET /audit/export.csv": admin_reads(),
+    # --- records: supervisory exports ------------------------------------------------------------
+    # Compliance only (they read everything; an export holds every side's records); the matrix
+    # posts an empty form: the page again with its errors (400).
+    "GET /records/exports": decide(compliance=OK),
+    "POST /records/exports": decide(compliance=INVALID),
+    "GET /records/exports/<int:run_id>": decide(compliance=OK),
+    "GET /records/exports/<int:run_id>/download": decide(compliance=OK),
+    # --- privacy: data rights --------------------------------------------------------------------
+    # Every HCP (verified or not) downloads, reads and may delete their own data; the pages do
+    # not exist for staff. The matrix posts an empty form: the page again, with its errors.
+    **{
+        f"{method} /account/privacy{page}": decide(hcp=OK, hcp_pending=OK)
+        for method, page in (
+            ("GET", ""),
+            ("GET", "/data.json"),
+            ("GET", "/data.html"),
+            ("GET", "/delete"),
+            ("POST", "/delete"),
+        )
+    },
+    # Administrators erase an HCP from the user's page (an empty reason is refused there);
+    # compliance may open the page and the waiting requests, never erase.
+    "POST /admin/users/<int:user_id>/erase": admin_writes(REFUSED),
+    "GET /admin/privacy/requests": admin_reads(),
+    # --- retention and legal holds ---------------------------------------------------------------
+    # Both read the page; administrators set the periods, compliance places and releases legal
+    # holds (each is refused the other's action: 403); nobody else knows the page exists. The
+    # empty forms come back with their errors (200); a release without a hold is refused.
+    "GET /admin/retention/": decide(admin=OK, compliance=OK),
+    "POST /admin/retention/periods": decide(admin=OK, compliance=FORBIDDEN),
+    "POST /admin/retention/holds": decide(admin=FORBIDDEN, compliance=OK),
+    "POST /admin/retention/holds/release": decide(admin=FORBIDDEN, compliance=REFUSED),
 }
 
 # Requests naming an id that does not exist: ``not_found`` for every signed-in persona, and the

@@ -34,6 +34,7 @@ from portal.extensions import db, socketio
 from portal.models import Notification, Role, User, Verification, utcnow
 from portal.questions import settings as routing_settings
 from portal.questions.models import Question, RoutingRule
+from portal.records import export as records_export
 from portal.safety import follow_ups
 from portal.safety.attestations import Attestation
 from portal.safety.models import PvCase
@@ -285,6 +286,12 @@ def build_world() -> World:
         ),
     )
     outreach.accept_meeting(msl, meeting.id, slot=meeting.slots[0])
+    # A finished supervisory export of today (portal/records): its page and its download.
+    today = utcnow().date()
+    supervisory = records_export.request_export(
+        people[Role.COMPLIANCE.value], records_export.ExportFilters(since=today, until=today)
+    )
+    records_export.run_export(supervisory.id)
     values = {
         "question_id": question.id,
         "share_id": share.id,
@@ -308,6 +315,7 @@ def build_world() -> World:
         "user_id": applicant.id,
         "token": "not-a-valid-token",
         "session_id": sessions.hash_token(other_device),
+        "run_id": supervisory.id,
         "dashboard": "content",  # /insights/<dashboard>
         "panel": "weekly",  # /insights/<dashboard>/<panel>.csv
     }
