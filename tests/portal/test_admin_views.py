@@ -421,7 +421,7 @@ def test_compliance_cannot_create_staff(client, compliance):
 def test_audit_page_verifies_an_intact_chain(client, role):
     login(client, make_user(role).email)
 
-    response = client.get("/audit", query_string={"verify": 1})
+    response = client.post("/audit/verify")
 
     assert response.status_code == 200
     match = re.search(r"Chain intact: (\d+) records verified", page(response))
@@ -435,4 +435,4 @@ def test_other_roles_find_no_audit_page(client, role):
     login(client, make_user(role).email)
 
     assert client.get("/audit").status_code == 404
-    assert client.get("/audit", query_string={"verify": 1}).status_code == 404
+    assert client.post("/audit/verify").status_code == 404
