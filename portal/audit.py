@@ -41,7 +41,7 @@ VERIFY_BATCH = 1000
 PERSONAL_KEYS = frozenset(
     {
         "email", "ip", "device", "npi", "licence", "phone", "institution", "specialty",
-        "profession", "country", "timezone", "locale", "matched",
+        "profession", "country", "timezone", "locale", "matched", "actor_search",
     }
 )  # fmt: skip
 
@@ -373,12 +373,18 @@ def chain_head() -> tuple[int, str]:
     return _read_head()
 
 
+ERASED_PREFIX = "erased-"  # a pseudonym's start: the only new label the database lets in
+
+
 def erase_person(user_id: int, *, pseudonym: str) -> int:
     """Erase a person's personal data from the trail, in the caller's transaction (never
     commits): every record they acted in, or that targets them (``("users", user_id)``), loses
     its personal part and its salt; where they acted, the actor's label becomes ``pseudonym``.
     The digests stay, so :func:`verify` still holds. Returns how many records changed. The
-    caller (``portal.privacy``) writes the ``privacy.erased`` record."""
+    caller (``portal.privacy``) writes the ``privacy.erased`` record. ``pseudonym`` starts with
+    :data:`ERASED_PREFIX` (the database refuses any other new label)."""
+    if not pseudonym.startswith(ERASED_PREFIX):
+        raise ValueError(f"a pseudonym starts with {ERASED_PREFIX!r}")
     records = cast(Table, AuditRecord.__table__)
     still_held = records.c.salt.is_not(None)
     acted = records.c.actor_id == user_id

@@ -291,9 +291,13 @@ def export_records(actor: User, filters: AuditFilters) -> AuditExport:
             f"More than {EXPORT_CAP:,} records match; export at most {EXPORT_CAP:,} at a time "
             "(narrow the dates or the other filters)."
         )
+    # The actor search is free text, often a person's address: it goes in the record's
+    # erasable personal part (audit.PERSONAL_KEYS), the other filters in its details.
+    searched = filters.args()
+    person = {"actor_search": searched.pop("actor")} if "actor" in searched else {}
     audit.record(
-        actor, "audit.exported", ("audit_records", None), filters=filters.args(), rows=rows,
-        through=through, zone=filters.zone,
+        actor, "audit.exported", ("audit_records", None), rows=rows, through=through,
+        zone=filters.zone, filters=searched, **person,
     )  # fmt: skip
     return AuditExport(
         viewer=actor, filters=filters, through=through, rows=rows, exported_at=utcnow()

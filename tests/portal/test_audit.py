@@ -617,6 +617,20 @@ def test_erasing_a_person_removes_their_personal_data_and_the_chain_still_verifi
     assert hcp_email not in repr(rows) and "192.0.2.1" not in repr(rows)
 
 
+def test_the_database_lets_an_erasure_with_a_pseudonym_through(app):
+    _, _, (_, login1, *_) = erase_fixture()
+
+    raw_update(login1, salt=None, personal=None, actor_label="erased-0a1b2c@erased.invalid")
+
+    assert stored(login1).erased
+    assert audit.verify().ok
+
+
+def test_a_pseudonym_must_look_like_one(app):
+    with pytest.raises(ValueError, match="erased-"):
+        audit.erase_person(1, pseudonym="someone@company.test")
+
+
 def test_erasing_twice_changes_nothing_more(app):
     _, hcp, _ = erase_fixture()
     audit.erase_person(hcp.id, pseudonym="erased-1")
@@ -634,8 +648,9 @@ def test_erasing_twice_changes_nothing_more(app):
         {"actor_label": "someone.else@company.test"},  # the label, keeping the salt
         {"personal": {"email": "other@clinic.test"}},
         {"salt": None},  # the salt alone, the values left behind
+        {"salt": None, "personal": None, "actor_label": "someone.else@company.test"},
     ],
-    ids=["details", "label", "personal", "salt-only"],
+    ids=["details", "label", "personal", "salt-only", "erased-as-someone-else"],
 )
 def test_the_database_lets_only_an_erasure_through(app, values):
     _, hcp, (created, *_) = erase_fixture()

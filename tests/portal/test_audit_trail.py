@@ -497,6 +497,17 @@ def test_the_csv_export_is_audited_with_its_filters(app, client, auditor):
     assert audit.verify().ok
 
 
+def test_an_exports_actor_search_is_kept_in_the_erasable_personal_part(app, client, auditor):
+    login(client, auditor.email)
+
+    client.get("/audit/export.csv", query_string={"actor": "dr.who@clinic.test"})
+
+    exported = record_of("audit.exported")
+    assert exported.details["filters"] == {}
+    assert exported.personal == {"actor_search": "dr.who@clinic.test"}
+    assert "dr.who" not in repr(exported.details)
+
+
 def test_the_csv_is_refused_past_its_cap(app, client, auditor, monkeypatch):
     monkeypatch.setattr(audit_trail, "EXPORT_CAP", 2)
     for n in range(3):

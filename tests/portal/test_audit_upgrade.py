@@ -83,7 +83,7 @@ def test_upgrade_rechains_the_trail_and_records_the_old_head(app):
     assert upgraded is not None and upgraded.action == "audit.chain_upgraded"
     assert upgraded.details == {"records": 3, "previous_head": old_tip, "format": 2}
     # The upgraded trail can be erased from and still verifies.
-    assert audit.erase_person(0, pseudonym="x") == 0
+    assert audit.erase_person(0, pseudonym="erased-x") == 0
     db.session.execute(text("UPDATE audit_records SET salt = NULL, personal = NULL WHERE id = 2"))
     db.session.commit()
     assert audit.verify().ok

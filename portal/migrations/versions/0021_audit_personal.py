@@ -10,7 +10,8 @@ against the old form and refuses to go on if the chain is broken (a broken chain
 laundered into a valid one), then re-hashes in order and appends an ``audit.chain_upgraded``
 record naming the old head, so an earlier proof of the old chain can still be placed. The
 append-only triggers are replaced by ones that let exactly one change through: the erasure of a
-record's personal part (the salt and the values gone, the hashed content and the digest unchanged).
+record's personal part (the salt and the values gone, the hashed content and the digest unchanged,
+the actor's label kept or replaced by an ``erased-`` pseudonym).
 
 Revision ID: 0021_audit_personal
 Revises: 0020_insight_results
@@ -117,6 +118,7 @@ BEGIN
        AND NEW.details::text = OLD.details::text
        AND NEW.personal_digest = OLD.personal_digest
        AND NEW.prev_hash = OLD.prev_hash AND NEW.hash = OLD.hash
+       AND (NEW.actor_label = OLD.actor_label OR NEW.actor_label LIKE 'erased-%')
        AND OLD.salt IS NOT NULL AND NEW.salt IS NULL AND NEW.personal IS NULL THEN
         RETURN NEW;
     END IF;
@@ -141,6 +143,7 @@ SQLITE_ERASURE = (
     " AND NEW.target_id IS OLD.target_id AND NEW.details = OLD.details"
     " AND NEW.personal_digest = OLD.personal_digest"
     " AND NEW.prev_hash = OLD.prev_hash AND NEW.hash = OLD.hash"
+    " AND (NEW.actor_label = OLD.actor_label OR NEW.actor_label LIKE 'erased-%')"
     " AND OLD.salt IS NOT NULL AND NEW.salt IS NULL AND NEW.personal IS NULL"
 )
 
