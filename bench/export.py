@@ -91,17 +91,18 @@ def _seed(messages: int, conversations: int, now: dt.datetime) -> None:
     from portal.extensions import db
     from portal.models import Role, User
 
-    staff = User(email="msl@bench.test", name="Sam Lee", role=Role.MSL, password_hash="x")
+    unusable = "!"  # no password hash matches: nobody signs in to this database
+    staff = User(email="msl@bench.test", name="Sam Lee", role=Role.MSL, password_hash=unusable)
     db.session.add(staff)
     pairs = []
     for n in range(conversations):
-        hcp = User(email=f"hcp{n}@bench.test", name=f"Dr. Bench {n}", role=Role.HCP)
-        hcp.password_hash = "x"
+        hcp = User(
+            email=f"hcp{n}@bench.test", name=f"Dr. Bench {n}", role=Role.HCP,
+            password_hash=unusable,
+        )  # fmt: skip
         db.session.add(hcp)
         db.session.flush()
-        conversation = Conversation(
-            hcp_id=hcp.id, staff_id=staff.id, state=ConversationState.ENDED
-        )
+        conversation = Conversation(hcp_id=hcp.id, staff_id=staff.id, state=ConversationState.ENDED)
         db.session.add(conversation)
         db.session.flush()
         pairs.append((conversation.id, hcp.id))
