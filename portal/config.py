@@ -203,7 +203,13 @@ def load_config(instance_path: Path) -> dict[str, Any]:
             "jobs": env_int("RETENTION_JOBS_DAYS", 90),
             "export_files": env_int("EXPORT_KEEP_DAYS", 7),
             "safety_linked": env_int("RETENTION_SAFETY_LINKED_DAYS", 10 * 365),
+            # The IP addresses and devices of sign-in, session and two-factor audit records
+            # (the records stay; their personal part is erased).
+            "sign_in_details": env_int("RETENTION_SIGN_IN_DETAILS_DAYS", 365),
         },
+        # The regulatory floor of the safety period: neither the default nor the page may set
+        # safety-linked records' period below it (checked at start; see portal/retention).
+        "RETENTION_SAFETY_MINIMUM_DAYS": env_int("RETENTION_SAFETY_MINIMUM_DAYS", 10 * 365),
         "RETENTION_BATCH_SIZE": env_int("RETENTION_BATCH_SIZE", 500),
         "PASSWORD_MIN_LENGTH": 12,
         "PASSWORD_HASH_PROFILE": "default",

@@ -23,13 +23,22 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, not_, or_, select
+from sqlalchemy.orm import selectinload
 
-from chat.models import ConsentPeriod, Conversation, Invitation, Message, ReadState
+from chat.models import (
+    ConsentPeriod,
+    Conversation,
+    Invitation,
+    Message,
+    MessageRevision,
+    ReadState,
+)
 from content.models import Bookmark, MaterialEvent
 from portal import audit, policy
 from portal.accounts.models import (
@@ -43,7 +52,7 @@ from portal.accounts.models import (
 )
 from portal.extensions import db
 from portal.models import AuditRecord, Notification, TwoFactor, User, UserSession
-from portal.questions.models import Question
+from portal.questions.models import Question, QuestionEntry, QuestionEvent
 from portal.records.serialize import (
     iso,
     person_ref,
@@ -106,7 +115,10 @@ def _profile(user: User) -> dict[str, Any]:
 
 def _consents(user: User, people: dict[int, dict[str, Any]]) -> dict[str, Any]:
     periods = db.session.scalars(
-        select(ConsentPeriod).where(ConsentPeriod.hcp_id == user.id).order_by(ConsentPeriod.id)
+        select(ConsentPeriod)
+        .where(ConsentPeriod.hcp_id == user.id)
+        .options(selectinload(ConsentPeriod.wording))
+        .order_by(ConsentPeriod.id)
     ).all()
     preferences = db.session.get(ContactPreferences, user.id)
     changes = db.session.scalars(
@@ -147,20 +159,40 @@ def _conversations(user: User, people: dict[int, dict[str, Any]]) -> list[dict[s
     conversations = db.session.scalars(
         select(Conversation).where(Conversation.hcp_id == user.id).order_by(Conversation.id)
     ).all()
+    theirs = select(Conversation.id).where(Conversation.hcp_id == user.id)
+    # Three queries whatever the number of messages: the messages, the originals of the
+    # person's own edits, and (in ``people``) who sent them.
+    by_conversation: dict[int, list[Message]] = defaultdict(list)
+    for message in db.session.scalars(
+        select(Message).where(Message.conversation_id.in_(theirs)).order_by(Message.seq)
+    ):
+        by_conversation[message.conversation_id].append(message)
+    revisions: dict[int, list[MessageRevision]] = defaultdict(list)
+    own = select(Message.id).where(
+        Message.conversation_id.in_(theirs), Message.sender_id == user.id
+    )
+    for revision in db.session.scalars(
+        select(MessageRevision)
+        .where(MessageRevision.message_id.in_(own))
+        .order_by(MessageRevision.id)
+    ):
+        revisions[revision.message_id].append(revision)
+    senders = _people({m.sender_id for ms in by_conversation.values() for m in ms} - set(people))
     result = []
     for conversation in conversations:
-        messages = db.session.scalars(
-            select(Message).where(Message.conversation_id == conversation.id).order_by(Message.seq)
-        ).all()
         shown = []
-        for message in messages:
-            own = message.sender_id == user.id
+        for message in by_conversation[conversation.id]:
+            mine = message.sender_id == user.id
             # Their own words with the originals of their edits; what was said to them as they
             # saw it (a colleague's deleted message reads as deleted).
+            sender = people.get(message.sender_id) or senders.get(message.sender_id)
             data = serialize_message(
-                message, sender=people.get(message.sender_id), include_revisions=own
+                message,
+                sender=sender or {"id": message.sender_id},
+                revisions=revisions.get(message.id, []),
+                include_revisions=mine,
             )
-            if not own and message.deleted_at is not None:
+            if not mine and message.deleted_at is not None:
                 data["body"] = ""
             data.pop("flags", None)  # the safety detector's internal marks
             shown.append(data)
@@ -179,17 +211,44 @@ def _conversations(user: User, people: dict[int, dict[str, Any]]) -> list[dict[s
 
 def _questions(user: User, people: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
     questions = db.session.scalars(
-        select(Question).where(Question.hcp_id == user.id).order_by(Question.id)
+        select(Question)
+        .where(Question.hcp_id == user.id)
+        .options(selectinload(Question.consent_wording))
+        .order_by(Question.id)
     ).all()
+    mine = select(Question.id).where(Question.hcp_id == user.id)
+    # A query per kind, never per question: entries (with their attachments), events,
+    # attestations.
+    entries: dict[int, list[QuestionEntry]] = defaultdict(list)
+    for entry in db.session.scalars(
+        select(QuestionEntry)
+        .where(QuestionEntry.question_id.in_(mine))
+        .options(selectinload(QuestionEntry.attachments))
+        .order_by(QuestionEntry.id)
+    ):
+        entries[entry.question_id].append(entry)
+    events: dict[int, list[QuestionEvent]] = defaultdict(list)
+    for event in db.session.scalars(
+        select(QuestionEvent).where(QuestionEvent.question_id.in_(mine)).order_by(QuestionEvent.id)
+    ):
+        events[event.question_id].append(event)
+    attestations: dict[int, list[SafetyAttestation]] = defaultdict(list)
+    for attestation in db.session.scalars(
+        select(SafetyAttestation)
+        .where(SafetyAttestation.question_id.in_(mine))
+        .order_by(SafetyAttestation.id)
+    ):
+        if attestation.question_id is not None:
+            attestations[attestation.question_id].append(attestation)
     result = []
     for question in questions:
-        attestations = db.session.scalars(
-            select(SafetyAttestation)
-            .where(SafetyAttestation.question_id == question.id)
-            .order_by(SafetyAttestation.id)
-        ).all()
         data = serialize_question(
-            question, attestations=attestations, people=people, include_notes=True
+            question,
+            entries=entries[question.id],
+            events=events[question.id],
+            attestations=attestations[question.id],
+            people=people,
+            include_notes=True,
         )
         data["consent_wording"] = question.consent_wording.text
         result.append(data)
@@ -198,7 +257,10 @@ def _questions(user: User, people: dict[int, dict[str, Any]]) -> list[dict[str, 
 
 def _pv(user: User, people: dict[int, dict[str, Any]]) -> dict[str, Any]:
     follow_ups = db.session.scalars(
-        select(PvFollowUp).where(PvFollowUp.hcp_id == user.id).order_by(PvFollowUp.id)
+        select(PvFollowUp)
+        .where(PvFollowUp.hcp_id == user.id)
+        .options(selectinload(PvFollowUp.case))
+        .order_by(PvFollowUp.id)
     ).all()
     cases = db.session.scalars(
         select(PvCase).where(or_(*_pv_links(user.id))).order_by(PvCase.id)
@@ -374,6 +436,32 @@ def _activity(user: User) -> dict[str, Any]:
     }
 
 
+# Records the right of access does not reach: legal holds (the exception for legal claims) and
+# an erasure kept pending by one (which would reveal the hold).
+WITHHELD_ACTIONS = ("privacy.erasure_held",)
+WITHHELD_PREFIXES = ("legal_hold.",)
+
+
+def _withheld() -> ColumnElement[bool]:
+    return or_(
+        AuditRecord.action.in_(WITHHELD_ACTIONS),
+        *(AuditRecord.action.startswith(p, autoescape=True) for p in WITHHELD_PREFIXES),
+    )
+
+
+def _actor(record: AuditRecord, user: User, actors: dict[int, User]) -> str:
+    """Who acted, as the person reads it: themselves by name, a colleague by name and role
+    (never by e-mail), the portal itself as "system"."""
+    if record.actor_id is None:
+        return "system"
+    if record.actor_id == user.id:
+        return user.name
+    actor = actors.get(record.actor_id)
+    if actor is None:
+        return "staff"
+    return f"{actor.name} ({actor.role.label})"
+
+
 def _audit(user: User) -> dict[str, Any]:
     limit = int(current_app.config["PRIVACY_EXPORT_AUDIT_LIMIT"])
     about = or_(
@@ -381,20 +469,30 @@ def _audit(user: User) -> dict[str, Any]:
         and_(AuditRecord.target_type == "users", AuditRecord.target_id == str(user.id)),
     )
     rows = db.session.scalars(
-        select(AuditRecord).where(about).order_by(AuditRecord.id.desc()).limit(limit + 1)
+        select(AuditRecord)
+        .where(about, not_(_withheld()))
+        .order_by(AuditRecord.id.desc())
+        .limit(limit + 1)
     ).all()
     more = len(rows) > limit
+    shown = list(reversed(rows[:limit]))
+    wanted = {r.actor_id for r in shown if r.actor_id is not None and r.actor_id != user.id}
+    actors = (
+        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(wanted)))}
+        if wanted
+        else {}
+    )
     records = [
         {
             "id": r.id,
             "at": iso(r.at),
-            "actor": r.actor_label,
+            "actor": _actor(r, user, actors),
             "action": r.action,
             "target_type": r.target_type,
             "target_id": r.target_id,
             "details": r.shown_details,
         }
-        for r in reversed(rows[:limit])
+        for r in shown
     ]
     return {"records": records, "truncated": more, "limit": limit}
 
@@ -434,8 +532,6 @@ def collect_person(user: User) -> dict[str, Any]:
 
 
 def _people_of_questions(user: User, people: dict[int, dict[str, Any]]) -> dict[int, Any]:
-    from portal.questions.models import QuestionEntry, QuestionEvent
-
     mine = select(Question.id).where(Question.hcp_id == user.id)
     ids: set[int | None] = set(
         db.session.scalars(

@@ -7,19 +7,25 @@ command line). What it does, and why (docs: /tmp/docs17_c.md, merged into docs/r
   name and e-mail replaced by a pseudonym (``erased-<random>`` and ``<pseudonym>@`` the
   ``PRIVACY_PSEUDONYM_DOMAIN``), an unusable password, suspended; the professional profile loses
   everything that identifies (NPI, licence, institution, specialty, postal code, territory) and
-  keeps profession and country: a PV report's reporter qualification and country;
+  keeps profession and country: a PV report's reporter qualification and country. The name
+  and address change FIRST, so whatever the erasure itself writes (the colleague asked to
+  attest a chat it ends) names the pseudonym;
 - consents end (chats through :func:`chat.consent.end_all_chats`; contact preferences accept no
   channel), sessions end (:func:`portal.services.sessions.revoke_all`, then their rows with
   their addresses and devices go), two-factor enrolment, notifications, bookmarks, material
   views, invitations, meetings, shared materials, the contact ledger, plan notes, preference
-  history and mail to the address are removed;
-- records linked to safety are KEPT, pseudonymised through the user row: a question, chat or call
-  note with a PV case, an adverse-event or product-complaint attestation, an AE flag or an AE /
-  quality category, flagged chat messages; and what nobody has attested for safety yet (an open
-  question, chat messages after the last attestation): safety errs on the side of keeping, the
-  retention periods remove them later. Their words stay verbatim (a PV report quotes what was
-  said); the person's name is replaced by the pseudonym in PV's reporter field and in colleagues'
-  notification titles;
+  history and mail to the address are removed; a meeting whose topic opened a PV case is kept;
+- records linked to safety are KEPT, pseudonymised through the user row: what
+  :mod:`portal.safety.links` calls safety-linked (the purge's definition too: a PV case, an
+  adverse-event or product-complaint attestation, an AE flag, an AE / quality category or owning
+  team, flagged chat messages, a meeting whose topic opened a case); and what nobody has attested
+  for safety yet (an open question, chat messages after the last attestation): safety errs on the
+  side of keeping, the retention periods remove them later. Their words stay verbatim (a PV report
+  quotes what was said); the person's name (whole words only) and address are replaced by the
+  pseudonym in PV's reporter field of their cases, in the notifications of colleagues who dealt
+  with them (unless the link opens someone else's record), and in the outbox, sent or not: mail
+  naming their address anywhere, and mail to those colleagues naming them (an unsent one still
+  goes, under the pseudonym: the colleague's task stays);
 - every other question (with its thread, history and attestations), chat (both sides: what was
   said to the person is about them too, with revisions, consent periods and read states) and
   call note is deleted;
@@ -35,11 +41,12 @@ the hold is released.
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Delete, and_, delete, func, or_, select, update
+from sqlalchemy import Delete, and_, delete, func, not_, or_, select, update
 
 from chat.models import (
     ConsentPeriod,
@@ -76,14 +83,13 @@ from portal.models import (
 )
 from portal.privacy.models import ErasureRequest, ErasureStatus
 from portal.questions.models import (
-    Category,
     Question,
     QuestionAttachment,
     QuestionEntry,
     QuestionEvent,
-    QuestionStatus,
 )
 from portal.retention import holds
+from portal.safety import links
 from portal.safety.models import PvCase, PvFollowUp, SafetyAttestation
 from portal.services import accounts, passwords, sessions, two_factor
 from portal.unit_of_work import transactional
@@ -93,7 +99,7 @@ MIN_REASON = 5
 MAX_REASON = 500
 # Never a valid argon2 hash: no password ever matches it.
 UNUSABLE_PASSWORD = "!erased"  # noqa: S105 - a marker, not a password
-SAFETY_CATEGORIES = (Category.ADVERSE_EVENT, Category.QUALITY)
+SAFETY_CATEGORIES = links.SAFETY_CATEGORIES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,7 +200,18 @@ def erase_person(actor: User | None, person: User, *, reason: str) -> Erasure:
 def _erase(actor: User | None, person: User, request: ErasureRequest) -> Erasure:
     pseudonym = f"erased-{secrets.token_hex(6)}"
     address = f"{pseudonym}@{current_app.config['PRIVACY_PSEUDONYM_DOMAIN']}"
-    old_name, old_email = person.name, person.email
+    old = _Identity(
+        name=person.name,
+        email=person.email,
+        staff_ids=_staff_who_dealt_with(person),
+        conversation_ids=frozenset(
+            db.session.scalars(select(Conversation.id).where(Conversation.hcp_id == person.id))
+        ),
+    )
+    # The identity first: whatever the erasure itself writes (a colleague asked to attest the
+    # chats it ends, by notification and mail) names the pseudonym, never the person.
+    person.name, person.email = pseudonym, address
+    db.session.flush()
     _end_consents(person)
     sessions.revoke_all(actor, person, reason=sessions.Reason.SUSPENDED)
     realtime.close_sockets_after_commit(db.session(), person.id)
@@ -205,8 +222,9 @@ def _erase(actor: User | None, person: User, request: ErasureRequest) -> Erasure
     _call_notes(person, kept, removed)
     kept["pv_cases"] = _count(select(PvCase.id).where(PvCase.reporter_id == person.id))
     kept["pv_follow_ups"] = _count(select(PvFollowUp.id).where(PvFollowUp.hcp_id == person.id))
-    _remove_the_rest(person, old_email, removed)
-    _pseudonymise(person, pseudonym=pseudonym, address=address, old_name=old_name)
+    _remove_the_rest(person, (old.email, address), kept, removed)
+    _close_account(person)
+    _scrub_names(person, old, pseudonym=pseudonym, address=address, kept=kept)
     request.status = ErasureStatus.DONE
     request.erased_at = utcnow()
     request.pseudonym = pseudonym
@@ -281,36 +299,17 @@ def _conversations(person: User, kept: dict[str, int], removed: dict[str, int]) 
         kept["messages"] = removed["messages"] = 0
         return
     linked = set(
-        db.session.scalars(select(PvCase.conversation_id).where(PvCase.conversation_id.in_(ids)))
-    )
-    linked |= set(
-        db.session.scalars(
-            select(Message.conversation_id)
-            .join(PvCase, PvCase.message_id == Message.id)
-            .where(Message.conversation_id.in_(ids))
-        )
-    )
-    linked |= set(
-        db.session.scalars(
-            select(SafetyAttestation.conversation_id).where(
-                SafetyAttestation.conversation_id.in_(ids),
-                or_(SafetyAttestation.adverse_event, SafetyAttestation.product_complaint),
-            )
-        )
-    )
-    # Messages nobody has attested for yet: the staff member still must (kept until then).
-    linked |= set(
         db.session.scalars(
             select(Conversation.id).where(
-                Conversation.id.in_(ids), Conversation.attested_seq < Conversation.last_seq
+                Conversation.id.in_(ids),
+                or_(
+                    links.conversation_safety_linked(),
+                    # Messages nobody has attested for yet: the staff member still must.
+                    links.conversation_awaiting_attestation(),
+                ),
             )
         )
     )
-    for conversation_id, flags in db.session.execute(
-        select(Message.conversation_id, Message.flags).where(Message.conversation_id.in_(ids))
-    ):
-        if flags:
-            linked.add(conversation_id)
     gone = ids - linked
     kept["conversations"], removed["conversations"] = len(linked), len(gone)
     kept["messages"] = _count(select(Message.id).where(Message.conversation_id.in_(linked)))
@@ -335,27 +334,10 @@ def _questions(person: User, kept: dict[str, int], removed: dict[str, int]) -> N
             select(Question.id).where(
                 Question.id.in_(ids),
                 or_(
-                    Question.ae_flag,
-                    Question.category.in_(SAFETY_CATEGORIES),
+                    links.question_safety_linked(),
                     # Not answered or closed yet: nobody has attested for safety.
-                    Question.status.in_((QuestionStatus.RECEIVED, QuestionStatus.IN_PROGRESS)),
+                    links.question_awaiting_attestation(),
                 ),
-            )
-        )
-    )
-    linked |= set(db.session.scalars(select(PvCase.question_id).where(PvCase.question_id.in_(ids))))
-    linked |= set(
-        db.session.scalars(
-            select(QuestionEntry.question_id)
-            .join(PvCase, PvCase.entry_id == QuestionEntry.id)
-            .where(QuestionEntry.question_id.in_(ids))
-        )
-    )
-    linked |= set(
-        db.session.scalars(
-            select(SafetyAttestation.question_id).where(
-                SafetyAttestation.question_id.in_(ids),
-                or_(SafetyAttestation.adverse_event, SafetyAttestation.product_complaint),
             )
         )
     )
@@ -379,14 +361,8 @@ def _questions(person: User, kept: dict[str, int], removed: dict[str, int]) -> N
 def _call_notes(person: User, kept: dict[str, int], removed: dict[str, int]) -> None:
     ids = set(db.session.scalars(select(CallNote.id).where(CallNote.hcp_id == person.id)))
     linked = set(
-        db.session.scalars(select(PvCase.call_note_id).where(PvCase.call_note_id.in_(ids)))
-    )
-    linked |= set(
         db.session.scalars(
-            select(SafetyAttestation.call_note_id).where(
-                SafetyAttestation.call_note_id.in_(ids),
-                or_(SafetyAttestation.adverse_event, SafetyAttestation.product_complaint),
-            )
+            select(CallNote.id).where(CallNote.id.in_(ids), links.call_note_safety_linked())
         )
     )
     linked.discard(None)
@@ -399,15 +375,25 @@ def _call_notes(person: User, kept: dict[str, int], removed: dict[str, int]) -> 
     _run(delete(CallNote).where(CallNote.id.in_(gone)))
 
 
-def _remove_the_rest(person: User, old_email: str, removed: dict[str, int]) -> None:
-    """Everything else about the person: no safety record depends on it."""
+def _remove_the_rest(
+    person: User, addresses: tuple[str, ...], kept: dict[str, int], removed: dict[str, int]
+) -> None:
+    """Everything else about the person: no safety record depends on it. A meeting whose topic
+    opened a PV case is kept (the case's source); the others go."""
     mine = person.id
     removed.setdefault("consent_periods", 0)
     removed["chat_invitations"] = _run(delete(Invitation).where(Invitation.hcp_id == mine))
     removed["read_states"] = _run(delete(ReadState).where(ReadState.user_id == mine))
     removed["contacts"] = _run(delete(Contact).where(Contact.hcp_id == mine))
     removed["shared_materials"] = _run(delete(MaterialShare).where(MaterialShare.hcp_id == mine))
-    removed["meetings"] = _run(delete(Meeting).where(Meeting.hcp_id == mine))
+    kept["meetings"] = _count(
+        select(Meeting.id).where(Meeting.hcp_id == mine, links.meeting_safety_linked())
+    )
+    removed["meetings"] = _run(
+        delete(Meeting)
+        .where(Meeting.hcp_id == mine, not_(links.meeting_safety_linked()))
+        .execution_options(synchronize_session=False)
+    )
     removed["plan_notes"] = _run(delete(PlanNote).where(PlanNote.hcp_id == mine))
     removed["preference_history"] = _run(
         delete(PreferenceChange).where(PreferenceChange.hcp_id == mine)
@@ -418,11 +404,13 @@ def _remove_the_rest(person: User, old_email: str, removed: dict[str, int]) -> N
     removed["sessions"] = _run(delete(UserSession).where(UserSession.user_id == mine))
     _run(delete(RecoveryCode).where(RecoveryCode.user_id == mine))
     removed["two_factor"] = _run(delete(TwoFactor).where(TwoFactor.user_id == mine))
-    removed["mail"] = _run(delete(OutboxMail).where(func.lower(OutboxMail.to) == old_email.lower()))
+    lowered = [a.lower() for a in addresses]
+    removed["mail"] = _run(delete(OutboxMail).where(func.lower(OutboxMail.to).in_(lowered)))
     # Search terms are never stored per person (content.models.SearchTerm): nothing to remove.
 
 
-def _pseudonymise(person: User, *, pseudonym: str, address: str, old_name: str) -> None:
+def _close_account(person: User) -> None:
+    """The account can never be used again; the profile keeps profession and country only."""
     profile = db.session.get(HcpProfile, person.id)
     if profile is not None:
         profile.npi = None
@@ -432,8 +420,6 @@ def _pseudonymise(person: User, *, pseudonym: str, address: str, old_name: str) 
         profile.postal_code = ""
         profile.territory_id = None
         profile.rejection_reason = None
-    person.name = pseudonym
-    person.email = address
     person.password_hash = UNUSABLE_PASSWORD
     person.suspended = True
     person.suspended_reason = "Erased (data-protection request)."
@@ -441,24 +427,163 @@ def _pseudonymise(person: User, *, pseudonym: str, address: str, old_name: str) 
     person.locale = person.timezone = None
     person.email_confirmed_at = person.last_login_at = person.locked_until = None
     person.failed_logins = 0
-    if len(old_name.strip()) >= 3:  # a name this short would replace parts of other words
-        # Colleagues' notifications ("Your chat with <name> ended") and PV's reporter field name
-        # the person: the pseudonym replaces the name there.
-        db.session.execute(
-            update(Notification)
-            .where(Notification.title.contains(old_name, autoescape=True))
-            .values(title=func.replace(Notification.title, old_name, pseudonym))
-        )
-        db.session.execute(
-            update(PvCase)
-            .where(
-                and_(
-                    PvCase.reporter.contains(old_name, autoescape=True),
-                    or_(*_person_cases(person.id)),
-                )
+
+
+# --- the name elsewhere ---------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class _Identity:
+    """Who the person was, read before anything changes: their name and address, the staff
+    who dealt with them (whose notifications and mail may name them), their conversations."""
+
+    name: str
+    email: str
+    staff_ids: frozenset[int]
+    conversation_ids: frozenset[int]
+
+
+MIN_NAME = 3  # a shorter name would match too much to replace safely
+# Notification paths naming one record: another person's record is not about this one.
+_RECORD_PATH = re.compile(r"^/(chat|hcps)/(\d+)(?:[/?#]|$)")
+
+
+def _staff_who_dealt_with(person: User) -> frozenset[int]:
+    """Every colleague with a record about ``person``: chats, meetings, contacts, shares,
+    invitations, notes, questions (assignee, writers, attesters) and PV follow-ups."""
+    mine = person.id
+    questions = select(Question.id).where(Question.hcp_id == mine)
+    conversations = select(Conversation.id).where(Conversation.hcp_id == mine)
+    sources: list[Any] = [
+        select(Conversation.staff_id).where(Conversation.hcp_id == mine),
+        select(Meeting.staff_id).where(Meeting.hcp_id == mine),
+        select(Contact.staff_id).where(Contact.hcp_id == mine),
+        select(MaterialShare.staff_id).where(MaterialShare.hcp_id == mine),
+        select(Invitation.staff_id).where(Invitation.hcp_id == mine),
+        select(PlanNote.author_id).where(PlanNote.hcp_id == mine),
+        select(CallNote.author_id).where(CallNote.hcp_id == mine),
+        select(Question.assignee_id).where(Question.hcp_id == mine),
+        select(QuestionEntry.author_id).where(QuestionEntry.question_id.in_(questions)),
+        select(SafetyAttestation.actor_id).where(
+            or_(
+                SafetyAttestation.question_id.in_(questions),
+                SafetyAttestation.conversation_id.in_(conversations),
             )
-            .values(reporter=func.replace(PvCase.reporter, old_name, pseudonym))
+        ),
+        select(PvFollowUp.author_id).where(PvFollowUp.hcp_id == mine),
+    ]
+    ids: set[int] = set()
+    for query in sources:
+        ids.update(i for i in db.session.scalars(query.distinct()) if i is not None)
+    ids.discard(mine)
+    return frozenset(ids)
+
+
+def _word(text: str) -> re.Pattern[str]:
+    """``text`` as a whole word (not inside a longer name or word)."""
+    return re.compile(rf"(?<!\w){re.escape(text)}(?!\w)")
+
+
+def _ical_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+
+
+def _unfold(text: str) -> str:
+    return re.sub(r"\r?\n[ \t]", "", text)
+
+
+def _fold(text: str) -> str:
+    """Fold calendar lines at 75 octets (RFC 5545), never inside a character."""
+    out: list[str] = []
+    for line in text.split("\r\n"):
+        chunk, size, limit = "", 0, 75
+        for char in line:
+            width = len(char.encode())
+            if size + width > limit:
+                out.append(chunk)
+                chunk, size, limit = " ", 1, 75
+            chunk += char
+            size += width
+        out.append(chunk)
+    return "\r\n".join(out)
+
+
+def _scrub_names(
+    person: User, old: _Identity, *, pseudonym: str, address: str, kept: dict[str, int]
+) -> None:
+    """The person's name and address where colleagues' copies hold them: the outbox (sent or
+    not: an unsent mail still tells the colleague their task, under the pseudonym), the
+    notifications of colleagues who dealt with them, and PV's reporter field of their cases.
+    Names are replaced as whole words only, and only where the record is about this person."""
+    email = re.compile(re.escape(old.email), re.IGNORECASE)
+    name = _word(old.name) if len(old.name.strip()) >= MIN_NAME else None
+    escaped = _word(_ical_escaped(old.name)) if name is not None else None
+
+    def scrub(text: str | None, *, calendar: bool = False) -> str | None:
+        if text is None:
+            return None
+        if calendar:
+            text = _unfold(text)
+        text = email.sub(address, text)
+        if name is not None and escaped is not None:
+            text = escaped.sub(pseudonym, name.sub(pseudonym, text))
+        return _fold(text) if calendar else text
+
+    staff_addresses = [
+        e.lower() for e in db.session.scalars(select(User.email).where(User.id.in_(old.staff_ids)))
+    ]
+    fields = (OutboxMail.subject, OutboxMail.body, OutboxMail.attachment)
+    naming: list[Any] = [func.lower(f).contains(old.email.lower(), autoescape=True) for f in fields]
+    if name is not None and staff_addresses:
+        naming.append(
+            and_(
+                func.lower(OutboxMail.to).in_(staff_addresses),
+                or_(*(f.contains(old.name, autoescape=True) for f in fields)),
+            )
         )
+    changed = 0
+    for mail in db.session.scalars(select(OutboxMail).where(or_(*naming))):
+        subject, body = scrub(mail.subject) or "", scrub(mail.body) or ""
+        attachment = scrub(mail.attachment, calendar=True)
+        if (subject, body, attachment) != (mail.subject, mail.body, mail.attachment):
+            mail.subject, mail.body, mail.attachment = subject[:200], body, attachment
+            changed += 1
+    kept["mail_pseudonymised"] = changed
+    if name is None:
+        kept["notifications_pseudonymised"] = 0
+        return
+    changed = 0
+    notifications = db.session.scalars(
+        select(Notification).where(
+            Notification.user_id.in_(old.staff_ids),
+            Notification.title.contains(old.name, autoescape=True),
+        )
+    )
+    for notification in notifications:
+        if not _about(notification.url, person, old):
+            continue
+        title = name.sub(pseudonym, notification.title)
+        if title != notification.title:
+            notification.title = title
+            changed += 1
+    kept["notifications_pseudonymised"] = changed
+    cases = db.session.scalars(
+        select(PvCase).where(
+            PvCase.reporter.contains(old.name, autoescape=True), or_(*_person_cases(person.id))
+        )
+    )
+    for case in cases:
+        case.reporter = name.sub(pseudonym, case.reporter)
+
+
+def _about(url: str, person: User, old: _Identity) -> bool:
+    """Whether a notification's link could be about ``person``: not when it opens another
+    person's HCP record or a conversation that is not theirs."""
+    found = _RECORD_PATH.match(url or "")
+    if found is None:
+        return True
+    kind, number = found.group(1), int(found.group(2))
+    if kind == "hcps":
+        return number == person.id
+    return number in old.conversation_ids
 
 
 def _person_cases(user_id: int) -> list[Any]:

@@ -23,11 +23,31 @@ def _purge_job(payload: dict[str, Any]) -> None:
     purge.purge(trigger="job")
 
 
+def _refuse_unusable_defaults(app: Flask) -> None:
+    """No process (server, worker or ``flask`` command) starts with retention defaults the page
+    would refuse, above all a safety period below the regulatory minimum: the purge would
+    otherwise delete adverse-event records too early. Like a missing ``SECRET_KEY``
+    (``portal/__init__.py``): the error itself, or a click error under ``flask``."""
+    import click
+
+    from portal.retention.periods import RetentionConfigError, check_config
+
+    try:
+        check_config(app.config)
+    except RetentionConfigError as exc:
+        if click.get_current_context(silent=True) is None:
+            raise
+        raise click.ClickException(str(exc)) from None
+
+
 def init_app(app: Flask) -> None:
-    """Register the retention page, the daily purge job and ``flask retention``."""
+    """Check the retention defaults; register the retention page, the daily purge job and
+    ``flask retention``."""
     from portal import jobs
     from portal.retention.cli import retention_cli
     from portal.retention.views import blueprint
+
+    _refuse_unusable_defaults(app)
 
     app.register_blueprint(blueprint, url_prefix="/admin/retention")
     # Periodic: one row for the whole deployment, so each day's purge runs once whatever the

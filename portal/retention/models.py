@@ -34,6 +34,9 @@ class RecordKind(enum.StrEnum):
     JOBS = "jobs"  # finished background jobs
     EXPORT_FILES = "export_files"  # supervisory export files (the run's record stays)
     SAFETY_LINKED = "safety_linked"  # conversations/questions linked to a PV case
+    # The personal part (IP address, device) of sign-in, session and two-factor audit records:
+    # the records stay, their personal part is erased (portal/audit.py).
+    SIGN_IN_DETAILS = "sign_in_details"
 
     @property
     def label(self) -> str:
@@ -55,6 +58,7 @@ KIND_LABELS: dict[RecordKind, Any] = {
     RecordKind.JOBS: _l("Background jobs"),
     RecordKind.EXPORT_FILES: _l("Export files"),
     RecordKind.SAFETY_LINKED: _l("Safety-linked records"),
+    RecordKind.SIGN_IN_DETAILS: _l("Sign-in details in the audit trail"),
 }
 
 KIND_EXPLANATIONS: dict[RecordKind, Any] = {
@@ -77,7 +81,13 @@ KIND_EXPLANATIONS: dict[RecordKind, Any] = {
     ),
     RecordKind.SAFETY_LINKED: _l(
         "Conversations and questions linked to an adverse event or product complaint,"
-        " counted from when the case was closed. The ordinary periods never remove them."
+        " counted from when the case was closed. The ordinary periods never remove them;"
+        " the period cannot be set below the regulatory minimum."
+    ),
+    RecordKind.SIGN_IN_DETAILS: _l(
+        "The IP addresses and devices recorded in the audit trail for sign-ins, sessions,"
+        " two-factor checks and password changes, counted from the record. The record itself"
+        " stays (who signed in, when) and the trail still verifies."
     ),
 }
 

@@ -9,6 +9,7 @@ start without a checkpoint; see ``docs/records.md``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -28,6 +29,53 @@ MAX_DAYS = 36500
 SAFETY_COVERS = (RecordKind.CONVERSATIONS, RecordKind.QUESTIONS)
 
 
+class RetentionConfigError(RuntimeError):
+    """``RETENTION_DEFAULT_DAYS`` or ``RETENTION_SAFETY_MINIMUM_DAYS`` is unusable (a default
+    outside 1..``MAX_DAYS``, or a safety period below the regulatory minimum)."""
+
+
+def safety_minimum_days() -> int:
+    """The regulatory floor of the safety period (``RETENTION_SAFETY_MINIMUM_DAYS``)."""
+    return int(current_app.config["RETENTION_SAFETY_MINIMUM_DAYS"])
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    """Refuse to start with retention defaults the page would refuse: every kind needs a
+    default of 1..``MAX_DAYS`` days, and the safety-linked one at least
+    ``RETENTION_SAFETY_MINIMUM_DAYS`` and at least the conversations' and questions' defaults.
+    Raises :class:`RetentionConfigError` naming the environment variables to fix."""
+    minimum = config.get("RETENTION_SAFETY_MINIMUM_DAYS")
+    if not isinstance(minimum, int) or not 1 <= minimum <= MAX_DAYS:
+        raise RetentionConfigError(
+            f"RETENTION_SAFETY_MINIMUM_DAYS must be a whole number of days from 1 to {MAX_DAYS}"
+            f" (it is {minimum!r})."
+        )
+    defaults = config.get("RETENTION_DEFAULT_DAYS") or {}
+    problems: list[str] = []
+    for kind in RecordKind:
+        value = defaults.get(kind.value)
+        if not isinstance(value, int) or not 1 <= value <= MAX_DAYS:
+            problems.append(f"{kind.value}: {value!r} is not a number of days from 1 to {MAX_DAYS}")
+    if not problems:
+        safety = defaults[RecordKind.SAFETY_LINKED.value]
+        if safety < minimum:
+            problems.append(
+                f"safety_linked: {safety} days is below the regulatory minimum of {minimum}"
+                " (RETENTION_SAFETY_MINIMUM_DAYS); set RETENTION_SAFETY_LINKED_DAYS to at least"
+                f" {minimum}"
+            )
+        shorter = [k.value for k in SAFETY_COVERS if safety < defaults[k.value]]
+        if shorter:
+            problems.append(
+                f"safety_linked: {safety} days is shorter than the default of {', '.join(shorter)}"
+                " (safety-linked records are kept at least as long as ordinary ones)"
+            )
+    if problems:
+        raise RetentionConfigError(
+            "The retention defaults (RETENTION_*_DAYS) are not usable: " + "; ".join(problems) + "."
+        )
+
+
 def default_days(kind: RecordKind) -> int:
     """The configured default for ``kind`` (``RETENTION_DEFAULT_DAYS``)."""
     return int(current_app.config["RETENTION_DEFAULT_DAYS"][kind.value])
@@ -37,6 +85,16 @@ def current_periods() -> dict[RecordKind, int]:
     """The days in force for every kind: the table's, else the configured default."""
     stored = {p.kind: p.days for p in db.session.scalars(select(RetentionPeriod))}
     return {kind: stored.get(kind, default_days(kind)) for kind in RecordKind}
+
+
+def effective_periods() -> dict[RecordKind, int]:
+    """The days the purge applies: :func:`current_periods`, with the safety period never below
+    the regulatory minimum (a row stored before the minimum existed, or after it was raised,
+    cannot shorten it)."""
+    days = current_periods()
+    floor = safety_minimum_days()
+    days[RecordKind.SAFETY_LINKED] = max(days[RecordKind.SAFETY_LINKED], floor)
+    return days
 
 
 def list_periods(actor: User) -> list[tuple[RecordKind, int, RetentionPeriod | None]]:
@@ -59,7 +117,14 @@ def problems_of(days: Mapping[RecordKind, int]) -> dict[str, str]:
                 "Give a number of days from 1 to %(most)s.", most=f"{MAX_DAYS:,}"
             )
     safety = days[RecordKind.SAFETY_LINKED]
+    floor = safety_minimum_days()
     shorter = [k for k in SAFETY_COVERS if safety < days[k]]
+    if safety < floor and RecordKind.SAFETY_LINKED.value not in problems:
+        problems[RecordKind.SAFETY_LINKED.value] = _(
+            "Safety-linked records must be kept at least %(days)s days: the regulatory minimum"
+            " for adverse-event and product-complaint records.",
+            days=f"{floor:,}",
+        )
     if shorter and RecordKind.SAFETY_LINKED.value not in problems:
         problems[RecordKind.SAFETY_LINKED.value] = _(
             "Safety-linked records must be kept at least as long as ordinary ones"
@@ -76,8 +141,9 @@ def set_periods(actor: User, changes: Mapping[RecordKind, int]) -> dict[RecordKi
     new days (an unchanged value is no change).
 
     Administrators only (``PermissionDenied``). ``InvalidInput`` (with ``errors`` by kind) for
-    days outside 1..``MAX_DAYS``, or a safety period shorter than the conversations' or the
-    questions' period once the changes apply. Audit: one ``retention.period_changed`` per kind
+    days outside 1..``MAX_DAYS``, a safety period below ``RETENTION_SAFETY_MINIMUM_DAYS``, or
+    a safety period shorter than the conversations' or the questions' period once the changes
+    apply. Audit: one ``retention.period_changed`` per kind
     that changed (``kind``, ``days`` before → after).
     """
     policy.require(policy.can_edit_retention_periods(actor))

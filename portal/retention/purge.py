@@ -14,9 +14,20 @@ What is never removed:
   product complaint (a PV case, an attestation that there was one, a flagged message, a
   question classified or routed as such): those have the safety period, counted from when the
   last linked case was closed, and are kept while any linked case is not closed;
-* the audit trail (kept: a hash chain cannot lose its start without a checkpoint), users, and
-  the PV cases that are not linked to a conversation or question (Pharmacovigilance's own
-  records; outside these periods).
+* the audit trail (kept: a hash chain cannot lose its start without a checkpoint; only the
+  personal part of sign-in records goes, see below), users, and the PV cases that are not
+  linked to a conversation or question (Pharmacovigilance's own records; outside these
+  periods);
+* a PV case that is not closed, or closed less than the safety period ago: a case goes only
+  with the conversation or question it came from, under the safety period, and
+  :func:`_remove_cases` refuses (the run fails, the batch is rolled back) rather than delete
+  one that is not past it, whatever the clauses above selected. The safety period itself never
+  drops below ``RETENTION_SAFETY_MINIMUM_DAYS`` (:func:`periods.effective_periods`).
+
+Sign-in details (``RecordKind.SIGN_IN_DETAILS``) delete nothing: the audit records of sign-ins,
+sessions, two-factor checks and password changes past the period lose their personal part (IP
+address, device) and its salt, the one change the trail's triggers allow; the digest stays, so
+``audit.verify()`` still holds. Not for records a held person acted in or that target them.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ from sqlalchemy import (
     exists,
     func,
     not_,
+    null,
     or_,
     select,
     tuple_,
@@ -56,18 +68,17 @@ from portal import audit, policy
 from portal.accounts.models import CallNote
 from portal.extensions import db
 from portal.models import (
+    AuditRecord,
     Job,
     JobState,
     Notification,
     OutboxMail,
-    TeamKey,
     User,
     UserSession,
     utcnow,
 )
 from portal.pagination import Page, paginate
 from portal.questions.models import (
-    Category,
     Question,
     QuestionAttachment,
     QuestionEntry,
@@ -77,7 +88,8 @@ from portal.questions.models import (
 from portal.records.models import ExportChunk, ExportRun
 from portal.retention import holds
 from portal.retention.models import RecordKind, RetentionRun, RunState
-from portal.retention.periods import current_periods
+from portal.retention.periods import effective_periods
+from portal.safety import links
 from portal.safety.models import PvCase, PvCaseStatus, PvFollowUp, SafetyAttestation
 
 log = logging.getLogger(__name__)
@@ -88,13 +100,14 @@ RUNS_PAGE_SIZE = 20
 @dataclasses.dataclass(frozen=True)
 class Sweep:
     """One kind of record: ``due(cutoff)`` is the clause of its records past their period and
-    not held; ``key`` the column(s) naming one record; ``remove(keys)`` deletes those records
-    and what hangs off them (in the caller's transaction)."""
+    not held; ``key`` the column(s) naming one record; ``remove(keys, safety_cutoff)`` deletes
+    those records and what hangs off them (in the caller's transaction); a PV case among them
+    must have closed before ``safety_cutoff``."""
 
     kind: RecordKind
     key: Sequence[Any]
     due: Callable[[dt.datetime], ColumnElement[bool]]
-    remove: Callable[[list[Any]], None]
+    remove: Callable[[list[Any], dt.datetime], None]
 
 
 # --- what links a conversation or a question to safety --------------------------------------------
@@ -102,41 +115,12 @@ def _safety_case() -> ColumnElement[bool]:
     return or_(PvCase.conversation_id.is_not(None), PvCase.question_id.is_not(None))
 
 
-def _conversation_cases() -> Any:
-    """PV cases of the conversation in the enclosing query (by the conversation or by one of
-    its messages)."""
-    messages = select(Message.id).where(Message.conversation_id == Conversation.id)
-    return or_(PvCase.conversation_id == Conversation.id, PvCase.message_id.in_(messages))
-
-
-def _conversation_safety_linked() -> ColumnElement[bool]:
-    attested = select(SafetyAttestation.id).where(
-        SafetyAttestation.conversation_id == Conversation.id,
-        or_(SafetyAttestation.adverse_event, SafetyAttestation.product_complaint),
-    )
-    # A flag is a non-empty JSON list of strings: its text holds a double quote.
-    flagged = select(Message.id).where(
-        Message.conversation_id == Conversation.id, cast(Message.flags, String).like('%"%')
-    )
-    return or_(exists().where(_conversation_cases()), exists(attested), exists(flagged))
-
-
-SAFETY_CATEGORIES = (Category.ADVERSE_EVENT, Category.QUALITY)
-SAFETY_TEAMS = (TeamKey.PHARMACOVIGILANCE, TeamKey.QUALITY)
-
-
-def _question_safety_linked() -> ColumnElement[bool]:
-    attested = select(SafetyAttestation.id).where(
-        SafetyAttestation.question_id == Question.id,
-        or_(SafetyAttestation.adverse_event, SafetyAttestation.product_complaint),
-    )
-    return or_(
-        Question.ae_flag.is_(True),
-        Question.category.in_(SAFETY_CATEGORIES),
-        Question.owner_team.in_(SAFETY_TEAMS),
-        exists().where(PvCase.question_id == Question.id),
-        exists(attested),
-    )
+# One definition of "safety-linked", shared with erasure (portal.privacy.erase).
+_conversation_cases = links.conversation_cases
+_conversation_safety_linked = links.conversation_safety_linked
+_question_safety_linked = links.question_safety_linked
+SAFETY_CATEGORIES = links.SAFETY_CATEGORIES
+SAFETY_TEAMS = links.SAFETY_TEAMS
 
 
 def _cases_closed_before(link: Any, cutoff: dt.datetime) -> ColumnElement[bool]:
@@ -177,12 +161,12 @@ def _safety_conversations_due(cutoff: dt.datetime) -> ColumnElement[bool]:
     )
 
 
-def _remove_conversations(ids: list[int]) -> None:
+def _remove_conversations(ids: list[int], safety_cutoff: dt.datetime) -> None:
     messages = select(Message.id).where(Message.conversation_id.in_(ids))
     cases = select(PvCase.id).where(
         or_(PvCase.conversation_id.in_(ids), PvCase.message_id.in_(messages))
     )
-    _remove_cases(cases)
+    _remove_cases(cases, safety_cutoff)
     _delete(SafetyAttestation, SafetyAttestation.conversation_id.in_(ids))
     _delete(MessageRevision, MessageRevision.message_id.in_(messages))
     _delete(Message, Message.conversation_id.in_(ids))
@@ -191,12 +175,37 @@ def _remove_conversations(ids: list[int]) -> None:
     _delete(Conversation, Conversation.id.in_(ids))
 
 
-def _remove_cases(cases: Any) -> None:
+class UnsafePurge(RuntimeError):
+    """The purge was about to delete a PV case that is not closed or not past the safety
+    period: it deletes nothing of the batch and the run fails."""
+
+
+def _remove_cases(cases: Any, safety_cutoff: dt.datetime) -> None:
     """PV cases (a subquery of ids) with their follow-ups and the attestations naming them:
-    only when the conversation or question they came from goes (the safety period)."""
+    only when the conversation or question they came from goes (the safety period).
+
+    The last line of defence for Pharmacovigilance's records: every case must be closed, and
+    closed before ``safety_cutoff``; otherwise :class:`UnsafePurge` (nothing is deleted)."""
     ids = list(db.session.scalars(cases))
     if not ids:
         return
+    not_past = list(
+        db.session.scalars(
+            select(PvCase.id).where(
+                PvCase.id.in_(ids),
+                or_(
+                    PvCase.status != PvCaseStatus.CLOSED,
+                    PvCase.closed_at.is_(None),
+                    PvCase.closed_at >= safety_cutoff,
+                ),
+            )
+        )
+    )
+    if not_past:
+        raise UnsafePurge(
+            f"refusing to delete PV case(s) {sorted(not_past)}: not closed before"
+            f" {safety_cutoff.isoformat()} (the safety period)"
+        )
     _delete(PvFollowUp, PvFollowUp.case_id.in_(ids))
     _delete(SafetyAttestation, SafetyAttestation.case_id.in_(ids))
     _delete(PvCase, PvCase.id.in_(ids))
@@ -225,14 +234,15 @@ def _safety_questions_due(cutoff: dt.datetime) -> ColumnElement[bool]:
     return and_(
         _question_over(cutoff),
         _question_safety_linked(),
-        _cases_closed_before(PvCase.question_id == Question.id, cutoff),
+        _cases_closed_before(links.question_cases(), cutoff),
     )
 
 
-def _remove_questions(ids: list[int]) -> None:
+def _remove_questions(ids: list[int], safety_cutoff: dt.datetime) -> None:
     entries = select(QuestionEntry.id).where(QuestionEntry.question_id.in_(ids))
     _remove_cases(
-        select(PvCase.id).where(or_(PvCase.question_id.in_(ids), PvCase.entry_id.in_(entries)))
+        select(PvCase.id).where(or_(PvCase.question_id.in_(ids), PvCase.entry_id.in_(entries))),
+        safety_cutoff,
     )
     _delete(SafetyAttestation, SafetyAttestation.question_id.in_(ids))
     # A call note that filed the question on the HCP's behalf stays (the interaction happened).
@@ -288,7 +298,7 @@ def _exports_due(cutoff: dt.datetime) -> ColumnElement[bool]:
     )
 
 
-def _remove_export_files(ids: list[int]) -> None:
+def _remove_export_files(ids: list[int], safety_cutoff: dt.datetime) -> None:
     _delete(ExportChunk, ExportChunk.run_id.in_(ids))
     db.session.execute(
         update(ExportRun)
@@ -302,18 +312,54 @@ def _delete(model: Any, clause: ColumnElement[bool]) -> None:
     db.session.execute(delete(model).where(clause).execution_options(synchronize_session=False))
 
 
-def _deleting(model: Any) -> Callable[[list[Any]], None]:
+def _deleting(model: Any) -> Callable[[list[Any], dt.datetime], None]:
     """Delete rows of ``model`` by their single-column primary key."""
     (column,) = model.__mapper__.primary_key
 
-    def remove(keys: list[Any]) -> None:
+    def remove(keys: list[Any], safety_cutoff: dt.datetime) -> None:
         _delete(model, column.in_(keys))
 
     return remove
 
 
-def _remove_search_terms(keys: list[Any]) -> None:
+def _remove_search_terms(keys: list[Any], safety_cutoff: dt.datetime) -> None:
     _delete(SearchTerm, tuple_(SearchTerm.day, SearchTerm.query).in_([tuple(k) for k in keys]))
+
+
+# --- the personal part of sign-in audit records ---------------------------------------------------
+# Sign-ins, refusals, throttling, sessions, two-factor checks and changes, password changes:
+# their personal part is an IP address and a device.
+SIGN_IN_PREFIXES = ("auth.", "session.", "two_factor.")
+SIGN_IN_ACTIONS = ("user.password_changed",)
+
+
+def _sign_in_details_due(cutoff: dt.datetime) -> ColumnElement[bool]:
+    """Sign-in audit records made before ``cutoff`` whose personal part is still there, that
+    no held person acted in or is the target of."""
+    held = holds.held_user_ids().subquery()
+    held_targets = select(cast(held.c.user_id, String))
+    return and_(
+        or_(
+            *(AuditRecord.action.startswith(p, autoescape=True) for p in SIGN_IN_PREFIXES),
+            AuditRecord.action.in_(SIGN_IN_ACTIONS),
+        ),
+        AuditRecord.at < cutoff,
+        AuditRecord.salt.is_not(None),
+        AuditRecord.personal.is_not(None),
+        holds.not_held(AuditRecord.actor_id),
+        not_(and_(AuditRecord.target_type == "users", AuditRecord.target_id.in_(held_targets))),
+    )
+
+
+def _erase_sign_in_details(ids: list[int], safety_cutoff: dt.datetime) -> None:
+    # The one change the trail's triggers let through (migration 0021): the personal part and
+    # the salt go; the content, the actor's label, the digest and the hashes stay.
+    db.session.execute(
+        update(AuditRecord)
+        .where(AuditRecord.id.in_(ids), AuditRecord.salt.is_not(None))
+        .values(personal=null(), salt=null())
+        .execution_options(synchronize_session=False)
+    )
 
 
 SWEEPS: tuple[Sweep, ...] = (
@@ -332,6 +378,12 @@ SWEEPS: tuple[Sweep, ...] = (
         _deleting(Notification),
     ),
     Sweep(RecordKind.SESSIONS, (UserSession.id,), _sessions_due, _deleting(UserSession)),
+    Sweep(
+        RecordKind.SIGN_IN_DETAILS,
+        (AuditRecord.id,),
+        _sign_in_details_due,
+        _erase_sign_in_details,
+    ),
     Sweep(RecordKind.MAIL_OUTBOX, (OutboxMail.id,), _mail_due, _deleting(OutboxMail)),
     Sweep(
         RecordKind.SEARCH_TERMS,
@@ -358,7 +410,7 @@ SAFETY_SWEEPS: tuple[Sweep, ...] = (
 
 # --- running -------------------------------------------------------------------------------------
 def _cutoffs(now: dt.datetime) -> dict[RecordKind, dt.datetime]:
-    return {kind: now - dt.timedelta(days=days) for kind, days in current_periods().items()}
+    return {kind: now - dt.timedelta(days=days) for kind, days in effective_periods().items()}
 
 
 def count_due(*, now: dt.datetime | None = None) -> dict[str, int]:
@@ -379,8 +431,9 @@ def count_due(*, now: dt.datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def _sweep(sweep: Sweep, cutoff: dt.datetime, batch: int) -> int:
-    """Delete what ``sweep`` finds past ``cutoff``, ``batch`` records per transaction."""
+def _sweep(sweep: Sweep, cutoff: dt.datetime, batch: int, safety_cutoff: dt.datetime) -> int:
+    """Delete what ``sweep`` finds past ``cutoff``, ``batch`` records per transaction (a PV
+    case only if closed before ``safety_cutoff``)."""
     removed = 0
     while True:
         if holds.everything_held():  # placed while we run: stop at once
@@ -391,7 +444,7 @@ def _sweep(sweep: Sweep, cutoff: dt.datetime, batch: int) -> int:
         if not rows:
             break
         keys = [row[0] if len(sweep.key) == 1 else tuple(row) for row in rows]
-        sweep.remove(keys)
+        sweep.remove(keys, safety_cutoff)
         # A transaction per batch: a long purge never holds locks long, and a crash loses
         # nothing (the next run carries on where this one stopped).
         db.session.commit()
@@ -425,7 +478,9 @@ def purge(*, trigger: str = "job", now: dt.datetime | None = None) -> RetentionR
             cutoffs = _cutoffs(moment)
             batch = max(1, int(current_app.config["RETENTION_BATCH_SIZE"]))
             for sweep in (*SWEEPS, *SAFETY_SWEEPS):
-                counts[sweep.kind.value] += _sweep(sweep, cutoffs[sweep.kind], batch)
+                counts[sweep.kind.value] += _sweep(
+                    sweep, cutoffs[sweep.kind], batch, cutoffs[RecordKind.SAFETY_LINKED]
+                )
         run = db.session.get_one(RetentionRun, run_id)
         run.counts = counts
         run.state = RunState.DONE

@@ -26,6 +26,7 @@ KINDS = (
     "jobs",
     "export_files",
     "safety_linked",
+    "sign_in_details",
 )
 
 

@@ -14,8 +14,18 @@ from sqlalchemy import func, select
 from chat import consent as chat_consent
 from chat.models import Conversation, Message, MessageRevision
 from content.models import EventKind, MaterialEvent, SearchTerm
+from portal import audit
 from portal.extensions import db
-from portal.models import Job, JobState, Notification, OutboxMail, Role, User, UserSession
+from portal.models import (
+    AuditRecord,
+    Job,
+    JobState,
+    Notification,
+    OutboxMail,
+    Role,
+    User,
+    UserSession,
+)
 from portal.questions import work
 from portal.questions.models import Question, QuestionEntry
 from portal.records.models import ExportChunk, ExportRun, ExportStatus
@@ -178,6 +188,24 @@ def make_export() -> Made:
     return Made(RecordKind.EXPORT_FILES, lambda: count(ExportChunk, ExportChunk.run_id == rid) == 1)
 
 
+def sign_in_record(person: User, action: str = "auth.login", **details: object) -> int:
+    """An audit record of ``person`` signing in from an address; returns its id."""
+    record = audit.record(person, action, person, ip="203.0.113.7", **details)
+    db.session.commit()
+    return record.id
+
+
+def personal_of(record_id: int) -> dict[str, object] | None:
+    """The record's personal part as stored now (``None``: erased)."""
+    return db.session.scalar(select(AuditRecord.personal).where(AuditRecord.id == record_id))
+
+
+def make_sign_in() -> Made:
+    hcp = make_hcp()
+    rid = sign_in_record(hcp)
+    return Made(RecordKind.SIGN_IN_DETAILS, lambda: personal_of(rid) is not None, hcp)
+
+
 MAKERS: dict[RecordKind, Callable[[], Made]] = {
     RecordKind.CONVERSATIONS: make_conversation,
     RecordKind.QUESTIONS: make_question,
@@ -188,6 +216,7 @@ MAKERS: dict[RecordKind, Callable[[], Made]] = {
     RecordKind.SEARCH_TERMS: make_search_term,
     RecordKind.JOBS: make_job,
     RecordKind.EXPORT_FILES: make_export,
+    RecordKind.SIGN_IN_DETAILS: make_sign_in,
 }
 
 
