@@ -22,6 +22,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from portal import policy
+from portal.csv_cells import safe_cell
 from portal.extensions import db
 from portal.inputs import MAX_ID
 from portal.insights import results
@@ -173,11 +174,8 @@ def dashboard(dashboard: str) -> tuple[str, int]:
 
 def _cell(value: Any, kind: ColumnKind) -> str:
     text = format_value(value, kind)
-    # A spreadsheet runs a cell starting with one of these as a formula: text (a title, a
-    # search) is quoted so that it stays text.
-    if kind is ColumnKind.TEXT and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
+    # Text (a title, a search) is people's: never a formula; numbers are written as they are.
+    return safe_cell(text) if kind is ColumnKind.TEXT else text
 
 
 @blueprint.route("/<dashboard>/<panel>.csv")

@@ -11,6 +11,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import get_locale
 from flask_login import current_user, login_required
 from sqlalchemy import text
 from werkzeug.wrappers import Response
@@ -96,6 +97,10 @@ def export_audit_trail() -> Response | str | tuple[str, int]:
         export = audit_trail.export_records(actor, filters)
     except InvalidInput as exc:
         return _audit_page(actor, problem=exc)
+    # Chosen now, while the signed-in user is at hand: the CSV's sentences are written after
+    # the view has returned (flask-babel keeps the choice for the rest of the request).
+    i18n.current_timezone()
+    get_locale()
     return Response(
         stream_with_context(export.lines()),
         mimetype="text/csv",

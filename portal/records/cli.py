@@ -4,17 +4,21 @@
 [--product CODE] [--timezone ZONE] --out FILE`` writes FILE and prints one JSON line::
 
     {"file": "...", "sha256": "...", "bytes": n,
-     "rows": {"pv_cases": n, "consents": n, "messages": n, "questions": n, "summary": n},
+     "rows": {"pv_cases": n, "consents": n, "messages": n, "questions": n,
+              "attestations": n, "call_notes": n, "summary": n},
      "chain_head": {"seq": n, "hash": "..."}}
 
-Bad dates, an unknown e-mail address, team or product print ``{"error": message, "errors":
+Bad dates, an unknown e-mail address, team or product, an ``--out`` in a folder that does not
+exist or cannot be written print ``{"error": message, "errors":
 {field: message}}`` and exit with status 2 (nothing is written).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from typing import NoReturn
 
 import click
 from flask import Flask
@@ -35,7 +39,7 @@ export_cli = AppGroup("export", help="Exports of the portal's records.")
 @click.option("--product", default=None, help="Only this product (its code).")
 @click.option("--timezone", default="UTC", show_default=True, help="The days' time zone.")
 @click.option(
-    "--out", "out", required=True, type=click.Path(dir_okay=False), help="The ZIP to write."
+    "--out", "out", required=True, type=click.Path(dir_okay=True), help="The ZIP to write."
 )
 def supervisory(
     since: str,
@@ -61,7 +65,15 @@ def supervisory(
     except PortalError as exc:
         click.echo(json.dumps({"error": exc.message, "errors": exc.errors}))
         sys.exit(2)
-    result = export.export_to_file(chosen, out)
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        _refuse(f"The folder {folder} does not exist.", "out")
+    if os.path.isdir(out):
+        _refuse(f"{out} is a folder: give the ZIP's file name.", "out")
+    try:
+        result = export.export_to_file(chosen, out)
+    except OSError as exc:  # not writable, disk full...: nothing is left behind
+        _refuse(f"Could not write {out}: {exc.strerror or exc}.", "out")
     click.echo(
         json.dumps(
             {
@@ -73,6 +85,11 @@ def supervisory(
             }
         )
     )
+
+
+def _refuse(message: str, field: str) -> NoReturn:
+    click.echo(json.dumps({"error": message, "errors": {field: message}}))
+    sys.exit(2)
 
 
 def init_app(app: Flask) -> None:

@@ -7,11 +7,18 @@ and forgotten; ZIP64, so size is no limit):
 
 - ``pv_cases.jsonl``: PV cases opened in the range and what they link to;
 - ``consents.jsonl``: chat consent periods open at any time in the range;
-- ``messages.jsonl``: chat messages sent in the range, in time order (each with its
-  conversation and ``seq``), with the originals of their edits and deletions;
-- ``questions.jsonl``: questions received in the range, with their replies, follow-ups,
-  internal notes, routing decision, history and safety attestations;
-- ``summary.csv``: one row per conversation and per question with counts;
+- ``messages.jsonl``: chat messages sent in the range, or sent before it and edited or deleted
+  in it, in time order (each with its conversation and ``seq``), with the originals of their
+  edits and deletions;
+- ``questions.jsonl``: questions received in the range, or before it with a reply, note, event
+  or attestation in it, with their replies, follow-ups, internal notes, routing decision,
+  history and safety attestations;
+- ``attestations.jsonl``: every safety attestation made in the range (questions, chats up to a
+  ``seq``, call notes) with what it is about and the PV case it opened;
+- ``call_notes.jsonl``: call notes of the range (HCP, author, side, kind, products, text) with
+  the question filed from them, their PV cases and attestations;
+- ``summary.csv``: one row per conversation, question and call note with counts (every text
+  cell escaped against spreadsheet formulas: :func:`portal.csv_cells.safe_cell`);
 - ``manifest.json``: the filters, when and by whom it was made, each file's name, rows, bytes
   and SHA-256, and the audit chain's head (``audit.chain_head()``) when the export began. The
   ZIP's own SHA-256 is kept on the run and in the ``export.completed`` audit record, so the
@@ -29,19 +36,23 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import datetime as dt
 import hashlib
 import io
 import json
 import logging
 import os
+import secrets
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
 from sqlalchemy import (
+    and_,
     delete,
     insert,
+    or_,
     select,
     tuple_,
     update,
@@ -50,6 +61,8 @@ from sqlalchemy.orm import selectinload
 
 from chat.models import ConsentPeriod, Conversation, Message, MessageRevision
 from portal import audit, jobs, policy
+from portal.accounts.models import CallNote
+from portal.csv_cells import safe_cell
 from portal.errors import NotFound
 from portal.extensions import db
 from portal.models import User, utcnow
@@ -58,6 +71,10 @@ from portal.questions.models import Question, QuestionEntry, QuestionEvent, refe
 from portal.records import serialize
 from portal.records.filters import (
     ExportFilters,
+    attestation_clauses,
+    call_note_clauses,
+    call_note_matches,
+    changed_message_clauses,
     consent_clauses,
     estimate_rows,
     message_clauses,
@@ -74,7 +91,19 @@ JOB_KIND = "records.export"
 BATCH_SIZE = 1000  # rows read per query
 PROGRESS_EVERY = 5000  # rows between two progress updates of a run
 PAGE_SIZE = 20
-FILES = ("pv_cases.jsonl", "consents.jsonl", "messages.jsonl", "questions.jsonl", "summary.csv")
+# A running export whose worker has not committed progress for this long is taken to be
+# abandoned (its worker died) and another worker may claim it. Progress commits come every
+# PROGRESS_EVERY rows: seconds apart, well within it.
+STALE_AFTER = dt.timedelta(minutes=10)
+FILES = (
+    "pv_cases.jsonl",
+    "consents.jsonl",
+    "messages.jsonl",
+    "questions.jsonl",
+    "attestations.jsonl",
+    "call_notes.jsonl",
+    "summary.csv",
+)
 SUMMARY_COLUMNS = (
     "record",
     "id",
@@ -184,6 +213,7 @@ class _Counts:
     consent_periods: int = 0
     withdrawals: int = 0
     pv_cases: int = 0
+    attestations: int = 0
 
     def seen(self, at: str | None) -> None:
         if at is None:
@@ -244,18 +274,24 @@ def write_export(
     head_seq, head_hash = audit.chain_head()
     chain_head = {"seq": head_seq, "hash": head_hash}
     with (
-        tempfile.TemporaryFile() as question_rows,
+        tempfile.TemporaryFile() as later_rows,
         zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive,
     ):
-        writer = _Writer(f, archive, question_rows, progress)
-        # PV cases first: their links feed the summary's counts of the other kinds.
-        files = [
-            writer.pv_cases(),
-            writer.consents(),
-            writer.messages(),
-            writer.questions(),
-            writer.summary(),
-        ]
+        writer = _Writer(f, archive, later_rows, progress)
+        try:
+            # PV cases first: their links feed the summary's counts of the other kinds.
+            files = [
+                writer.pv_cases(),
+                writer.consents(),
+                writer.messages(),
+                writer.questions(),
+                writer.attestations(),
+                writer.call_notes(),
+                writer.summary(),
+            ]
+        except BaseException:
+            writer.abandon()
+            raise
         manifest = {
             "format": "hcp-portal supervisory export",
             "version": 1,
@@ -292,7 +328,7 @@ class _Writer:
         self,
         f: ExportFilters,
         archive: zipfile.ZipFile,
-        question_rows: IO[bytes],
+        later_rows: IO[bytes],
         progress: Progress | None,
     ) -> None:
         self.f = f
@@ -300,14 +336,27 @@ class _Writer:
         self.people = _People()
         self.conversations: dict[int, _Counts] = {}
         self.question_pv: dict[int, int] = {}
-        self.question_rows = question_rows
-        self.question_summary = csv.writer(
-            io.TextIOWrapper(question_rows, "utf-8", newline="", write_through=True)
+        self.later_rows = later_rows
+        self.later_summary = csv.writer(
+            io.TextIOWrapper(later_rows, "utf-8", newline="", write_through=True)
         )
-        self.question_count = 0
+        self.later_count = 0
+        self.members: list[_Member] = []
         self.progress = progress
         self.done = 0
         self.reported = 0
+
+    def member(self, name: str) -> _Member:
+        """A new file of the archive (kept to be closed if the export stops half-way)."""
+        self.members.append(_Member(self.archive, name))
+        return self.members[-1]
+
+    def abandon(self) -> None:
+        """Close what is still open after an error, so the archive can close and the error
+        that stopped the export is the one raised."""
+        for member in self.members:
+            with contextlib.suppress(Exception):
+                member.close()
 
     def tick(self, rows: int) -> None:
         self.done += rows
@@ -323,7 +372,7 @@ class _Writer:
         return self.conversations.setdefault(conversation_id, _Counts())
 
     def pv_cases(self) -> dict[str, Any]:
-        member = _Member(self.archive, "pv_cases.jsonl")
+        member = self.member("pv_cases.jsonl")
         cases = select(PvCase).where(*pv_clauses(self.f))
         for batch in _batches(cases, [PvCase.id], options=[selectinload(PvCase.follow_ups)]):
             ids: set[int | None] = set()
@@ -343,7 +392,7 @@ class _Writer:
         return member.close()
 
     def consents(self) -> dict[str, Any]:
-        member = _Member(self.archive, "consents.jsonl")
+        member = self.member("consents.jsonl")
         periods = select(ConsentPeriod).where(*consent_clauses(self.f))
         for batch in _batches(periods, [ConsentPeriod.id]):
             refs = self.people.load({p.hcp_id for p in batch} | {p.staff_id for p in batch})
@@ -364,8 +413,14 @@ class _Writer:
         return member.close()
 
     def messages(self) -> dict[str, Any]:
-        member = _Member(self.archive, "messages.jsonl")
-        messages = select(*Message.__table__.c).where(*message_clauses(self.f))
+        member = self.member("messages.jsonl")
+        # Those sent before the range but edited or deleted in it first, then those sent in
+        # it: both in time order, so the whole file is.
+        for clauses in (changed_message_clauses(self.f), message_clauses(self.f)):
+            self._messages(member, select(*Message.__table__.c).where(*clauses))
+        return member.close()
+
+    def _messages(self, member: _Member, messages: Any) -> None:
         revision_columns = MessageRevision.__table__.c
         # In time order: the date range's index gives that order, so each batch is a short
         # walk along it (conversation and seq are in every record).
@@ -394,10 +449,9 @@ class _Writer:
                 counts.seen(record["sent_at"])
             member.lines(records)
             self.tick(len(batch))
-        return member.close()
 
     def questions(self) -> dict[str, Any]:
-        member = _Member(self.archive, "questions.jsonl")
+        member = self.member("questions.jsonl")
         questions = select(Question).where(*question_clauses(self.f))
         for batch in _batches(questions, [Question.id]):
             ids = [q.id for q in batch]
@@ -459,18 +513,107 @@ class _Writer:
             "attestations": len(said),
             "pv_cases": self.question_pv.get(question.id, 0),
         }
-        self.question_summary.writerow([row.get(column, "") for column in SUMMARY_COLUMNS])
-        self.question_count += 1
+        self.later_summary.writerow([safe_cell(row.get(column)) for column in SUMMARY_COLUMNS])
+        self.later_count += 1
+
+    def attestations(self) -> dict[str, Any]:
+        """Every safety attestation made in the range whose subject is in scope (questions,
+        conversations, call notes), with what it is about and the PV case it opened."""
+        member = self.member("attestations.jsonl")
+        statement = select(SafetyAttestation).where(*attestation_clauses(self.f))
+        for batch in _batches(statement, [SafetyAttestation.id]):
+            kept = self._call_note_product(batch)
+            refs = self.people.load({a.actor_id for a in kept})
+            member.lines(
+                [serialize.serialize_attestation(a, actor=refs.get(a.actor_id)) for a in kept]
+            )
+            for attestation in kept:
+                if attestation.conversation_id is not None:
+                    counts = self.conversation(attestation.conversation_id)
+                    counts.attestations += 1
+                    counts.seen(serialize.iso(attestation.at))
+            self.tick(len(kept))
+        return member.close()
+
+    def _call_note_product(self, batch: list[SafetyAttestation]) -> list[SafetyAttestation]:
+        """``batch`` without the call notes' attestations about other products."""
+        if self.f.product_id is None:
+            return batch
+        notes = {a.call_note_id for a in batch if a.call_note_id is not None}
+        products: dict[int, Any] = {}
+        if notes:
+            for note_id, product_ids in db.session.execute(
+                select(CallNote.id, CallNote.product_ids).where(CallNote.id.in_(notes))
+            ):
+                products[note_id] = product_ids
+        return [
+            a
+            for a in batch
+            if a.call_note_id is None or call_note_matches(self.f, products.get(a.call_note_id))
+        ]
+
+    def call_notes(self) -> dict[str, Any]:
+        """Call notes of the range in scope, with the PV cases opened from them and the
+        attestations made on them; a summary row each."""
+        member = self.member("call_notes.jsonl")
+        statement = select(CallNote).where(*call_note_clauses(self.f))
+        for batch in _batches(statement, [CallNote.id]):
+            notes = [n for n in batch if call_note_matches(self.f, n.product_ids)]
+            if not notes:
+                continue
+            ids = [n.id for n in notes]
+            cases: dict[int, list[PvCase]] = {}
+            for case in db.session.scalars(select(PvCase).where(PvCase.call_note_id.in_(ids))):
+                cases.setdefault(case.call_note_id or 0, []).append(case)
+            said: dict[int, list[SafetyAttestation]] = {}
+            for attestation in db.session.scalars(
+                select(SafetyAttestation).where(SafetyAttestation.call_note_id.in_(ids))
+            ):
+                said.setdefault(attestation.call_note_id or 0, []).append(attestation)
+            refs = self.people.load({n.hcp_id for n in notes} | {n.author_id for n in notes})
+            records = []
+            for note in notes:
+                records.append(
+                    serialize.serialize_call_note(
+                        note,
+                        people=refs,
+                        pv_cases=cases.get(note.id, []),
+                        attestations=said.get(note.id, []),
+                    )
+                )
+                self._call_note_row(note, records[-1])
+            member.lines(records)
+            self.tick(len(notes))
+        return member.close()
+
+    def _call_note_row(self, note: CallNote, record: dict[str, Any]) -> None:
+        moments = [m for m in (record["occurred_at"], record["created_at"]) if m is not None]
+        row = {
+            "record": "call_note",
+            "id": note.id,
+            "reference": f"CN-{note.id:06d}",
+            "hcp_id": note.hcp_id,
+            "hcp_name": (self.people.ref(note.hcp_id) or {}).get("name", ""),
+            "staff_id": note.author_id,
+            "staff_name": (self.people.ref(note.author_id) or {}).get("name", ""),
+            "product_id": " ".join(str(p) for p in note.product_ids or []),
+            "first_at": min(moments, default=""),
+            "last_at": max(moments, default=""),
+            "attestations": len(record["links"]["attestation_ids"]),
+            "pv_cases": len(record["links"]["pv_cases"]),
+        }
+        self.later_summary.writerow([safe_cell(row.get(column)) for column in SUMMARY_COLUMNS])
+        self.later_count += 1
 
     def summary(self) -> dict[str, Any]:
         """A row per conversation (from the counters), then a row per question (kept aside)."""
-        member = _Member(self.archive, "summary.csv")
+        member = self.member("summary.csv")
         member.write(_csv_line(SUMMARY_COLUMNS))
         _conversation_rows(member, self.conversations, self.people)
-        self.question_rows.seek(0)
-        while block := self.question_rows.read(CHUNK_SIZE):
+        self.later_rows.seek(0)
+        while block := self.later_rows.read(CHUNK_SIZE):
             member.write(block)
-        member.rows += self.question_count
+        member.rows += self.later_count
         return member.close()
 
 
@@ -487,7 +630,7 @@ def _by_question(statement: Any) -> dict[int, list[Any]]:
 
 def _csv_line(values: Sequence[Any]) -> bytes:
     text = io.StringIO()
-    csv.writer(text).writerow(values)
+    csv.writer(text).writerow([safe_cell(value) for value in values])
     return text.getvalue().encode()
 
 
@@ -521,6 +664,7 @@ def _conversation_rows(member: _Member, counts: dict[int, _Counts], people: _Peo
             "deleted": c.deleted,
             "consent_periods": c.consent_periods,
             "withdrawals": c.withdrawals,
+            "attestations": c.attestations,
             "pv_cases": c.pv_cases,
         }
         member.write(_csv_line([row.get(column, "") for column in SUMMARY_COLUMNS]))
@@ -594,52 +738,112 @@ def run_job(payload: dict[str, Any]) -> None:
 
 
 def run_export(run_id: int) -> None:
-    """Run a queued export (the worker): marks it running with its estimate, writes the ZIP to a
-    temporary file while committing progress every :data:`PROGRESS_EVERY` rows in short
-    transactions of its own, then stores the file in parts and marks it done with its size and
-    SHA-256 and ``export.completed`` in one transaction. A run already done or failed is left
-    alone (the job ran before); a failure marks the run failed with ``export.failed``.
+    """Run a queued export (the worker), exactly once however many workers try.
+
+    The run is claimed with one compare-and-set (:func:`claim_run`): only the worker whose
+    ``UPDATE`` changed the row goes on; a run done, failed, or running with a fresh heartbeat
+    is left alone (another worker has it). The claimer writes the ZIP to a temporary file,
+    committing progress and its heartbeat every :data:`PROGRESS_EVERY` rows in short
+    transactions of its own, then stores the file in parts and marks the run done with its size
+    and SHA-256 and ``export.completed`` in one transaction. Each of those writes holds only
+    while the run still carries this worker's token: a worker whose run was taken over (its
+    heartbeat went stale) stops and writes nothing. A failure marks the run failed with
+    ``export.failed`` (again only while the token holds).
 
     Commits: called from the job runner, whose unit of work only records the job's end.
     """
-    run = db.session.get(ExportRun, run_id)
-    if run is None or run.status in (ExportStatus.DONE, ExportStatus.FAILED):
+    token = claim_run(run_id)
+    if token is None:
         return
+    run = db.session.get(ExportRun, run_id)
+    assert run is not None
     f = ExportFilters.from_json(run.filters)
-    requester = run.requested_by
-    generated_by = _generated_by(requester, "worker") | {"run": run.reference}
-    # A run found "running" was left by a worker that died: it starts again from nothing.
-    db.session.execute(delete(ExportChunk).where(ExportChunk.run_id == run_id))
-    run.status = ExportStatus.RUNNING
-    run.started_at = utcnow()
-    run.rows_done = 0
-    run.rows_estimate = estimate_rows(f)
-    db.session.commit()
+    generated_by = _generated_by(run.requested_by, "worker") | {"run": run.reference}
     try:
+        estimate = estimate_rows(f)
+        _report_progress(run_id, 0, token=token, estimate=estimate)
         with tempfile.TemporaryFile() as out:
             result = write_export(
                 f,
                 out,
                 generated_by=generated_by,
-                progress=lambda rows: _report_progress(run_id, rows),
+                progress=lambda rows: _report_progress(run_id, rows, token=token),
             )
             out.seek(0)
-            _store(run_id, out)
-        _finish(run_id, f, result)
+            _finish(run_id, token, f, result, out)
+    except ClaimLost:
+        db.session.rollback()
+        log.warning("export %s: another worker took the run over; this one stops", run_id)
     except Exception as exc:
         log.exception("export %s failed", run_id)
         db.session.rollback()
-        _fail(run_id, f"{type(exc).__name__}: {exc}"[:2000])
+        _fail(run_id, token, f"{type(exc).__name__}: {exc}"[:2000])
 
 
-def _report_progress(run_id: int, rows: int) -> None:
-    """Commit the rows written so far (its own short transaction: the page shows it at once)."""
-    db.session.execute(
+class ClaimLost(Exception):
+    """The run no longer carries this worker's claim token (another worker took it over)."""
+
+
+def claim_run(run_id: int, *, stale_after: dt.timedelta | None = None) -> str | None:
+    """Claim ``run_id`` for this worker and commit: a queued run, or a running one whose
+    heartbeat is older than ``stale_after`` (default :data:`STALE_AFTER`: its worker died),
+    becomes running with a new token. Returns the token, or ``None`` when another worker holds
+    the run or it is finished (then nothing changed). One ``UPDATE ... WHERE``: of two workers
+    racing, exactly one sees its row count be 1."""
+    now = utcnow()
+    stale = now - (stale_after if stale_after is not None else STALE_AFTER)
+    token = secrets.token_hex(16)
+    claimed = db.session.execute(
         update(ExportRun)
-        .where(ExportRun.id == run_id)
-        .values(rows_done=rows)
+        .where(
+            ExportRun.id == run_id,
+            or_(
+                ExportRun.status == ExportStatus.QUEUED,
+                and_(
+                    ExportRun.status == ExportStatus.RUNNING,
+                    or_(ExportRun.heartbeat_at.is_(None), ExportRun.heartbeat_at < stale),
+                ),
+            ),
+        )
+        .values(
+            status=ExportStatus.RUNNING,
+            claim=token,
+            heartbeat_at=now,
+            started_at=now,
+            rows_done=0,
+        )
         .execution_options(synchronize_session=False)
     )
+    if _rowcount(claimed) != 1:
+        db.session.rollback()
+        return None
+    # A run taken over starts again from nothing (its worker stored no part: parts are stored
+    # and the run marked done in one transaction, which needs the token this claim replaced).
+    db.session.execute(delete(ExportChunk).where(ExportChunk.run_id == run_id))
+    db.session.commit()
+    db.session.expire_all()
+    return token
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount)
+
+
+def _report_progress(run_id: int, rows: int, *, token: str, estimate: int | None = None) -> None:
+    """Commit the rows written so far and this worker's heartbeat (its own short transaction:
+    the page shows it at once). :class:`ClaimLost` when the run is no longer this worker's."""
+    values: dict[str, Any] = {"rows_done": rows, "heartbeat_at": utcnow()}
+    if estimate is not None:
+        values["rows_estimate"] = estimate
+    changed = db.session.execute(
+        update(ExportRun)
+        .where(ExportRun.id == run_id, ExportRun.claim == token)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(changed) != 1:
+        db.session.rollback()
+        raise ClaimLost(run_id)
     db.session.commit()
 
 
@@ -651,17 +855,38 @@ def _store(run_id: int, source: IO[bytes]) -> None:
         part += 1
 
 
-def _finish(run_id: int, f: ExportFilters, result: ExportResult) -> None:
+def _finish(
+    run_id: int, token: str, f: ExportFilters, result: ExportResult, source: IO[bytes]
+) -> None:
+    """Mark the run done, store its file and record ``export.completed``, one transaction, if
+    the run is still this worker's (the ``UPDATE`` comes first: on PostgreSQL its row lock
+    makes a competing claim wait for this commit, and then find the run done)."""
+    done = db.session.execute(
+        update(ExportRun)
+        .where(
+            ExportRun.id == run_id,
+            ExportRun.claim == token,
+            ExportRun.status == ExportStatus.RUNNING,
+        )
+        .values(
+            status=ExportStatus.DONE,
+            finished_at=utcnow(),
+            heartbeat_at=utcnow(),
+            rows_done=sum(result.rows.values()),
+            counts=result.rows,
+            file_name=file_name(f, run_id),
+            file_bytes=result.bytes,
+            file_sha256=result.sha256,
+            error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(done) != 1:
+        raise ClaimLost(run_id)
+    _store(run_id, source)
+    db.session.expire_all()
     run = db.session.get(ExportRun, run_id)
     assert run is not None
-    run.status = ExportStatus.DONE
-    run.finished_at = utcnow()
-    run.rows_done = sum(result.rows.values())
-    run.counts = result.rows
-    run.file_name = file_name(f, run_id)
-    run.file_bytes = result.bytes
-    run.file_sha256 = result.sha256
-    run.error = None
     audit.record(
         run.requested_by,
         "export.completed",
@@ -675,14 +900,25 @@ def _finish(run_id: int, f: ExportFilters, result: ExportResult) -> None:
     db.session.commit()
 
 
-def _fail(run_id: int, error: str) -> None:
-    run = db.session.get(ExportRun, run_id)
-    if run is None:
+def _fail(run_id: int, token: str, error: str) -> None:
+    """Mark the run failed with ``export.failed``, if it is still this worker's."""
+    failed = db.session.execute(
+        update(ExportRun)
+        .where(
+            ExportRun.id == run_id,
+            ExportRun.claim == token,
+            ExportRun.status == ExportStatus.RUNNING,
+        )
+        .values(status=ExportStatus.FAILED, finished_at=utcnow(), error=error)
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(failed) != 1:
+        db.session.rollback()
         return
     db.session.execute(delete(ExportChunk).where(ExportChunk.run_id == run_id))
-    run.status = ExportStatus.FAILED
-    run.finished_at = utcnow()
-    run.error = error
+    db.session.expire_all()
+    run = db.session.get(ExportRun, run_id)
+    assert run is not None
     audit.record(run.requested_by, "export.failed", run, error=error[:300])
     db.session.commit()
 

@@ -2,15 +2,20 @@
 member, team or product), read from what a person typed, and the SQL that selects each kind of
 record for them. All the filters given apply together.
 
-- messages: sent in the range, in the conversations in scope;
+- messages: sent in the range, or sent before it and edited or deleted in it, in the
+  conversations in scope;
 - consent periods: open at any moment of the range, in the conversations in scope;
 - conversations in scope: the HCP's, the staff member's, those of the team's members, those of
   the staff who work the product (a chat carries no product);
-- questions: received in the range; the HCP's, those the staff member was assigned, wrote in or
-  acted on, those the team owns, those about the product;
+- questions: received in the range, or before it with an entry, event or attestation in it;
+  the HCP's, those the staff member was assigned, wrote in or acted on, those the team
+  owns, those about the product;
 - PV cases: opened in the range, linked to a question or conversation in scope, or reported by
   the HCP, reported or acknowledged by the staff member, about the product; Pharmacovigilance's
-  team filter keeps every case.
+  team filter keeps every case;
+- safety attestations: made in the range, on a question, conversation or call note in scope;
+- call notes: that took place or were written in the range, about the HCP, by the staff member
+  or a member of the team, naming the product.
 """
 
 from __future__ import annotations
@@ -21,15 +26,16 @@ import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, union
 
-from chat.models import ConsentPeriod, Conversation, Message
+from chat.models import ConsentPeriod, Conversation, Message, MessageRevision
+from portal.accounts.models import CallNote
 from portal.errors import InvalidInput
 from portal.extensions import db
 from portal.models import Product, Role, Team, TeamKey, TeamMembership, User
 from portal.models.user import staff_products
 from portal.questions.models import Question, QuestionEntry, QuestionEvent
-from portal.safety.models import PvCase
+from portal.safety.models import PvCase, SafetyAttestation
 
 LONGEST_RANGE_DAYS = 3660
 
@@ -194,8 +200,29 @@ def _conversation_ids(f: ExportFilters) -> Any | None:
 
 
 def message_clauses(f: ExportFilters) -> list[ColumnElement[bool]]:
+    """Messages sent in the range, in the conversations in scope."""
     start, end = f.bounds()
     clauses: list[ColumnElement[bool]] = [Message.sent_at >= start, Message.sent_at < end]
+    scope = _conversation_ids(f)
+    if scope is not None:
+        clauses.append(Message.conversation_id.in_(scope))
+    return clauses
+
+
+def changed_message_clauses(f: ExportFilters) -> list[ColumnElement[bool]]:
+    """Messages sent before the range but edited or deleted in it (a revision made in the
+    range, or ``edited_at``/``deleted_at`` in it), in the conversations in scope: what was
+    changed in the range is part of its record. Disjoint from :func:`message_clauses`; the
+    changed ids are one ``UNION`` subquery, never a list in memory."""
+    start, end = f.bounds()
+    changed = union(
+        select(MessageRevision.message_id).where(
+            MessageRevision.at >= start, MessageRevision.at < end
+        ),
+        select(Message.id).where(Message.edited_at >= start, Message.edited_at < end),
+        select(Message.id).where(Message.deleted_at >= start, Message.deleted_at < end),
+    )
+    clauses: list[ColumnElement[bool]] = [Message.sent_at < start, Message.id.in_(changed)]
     scope = _conversation_ids(f)
     if scope is not None:
         clauses.append(Message.conversation_id.in_(scope))
@@ -215,11 +242,10 @@ def consent_clauses(f: ExportFilters) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def question_clauses(f: ExportFilters) -> list[ColumnElement[bool]]:
-    """Questions received in the range: the HCP's; those the staff member was assigned, wrote
-    in or acted on; those the team owns; those about the product."""
-    start, end = f.bounds()
-    clauses: list[ColumnElement[bool]] = [Question.created_at >= start, Question.created_at < end]
+def _question_scope(f: ExportFilters) -> list[ColumnElement[bool]]:
+    """Questions in scope (on ``Question``), whenever: the HCP's; those the staff member was
+    assigned, wrote in or acted on; those the team owns; those about the product."""
+    clauses: list[ColumnElement[bool]] = []
     if f.hcp_id is not None:
         clauses.append(Question.hcp_id == f.hcp_id)
     if f.staff_id is not None:
@@ -238,6 +264,80 @@ def question_clauses(f: ExportFilters) -> list[ColumnElement[bool]]:
         clauses.append(Question.owner_team == f.team)
     if f.product_id is not None:
         clauses.append(Question.product_id == f.product_id)
+    return clauses
+
+
+def question_clauses(f: ExportFilters) -> list[ColumnElement[bool]]:
+    """Questions in scope received in the range, or received before it with an entry (reply,
+    follow-up, note), a history event or a safety attestation in it (their ids one ``UNION``
+    subquery)."""
+    start, end = f.bounds()
+    touched: Any = union(
+        select(QuestionEntry.question_id).where(
+            QuestionEntry.created_at >= start, QuestionEntry.created_at < end
+        ),
+        select(QuestionEvent.question_id).where(QuestionEvent.at >= start, QuestionEvent.at < end),
+        select(SafetyAttestation.question_id).where(
+            SafetyAttestation.question_id.is_not(None),
+            SafetyAttestation.at >= start,
+            SafetyAttestation.at < end,
+        ),
+    )
+    return [
+        Question.created_at < end,
+        or_(Question.created_at >= start, Question.id.in_(touched)),
+        *_question_scope(f),
+    ]
+
+
+def _call_note_scope(f: ExportFilters) -> list[ColumnElement[bool]]:
+    """Call notes in scope (on ``CallNote``), whenever: about the HCP, written by the staff
+    member or a member of the team. The product (a JSON list on the note) is checked on each
+    note read (:func:`call_note_matches`): no portable SQL for "the list holds it"."""
+    clauses: list[ColumnElement[bool]] = []
+    if f.hcp_id is not None:
+        clauses.append(CallNote.hcp_id == f.hcp_id)
+    if f.staff_id is not None:
+        clauses.append(CallNote.author_id == f.staff_id)
+    if f.team is not None:
+        clauses.append(CallNote.author_id.in_(_team_members(f.team)))
+    return clauses
+
+
+def call_note_matches(f: ExportFilters, product_ids: Sequence[int] | None) -> bool:
+    """Whether a call note about ``product_ids`` passes the product filter."""
+    return f.product_id is None or f.product_id in (product_ids or ())
+
+
+def call_note_clauses(f: ExportFilters) -> list[ColumnElement[bool]]:
+    """Call notes in scope that took place or were written in the range (then
+    :func:`call_note_matches` for the product)."""
+    start, end = f.bounds()
+    return [
+        or_(
+            and_(CallNote.occurred_at >= start, CallNote.occurred_at < end),
+            and_(CallNote.created_at >= start, CallNote.created_at < end),
+        ),
+        *_call_note_scope(f),
+    ]
+
+
+def attestation_clauses(f: ExportFilters) -> list[ColumnElement[bool]]:
+    """Safety attestations made in the range, on any subject (question, conversation, call
+    note), whose subject is in scope (then :func:`call_note_matches` for a call note's
+    product)."""
+    start, end = f.bounds()
+    clauses: list[ColumnElement[bool]] = [SafetyAttestation.at >= start, SafetyAttestation.at < end]
+    if f.hcp_id is None and f.staff_id is None and f.team is None and f.product_id is None:
+        return clauses
+    subjects: list[ColumnElement[bool]] = [
+        SafetyAttestation.question_id.in_(select(Question.id).where(*_question_scope(f))),
+        SafetyAttestation.call_note_id.in_(select(CallNote.id).where(*_call_note_scope(f))),
+    ]
+    conversations = _conversation_ids(f)
+    if conversations is not None:
+        subjects.append(SafetyAttestation.conversation_id.in_(conversations))
+    clauses.append(or_(*subjects))
     return clauses
 
 
@@ -308,5 +408,8 @@ def estimate_rows(f: ExportFilters) -> int:
         _count(PvCase, pv_clauses(f))
         + _count(ConsentPeriod, consent_clauses(f))
         + _count(Message, message_clauses(f))
+        + _count(Message, changed_message_clauses(f))
         + _count(Question, question_clauses(f))
+        + _count(SafetyAttestation, attestation_clauses(f))
+        + _count(CallNote, call_note_clauses(f))
     )

@@ -72,6 +72,11 @@ class ExportRun(Base):
     # When the stored file was deleted (EXPORT_KEEP_DAYS after it was made).
     file_deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(Text)
+    # The worker running it: a token it drew when it claimed the run, and when it last said it
+    # was alive (each progress commit). Another worker takes over only a run whose heartbeat
+    # is stale; a worker whose token is no longer there stops and writes nothing.
+    claim: Mapped[str | None] = mapped_column(String(32))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     requested_by: Mapped[User | None] = relationship()
 

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from chat.models import ConsentPeriod, Message, MessageRevision
+from portal.accounts.models import CallNote
 from portal.models import User
 from portal.questions.models import Question, QuestionEntry, QuestionEvent, reference_of
 from portal.safety.models import PvCase, SafetyAttestation
@@ -291,4 +292,48 @@ def serialize_pv_case(
             }
             for f in case.follow_ups
         ],
+    }
+
+
+def serialize_call_note(
+    note: CallNote,
+    *,
+    people: Mapping[int, PersonRef] | None = None,
+    pv_cases: Iterable[PvCase] | None = None,
+    attestations: Iterable[SafetyAttestation] | None = None,
+) -> dict[str, Any]:
+    """An interaction a staff member recorded with an HCP (a call note): who, which side of the
+    firewall, what kind, the products, what was said and agreed, and what it links to (the
+    question filed from it, the PV cases opened from it, the safety attestations made on it).
+    ``pv_cases``/``attestations`` default to none (they are not relationships: pass them)."""
+    people = people or {}
+
+    def ref(user_id: int | None) -> PersonRef | None:
+        if user_id is None:
+            return None
+        return people.get(user_id) or {"id": user_id}
+
+    return {
+        "id": note.id,
+        "hcp": ref(note.hcp_id),
+        "author": ref(note.author_id),
+        "side": _value(note.side),
+        "kind": _value(note.kind),
+        "occurred_at": iso(note.occurred_at),
+        "created_at": iso(note.created_at),
+        "requested_by_hcp": note.requested_by_hcp,
+        "product_ids": list(note.product_ids or []),
+        "topics": note.topics,
+        "summary": note.summary,
+        "follow_up": note.follow_up,
+        "follow_up_due": None if note.follow_up_due is None else note.follow_up_due.isoformat(),
+        "follow_up_done_at": iso(note.follow_up_done_at),
+        "links": {
+            "question_id": note.question_id,
+            "pv_cases": [
+                {"id": case.id, "reference": case.reference}
+                for case in sorted(pv_cases or [], key=lambda case: case.id)
+            ],
+            "attestation_ids": sorted(a.id for a in attestations or []),
+        },
     }

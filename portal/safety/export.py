@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from portal import audit, policy
+from portal.csv_cells import drain, safe_cell
 from portal.errors import InvalidInput
 from portal.extensions import db
 from portal.models import User, utcnow
@@ -150,10 +151,10 @@ class CaseExport:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
-        yield _drain(buffer)
+        yield drain(buffer)
         for row in self.rows:
-            writer.writerow([_cell(value) for value in _flat(row)])
-            yield _drain(buffer)
+            writer.writerow([safe_cell(value) for value in _flat(row)])
+            yield drain(buffer)
 
 
 CSV_COLUMNS = (
@@ -188,22 +189,6 @@ def _flat(row: dict[str, Any]) -> list[Any]:
         row["status"], row["origin"], row["source"]["type"], row["source"]["reference"],
         row["due_at"], row["acknowledged_at"], _yes_no(row["acknowledged_late"]),
     ]  # fmt: skip
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # What HCPs write must not run as a spreadsheet formula when the file is opened (OWASP CSV
-    # injection); the JSON keeps the text exactly as said.
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate(0)
-    return text
 
 
 @transactional

@@ -15,12 +15,12 @@ import datetime as dt
 import io
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, or_, select
 
 from portal import audit, i18n, inputs, policy
+from portal.csv_cells import drain, safe_cell
 from portal.errors import InvalidInput
 from portal.extensions import db
 from portal.models import AuditRecord, User, utcnow
@@ -197,28 +197,12 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Names and details come from people: never a spreadsheet formula when the file is opened
-    # (OWASP CSV injection).
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate(0)
-    return text
-
-
 @dataclasses.dataclass(frozen=True)
 class AuditExport:
     """A CSV of the records matching ``filters`` up to record ``through`` (the newest when the
     export was asked for), oldest first; :meth:`lines` reads them in batches as it streams."""
 
-    viewer: User
+    viewer_id: int
     filters: AuditFilters
     through: int
     rows: int
@@ -234,7 +218,10 @@ class AuditExport:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
-        yield _drain(buffer)
+        yield drain(buffer)
+        # The response streams after the view has returned and the request's session has been
+        # closed: the viewer is loaded again in the session this generator reads with.
+        viewer = db.session.get_one(User, self.viewer_id)
         clauses = self.filters.clauses()
         last = 0
         while True:
@@ -246,22 +233,22 @@ class AuditExport:
             ).all()
             if not batch:
                 return
-            for row in audit_sentences.readable(self.viewer, batch):
+            for row in audit_sentences.readable(viewer, batch):
                 record = row.record
                 writer.writerow(
                     [
                         record.id,
                         record.at.astimezone(dt.UTC).isoformat(),
-                        _cell(row.actor.text),
+                        safe_cell(row.actor.text),
                         record.action,
-                        _cell(row.sentence.text()),
+                        safe_cell(row.sentence.text()),
                         record.target_type,
-                        _cell(record.target_id),
-                        _cell(audit_sentences.details_json(record)),
+                        safe_cell(record.target_id),
+                        safe_cell(audit_sentences.details_json(record)),
                         record.hash,
                     ]
                 )
-            yield _drain(buffer)
+            yield drain(buffer)
             last = batch[-1].id
             for record in batch:
                 db.session.expunge(record)
@@ -300,5 +287,5 @@ def export_records(actor: User, filters: AuditFilters) -> AuditExport:
         zone=filters.zone, filters=searched, **person,
     )  # fmt: skip
     return AuditExport(
-        viewer=actor, filters=filters, through=through, rows=rows, exported_at=utcnow()
+        viewer_id=actor.id, filters=filters, through=through, rows=rows, exported_at=utcnow()
     )

@@ -46,6 +46,8 @@ def upgrade():
         sa.Column("file_sha256", sa.String(length=64), nullable=True),
         sa.Column("file_deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("claim", sa.String(length=32), nullable=True),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["requested_by_id"], ["users.id"], name=op.f("fk_export_runs_requested_by_id_users")
         ),

@@ -49,7 +49,15 @@ def test_the_command_writes_the_zip_and_prints_its_contract(
     assert printed["sha256"] == hashlib.sha256(data).hexdigest()
     assert printed["bytes"] == len(data)
     assert printed["rows"]["messages"] == 3  # the HCP's conversation only
-    assert set(printed["rows"]) == {"pv_cases", "consents", "messages", "questions", "summary"}
+    assert set(printed["rows"]) == {
+        "pv_cases",
+        "consents",
+        "messages",
+        "questions",
+        "attestations",
+        "call_notes",
+        "summary",
+    }
     assert printed["chain_head"] == {"seq": head[0], "hash": head[1]}
     files = read_zip(data)
     assert len(jsonl(files["messages.jsonl"])) == 3
