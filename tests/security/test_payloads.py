@@ -67,7 +67,9 @@ def _problems(response: TestResponse, what: str) -> list[str]:
     # A download (an attachment: a CSV of records, never sniffed thanks to
     # X-Content-Type-Options) carries the records' text as it was written; pages must not.
     if "attachment" not in response.headers.get("Content-Disposition", ""):
-        found += [f"{what}: raw markup {p[:30]!r} in the page" for p in payloads.MARKUP if p in text]
+        found += [
+            f"{what}: raw markup {p[:30]!r} in the page" for p in payloads.MARKUP if p in text
+        ]
     return found
 
 
