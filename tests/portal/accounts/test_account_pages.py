@@ -127,7 +127,9 @@ def test_changing_ones_name_is_saved_and_audited(client, people):
     assert db.session.get(User, rep.id).name == "Jordan Lee-Smith"  # type: ignore[union-attr]
     (record,) = renamed()
     assert record.actor_id == rep.id and record.target_id == str(rep.id)
-    assert record.details == {"before": "Jordan Lee", "after": "Jordan Lee-Smith"}
+    # Names are personal data: kept in the record's erasable part, not its hashed details.
+    assert record.personal == {"before": "Jordan Lee", "after": "Jordan Lee-Smith"}
+    assert record.details == {}
 
 
 def test_an_hcp_changes_their_name_too(client, people):
