@@ -27,6 +27,8 @@ def test_create_app_wires_every_package(tmp_path):
         # reference and tokens pages), the dashboards and the webhooks' pages.
         "api-docs", "api_call_notes", "api_hcps", "api_interactions", "api_materials", "api_meta",
         "api_pv_cases", "api_questions", "api_reference", "api_tokens", "insights", "webhooks",
+        # Records and privacy: supervisory exports, data rights, retention.
+        "records", "privacy", "retention",
     }  # fmt: skip
     assert {
         "questions",
@@ -37,6 +39,9 @@ def test_create_app_wires_every_package(tmp_path):
         "audit",
         "api",
         "insights",
+        "export",
+        "privacy",
+        "retention",
     } <= set(app.cli.commands)
     panels = [f"{p.__module__}.{p.__name__}" for p in app.extensions["home_panels"]]
     assert panels == [

@@ -284,8 +284,9 @@ def test_flask_worker_once_runs_due_jobs_and_sends_the_outbox(app, inbox):
     result = app.test_cli_runner().invoke(args=["worker", "--once"])
 
     assert result.exit_code == 0, result.output
-    # The export, the overdue sweep, the pruning of old jobs and the dashboards' refresh.
-    assert "Jobs: 4 done, 0 failed. Mail: 2 sent, 0 failed." in result.output
+    # The export, the overdue sweep, the pruning of old jobs, the dashboards' refresh and the
+    # retention purge.
+    assert "Jobs: 5 done, 0 failed. Mail: 2 sent, 0 failed." in result.output
     assert recorder.payloads == [{"export": 3}]
     assert sum(inbox.received.values()) == 2
 
