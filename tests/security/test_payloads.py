@@ -93,6 +93,9 @@ def _sweep(app: Flask, world: World, persona: str, *, queries: bool = False) -> 
         for query in ["", *(QUERIES if queries else [])]:
             response = client.get(url, query_string=query)
             found += _problems(response, f"GET {url}?{query} as {persona}")
+            # As a server does when a client stops reading: a streamed download left unread
+            # (a ZIP) ends its generator and the context it holds.
+            response.close()
     return found
 
 
