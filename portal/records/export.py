@@ -46,9 +46,11 @@ import secrets
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from sqlalchemy import (
+    Engine,
+    Table,
     and_,
     delete,
     insert,
@@ -957,12 +959,20 @@ def record_download(actor: User, run_id: int) -> ExportRun:
 
 def file_parts(run_id: int) -> Iterator[bytes]:
     """The stored file, a part at a time (one query per part: any process serves it, and a
-    download holds one part in memory)."""
+    download holds one part in memory). Each part is read on a connection of its own, not the
+    request's session, so the stream needs no app context once the view has returned: a server
+    that stops reading (the client went away) just closes it, whenever that happens."""
+    return _parts(db.engine, run_id)
+
+
+def _parts(engine: Engine, run_id: int) -> Iterator[bytes]:
+    chunks = cast(Table, ExportChunk.__table__)
     part = 0
     while True:
-        data = db.session.scalar(
-            select(ExportChunk.data).where(ExportChunk.run_id == run_id, ExportChunk.part == part)
-        )
+        with engine.connect() as connection:
+            data = connection.execute(
+                select(chunks.c.data).where(chunks.c.run_id == run_id, chunks.c.part == part)
+            ).scalar()
         if data is None:
             return
         yield bytes(data)

@@ -11,7 +11,6 @@ from flask import (
     Response,
     redirect,
     render_template,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -105,7 +104,7 @@ def download(run_id: int) -> Response:
     actor = _actor()
     run = export.record_download(actor, run_id)
     response = Response(
-        stream_with_context(export.file_parts(run.id)),
+        export.file_parts(run.id),
         mimetype="application/zip",
         headers={
             "Content-Disposition": f'attachment; filename="{run.file_name}"',
