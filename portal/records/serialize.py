@@ -14,6 +14,7 @@ a whole batch in one query and nothing is fetched row by row. Times are ISO 8601
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -49,6 +50,13 @@ def person_ref(user: User | None) -> PersonRef | None:
     if user is None:
         return None
     return {"id": user.id, "role": _value(user.role), "name": user.name}
+
+
+def _known_ref(people: Mapping[int, PersonRef], user_id: int | None) -> PersonRef | None:
+    # A person the caller loaded already, or their id alone (no query per record).
+    if user_id is None:
+        return None
+    return people.get(user_id) or {"id": user_id}
 
 
 def serialize_revision(revision: MessageRevision | Row[Any]) -> dict[str, Any]:
@@ -239,13 +247,7 @@ def serialize_pv_case(
 ) -> dict[str, Any]:
     """A PV case: what it links to (question and entry, conversation and message, call note),
     its four elements, seriousness, status and clock, and the follow-ups PV sent the HCP."""
-    people = people or {}
-
-    def ref(user_id: int | None) -> PersonRef | None:
-        if user_id is None:
-            return None
-        return people.get(user_id) or {"id": user_id}
-
+    ref = functools.partial(_known_ref, people or {})
     return {
         "id": case.id,
         "reference": case.reference,
@@ -306,13 +308,7 @@ def serialize_call_note(
     firewall, what kind, the products, what was said and agreed, and what it links to (the
     question filed from it, the PV cases opened from it, the safety attestations made on it).
     ``pv_cases``/``attestations`` default to none (they are not relationships: pass them)."""
-    people = people or {}
-
-    def ref(user_id: int | None) -> PersonRef | None:
-        if user_id is None:
-            return None
-        return people.get(user_id) or {"id": user_id}
-
+    ref = functools.partial(_known_ref, people or {})
     return {
         "id": note.id,
         "hcp": ref(note.hcp_id),
